@@ -1,0 +1,62 @@
+"""Atomic file output: every artefact is written to a temporary name and renamed.
+
+A killed job therefore never leaves a half-written file under its final name, which
+is what Snakemake (and a resuming training run) rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The temporary file keeps ``path``'s suffix (or ``suffix``) so that libraries which
+    dispatch on the extension (numpy, pyarrow, PIL, safetensors) behave as usual. On an
+    exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = suffix if suffix is not None else "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save ``array`` as a ``.npy`` file atomically (memory-mappable with ``np.load(mmap_mode='r')``)."""
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def save_parquet(path: str | os.PathLike, frame: Any) -> None:
+    """Save a pandas DataFrame as Parquet (pyarrow) atomically."""
+    with atomic_path(path, suffix=".parquet") as tmp:
+        frame.to_parquet(tmp, index=False, engine="pyarrow")
+
+
+def save_json(path: str | os.PathLike, obj: Any) -> None:
+    """Save ``obj`` as pretty JSON atomically."""
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """Load a JSON file."""
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,199 @@
+"""Latent spaces: encode a prepared dataset into memory-mappable latents and decode back.
+
+Kinds:
+- ``pixel``: identity on images scaled to [-1, 1] (vectors are passed through unchanged);
+- ``vae``: a diffusers ``AutoencoderKL`` (pretrained from a local directory, or trained by
+  the pipeline), encoding with the posterior mean (or a seeded posterior sample).
+
+A latent-space directory holds ``latents.npy`` (float32 (N, C, h, w), or (N, D) for
+vectors), ``meta.parquet`` (the dataset's rows, same order) and ``stats.json``. Stored
+latents are ``z = (raw - shift) * scale`` per channel: with ``normalize: true`` shift is the
+per-channel mean and scale 1/std of the raw train-split latents (LightningDiT's latent
+normalisation); otherwise shift = 0 and scale = the VAE's ``scaling_factor`` (1 for pixels).
+:class:`LatentSpace` inverts this and decodes to uint8 images.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from navref.data.base import load_prepared
+from navref.io import atomic_path, load_json, save_json, save_parquet
+from navref.vae import images_to_unit, load_vae, unit_to_images
+
+
+def normalize(raw: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """z = (raw - shift) * scale, per channel (dim 1)."""
+    view = (1, -1) + (1,) * (raw.dim() - 2)
+    return (raw - shift.view(view)) * scale.view(view)
+
+
+def denormalize(z: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """raw = z / scale + shift, the inverse of :func:`normalize`."""
+    view = (1, -1) + (1,) * (z.dim() - 2)
+    return z / scale.view(view) + shift.view(view)
+
+
+def channel_stats(arr: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, ...]:
+    """Per-channel mean and std over ``arr[rows]`` (channel axis 1), streamed in float64."""
+    c = arr.shape[1]
+    s1, s2, cnt = np.zeros(c), np.zeros(c), 0
+    for s in range(0, len(rows), chunk):
+        x = np.asarray(arr[rows[s : s + chunk]], dtype=np.float64)
+        x = np.moveaxis(x, 1, -1).reshape(-1, c)
+        s1 += x.sum(0)
+        s2 += (x * x).sum(0)
+        cnt += len(x)
+    mean = s1 / cnt
+    std = np.sqrt(np.maximum(s2 / cnt - mean**2, 0.0))
+    return mean, np.maximum(std, 1e-8)
+
+
+def encode_latents(
+    space_cfg: dict[str, Any],
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    vae_dir: str | Path | None = None,
+    batch_size: int = 256,
+    device: str = "cpu",
+    log: logging.Logger | None = None,
+) -> dict[str, Any]:
+    """Encode the prepared dataset at ``dataset_dir`` into the latent space ``space_cfg``.
+
+    ``vae_dir`` is the pipeline-trained VAE for ``vae: <name>`` spaces; for
+    ``pretrained: <dir>`` spaces it is taken from the config. Writes ``latents.npy``,
+    ``meta.parquet`` and ``stats.json`` atomically and returns the stats.
+    """
+    log = log or logging.getLogger(__name__)
+    ds = load_prepared(dataset_dir)
+    kind = space_cfg["kind"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_rows = np.flatnonzero(ds.meta["split"].to_numpy() == "train")
+    stats: dict[str, Any] = {"kind": kind, "dataset_dir": str(dataset_dir)}
+    vae = None
+    if kind == "vae":
+        path = space_cfg.get("pretrained") or vae_dir
+        if path is None:
+            raise ValueError("vae latent space needs `pretrained: <dir>` or `vae: <name>`")
+        vae = load_vae(path, space_cfg.get("subfolder"), device=device)
+        stats.update(vae_path=str(path), vae_subfolder=space_cfg.get("subfolder"))
+    sample = bool(space_cfg.get("sample_posterior", False))
+    gen = torch.Generator(device=device).manual_seed(int(space_cfg.get("seed", 0)))
+    n = len(ds.data)
+
+    def encode(batch: np.ndarray) -> torch.Tensor:
+        if ds.modality == "vector":
+            if kind != "pixel":
+                raise ValueError("vector datasets (synthetic_gaussian) only take `kind: pixel`")
+            return torch.from_numpy(np.asarray(batch, dtype=np.float32))
+        x = images_to_unit(batch)
+        if vae is None:
+            return x
+        want = vae.config.in_channels
+        if x.shape[1] != want:
+            if x.shape[1] == 1:
+                x = x.expand(-1, want, -1, -1)
+            else:
+                raise ValueError(f"VAE expects {want} channels, images have {x.shape[1]}")
+        with torch.no_grad():
+            post = vae.encode(x.to(device)).latent_dist
+            z = post.sample(generator=gen) if sample else post.mean
+        return z.float().cpu()
+
+    shape = tuple(encode(ds.data[:1]).shape[1:])
+    with atomic_path(out / "latents.npy", suffix=".npy") as tmp:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *shape))
+        for s in tqdm(range(0, n, batch_size), desc=f"encode {kind}", mininterval=2.0):
+            arr[s : s + batch_size] = encode(ds.data[s : s + batch_size]).numpy()
+        mean, std = channel_stats(arr, train_rows if len(train_rows) else np.arange(n))
+        if space_cfg.get("normalize", kind == "vae"):
+            shift, scale = mean, 1.0 / std
+        else:
+            factor = float(vae.config.scaling_factor) if vae is not None else 1.0
+            shift, scale = np.zeros_like(mean), np.full_like(mean, factor)
+        sh, sc = torch.tensor(shift, dtype=torch.float32), torch.tensor(scale, dtype=torch.float32)
+        for s in range(0, n, 4096):
+            arr[s : s + 4096] = normalize(torch.from_numpy(arr[s : s + 4096]), sh, sc).numpy()
+        arr.flush()
+        del arr
+    stats.update(
+        shape=[n, *shape],
+        channel_mean=mean.tolist(),
+        channel_std=std.tolist(),
+        shift=shift.tolist(),
+        scale=scale.tolist(),
+        normalize=bool(space_cfg.get("normalize", kind == "vae")),
+        modality=ds.modality,
+        image_shape=list(ds.data.shape[1:]),
+        num_classes=len(ds.class_names),
+        sample_posterior=sample,
+    )
+    save_parquet(out / "meta.parquet", ds.meta)
+    save_json(out / "stats.json", stats)
+    log.info("encoded %d items to %s latents of shape %s", n, kind, shape)
+    return stats
+
+
+@dataclass
+class LatentSpace:
+    """An encoded latent space: its latents, metadata and the decoder back to images."""
+
+    root: Path
+    stats: dict[str, Any]
+    device: str = "cpu"
+
+    @classmethod
+    def load(cls, root: str | Path, device: str = "cpu") -> LatentSpace:
+        root = Path(root)
+        return cls(root, load_json(root / "stats.json"), device)
+
+    def latents(self, mmap: bool = True) -> np.ndarray:
+        """The stored (normalised) latents, memory-mapped by default."""
+        return np.load(self.root / "latents.npy", mmap_mode="r" if mmap else None)
+
+    def meta(self):
+        import pandas as pd
+
+        return pd.read_parquet(self.root / "meta.parquet")
+
+    def rows(self, split: str) -> np.ndarray:
+        """Row indices of a split (``train`` / ``val``)."""
+        return np.flatnonzero(self.meta()["split"].to_numpy() == split)
+
+    def _vae(self):
+        if not hasattr(self, "_vae_cache"):
+            self._vae_cache = load_vae(
+                self.stats["vae_path"], self.stats.get("vae_subfolder"), device=self.device
+            )
+        return self._vae_cache
+
+    def to_raw(self, z: torch.Tensor) -> torch.Tensor:
+        """Undo the normalisation: raw latents (VAE latents or [-1, 1] pixels)."""
+        sh = torch.tensor(self.stats["shift"], dtype=torch.float32, device=z.device)
+        sc = torch.tensor(self.stats["scale"], dtype=torch.float32, device=z.device)
+        return denormalize(z.float(), sh, sc)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor | np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Normalised latents -> uint8 images (N, H, W, C) (vectors: raw float array)."""
+        z = torch.as_tensor(np.asarray(z) if isinstance(z, np.memmap) else z).float()
+        raw = self.to_raw(z)
+        if self.stats["modality"] == "vector":
+            return raw.numpy()
+        if self.stats["kind"] == "pixel":
+            return unit_to_images(raw)
+        vae = self._vae()
+        c = self.stats["image_shape"][-1]
+        out = []
+        for s in range(0, len(raw), batch_size):
+            x = vae.decode(raw[s : s + batch_size].to(self.device)).sample
+            out.append(unit_to_images(x.mean(1, keepdim=True) if c == 1 and x.shape[1] != 1 else x))
+        return np.concatenate(out)

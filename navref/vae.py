@@ -1,0 +1,177 @@
+"""Variational autoencoders: diffusers ``AutoencoderKL``, pretrained from a local path or
+trained by the pipeline on a small data set.
+
+Images enter as floats in [-1, 1], shape (B, C, H, W). Nothing is ever downloaded:
+``from_pretrained`` runs with ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from navref.io import save_json, save_parquet
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A configured local weights path does not exist or is incomplete."""
+
+
+def images_to_unit(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1]: x / 127.5 - 1."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return x / 127.5 - 1.0
+
+
+def unit_to_images(x: torch.Tensor) -> np.ndarray:
+    """float (N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C), rounded and clipped."""
+    x = ((x.detach().float().cpu() + 1.0) * 127.5).round().clamp(0, 255)
+    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def build_small_vae(cfg: dict[str, Any], in_channels: int, resolution: int):
+    """A small ``AutoencoderKL`` (downsampling 2^(len(block_out_channels) - 1))."""
+    from diffusers import AutoencoderKL
+
+    blocks = list(cfg.get("block_out_channels", [32, 64]))
+    groups = math.gcd(*blocks, int(cfg.get("norm_num_groups", 32)))
+    return AutoencoderKL(
+        in_channels=in_channels,
+        out_channels=in_channels,
+        down_block_types=("DownEncoderBlock2D",) * len(blocks),
+        up_block_types=("UpDecoderBlock2D",) * len(blocks),
+        block_out_channels=tuple(blocks),
+        layers_per_block=int(cfg.get("layers_per_block", 1)),
+        latent_channels=int(cfg.get("latent_channels", 4)),
+        norm_num_groups=groups,
+        sample_size=resolution,
+    )
+
+
+def load_vae(path: str | Path, subfolder: str | None = None, device: str = "cpu"):
+    """Load an ``AutoencoderKL`` saved with ``save_pretrained`` from a local directory.
+
+    Raises :class:`WeightsNotFoundError` naming the path if it is missing or holds no
+    ``config.json``; never downloads.
+    """
+    from diffusers import AutoencoderKL
+
+    root = Path(path)
+    where = root / subfolder if subfolder else root
+    if not (where / "config.json").is_file():
+        raise WeightsNotFoundError(
+            f"VAE weights not found: {where} has no config.json. Point the latent space's "
+            "`pretrained` at a local diffusers AutoencoderKL export (a directory written by "
+            "save_pretrained, e.g. sd-vae-ft-ema); nothing is downloaded at run time"
+        )
+    kwargs = {"local_files_only": True}
+    if subfolder:
+        kwargs["subfolder"] = subfolder
+    vae = AutoencoderKL.from_pretrained(str(root), **kwargs)
+    return vae.to(device).eval()
+
+
+def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)), summed over latent dims, averaged over the batch."""
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
+    return kl.flatten(1).sum(1).mean()
+
+
+def train_vae(
+    images: np.ndarray,
+    cfg: dict[str, Any],
+    out_dir: str | Path,
+    val_images: np.ndarray | None = None,
+    log: logging.Logger | None = None,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """Train a small ``AutoencoderKL`` on uint8 images (N, H, W, C): MSE + kl_weight * KL.
+
+    Saves it with ``save_pretrained`` (safetensors) into ``out_dir`` (written to a temporary
+    directory and renamed), a per-step log ``train_log.parquet`` and ``metrics.json`` with
+    the final train/val reconstruction MSE (in [-1, 1] units) and PSNR (dB, on [0, 255]).
+    """
+    log = log or logging.getLogger(__name__)
+    seed = int(cfg.get("seed", 0))
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x_all = images_to_unit(images)
+    n, c, h, w = x_all.shape
+    vae = build_small_vae(cfg, c, h).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=float(cfg.get("lr", 1e-3)), weight_decay=0.0)
+    steps, bs = int(cfg.get("steps", 1000)), int(cfg.get("batch_size", 64))
+    kl_w = float(cfg.get("kl_weight", 1e-6))
+    rows = []
+    t0 = time.perf_counter()
+    vae.train()
+    for step in tqdm(range(1, steps + 1), desc="train_vae", mininterval=2.0):
+        idx = torch.randint(0, n, (bs,), generator=gen)
+        x = x_all[idx].to(device)
+        post = vae.encode(x).latent_dist
+        z = post.sample(generator=None)
+        rec = vae.decode(z).sample
+        mse = torch.nn.functional.mse_loss(rec, x)
+        kl = kl_divergence(post.mean, post.logvar)
+        loss = mse + kl_w * kl
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"train_vae: non-finite loss at step {step}; lower `lr`")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        rows.append((step, float(loss), float(mse), float(kl), time.perf_counter() - t0))
+        if step % max(1, steps // 10) == 0:
+            log.info("step %d: recon mse %.5f kl %.2f", step, float(mse), float(kl))
+    vae.eval()
+    metrics = {"train_mse": reconstruction_mse(vae, images, device=device)}
+    if val_images is not None and len(val_images):
+        metrics["val_mse"] = reconstruction_mse(vae, val_images, device=device)
+    for k in list(metrics):
+        metrics[k.replace("mse", "psnr_db")] = 10 * math.log10(4.0 / max(metrics[k], 1e-12))
+    metrics["steps"] = steps
+    log.info("VAE reconstruction: %s", metrics)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".weights.partial"
+    vae.save_pretrained(str(tmp), safe_serialization=True)
+    for f in tmp.iterdir():
+        f.replace(out / f.name)
+    tmp.rmdir()
+    frame = pd.DataFrame(rows, columns=["step", "loss", "recon_mse", "kl", "time_s"])
+    save_parquet(out / "train_log.parquet", frame)
+    save_json(out / "metrics.json", metrics)
+    return metrics
+
+
+@torch.no_grad()
+def reconstruction_mse(
+    vae, images: np.ndarray, batch_size: int = 256, device: str = "cpu"
+) -> float:
+    """Mean squared reconstruction error (posterior mean, [-1, 1] units) over ``images``."""
+    total, count = 0.0, 0
+    for s in range(0, len(images), batch_size):
+        x = images_to_unit(images[s : s + batch_size]).to(device)
+        rec = vae.decode(vae.encode(x).latent_dist.mean).sample
+        total += float(((rec - x) ** 2).sum())
+        count += x.numel()
+    return total / max(count, 1)
+
+
+__all__ = [
+    "WeightsNotFoundError",
+    "build_small_vae",
+    "images_to_unit",
+    "kl_divergence",
+    "load_vae",
+    "reconstruction_mse",
+    "train_vae",
+    "unit_to_images",
+]

@@ -1,0 +1,19 @@
+"""Rule encode_latents: a prepared dataset into one latent space (pixel or VAE)."""
+
+from pathlib import Path
+
+from navref.latents import encode_latents
+from navref.workflow import resolve_device, rule_context
+
+sm = snakemake  # noqa: F821 (injected by script:)
+with rule_context(sm) as log:
+    cfg = dict(sm.params.cfg)
+    encode_latents(
+        cfg,
+        Path(sm.input.info).parent,
+        Path(sm.output.stats).parent,
+        vae_dir=Path(sm.input.vae).parent if "vae" in sm.input.keys() else None,
+        batch_size=int(cfg.get("batch_size", 256)),
+        device=resolve_device(sm.params.device),
+        log=log,
+    )
