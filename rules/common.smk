@@ -1,10 +1,15 @@
 # Shared helpers: config validation, per-rule config slices, resources, paths.
 
+import os
 import sys
 
 from snakemake.utils import validate
 
+# navref is importable by every job (plain venv, conda env or a SLURM node) without install.
 sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
 
 from navref.config import ConfigError, check_references, explain
 
