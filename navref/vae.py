@@ -127,7 +127,7 @@ def train_vae(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
-        rows.append((step, float(loss), float(mse), float(kl), time.perf_counter() - t0))
+        rows.append((step, loss.item(), mse.item(), kl.item(), time.perf_counter() - t0))
         if step % max(1, steps // 10) == 0:
             log.info("step %d: recon mse %.5f kl %.2f", step, float(mse), float(kl))
     vae.eval()

@@ -44,7 +44,8 @@ def _shrink_npy(path: Path, arr: np.ndarray, n: int) -> None:
             tmp, mode="w+", dtype=arr.dtype, shape=(n, *arr.shape[1:])
         )
         for s in range(0, n, 4096):
-            small[s : s + 4096] = arr[s : s + 4096]
+            e = min(s + 4096, n)
+            small[s:e] = arr[s:e]
         small.flush()
         del small
 
