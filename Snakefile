@@ -17,6 +17,7 @@ if not workflow.overwrite_configfiles:
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/oracle.smk"
 
 
 rule all:

@@ -97,3 +97,15 @@ def check_references(config: dict[str, Any]) -> None:
     if problems:
         raise ConfigError("invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
 
+
+def t_grid(spec: list[float] | dict[str, Any]) -> list[float]:
+    """A time grid from the config: an explicit list, or ``{start, stop, num}`` (linspace).
+
+    Values are rounded to 6 decimals so they print and compare cleanly.
+    """
+    if isinstance(spec, dict):
+        import numpy as np
+
+        grid = np.linspace(float(spec.get("start", 0.0)), float(spec["stop"]), int(spec["num"]))
+        return [round(float(t), 6) for t in grid]
+    return [round(float(t), 6) for t in spec]

@@ -168,6 +168,19 @@ class LatentSpace:
         """Row indices of a split (``train`` / ``val``)."""
         return np.flatnonzero(self.meta()["split"].to_numpy() == split)
 
+    def split_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(latents, labels) of one split. A contiguous split stays a memory-mapped view
+        (ImageNet-sized data is never copied into RAM); a scattered one is gathered."""
+        meta = self.meta()
+        rows = np.flatnonzero(meta["split"].to_numpy() == split)
+        if len(rows) == 0:
+            raise ValueError(f"latent space {self.root} has no rows in split {split!r}")
+        z = self.latents()
+        labels = meta["label"].to_numpy()[rows]
+        if rows[-1] - rows[0] + 1 == len(rows):
+            return z[rows[0] : rows[-1] + 1], labels
+        return np.asarray(z[rows]), labels
+
     def _vae(self):
         if not hasattr(self, "_vae_cache"):
             self._vae_cache = load_vae(

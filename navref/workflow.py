@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -57,6 +58,7 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
         sys.stderr = stream  # tqdm and library warnings go to the rule's log
     wildcards = dict(getattr(snakemake, "wildcards", {}).items())
     logger.info("rule %s %s", name, wildcards)
+    logger.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES"))
     try:
         yield logger
     except EXPECTED_ERRORS as err:

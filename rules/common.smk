@@ -11,7 +11,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
 )
 
-from navref.config import ConfigError, check_references, explain
+from navref.config import ConfigError, check_references, explain, t_grid
 
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
@@ -31,8 +31,16 @@ VAES = list(config.get("vaes", {}))
 SPACES = list(config["latent_spaces"])
 
 
+ORACLE = config["oracle"]
+ORACLE_SPACES = ORACLE["objective"].get("spaces", SPACES)
+ORACLE_MODES = ORACLE["objective"]["modes"]
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS) or "NONE",
+    mode="cond|uncond",
+    dim=r"\d+",
+    size=r"\d+",
     vae="|".join(VAES) or "NONE",
     space="|".join(SPACES) or "NONE",
 
@@ -76,7 +84,33 @@ def space_inputs(wildcards):
     return inputs
 
 
+def oracle_params(part):
+    """The slice of the oracle config that one analysis needs (its part, grid, chunking)."""
+    selectors = {"spaces", "modes", "dims", "sizes"}  # which jobs exist, not how they run
+    return {
+        **{k: v for k, v in ORACLE[part].items() if k not in selectors},
+        "t_grid": t_grid(ORACLE["t_grid"]),
+        "chunk_size": ORACLE["chunk_size"],
+    }
+
+
+def oracle_objective_files():
+    return expand(
+        "results/oracle/objective/{space}_{mode}.parquet",
+        space=ORACLE_SPACES,
+        mode=ORACLE_MODES,
+    )
+
+
+def oracle_synthetic_files():
+    syn = ORACLE["synthetic"]
+    return expand(
+        "results/oracle/synthetic/D{dim}_N{size}.parquet", dim=syn["dims"], size=syn["sizes"]
+    )
+
+
 def all_targets():
     targets = expand("results/data/{dataset}/info.json", dataset=DATASETS)
     targets += expand("results/latents/{space}/stats.json", space=SPACES)
+    targets += ["results/oracle/split_times.parquet"]
     return targets

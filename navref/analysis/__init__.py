@@ -1,0 +1,1 @@
+"""Analyses built on the oracle velocity (pure functions returning tidy DataFrames)."""

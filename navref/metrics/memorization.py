@@ -1,0 +1,188 @@
+"""Exact nearest neighbours and the memorization metric.
+
+A generated sample x is called *memorized* when its nearest training sample is much closer
+than the second nearest: ||x - NN1|| / ||x - NN2|| < threshold (1/3 by default, the usual
+"ratio to the second neighbour" test). The paper's App. F does not give its metric; this
+one is a common choice and the threshold is a parameter.
+
+Distances are Euclidean (L2) in whatever space the caller passes (flattened latents or
+pixels). Both sets are (n, D) arrays, tensors or numpy memmaps (anything with more than 2
+dims is flattened per row); the training set is streamed in chunks, so memory stays bounded
+by ``chunk_size`` rows of it plus one (query chunk x chunk) distance block.
+
+Exactness: candidates are found with the float32 expansion ||q||^2 - 2 <q, x> + ||x||^2
+(one matrix product per chunk), keeping ``k + margin`` candidates per query; the candidates
+are then re-ranked by direct float64 differences ||q - x||. The returned distances are
+therefore float64-exact, and the ranking is exact unless more than ``margin`` training
+points lie within the float32 rounding error of the k-th distance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+DEFAULT_THRESHOLD = 1.0 / 3.0
+_RERANK_ROWS = 256  # queries per float64 re-ranking batch
+
+
+def _rows(a: Any) -> int:
+    return int(a.shape[0])
+
+
+def _dim(a: Any) -> int:
+    return int(np.prod(a.shape[1:])) if len(a.shape) > 1 else 1
+
+
+def _chunk(a: Any, start: int, stop: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """Rows [start, stop) of a tensor / array / memmap as a (rows, D) tensor."""
+    if isinstance(a, Tensor):
+        c = a[start:stop]
+    else:
+        c = torch.from_numpy(np.array(a[start:stop], copy=True))  # own, writable copy
+    return c.reshape(c.shape[0], -1).to(device=device, dtype=dtype)
+
+
+def _gather(a: Any, idx: np.ndarray, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """Rows ``idx`` (any shape) of ``a`` as a tensor of shape idx.shape + (D,)."""
+    flat = idx.reshape(-1)
+    if isinstance(a, Tensor):
+        rows = a[torch.as_tensor(flat, device=a.device)]
+    else:
+        uniq, inv = np.unique(flat, return_inverse=True)  # sorted reads suit memmaps
+        rows = torch.from_numpy(np.array(a[uniq], copy=True))[torch.from_numpy(inv.reshape(-1))]
+    rows = rows.reshape(flat.shape[0], -1).to(device=device, dtype=dtype)
+    return rows.reshape(*idx.shape, rows.shape[-1])
+
+
+def _default_device(queries: Any, device: Any) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    if isinstance(queries, Tensor):
+        return queries.device
+    return torch.device("cpu")
+
+
+def nearest_neighbours(
+    queries: Any,
+    train: Any,
+    k: int = 2,
+    chunk_size: int = 8192,
+    query_chunk_size: int = 4096,
+    margin: int = 8,
+    device: torch.device | str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest training rows (L2) of each query row.
+
+    ``queries`` (n, D...) and ``train`` (N, D...) are tensors, numpy arrays or memmaps with the
+    same number of features. Returns ``(dists, idx)``: float64 (n, k) distances in increasing
+    order and int64 (n, k) row indices into ``train``. Computation runs on ``device`` (default:
+    the queries' device, CPU for arrays), ``query_chunk_size`` queries x ``chunk_size`` training
+    rows at a time.
+    """
+    n, n_train = _rows(queries), _rows(train)
+    if n_train < k:
+        raise ValueError(f"nearest_neighbours: k={k} exceeds the training-set size {n_train}")
+    if k < 1:
+        raise ValueError(f"nearest_neighbours: k must be >= 1, got {k}")
+    if _dim(queries) != _dim(train):
+        raise ValueError(
+            f"nearest_neighbours: queries have {_dim(queries)} features per row but the training "
+            f"set has {_dim(train)}; pass both in the same space (e.g. both flattened latents)"
+        )
+    dev = _default_device(queries, device)
+    kk = min(n_train, k + max(0, margin))
+    out_d = np.empty((n, k), dtype=np.float64)
+    out_i = np.empty((n, k), dtype=np.int64)
+    for qs in range(0, n, query_chunk_size):
+        qe = min(n, qs + query_chunk_size)
+        qd = _chunk(queries, qs, qe, dev, torch.float64)
+        q = qd.float()
+        q_sq = (q * q).sum(1, keepdim=True)
+        best_d = torch.empty((qe - qs, 0), device=dev)
+        best_i = torch.empty((qe - qs, 0), dtype=torch.long, device=dev)
+        for ts in range(0, n_train, chunk_size):
+            te = min(n_train, ts + chunk_size)
+            x = _chunk(train, ts, te, dev, torch.float32)
+            d2 = q_sq - 2.0 * (q @ x.T) + (x * x).sum(1)[None, :]
+            cand_d = torch.cat([best_d, d2], 1)
+            cand_i = torch.cat([best_i, torch.arange(ts, te, device=dev).expand(qe - qs, -1)], 1)
+            best_d, pos = torch.topk(cand_d, min(kk, cand_d.shape[1]), dim=1, largest=False)
+            best_i = torch.gather(cand_i, 1, pos)
+        # re-rank the candidates by direct float64 differences, in small sub-batches
+        cand = best_i.cpu().numpy()
+        exact = np.empty(cand.shape, dtype=np.float64)
+        for rs in range(0, qe - qs, _RERANK_ROWS):
+            re_ = min(qe - qs, rs + _RERANK_ROWS)
+            rows = _gather(train, cand[rs:re_], dev, torch.float64)  # (r, kk, D)
+            diff = rows - qd[rs:re_, None, :]
+            exact[rs:re_] = torch.linalg.vector_norm(diff, dim=2).cpu().numpy()
+        # order by distance, ties by training index (deterministic)
+        pre = np.argsort(cand, axis=1, kind="stable")
+        cand = np.take_along_axis(cand, pre, 1)
+        exact = np.take_along_axis(exact, pre, 1)
+        order = np.argsort(exact, axis=1, kind="stable")[:, :k]
+        out_d[qs:qe] = np.take_along_axis(exact, order, 1)
+        out_i[qs:qe] = np.take_along_axis(cand, order, 1)
+    return out_d, out_i
+
+
+def memorization_table(
+    samples: Any,
+    train: Any,
+    threshold: float = DEFAULT_THRESHOLD,
+    chunk_size: int = 8192,
+    device: torch.device | str | None = None,
+) -> pd.DataFrame:
+    """Per-sample nearest-neighbour table (one row per sample, in order).
+
+    Columns: ``sample`` (row index), ``nn1_index``, ``nn1_dist``, ``nn2_index``, ``nn2_dist``,
+    ``ratio`` = nn1_dist / nn2_dist (0 when nn1_dist = 0, i.e. an exact copy, even of a
+    duplicated training row), ``memorized`` = ratio < threshold.
+    """
+    d, i = nearest_neighbours(samples, train, k=2, chunk_size=chunk_size, device=device)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d[:, 0] == 0, 0.0, d[:, 0] / d[:, 1])
+    return pd.DataFrame(
+        {
+            "sample": np.arange(d.shape[0]),
+            "nn1_index": i[:, 0],
+            "nn1_dist": d[:, 0],
+            "nn2_index": i[:, 1],
+            "nn2_dist": d[:, 1],
+            "ratio": ratio,
+            "memorized": ratio < threshold,
+        }
+    )
+
+
+def summarize_memorization(table: pd.DataFrame) -> dict[str, float]:
+    """Aggregate a :func:`memorization_table`: ``n``, ``mean_nn1_dist``, ``median_nn1_dist``,
+    ``mean_ratio`` and ``memorization_share`` (share of rows with ``memorized``)."""
+    return {
+        "n": int(len(table)),
+        "mean_nn1_dist": float(table["nn1_dist"].mean()),
+        "median_nn1_dist": float(table["nn1_dist"].median()),
+        "mean_ratio": float(table["ratio"].mean()),
+        "memorization_share": float(table["memorized"].mean()),
+    }
+
+
+def memorization_metrics(
+    samples: Any,
+    train: Any,
+    threshold: float = DEFAULT_THRESHOLD,
+    chunk_size: int = 8192,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Memorization summary of ``samples`` against ``train`` (see :func:`summarize_memorization`);
+    also reports the ``threshold`` used."""
+    out = summarize_memorization(
+        memorization_table(samples, train, threshold, chunk_size=chunk_size, device=device)
+    )
+    out["threshold"] = float(threshold)
+    return out

@@ -1,0 +1,370 @@
+"""Class-conditional diffusion transformer in the LightningDiT style.
+
+The network predicts the velocity v_theta(x_t, t, y) of the linear (rectified-flow)
+path x_t = (1 - t) x0 + t x1 with t in [0, 1], t = 0 the Gaussian prior and t = 1 the
+data (Lipman et al.; the paper's convention). Relative to the original DiT
+(Peebles & Xie) it follows LightningDiT (Yao et al.):
+
+- patch embedding by a strided convolution (patch size p), tokens in row-major order;
+- adaLN-zero blocks: shift/scale/gate for attention and MLP regressed from the
+  conditioning c = t_emb + y_emb, zero-initialised so that every block starts as the
+  identity; a final adaLN layer and a zero-initialised linear head, so the network
+  outputs exactly 0 at initialisation;
+- RMSNorm instead of LayerNorm, SwiGLU MLP, 2D rotary position embedding on q and k
+  (no absolute position embedding), optional qk-norm (RMSNorm over each head);
+- a learned class embedding with one extra "null" class (index ``num_classes``) used
+  for label dropout during training and classifier-free guidance at sampling;
+- t enters through a sinusoidal embedding of ``t * time_scale`` (default 1000) and a
+  two-layer MLP.
+
+Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Named architectures: depth / width / heads. S, B and XL are the paper's (Appendix C);
+#: "tiny", "small" and "medium" are CPU-scale sizes for 8x8x4 latents or 16x16x1 pixels
+#: ("tiny" ~0.24M parameters, "small" ~1.4M, "medium" ~7.6M: clearly different capacities
+#: for the stage-swap and capacity experiments).
+DIT_SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"depth": 2, "hidden_size": 64, "num_heads": 2},
+    "small": {"depth": 4, "hidden_size": 128, "num_heads": 4},
+    "medium": {"depth": 6, "hidden_size": 256, "num_heads": 4},
+    "S": {"depth": 12, "hidden_size": 384, "num_heads": 6},
+    "B": {"depth": 12, "hidden_size": 768, "num_heads": 12},
+    "XL": {"depth": 28, "hidden_size": 1152, "num_heads": 16},
+}
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    """Architecture of a :class:`DiT`.
+
+    ``input_size`` (square latent side H = W), ``in_channels`` and ``num_classes`` may be
+    left ``None`` and filled in from the data (``navref.training.train`` does this);
+    :func:`build_model` needs them set. ``mlp_ratio`` sets the nominal MLP width
+    ``mlp_ratio * hidden_size``; the SwiGLU hidden width is two thirds of it (as in
+    LightningDiT), which keeps the parameter count of a GELU MLP of that width.
+    """
+
+    depth: int = 2
+    hidden_size: int = 64
+    num_heads: int = 2
+    patch_size: int = 1
+    input_size: int | None = None
+    in_channels: int | None = None
+    num_classes: int | None = None
+    mlp_ratio: float = 4.0
+    qk_norm: bool = False
+    rope_theta: float = 10000.0
+    time_scale: float = 1000.0
+    freq_dim: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "hidden_size", "num_heads", "patch_size", "freq_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"DiTConfig.{name} must be a positive int, got {value!r}")
+        for name in ("input_size", "in_channels", "num_classes"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"DiTConfig.{name} must be a positive int or None, got {value!r}")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"DiTConfig: hidden_size={self.hidden_size} is not divisible by "
+                f"num_heads={self.num_heads}"
+            )
+        if self.head_dim % 4:
+            raise ValueError(
+                f"DiTConfig: head dim hidden_size/num_heads={self.head_dim} must be divisible "
+                "by 4 for the 2D rotary embedding (half per axis, in pairs)"
+            )
+        if self.input_size is not None and self.input_size % self.patch_size:
+            raise ValueError(
+                f"DiTConfig: input_size={self.input_size} is not divisible by "
+                f"patch_size={self.patch_size}"
+            )
+        if self.freq_dim % 2:
+            raise ValueError(f"DiTConfig.freq_dim must be even, got {self.freq_dim}")
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"DiTConfig.mlp_ratio must be > 0, got {self.mlp_ratio}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def mlp_hidden(self) -> int:
+        """SwiGLU hidden width: int(2/3 * mlp_ratio * hidden_size)."""
+        return int(2 * self.mlp_ratio * self.hidden_size / 3)
+
+    @classmethod
+    def from_size(cls, size: str, **overrides: Any) -> DiTConfig:
+        """Config of a named size in :data:`DIT_SIZES`, with field overrides."""
+        if size not in DIT_SIZES:
+            raise ValueError(f"unknown DiT size {size!r}; choose one of {sorted(DIT_SIZES)}")
+        return cls.from_dict({**DIT_SIZES[size], **overrides})
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DiTConfig:
+        """Build from a dict of fields. An optional key ``size`` (a :data:`DIT_SIZES`
+        name) supplies depth / hidden_size / num_heads; explicit keys override it."""
+        d = dict(d)
+        size = d.pop("size", None)
+        if size is not None:
+            if size not in DIT_SIZES:
+                raise ValueError(f"unknown DiT size {size!r}; choose one of {sorted(DIT_SIZES)}")
+            d = {**DIT_SIZES[size], **d}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"DiTConfig: unknown keys {unknown}; valid keys: {sorted(names)}")
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+class RMSNorm(nn.Module):
+    """y = x / sqrt(mean(x^2) + eps) * weight, computed in float32 (safe under bf16)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (xf * self.weight.float()).to(x.dtype)
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN modulation x * (1 + scale) + shift, per sample (shift, scale: (B, D))."""
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding [cos(t w_k), sin(t w_k)], w_k = max_period^(-k / (dim/2)).
+
+    ``t`` (B,) is used as given (the model scales t in [0, 1] by ``time_scale`` first).
+    """
+    half = dim // 2
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half
+    )
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def rope_2d_angles(
+    grid_h: int, grid_w: int, head_dim: int, theta: float = 10000.0, device: Any = None
+) -> torch.Tensor:
+    """Rotation angles (T, head_dim / 2) of the 2D rotary embedding for a grid_h x grid_w grid.
+
+    Tokens are in row-major order (token index r * grid_w + c). The first half of the
+    rotated pairs encodes the row r, the second half the column c, each with the
+    frequencies theta^(-2i / (head_dim / 2)), i = 0 .. head_dim / 4 - 1.
+    """
+    if head_dim % 4:
+        raise ValueError(f"rope_2d_angles: head_dim={head_dim} must be divisible by 4")
+    axis_dim = head_dim // 2
+    freqs = theta ** (
+        -torch.arange(0, axis_dim, 2, dtype=torch.float32, device=device) / axis_dim
+    )  # (head_dim / 4,)
+    rows = torch.arange(grid_h, dtype=torch.float32, device=device)
+    cols = torch.arange(grid_w, dtype=torch.float32, device=device)
+    r, c = torch.meshgrid(rows, cols, indexing="ij")
+    ang_r = r.reshape(-1, 1) * freqs  # (T, head_dim / 4)
+    ang_c = c.reshape(-1, 1) * freqs
+    return torch.cat([ang_r, ang_c], dim=-1)  # (T, head_dim / 2)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate consecutive pairs (x_{2i}, x_{2i+1}) of the last axis by the given angles.
+
+    x: (..., T, head_dim); cos, sin: (T, head_dim / 2). Computed in float32, returned in
+    x's dtype. For a query at position m and a key at position n the product
+    <R_m q, R_n k> depends only on m - n (per axis).
+    """
+    xf = x.float().reshape(*x.shape[:-1], -1, 2)
+    x0, x1 = xf[..., 0], xf[..., 1]
+    out = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1)
+    return out.flatten(-2).to(x.dtype)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with 2D RoPE on q, k and optional qk-norm."""
+
+    def __init__(self, dim: int, num_heads: int, qk_norm: bool) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.q_norm = RMSNorm(self.head_dim) if qk_norm else nn.Identity()
+        self.k_norm = RMSNorm(self.head_dim) if qk_norm else nn.Identity()
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # (B, heads, T, head_dim)
+        q, k = self.q_norm(q), self.k_norm(k)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class SwiGLU(nn.Module):
+    """w3(silu(x W1) * (x W2)), with W1 and W2 fused in one linear layer."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.w12 = nn.Linear(dim, 2 * hidden)
+        self.w3 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.w12(x).chunk(2, dim=-1)
+        return self.w3(F.silu(a) * b)
+
+
+class DiTBlock(nn.Module):
+    """Pre-norm transformer block with adaLN-zero conditioning."""
+
+    def __init__(self, cfg: DiTConfig) -> None:
+        super().__init__()
+        d = cfg.hidden_size
+        self.norm1 = RMSNorm(d)
+        self.attn = Attention(d, cfg.num_heads, cfg.qk_norm)
+        self.norm2 = RMSNorm(d)
+        self.mlp = SwiGLU(d, cfg.mlp_hidden)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
+
+    def forward(
+        self, x: torch.Tensor, c: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> torch.Tensor:
+        sh_a, sc_a, g_a, sh_m, sc_m, g_m = self.adaLN_modulation(c).chunk(6, dim=-1)
+        x = x + g_a.unsqueeze(1) * self.attn(modulate(self.norm1(x), sh_a, sc_a), cos, sin)
+        x = x + g_m.unsqueeze(1) * self.mlp(modulate(self.norm2(x), sh_m, sc_m))
+        return x
+
+
+class FinalLayer(nn.Module):
+    """adaLN (shift, scale) + zero-initialised linear map to p * p * C per token."""
+
+    def __init__(self, d: int, out_dim: int) -> None:
+        super().__init__()
+        self.norm = RMSNorm(d)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
+        self.linear = nn.Linear(d, out_dim)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.adaLN_modulation(c).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+# --------------------------------------------------------------------------- model
+
+
+class DiT(nn.Module):
+    """Velocity network v_theta(x, t, y): (B, C, H, W), (B,), (B,) -> (B, C, H, W).
+
+    ``y == num_classes`` (the null class, :attr:`null_class`) or ``y=None`` gives the
+    unconditional velocity used for classifier-free guidance.
+    """
+
+    def __init__(self, cfg: DiTConfig) -> None:
+        super().__init__()
+        for name in ("input_size", "in_channels", "num_classes"):
+            if getattr(cfg, name) is None:
+                raise ValueError(
+                    f"DiT needs DiTConfig.{name} set (it is None); fill it from the data, "
+                    f"e.g. dataclasses.replace(cfg, {name}=...)"
+                )
+        self.cfg = cfg
+        d, p, c_in = cfg.hidden_size, cfg.patch_size, cfg.in_channels
+        self.grid = cfg.input_size // p
+        self.x_embedder = nn.Conv2d(c_in, d, kernel_size=p, stride=p)
+        self.t_embedder = nn.Sequential(nn.Linear(cfg.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.y_embedder = nn.Embedding(cfg.num_classes + 1, d)
+        self.blocks = nn.ModuleList([DiTBlock(cfg) for _ in range(cfg.depth)])
+        self.final_layer = FinalLayer(d, p * p * c_in)
+        self.initialize_weights()
+
+    @property
+    def null_class(self) -> int:
+        return self.cfg.num_classes
+
+    def initialize_weights(self) -> None:
+        """DiT initialisation: xavier-uniform linears, N(0, 0.02) embeddings, adaLN-zero."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        w = self.x_embedder.weight
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.zeros_(self.x_embedder.bias)
+        nn.init.normal_(self.y_embedder.weight, std=0.02)
+        nn.init.normal_(self.t_embedder[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder[2].weight, std=0.02)
+        for block in self.blocks:
+            nn.init.zeros_(block.adaLN_modulation[-1].weight)
+            nn.init.zeros_(block.adaLN_modulation[-1].bias)
+        nn.init.zeros_(self.final_layer.adaLN_modulation[-1].weight)
+        nn.init.zeros_(self.final_layer.adaLN_modulation[-1].bias)
+        nn.init.zeros_(self.final_layer.linear.weight)
+        nn.init.zeros_(self.final_layer.linear.bias)
+
+    def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, p * p * C) -> (B, C, H, W)."""
+        p, c, g = self.cfg.patch_size, self.cfg.in_channels, self.grid
+        x = x.reshape(x.shape[0], g, g, p, p, c)
+        x = torch.einsum("nhwpqc->nchpwq", x)
+        return x.reshape(x.shape[0], c, g * p, g * p)
+
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor | float, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        cfg = self.cfg
+        if x.ndim != 4 or x.shape[1:] != (cfg.in_channels, cfg.input_size, cfg.input_size):
+            raise ValueError(
+                f"DiT expects x of shape (B, {cfg.in_channels}, {cfg.input_size}, "
+                f"{cfg.input_size}), got {tuple(x.shape)}"
+            )
+        b = x.shape[0]
+        t = torch.as_tensor(t, device=x.device, dtype=torch.float32)
+        if t.ndim == 0:
+            t = t.expand(b)
+        if y is None:
+            y = torch.full((b,), self.null_class, dtype=torch.long, device=x.device)
+        h = self.x_embedder(x).flatten(2).transpose(1, 2)  # (B, T, D)
+        t_emb = self.t_embedder(timestep_embedding(t * cfg.time_scale, cfg.freq_dim))
+        c = t_emb + self.y_embedder(y)
+        ang = rope_2d_angles(self.grid, self.grid, cfg.head_dim, cfg.rope_theta, device=x.device)
+        cos, sin = ang.cos(), ang.sin()
+        for block in self.blocks:
+            h = block(h, c, cos, sin)
+        return self.unpatchify(self.final_layer(h, c))
+
+
+def build_model(cfg: DiTConfig) -> DiT:
+    """Instantiate a freshly initialised :class:`DiT` (uses the global torch RNG)."""
+    return DiT(cfg)
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters (works on the meta device too)."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,549 @@
+"""Exact oracle (marginal) velocity of a finite data set, streamed over the data in chunks.
+
+Time convention: t in [0, 1), t = 0 is the Gaussian prior N(0, I), t = 1 is the data, and
+x_t = (1 - t) x0 + t x1 (linear / rectified-flow path, Lipman et al.). For data
+{x1_i}, i = 1..N (Theorem 2.1 of arXiv:2512.02826):
+
+    gamma_i(x, t) = softmax_i( -||x - t x1_i||^2 / (2 (1 - t)^2) )
+    E[x1 | x_t = x] = sum_i gamma_i x1_i                     (posterior mean)
+    v*(x, t)        = (E[x1 | x_t = x] - x) / (1 - t)         (oracle velocity)
+
+Class-conditional: the softmax runs over the samples of the query's class only.
+
+How it is computed. Dropping the per-query constant -||x||^2 / (2 (1 - t)^2), which cancels
+in the softmax, the logits are
+
+    l_i = a * <x, x1_i> - b * ||x1_i||^2,    a = t / (1 - t)^2,  b = t^2 / (2 (1 - t)^2),
+
+i.e. ONE matrix product per chunk of data (attention with queries a*x, keys x1_i and values
+x1_i); a second one accumulates the weighted sum of the values. The logits are kept in base 2
+(scaled by log2 e, so weights are 2^(l2 - m2)) because exp2 is several times faster than exp
+on CPU, and differences below -126 are floored there (no float32 subnormals); below, exp
+stands for that. The data are visited once, chunk by chunk, with an online (flash-attention
+style) softmax: a running per-query maximum m, and running sums rescaled by exp(m_old - m_new)
+whenever the maximum grows:
+
+    S0 = sum_i exp(l_i - m)                 (denominator)
+    S  = sum_i exp(l_i - m) x1_i            (numerator, shape (B, D))
+    S1 = sum_i exp(l_i - m) (l_i - m)       (for the entropy; only if statistics are asked)
+    S2 = sum_i exp(l_i - m)^2               (for the effective sample size; idem)
+
+from which mean = S / S0, top-1 weight = 1 / S0 (the maximal logit has weight exp(0) / S0),
+entropy = log S0 - S1 / S0 (nats) and ess = S0^2 / S2 = 1 / sum_i gamma_i^2. Memory is
+O(B * chunk + chunk * D + B * D) for any N; data given as a numpy array or ``np.memmap`` is
+read from it one chunk at a time and never materialised as one tensor.
+
+Class-conditional queries are grouped by class and each group streams only the rows of its
+class (a contiguous slice when the class's rows are contiguous, a gather otherwise), so the
+cost is sum over classes of B_c * N_c * D rather than B * N * D.
+
+Precision. Accumulation is float32 (float64 when x is float64, or with
+``compute_dtype=torch.float64``); data may be stored in float16 / bfloat16 and is converted
+per chunk. The expansion makes the absolute error of a logit about
+2^-24 * a * |<x, x1_i>| ~ 6e-8 * t * |x| |x1| / (1 - t)^2, so for t close to 1 (e.g.
+D = 4096, t > 0.99) near-ties between samples are resolved only to O(1) in the logit. Where
+that matters, pass float64 x (the computation then runs in float64); away from near-ties
+the posterior is one-hot there and the result is accurate either way (see tests).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "OracleResult",
+    "default_chunk_size",
+    "oracle_posterior",
+    "oracle_velocity",
+    "posterior_mean",
+]
+
+ArrayLike = Tensor | np.ndarray
+
+# Working-set targets of the default chunk size (elements): the logits block (B, chunk) and
+# the data block (chunk, D). CPU values chosen with `benchmarks/oracle_bench.py --sweep`
+# (a logits block beyond L2 cache costs up to 1.4x at D = 64); CUDA values are untested.
+_CPU_LOGIT_ELEMS = 1 << 18
+_CPU_DATA_ELEMS = 1 << 21
+_CUDA_LOGIT_ELEMS = 1 << 24
+_CUDA_DATA_ELEMS = 1 << 25
+_EXP2_FLOOR = -126.0  # smallest normal float32 is 2^-126
+_LOG2E = 1.0 / math.log(2.0)
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    """Posterior statistics of the oracle at (x, t), one entry per query.
+
+    velocity: v*(x, t) = (E[x1 | x_t = x] - x) / (1 - t), shape and dtype of x.
+    mean: E[x1 | x_t = x] = sum_i gamma_i x1_i, shape and dtype of x.
+    top1_weight: max_i gamma_i, shape (B,), compute dtype (float32 or float64).
+    top1_index: argmax_i gamma_i as a row index into ``data`` (int64, (B,)); the first
+        maximal row on exact ties.
+    entropy: -sum_i gamma_i log gamma_i in nats, (B,); log N_class at t = 0.
+    ess: 1 / sum_i gamma_i^2, the effective number of samples, (B,); in [1, N_class].
+    """
+
+    velocity: Tensor
+    mean: Tensor
+    top1_weight: Tensor
+    top1_index: Tensor
+    entropy: Tensor
+    ess: Tensor
+
+
+def default_chunk_size(dim: int, num_queries: int, device: torch.device | str = "cpu") -> int:
+    """Rows of data per chunk: the logits block (B, chunk) and the data block (chunk, D)
+    each stay within a fixed working set: on CPU the logits block is 1 MB (float32) so that
+    the elementwise passes over it stay in L2 cache, and the data block at most 8 MB; on
+    CUDA both are larger (64 MB / 128 MB) to amortise kernel launches. At least 256 rows."""
+    if torch.device(device).type == "cuda":
+        logit_elems, data_elems = _CUDA_LOGIT_ELEMS, _CUDA_DATA_ELEMS
+    else:
+        logit_elems, data_elems = _CPU_LOGIT_ELEMS, _CPU_DATA_ELEMS
+    rows = min(logit_elems // max(num_queries, 1), data_elems // max(dim, 1))
+    return int(max(256, rows))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_queries(x: Tensor) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise ValueError(
+            f"oracle: x must be a torch.Tensor of shape (B, ...), got {type(x).__name__}; "
+            "wrap it with torch.as_tensor"
+        )
+    if x.ndim < 1 or not x.is_floating_point():
+        raise ValueError(
+            f"oracle: x must be a floating tensor of shape (B, ...), got shape "
+            f"{tuple(x.shape)} dtype {x.dtype}"
+        )
+    x2 = x.reshape(x.shape[0], math.prod(x.shape[1:]))
+    if x2.shape[0] > 0 and not bool(torch.isfinite(x2).all()):
+        raise ValueError("oracle: x contains NaN or Inf; check the queries")
+    return x2
+
+
+def _as_data(data: ArrayLike, dim: int) -> ArrayLike:
+    if isinstance(data, Tensor):
+        ok_dtype = data.is_floating_point()
+    elif isinstance(data, np.ndarray):
+        ok_dtype = data.dtype.kind == "f"
+    else:
+        raise ValueError(
+            f"oracle: data must be a torch.Tensor or a numpy array / np.memmap of shape "
+            f"(N, D), got {type(data).__name__}"
+        )
+    if not ok_dtype:
+        raise ValueError(
+            f"oracle: data must hold floating point numbers (float16/32/64), got dtype "
+            f"{data.dtype}; convert it first"
+        )
+    if data.ndim < 1 or data.shape[0] < 1:
+        raise ValueError(
+            f"oracle: data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}"
+        )
+    n = data.shape[0]
+    data2 = data.reshape(n, -1)
+    if data2.shape[1] != dim:
+        raise ValueError(
+            f"oracle: data rows have {data2.shape[1]} features (data shape "
+            f"{tuple(data.shape)}) but the queries have {dim}; both are flattened to (., D) "
+            "and D must agree"
+        )
+    return data2
+
+
+def _as_times(t: float | ArrayLike, batch: int) -> np.ndarray:
+    """t as a float64 numpy vector of length B, validated to lie in [0, 1)."""
+    if isinstance(t, Tensor):
+        arr = t.detach().to("cpu", torch.float64).numpy()
+    else:
+        arr = np.asarray(t, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(batch, float(arr))
+    elif arr.size == batch and arr.shape[0] == batch:
+        arr = arr.reshape(batch)
+    else:
+        raise ValueError(
+            f"oracle: t must be a scalar or have shape (B,) = ({batch},), got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0.0) or np.any(arr >= 1.0):
+        bad = arr[~(np.isfinite(arr) & (arr >= 0.0) & (arr < 1.0))]
+        raise ValueError(
+            f"oracle: t must lie in [0, 1) (t = 1 is the data, where v* is undefined); got "
+            f"{bad[:5].tolist()}; clip t to at most 1 - 1e-6"
+        )
+    return arr
+
+
+def _as_labels(values: ArrayLike, length: int, what: str) -> np.ndarray:
+    if isinstance(values, Tensor):
+        arr = values.detach().cpu().numpy()
+    else:
+        arr = np.asarray(values)
+    if arr.shape != (length,):
+        raise ValueError(f"oracle: {what} must have shape ({length},), got {arr.shape}")
+    if arr.dtype.kind not in "iub":
+        raise ValueError(f"oracle: {what} must be integers, got dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
+
+
+# ------------------------------------------------------------------------ chunk streaming
+
+
+def _to_tensor_chunk(block: ArrayLike, device: torch.device, dtype: torch.dtype) -> Tensor:
+    if isinstance(block, np.ndarray):
+        if not block.dtype.isnative or not block.flags.c_contiguous:
+            block = np.ascontiguousarray(block, dtype=block.dtype.newbyteorder("="))
+        block = torch.from_numpy(block)  # zero-copy; read-only memmaps are never written
+    return block.to(device=device, dtype=dtype, non_blocking=True)
+
+
+def _fetch(
+    data2: ArrayLike,
+    rows: np.ndarray | None,
+    rows_dev: Tensor | None,
+    start: int,
+    chunk: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Tensor:
+    """Rows [start, start + chunk) of the streamed sequence (all rows, or ``rows``)."""
+    if rows is None:
+        block = data2[start : start + chunk]
+    elif rows_dev is not None:
+        block = data2.index_select(0, rows_dev[start : start + chunk])
+    else:
+        block = data2[rows[start : start + chunk]]
+    return _to_tensor_chunk(block, device, dtype)
+
+
+def _iter_chunks(
+    data2: ArrayLike,
+    rows: np.ndarray | None,
+    chunk: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Iterator[tuple[Tensor, int, np.ndarray | None]]:
+    """Yield (chunk on device in compute dtype, position of its first row in the streamed
+    sequence, global row indices of the chunk or None when they are start + arange)."""
+    rows_dev = None
+    if rows is not None and isinstance(data2, Tensor):
+        rows_dev = torch.from_numpy(rows).to(data2.device)
+    total = data2.shape[0] if rows is None else rows.shape[0]
+    with warnings.catch_warnings():
+        # torch.from_numpy on a read-only memmap warns; the engine never writes to data.
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        for s in range(0, total, chunk):
+            block = _fetch(data2, rows, rows_dev, s, chunk, device, dtype)
+            yield block, s, None if rows is None else rows[s : s + chunk]
+
+
+def _raise_nonfinite(sq: Tensor, start: int, rows: np.ndarray | None) -> None:
+    local = int(torch.nonzero(~torch.isfinite(sq))[0, 0])
+    row = int(rows[local]) if rows is not None else start + local
+    raise ValueError(
+        f"oracle: data row {row} contains NaN or Inf (or values so large that their squared "
+        "norm overflows); clean the data set"
+    )
+
+
+# ------------------------------------------------------------------------- the core pass
+
+
+def _syncs_are_costly(device: torch.device) -> bool:
+    """Whether reading a device value back to Python stalls a queue (CUDA and the like);
+    then per-chunk checks are deferred to the end of the pass."""
+    return device.type != "cpu"
+
+
+@dataclass
+class _Pass:
+    mean: Tensor  # (B, D)
+    den: Tensor  # S0 (B,)
+    s1: Tensor | None  # S1 in base-2 logit units (see _stream)
+    s2: Tensor | None
+    top1_index: Tensor | None
+
+
+def _stream(
+    x2: Tensor,
+    t: np.ndarray,
+    data2: ArrayLike,
+    rows: np.ndarray | None,
+    chunk: int,
+    cdtype: torch.dtype,
+    want_stats: bool,
+) -> _Pass:
+    """One pass over the data rows (all, or ``rows``) for queries x2 (B, D) at times t (B,).
+
+    Logits are kept in base 2 (l2 = l * log2(e), folded into the query scale and the bias)
+    because exp2 is several times faster than exp on CPU; weights are 2^(l2 - m2).
+    """
+    device = x2.device
+    batch = x2.shape[0]
+    a64 = t / (1.0 - t) ** 2 * _LOG2E
+    nb64 = -0.5 * t * a64  # -b log2(e), b = t^2 / (2 (1 - t)^2)
+    xa = x2.to(cdtype) * torch.from_numpy(a64).to(device, cdtype)[:, None]
+    scalar_t = bool(np.all(t == t[0]))
+    nb0 = float(nb64[0])
+    nb = None if scalar_t else torch.from_numpy(nb64).to(device, cdtype)
+    on_cpu = not _syncs_are_costly(device)
+
+    m = den = num = s1 = s2 = best = None
+    lbuf = pbuf = None
+    flags: list[tuple[Tensor, int]] = []  # CUDA: (all rows finite, chunk start)
+    for xc, start, crow in _iter_chunks(data2, rows, chunk, device, cdtype):
+        c = xc.shape[0]
+        sq = torch.linalg.vector_norm(xc, dim=1).square_()  # NaN/Inf in a row propagate
+        finite = torch.isfinite(sq).all()
+        if on_cpu:  # fail fast; on CUDA defer the check to avoid a sync per chunk
+            if not bool(finite):
+                _raise_nonfinite(sq, start, crow)
+        else:
+            flags.append((finite, start))
+        if lbuf is None:
+            lbuf = torch.empty(batch * c, device=device, dtype=cdtype)
+        logits = lbuf[: batch * c].view(batch, c)
+        if scalar_t:
+            torch.addmm(torch.mul(sq, nb0).unsqueeze(0), xa, xc.T, out=logits)
+        else:
+            torch.outer(nb, sq, out=logits)
+            logits.addmm_(xa, xc.T)
+        cmax = logits.amax(dim=1)
+        m_new = cmax if m is None else torch.maximum(m, cmax)
+        if want_stats:
+            # index of the chunk maximum, only for rows whose running maximum grows (argmax
+            # is ~10x slower than amax on CPU; after a few chunks few rows still improve)
+            gidx = None
+            if m is None or not on_cpu:
+                improved, cidx = None, logits.argmax(dim=1)
+            else:
+                improved = torch.nonzero(cmax > m).squeeze(1)
+                cidx = logits.index_select(0, improved).argmax(dim=1) if improved.numel() else None
+            if cidx is not None:
+                gidx = cidx + start if crow is None else torch.from_numpy(crow).to(device)[cidx]
+        # 2^x below -126 is subnormal (slow, and slows the next matmul); flooring there
+        # changes no weight by more than 2^-126 relative to the largest.
+        logits.sub_(m_new[:, None]).clamp_(min=_EXP2_FLOOR)
+        if want_stats:
+            if pbuf is None:
+                pbuf = torch.empty(batch * c, device=device, dtype=cdtype)
+            p = torch.exp2(logits, out=pbuf[: batch * c].view(batch, c))
+            cs1 = torch.linalg.vecdot(p, logits)
+            cs2 = torch.linalg.vecdot(p, p)
+        else:
+            p = logits.exp2_()
+        csum = p.sum(dim=1)
+        if m is None:
+            den = csum
+            num = p @ xc
+            if want_stats:
+                s1, s2, best = cs1, cs2, gidx
+        else:
+            delta = m - m_new  # <= 0
+            scale = torch.exp2(delta)
+            if want_stats:
+                s1 = (s1 + delta * den).mul_(scale).add_(cs1)
+                s2 = s2.mul_(scale.square()).add_(cs2)
+                if gidx is not None:
+                    if improved is None:
+                        best = torch.where(cmax > m, gidx, best)
+                    else:
+                        best[improved] = gidx
+            den = den.mul_(scale).add_(csum)
+            num.mul_(scale[:, None]).addmm_(p, xc)
+        m = m_new
+    for finite, start in flags:
+        if not bool(finite):  # fetch the bad chunk again to name the row
+            rows_dev = None
+            if rows is not None and isinstance(data2, Tensor):
+                rows_dev = torch.from_numpy(rows).to(data2.device)
+            xc = _fetch(
+                data2,
+                rows,
+                rows_dev,
+                start,
+                chunk,
+                device,
+                cdtype,
+            )
+            sq = torch.linalg.vector_norm(xc, dim=1)
+            _raise_nonfinite(sq, start, None if rows is None else rows[start : start + chunk])
+    assert num is not None and den is not None
+    return _Pass(mean=num.div_(den[:, None]), den=den, s1=s1, s2=s2, top1_index=best)
+
+
+def _run(
+    x: Tensor,
+    t: float | ArrayLike,
+    data: ArrayLike,
+    data_labels: ArrayLike | None,
+    labels: ArrayLike | None,
+    chunk_size: int | None,
+    compute_dtype: torch.dtype | None,
+    want_stats: bool,
+) -> tuple[Tensor, Tensor, _Pass, np.ndarray]:
+    x2 = _as_queries(x)
+    batch, dim = x2.shape
+    data2 = _as_data(data, dim)
+    tt = _as_times(t, batch)
+    if (data_labels is None) != (labels is None):
+        raise ValueError(
+            "oracle: pass both data_labels (N,) and labels (B,) for the class-conditional "
+            "oracle, or neither for the unconditional one"
+        )
+    if compute_dtype is None:
+        compute_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if compute_dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"oracle: compute_dtype must be float32 or float64, got {compute_dtype}")
+    if chunk_size is not None:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
+            raise ValueError(f"oracle: chunk_size must be a positive int, got {chunk_size!r}")
+        if chunk_size < 1:
+            raise ValueError(f"oracle: chunk_size must be a positive int, got {chunk_size!r}")
+        chunk_size = int(chunk_size)
+    device = x2.device
+    xc = x2.to(compute_dtype)
+
+    if batch == 0:
+        empty = _Pass(
+            mean=xc.clone(),
+            den=xc.new_zeros(0),
+            s1=xc.new_zeros(0),
+            s2=xc.new_zeros(0),
+            top1_index=torch.zeros(0, dtype=torch.int64, device=device),
+        )
+        return x2, xc, empty, tt
+
+    def chunk_for(nq: int) -> int:
+        return chunk_size if chunk_size is not None else default_chunk_size(dim, nq, device)
+
+    if labels is None:
+        res = _stream(xc, tt, data2, None, chunk_for(batch), compute_dtype, want_stats)
+        return x2, xc, res, tt
+
+    n = data2.shape[0]
+    dl = _as_labels(data_labels, n, "data_labels")
+    ql = _as_labels(labels, batch, "labels")
+    order = np.argsort(dl, kind="stable")
+    classes, starts, counts = np.unique(dl[order], return_index=True, return_counts=True)
+    wanted = np.unique(ql)
+    pos = np.searchsorted(classes, wanted)
+    missing = wanted[(pos >= classes.size) | (classes[np.minimum(pos, classes.size - 1)] != wanted)]
+    if missing.size:
+        raise ValueError(
+            f"oracle: query classes {missing[:10].tolist()} have no sample in data_labels "
+            "(empty class); the class-conditional oracle is undefined there"
+        )
+    mean = torch.empty_like(xc)
+    den = xc.new_empty(batch)
+    s1 = xc.new_empty(batch) if want_stats else None
+    s2 = xc.new_empty(batch) if want_stats else None
+    best = torch.empty(batch, dtype=torch.int64, device=device) if want_stats else None
+    for cls, p in zip(wanted, pos, strict=True):
+        q = np.nonzero(ql == cls)[0]
+        rows = order[starts[p] : starts[p] + counts[p]]
+        if rows[-1] - rows[0] + 1 == rows.size:  # contiguous rows: stream a slice
+            sub = data2[int(rows[0]) : int(rows[-1]) + 1]
+            part = _stream(xc[q], tt[q], sub, None, chunk_for(q.size), compute_dtype, want_stats)
+            if want_stats:
+                part.top1_index += int(rows[0])
+        else:
+            part = _stream(xc[q], tt[q], data2, rows, chunk_for(q.size), compute_dtype, want_stats)
+        qd = torch.from_numpy(q).to(device)
+        mean[qd] = part.mean
+        den[qd] = part.den
+        if want_stats:
+            s1[qd] = part.s1
+            s2[qd] = part.s2
+            best[qd] = part.top1_index
+    return x2, xc, _Pass(mean=mean, den=den, s1=s1, s2=s2, top1_index=best), tt
+
+
+def _velocity(xc: Tensor, mean: Tensor, tt: np.ndarray) -> Tensor:
+    inv = torch.from_numpy(1.0 / (1.0 - tt)).to(xc.device, xc.dtype)
+    return (mean - xc).mul_(inv[:, None])
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def oracle_velocity(
+    x: Tensor,
+    t: float | ArrayLike,
+    data: ArrayLike,
+    *,
+    data_labels: ArrayLike | None = None,
+    labels: ArrayLike | None = None,
+    chunk_size: int | None = None,
+    compute_dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Exact oracle velocity v*(x, t) = (E[x1 | x_t = x] - x) / (1 - t) of a finite data set.
+
+    Args:
+        x: queries x_t, shape (B, ...) (flattened to (B, D)), any floating dtype and device.
+        t: time in [0, 1) (t = 0 noise, t = 1 data): a float or a (B,) tensor / array.
+        data: the data set {x1_i}, shape (N, ...) flattening to (N, D); a torch tensor (any
+            device; chunks are moved to x's device) or a numpy array / np.memmap (read chunk
+            by chunk). float16 / bfloat16 / float32 / float64.
+        data_labels, labels: (N,) and (B,) integer class labels for the class-conditional
+            oracle (each query's softmax runs over its own class only); both or neither.
+        chunk_size: rows of data per chunk (default: :func:`default_chunk_size`).
+        compute_dtype: float32 (default) or float64 (default when x is float64).
+
+    Returns:
+        v*(x, t) with x's shape and dtype. At t = 0 it is mean(x1) - x (of the class).
+    """
+    x2, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
+    return _velocity(xc, res.mean, tt).to(x.dtype).reshape(x.shape)
+
+
+def posterior_mean(
+    x: Tensor,
+    t: float | ArrayLike,
+    data: ArrayLike,
+    *,
+    data_labels: ArrayLike | None = None,
+    labels: ArrayLike | None = None,
+    chunk_size: int | None = None,
+    compute_dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Posterior mean E[x1 | x_t = x] = sum_i gamma_i(x, t) x1_i (Nadaraya-Watson), with
+    x's shape and dtype; arguments as in :func:`oracle_velocity`."""
+    _, _, res, _ = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
+    return res.mean.to(x.dtype).reshape(x.shape)
+
+
+def oracle_posterior(
+    x: Tensor,
+    t: float | ArrayLike,
+    data: ArrayLike,
+    *,
+    data_labels: ArrayLike | None = None,
+    labels: ArrayLike | None = None,
+    chunk_size: int | None = None,
+    compute_dtype: torch.dtype | None = None,
+) -> OracleResult:
+    """Velocity, posterior mean and posterior statistics (top-1 weight and row index,
+    entropy, effective sample size) in one pass; arguments as in :func:`oracle_velocity`."""
+    _, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, True)
+    assert res.s1 is not None and res.s2 is not None and res.top1_index is not None
+    den = res.den
+    return OracleResult(
+        velocity=_velocity(xc, res.mean, tt).to(x.dtype).reshape(x.shape),
+        mean=res.mean.to(x.dtype).reshape(x.shape),
+        top1_weight=den.reciprocal(),
+        top1_index=res.top1_index,
+        entropy=den.log() - math.log(2.0) * res.s1 / den,
+        ess=den.square() / res.s2,
+    )

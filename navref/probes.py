@@ -1,0 +1,429 @@
+"""Probes of a trained flow model against the oracle velocity (Figs. 4-8 of the paper).
+
+Time convention: t in [0, 1], t = 0 is the prior N(0, I), t = 1 the data;
+x_t = (1 - t) x0 + t x1, CFM target u = x1 - x0, oracle velocity
+v*(x, t) = (E[x1 | x_t = x] - x) / (1 - t) (class-conditional: posterior over the class's
+training samples only).
+
+All functions are pure: they take tensors / arrays, return tensors and tidy pandas
+DataFrames, write nothing. Distances are Euclidean in the space the caller passes: the
+samples are flattened per row (or mapped by ``embed``, e.g. a decoder to pixels) and compared
+with ``train_data`` rows, which must live in that same space.
+
+- :func:`loss_curves` -- CFM loss and oracle loss of a model vs t (Fig. 7, 9).
+- :func:`intermediate_predictions` -- x1_hat = x_t + (1 - t) v(x_t, t) along the trajectory
+  and how far it is from the final sample (Fig. 4, 8).
+- :func:`mixed_sampling` -- oracle for t < tau, model after (Fig. 5).
+- :func:`unseen_resume` -- start from x_tau built on validation data, model from tau (Fig. 6).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from navref.metrics.memorization import DEFAULT_THRESHOLD, memorization_table
+from navref.sampling import (
+    TIME_TOL,
+    ModelVelocity,
+    VelocityProvider,
+    grid_with_point,
+    make_noise,
+    sample,
+    uniform_grid,
+)
+
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _flat_rows(a: Any) -> Any:
+    """View an (N, ...) tensor / array / memmap as (N, D) without copying when possible."""
+    if len(a.shape) == 2:
+        return a
+    return a.reshape(a.shape[0], -1)
+
+
+def _take_rows(a: Any, idx: np.ndarray, device: torch.device) -> Tensor:
+    """Rows ``idx`` of a tensor / array / memmap as a float32 tensor on ``device``."""
+    if isinstance(a, Tensor):
+        return a[torch.as_tensor(idx, device=a.device)].to(device=device, dtype=torch.float32)
+    uniq, inv = np.unique(idx, return_inverse=True)  # sorted reads suit memmaps
+    rows = torch.from_numpy(np.array(a[uniq], dtype=np.float32, copy=True))
+    return rows[torch.from_numpy(inv.reshape(-1))].to(device)
+
+
+def _labels_cpu(a: Any) -> Tensor:
+    """Class labels (tensor, array or list) as a CPU int64 tensor."""
+    if isinstance(a, Tensor):
+        return a.detach().to("cpu", torch.long)
+    return torch.from_numpy(np.asarray(a).astype(np.int64))
+
+
+def _model_device(model: Any) -> torch.device:
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            return p.device
+    return torch.device("cpu")
+
+
+def _summary_row(t: float, kind: str, values: np.ndarray) -> dict[str, Any]:
+    n = int(values.size)
+    mean = float(values.mean())
+    std = float(values.std(ddof=1)) if n > 1 else float("nan")
+    half = Z95 * std / math.sqrt(n) if n > 1 else float("nan")
+    return {
+        "t": float(t),
+        "loss_kind": kind,
+        "mean": mean,
+        "std": std,
+        "n": n,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+    }
+
+
+def _embed(x: Tensor, embed: Callable[[Tensor], Tensor] | None) -> Tensor:
+    e = embed(x) if embed is not None else x
+    return e.reshape(e.shape[0], -1)
+
+
+def _run(provider: VelocityProvider, grid: Tensor, x: Tensor, labels: Tensor | None) -> Tensor:
+    """Euler over ``grid`` (identity when the grid has fewer than 2 points)."""
+    if grid.numel() < 2:
+        return x
+    return sample(provider, grid, x, labels)
+
+
+def _grid_index(grid: Tensor, t: float) -> int:
+    j = int(torch.argmin((grid - t).abs()))
+    if abs(grid[j].item() - t) > TIME_TOL:
+        raise ValueError(f"time {t} is not a point of the grid")
+    return j
+
+
+# ----------------------------------------------------------------------------- loss curves
+
+
+@torch.inference_mode()
+def loss_curves(
+    model: Callable[[Tensor, Tensor, Tensor], Tensor],
+    latents: Any,
+    labels: Any,
+    num_classes: int,
+    t_grid: Any,
+    num_samples: int,
+    seed: int,
+    *,
+    oracle_data: Any = None,
+    oracle_labels: Any = None,
+    batch_size: int = 256,
+    chunk_size: int | None = None,
+    device: torch.device | str | None = None,
+    include_gap: bool = False,
+    autocast: torch.dtype | None = None,
+) -> pd.DataFrame:
+    """CFM loss and oracle loss of ``model`` per time t (Fig. 7, 9).
+
+    For each t in ``t_grid`` (each in [0, 1)), with pairs (x0, x1) drawn once and reused at
+    every t (common random numbers: x1 = ``latents[i]``, i uniform over the rows, and
+    x0 ~ N(0, I) from :func:`navref.sampling.make_noise` with ``seed``), x_t = (1 - t) x0 + t x1:
+
+    - ``cfm``:    ||v_theta(x_t, t, y) - (x1 - x0)||^2 / D
+    - ``oracle``: ||v_theta(x_t, t, y) - v*(x_t, t | y)||^2 / D, the class-conditional oracle of
+      ``oracle_data`` / ``oracle_labels`` (default: ``latents`` / ``labels``),
+    - ``gap`` (only with ``include_gap``): ||(x1 - x0) - v*(x_t, t | y)||^2 / D, the objective
+      gap of Fig. 2a,
+
+    i.e. per-sample MSE (mean over the D dimensions). The model is evaluated conditionally
+    (no CFG), t as a (B,) float tensor, under ``torch.autocast(autocast)`` when given; put it in
+    eval mode first. ``device`` defaults to the model's. ``latents`` is (N, C, H, W)
+    as the model expects (tensor, array or memmap); the oracle data may be (N, D) or (N, ...).
+
+    Returns a tidy DataFrame with columns ``t, loss_kind, mean, std, n, ci_low, ci_high``
+    (95 % normal-approximation interval mean +- 1.96 std / sqrt(n)).
+    """
+    from navref.oracle import oracle_velocity
+
+    ts = list(dict.fromkeys(torch.as_tensor(t_grid, dtype=torch.float64).flatten().tolist()))
+    if not ts or any(not 0.0 <= t < 1.0 for t in ts):
+        raise ValueError(
+            f"loss_curves: t_grid must be non-empty with every t in [0, 1) (the oracle is "
+            f"singular at t = 1), got {ts}"
+        )
+    n_rows = int(latents.shape[0])
+    if n_rows < 1 or num_samples < 1:
+        raise ValueError(
+            f"loss_curves: need latent rows and num_samples >= 1, got {n_rows}, {num_samples}"
+        )
+    all_labels = _labels_cpu(labels)
+    if all_labels.shape != (n_rows,):
+        raise ValueError(
+            f"loss_curves: labels must have shape ({n_rows},), one per latent row, got "
+            f"{tuple(all_labels.shape)}"
+        )
+    if oracle_data is not None and oracle_labels is None:
+        raise ValueError(
+            "loss_curves: pass oracle_labels with oracle_data (the oracle is class-conditional)"
+        )
+    o_data = _flat_rows(latents if oracle_data is None else oracle_data)
+    o_labels = all_labels if oracle_labels is None else _labels_cpu(oracle_labels)
+    dev = torch.device(device) if device is not None else _model_device(model)
+    provider = ModelVelocity(model, num_classes, mode="cond", autocast=autocast)
+    idx = np.random.default_rng(seed).integers(0, n_rows, size=num_samples)
+    shape = tuple(latents.shape[1:])
+
+    kinds = ["cfm", "oracle"] + (["gap"] if include_gap else [])
+    per = {(t, k): [] for t in ts for k in kinds}
+    for s in range(0, num_samples, batch_size):
+        e = min(num_samples, s + batch_size)
+        x1 = _take_rows(latents, idx[s:e], dev)
+        y = all_labels[torch.as_tensor(idx[s:e])].to(device=dev, dtype=torch.long)
+        x0 = make_noise((e - s, *shape), seed, start_index=s, device=dev)
+        u = x1 - x0
+        for t in ts:
+            xt = (1.0 - t) * x0 + t * x1
+            v = provider(xt, t, y).float()
+            vs = oracle_velocity(
+                xt, t, o_data, data_labels=o_labels, labels=y, chunk_size=chunk_size
+            ).to(device=dev, dtype=torch.float32)
+            per[(t, "cfm")].append((v - u).pow(2).flatten(1).mean(1).cpu().double())
+            per[(t, "oracle")].append((v - vs).pow(2).flatten(1).mean(1).cpu().double())
+            if include_gap:
+                per[(t, "gap")].append((u - vs).pow(2).flatten(1).mean(1).cpu().double())
+    rows = [_summary_row(t, k, torch.cat(per[(t, k)]).numpy()) for t in ts for k in kinds]
+    return pd.DataFrame(rows, columns=["t", "loss_kind", "mean", "std", "n", "ci_low", "ci_high"])
+
+
+# ----------------------------------------------------------------------------- intermediates
+
+
+class IntermediateResult(NamedTuple):
+    """``times`` (R,), ``predictions`` (R, B, ...) x1_hat at those times, ``final`` (B, ...)
+    samples, ``table`` one row per time: ``t, mse, rel_l2, rel_l2_std, n``."""
+
+    times: list[float]
+    predictions: Tensor
+    final: Tensor
+    table: pd.DataFrame
+
+
+def intermediate_predictions(
+    provider: VelocityProvider,
+    grid: Any,
+    noise: Tensor,
+    labels: Tensor | None,
+    record_t: Any,
+) -> IntermediateResult:
+    """One-step predictions x1_hat = x_t + (1 - t) v(x_t, t) at the grid times ``record_t``
+    (Fig. 4, 8) and how settled they are: per t, ``mse`` = mean over samples of
+    ||x1_hat - x_final||^2 / D and ``rel_l2`` = mean of ||x1_hat - x_final|| / ||x_final||
+    (``rel_l2_std`` its sample std). A record time of 1 gives the final sample itself."""
+    traj = sample(provider, grid, noise, labels, record_at=record_t, return_trajectory=True)
+    final = traj.final
+    f = final.reshape(final.shape[0], -1).double()
+    fn = torch.linalg.vector_norm(f, dim=1).clamp_min(1e-30)
+    rows = []
+    for t, p in zip(traj.times, traj.predictions, strict=True):
+        d = p.reshape(p.shape[0], -1).double() - f
+        rel = torch.linalg.vector_norm(d, dim=1) / fn
+        rows.append(
+            {
+                "t": float(t),
+                "mse": float(d.pow(2).mean()),
+                "rel_l2": float(rel.mean()),
+                "rel_l2_std": float(rel.std()) if rel.numel() > 1 else float("nan"),
+                "n": int(p.shape[0]),
+            }
+        )
+    return IntermediateResult(
+        times=list(traj.times),
+        predictions=torch.stack(traj.predictions),
+        final=final,
+        table=pd.DataFrame(rows, columns=["t", "mse", "rel_l2", "rel_l2_std", "n"]),
+    )
+
+
+# ----------------------------------------------------------------------------- mixed sampling
+
+
+class ProbeResult(NamedTuple):
+    """``samples`` (B, ...) final samples, ``summary`` a one-row DataFrame, ``per_sample`` one
+    row per sample."""
+
+    samples: Tensor
+    summary: pd.DataFrame
+    per_sample: pd.DataFrame
+
+
+def mixed_sampling(
+    oracle_provider: Any,
+    model_provider: VelocityProvider,
+    tau: float,
+    grid_n: int,
+    noise: Tensor,
+    labels: Tensor | None,
+    train_data: Any,
+    train_labels: Any = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    embed: Callable[[Tensor], Tensor] | None = None,
+    nn_chunk_size: int = 8192,
+) -> ProbeResult:
+    """Mixed sampling (Fig. 5): Euler with the oracle for t < tau, then with the model.
+
+    The grid is ``uniform_grid(grid_n)`` with tau inserted when it is not a grid point, so the
+    handover happens exactly at tau. ``oracle_provider`` is an
+    :class:`navref.sampling.OracleVelocity` (anything with ``__call__`` and ``stats``);
+    ``train_data`` (N, D) must be row-aligned with its data so that the oracle's top-1 index
+    names a row of ``train_data``, and in the space of ``embed(samples)`` (default: the
+    flattened samples).
+
+    Handover statistics are the oracle posterior at (x_tau, tau): for tau = 1 (oracle only)
+    at the last evaluated step (x, grid[-2]); for tau = 0 (model only) at (noise, 0), where
+    all weights of a class tie, so the top-1 index is meaningless and ``match_share`` is NaN.
+
+    Summary columns: ``tau, handover_t, steps, n, match_share`` (share of samples whose
+    nearest training row is the oracle's top-1 at handover), ``mean_top1_weight``,
+    ``mean_nn1_dist``, ``memorization_share`` (NN1/NN2 distance ratio < ``threshold``),
+    ``nn_same_class_share`` (NN1 has the sample's label; NaN without labels).
+    """
+    tau = float(tau)
+    if not 0.0 <= tau <= 1.0:
+        raise ValueError(f"mixed_sampling: tau must be in [0, 1], got {tau}")
+    if not hasattr(oracle_provider, "stats"):
+        raise ValueError("mixed_sampling: oracle_provider must offer .stats (use OracleVelocity)")
+    grid = uniform_grid(grid_n)
+    if TIME_TOL < tau < 1.0 - TIME_TOL:
+        grid = grid_with_point(grid, tau)
+    if tau >= 1.0 - TIME_TOL:
+        k = grid.numel() - 2  # handover at the last evaluated step
+        x_h = _run(oracle_provider, grid[: k + 1], noise, labels)
+        stats = oracle_provider.stats(x_h, grid[k].item(), labels)
+        samples = _run(oracle_provider, grid[k:], x_h, labels)
+    else:
+        k = 0 if tau <= TIME_TOL else _grid_index(grid, tau)
+        x_h = _run(oracle_provider, grid[: k + 1], noise, labels)
+        stats = oracle_provider.stats(x_h, grid[k].item(), labels)
+        samples = _run(model_provider, grid[k:], x_h, labels)
+    handover_t = grid[k].item()
+
+    top1_idx = stats.top1_index.cpu().numpy().astype(np.int64)
+    top1_w = stats.top1_weight.double().cpu().numpy()
+    table = memorization_table(
+        _embed(samples, embed), _flat_rows(train_data), threshold, chunk_size=nn_chunk_size
+    )
+    per = table.assign(
+        handover_top1_index=top1_idx,
+        handover_top1_weight=top1_w,
+        matched=table["nn1_index"].to_numpy() == top1_idx,
+    )
+    if labels is not None and train_labels is not None:
+        tl = np.asarray(train_labels.cpu() if isinstance(train_labels, Tensor) else train_labels)
+        lab = labels.cpu().numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+        per["nn_same_class"] = tl[per["nn1_index"].to_numpy()] == lab
+        same = float(per["nn_same_class"].mean())
+    else:
+        same = float("nan")
+    summary = pd.DataFrame(
+        [
+            {
+                "tau": tau,
+                "handover_t": handover_t,
+                "steps": grid.numel() - 1,
+                "n": len(per),
+                "match_share": float(per["matched"].mean()) if tau > TIME_TOL else float("nan"),
+                "mean_top1_weight": float(top1_w.mean()),
+                "mean_nn1_dist": float(per["nn1_dist"].mean()),
+                "memorization_share": float(per["memorized"].mean()),
+                "nn_same_class_share": same,
+            }
+        ]
+    )
+    return ProbeResult(samples=samples, summary=summary, per_sample=per)
+
+
+# ----------------------------------------------------------------------------- unseen data
+
+
+def unseen_resume(
+    model_provider: VelocityProvider,
+    tau: float,
+    grid_n: int,
+    val_x1: Any,
+    val_labels: Any,
+    seed: int,
+    train_data: Any,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    embed: Callable[[Tensor], Tensor] | None = None,
+    start_index: int = 0,
+    device: torch.device | str | None = None,
+    nn_chunk_size: int = 8192,
+) -> ProbeResult:
+    """Resume generation from unseen data (Fig. 6).
+
+    x_tau = (1 - tau) x0 + tau x1_val with x0 = ``make_noise(val_x1.shape, seed, start_index)``,
+    then Euler with the model over the points of ``uniform_grid(grid_n)`` after tau (tau
+    prepended), i.e. the remaining steps of the full schedule. tau = 1 returns the validation
+    latents themselves.
+
+    Per sample: ``dist_to_source`` = ||e(x) - e(x1_val)||, ``rel_dist_to_source`` (divided by
+    ||e(x1_val)||), nearest training row (``nn1_index``, ``nn1_dist``, ``ratio``,
+    ``memorized``) and ``closer_to_source`` (dist_to_source < nn1_dist), with e = ``embed``
+    (default: flatten). Summary columns: ``tau, steps, n, mean_dist_to_source,
+    mean_rel_dist_to_source, mean_nn1_dist, memorization_share, closer_to_source_share``.
+    """
+    tau = float(tau)
+    if not 0.0 <= tau <= 1.0:
+        raise ValueError(f"unseen_resume: tau must be in [0, 1], got {tau}")
+    dev = (
+        torch.device(device)
+        if device is not None
+        else (val_x1.device if isinstance(val_x1, Tensor) else torch.device("cpu"))
+    )
+    x1 = torch.as_tensor(np.asarray(val_x1) if not isinstance(val_x1, Tensor) else val_x1)
+    x1 = x1.to(device=dev, dtype=torch.float32)
+    y = None if val_labels is None else _labels_cpu(val_labels).to(dev)
+    x0 = make_noise(tuple(x1.shape), seed, start_index, device=dev)
+    x_tau = (1.0 - tau) * x0 + tau * x1
+    grid = uniform_grid(grid_n)
+    if tau >= 1.0 - TIME_TOL:
+        samples, steps = x1.clone(), 0
+    else:
+        grid = grid_with_point(grid, tau) if tau > TIME_TOL else grid
+        sub = grid[_grid_index(grid, tau) :]
+        samples, steps = _run(model_provider, sub, x_tau, y), sub.numel() - 1
+
+    e_s, e_v = _embed(samples, embed).double(), _embed(x1, embed).double()
+    d_src = torch.linalg.vector_norm(e_s - e_v, dim=1)
+    rel = d_src / torch.linalg.vector_norm(e_v, dim=1).clamp_min(1e-30)
+    table = memorization_table(e_s, _flat_rows(train_data), threshold, chunk_size=nn_chunk_size)
+    per = table.assign(
+        dist_to_source=d_src.cpu().numpy(),
+        rel_dist_to_source=rel.cpu().numpy(),
+        closer_to_source=d_src.cpu().numpy() < table["nn1_dist"].to_numpy(),
+    )
+    summary = pd.DataFrame(
+        [
+            {
+                "tau": tau,
+                "steps": steps,
+                "n": len(per),
+                "mean_dist_to_source": float(per["dist_to_source"].mean()),
+                "mean_rel_dist_to_source": float(per["rel_dist_to_source"].mean()),
+                "mean_nn1_dist": float(per["nn1_dist"].mean()),
+                "memorization_share": float(per["memorized"].mean()),
+                "closer_to_source_share": float(per["closer_to_source"].mean()),
+            }
+        ]
+    )
+    return ProbeResult(samples=samples, summary=summary, per_sample=per)

@@ -1,0 +1,62 @@
+# Oracle-velocity analyses: objective gap and top-1 weight per t (Fig. 2), synthetic
+# Gaussian grid (Fig. 3), split times.
+
+
+rule oracle_objective:
+    input:
+        latents="results/latents/{space}/latents.npy",
+        meta="results/latents/{space}/meta.parquet",
+    output:
+        "results/oracle/objective/{space}_{mode}.parquet",
+    params:
+        cfg=lambda w: oracle_params("objective"),
+        seed=lambda w: config["seed"],
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/oracle_objective/{space}_{mode}.log",
+    benchmark:
+        "results/benchmarks/oracle_objective/{space}_{mode}.tsv"
+    threads: rule_threads("oracle_objective")
+    resources:
+        **rule_resources("oracle_objective", mem_mb=8000, runtime=120),
+    script:
+        "../workflow_scripts/oracle_objective.py"
+
+
+rule oracle_synthetic:
+    output:
+        "results/oracle/synthetic/D{dim}_N{size}.parquet",
+    params:
+        cfg=lambda w: oracle_params("synthetic"),
+        seed=lambda w: config["seed"],
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/oracle_synthetic/D{dim}_N{size}.log",
+    benchmark:
+        "results/benchmarks/oracle_synthetic/D{dim}_N{size}.tsv"
+    threads: rule_threads("oracle_synthetic")
+    resources:
+        **rule_resources("oracle_synthetic", mem_mb=8000, runtime=120),
+    script:
+        "../workflow_scripts/oracle_synthetic.py"
+
+
+rule oracle_tables:
+    input:
+        objective=oracle_objective_files(),
+        synthetic=oracle_synthetic_files(),
+    output:
+        objective="results/oracle/objective.parquet",
+        synthetic="results/oracle/synthetic.parquet",
+        split_times="results/oracle/split_times.parquet",
+    params:
+        threshold=config["oracle"]["split_threshold"],
+    log:
+        "results/logs/oracle_tables.log",
+    benchmark:
+        "results/benchmarks/oracle_tables.tsv"
+    threads: 1
+    resources:
+        **rule_resources("oracle_tables", mem_mb=2000, runtime=10),
+    script:
+        "../workflow_scripts/oracle_tables.py"

@@ -1,0 +1,134 @@
+"""Tests of the oracle curve analyses (objective gap, top-1 weight, split times)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from navref.analysis.oracle_curves import objective_curves, split_times, synthetic_top1_curve
+
+GRID = [0.0, 0.2, 0.5, 0.8, 0.99]
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    """Three classes with distinct means, 40 samples each, D = 8."""
+    rng = np.random.default_rng(0)
+    centers = 3.0 * rng.standard_normal((3, 8))
+    labels = np.repeat(np.arange(3), 40)
+    data = (centers[labels] + 0.5 * rng.standard_normal((120, 8))).astype(np.float32)
+    return data, labels
+
+
+def test_unconditional_curve(clustered):
+    data, labels = clustered
+    n = 400
+    f = objective_curves(data, labels, GRID, n, seed=1, conditional=False)
+    assert list(f["t"]) == GRID and len(f) == len(GRID)
+    assert not f["conditional"].any() and (f["num_queries"] == n).all()
+    assert (f["num_samples"] == 120).all() and (f["dim"] == 8).all()
+    r0 = f.iloc[0]
+    # t = 0: uniform posterior over all N
+    for c in ("top1_mean", "top1_q05", "top1_q50", "top1_q95"):
+        assert r0[c] == pytest.approx(1 / 120, rel=1e-5)
+    assert r0["ess_mean"] == pytest.approx(120, rel=1e-4)
+    assert r0["entropy_mean"] == pytest.approx(math.log(120), abs=1e-4)
+    # t = 0: v* = mean - x0, so u - v* = x1 - mean and the gap is the data's variance per
+    # coordinate (x1 uniform over the rows); check within 4 standard errors
+    pop_var = float(((data - data.mean(0)) ** 2).mean())
+    assert abs(r0["gap_mse"] - pop_var) < 4 * r0["gap_se"]
+    # posterior concentrates as t -> 1 and the gap vanishes there
+    assert f["top1_mean"].iloc[-1] > 0.999 and f["top1_q05"].iloc[-1] > 0.99
+    assert f["top1_is_source"].iloc[-1] > 0.99
+    assert f["gap_mse"].iloc[-1] < 1e-3 * r0["gap_mse"]
+    assert np.all(np.diff(f["top1_mean"]) > 0)
+    q = f[["top1_q05", "top1_q25", "top1_q50", "top1_q75", "top1_q95"]].to_numpy()
+    assert np.all(np.diff(q, axis=1) >= 0)
+
+
+def test_conditional_curve(clustered, tmp_path):
+    data, labels = clustered
+    f = objective_curves(data, labels, GRID, 400, seed=2, conditional=True)
+    assert f["conditional"].all()
+    r0 = f.iloc[0]
+    assert r0["top1_mean"] == pytest.approx(1 / 40, rel=1e-5)
+    assert r0["ess_mean"] == pytest.approx(40, rel=1e-4)
+    # t = 0: u - v* = x1 - class mean: the gap is the within-class variance
+    within = np.mean(
+        [((data[labels == c] - data[labels == c].mean(0)) ** 2).mean() for c in range(3)]
+    )
+    assert abs(r0["gap_mse"] - within) < 4 * r0["gap_se"]
+    fu = objective_curves(data, labels, [0.0], 400, seed=2, conditional=False)
+    assert r0["gap_mse"] < 0.2 * fu["gap_mse"].iloc[0]  # class means explain most variance
+    # memmap input gives the same frame
+    path = tmp_path / "d.npy"
+    np.save(path, data)
+    fm = objective_curves(np.load(path, mmap_mode="r"), labels, GRID, 400, 2, True, 17)
+    pd.testing.assert_frame_equal(fm, f, rtol=1e-4, atol=1e-8)
+
+
+def test_single_sample_has_no_gap():
+    data = np.random.default_rng(0).standard_normal((1, 5)).astype(np.float32)
+    f = objective_curves(torch.from_numpy(data), None, GRID[:-1], 16, 0, False)
+    assert np.all(f["gap_mse"] < 1e-9)
+    assert np.allclose(f["top1_mean"], 1.0)
+
+
+def test_seed_determinism_and_errors(clustered):
+    data, labels = clustered
+    a = objective_curves(data, labels, [0.3], 50, 7, False)
+    b = objective_curves(data, labels, [0.3], 50, 7, False)
+    c = objective_curves(data, labels, [0.3], 50, 8, False)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["gap_mse"].iloc[0] != c["gap_mse"].iloc[0]
+    with pytest.raises(ValueError, match="labels"):
+        objective_curves(data, None, [0.3], 10, 0, True)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        objective_curves(data, labels, [0.5, 1.0], 10, 0, False)
+    with pytest.raises(ValueError, match="empty"):
+        objective_curves(data, labels, [], 10, 0, False)
+
+
+def test_split_times_hand_built():
+    frame = pd.DataFrame(
+        {
+            "g": ["a"] * 4 + ["b"] * 4 + ["c"] * 4,
+            "t": [0.0, 0.1, 0.2, 0.3] * 3,
+            "top1_mean": [0.1, 0.5, 0.95, 1.0, 0.1, 0.2, 0.3, 0.4, 0.92, 0.95, 0.99, 1.0],
+        }
+    ).sample(frac=1.0, random_state=0)  # order must not matter
+    s = split_times(frame, ["g"], threshold=0.9).set_index("g")
+    assert s.loc["a", "reached"] and s.loc["a", "t_split_grid"] == 0.2
+    assert s.loc["a", "t_split"] == pytest.approx(0.1 + 0.1 * (0.9 - 0.5) / (0.95 - 0.5))
+    assert not s.loc["b", "reached"]
+    assert math.isnan(s.loc["b", "t_split"]) and math.isnan(s.loc["b", "t_split_grid"])
+    assert s.loc["c", "reached"] and s.loc["c", "t_split"] == 0.0
+    s2 = split_times(frame[frame.g == "a"], [], threshold=0.5)
+    assert len(s2) == 1 and s2["t_split"].iloc[0] == pytest.approx(0.1)
+    s3 = split_times(frame.rename(columns={"top1_mean": "v"}), "g", 0.3, value_col="v")
+    assert s3.set_index("g").loc["b", "t_split"] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="lacks columns"):
+        split_times(frame, ["nope"])
+
+
+def test_synthetic_split_depends_on_dim_and_size():
+    """Paper claim 1 on a small grid: larger D saturates earlier, larger N later."""
+    grid = np.round(np.arange(0.0, 1.0, 0.05), 2)
+    frames = [
+        synthetic_top1_curve(d, n, grid, 48, seed=0) for d, n in [(4, 256), (64, 256), (16, 2048)]
+    ]
+    frames.append(synthetic_top1_curve(16, 16, grid, 48, seed=0))
+    frame = pd.concat(frames, ignore_index=True)
+    assert {"dim", "size", "top1_mean"} <= set(frame.columns)
+    s = split_times(frame, ["dim", "size"], threshold=0.9).set_index(["dim", "size"])
+    assert s["reached"].all()
+    assert s.loc[(64, 256), "t_split"] < s.loc[(4, 256), "t_split"] - 0.1
+    assert s.loc[(16, 16), "t_split"] < s.loc[(16, 2048), "t_split"] - 0.05
+    # at t = 0 the weight is uniform over the N samples
+    first = frame[frame.t == 0.0].set_index(["dim", "size"])["top1_mean"]
+    for (_, n), v in first.items():
+        assert v == pytest.approx(1 / n, rel=1e-5)
