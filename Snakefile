@@ -18,6 +18,10 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/oracle.smk"
+include: "rules/train.smk"
+include: "rules/probes.smk"
+include: "rules/sweeps.smk"
+include: "rules/evaluation.smk"
 
 
 rule all:

@@ -94,6 +94,20 @@ def check_references(config: dict[str, Any]) -> None:
                     f"latent_spaces.{name}: VAE {s['vae']!r} is trained on dataset "
                     f"{vaes[s['vae']]['dataset']!r}, but the space encodes {s['dataset']!r}"
                 )
+    models = config.get("models", {})
+    for name, m in models.items():
+        need(f"models.{name}.space", m["space"], spaces, "latent space")
+        if m["space"] in spaces and datasets.get(spaces[m["space"]]["dataset"], {}).get(
+            "kind"
+        ) == "synthetic_gaussian":
+            problems.append(f"models.{name}: DiTs need an image latent space, not vectors")
+        steps = m["train"]["steps"]
+        late = [s for s in m["train"].get("checkpoint_steps", []) if s > steps]
+        if late:
+            problems.append(
+                f"models.{name}.train.checkpoint_steps: {late} exceed steps={steps}; "
+                "checkpoints must lie within the run"
+            )
     if problems:
         raise ConfigError("invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
 

@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--labels", help="(N,) int .npy of class labels")
     ap.add_argument("--labels-from", help="parquet table with a label column (row i = sample i)")
     ap.add_argument("--label-column", default="label", help="label column name (default: label)")
+    ap.add_argument(
+        "--split",
+        help="keep only rows whose `split` column in --labels-from equals this (e.g. train); "
+        "also applied to the oracle data when --oracle-data is not given",
+    )
     ap.add_argument("--num-classes", type=int, required=True, help="number of real classes K")
     ap.add_argument("--config", help="JSON {'model': {...}, 'train': {...}}")
     ap.add_argument("--out", required=True, help="output directory")
@@ -107,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"{cfg_path}: unknown top-level keys {unknown}; use 'model', 'train'")
     latents = _load_array(args.latents, "latents")
     labels = _load_labels(args.labels, args.labels_from, args.label_column, "labels")
+    if args.split:
+        if not args.labels_from:
+            raise ValueError("--split needs --labels-from META.parquet (with a `split` column)")
+        import pandas as pd
+
+        split = pd.read_parquet(args.labels_from, columns=["split"])["split"].to_numpy()
+        rows = np.flatnonzero(split == args.split)
+        if len(rows) == 0:
+            raise ValueError(f"--split {args.split!r}: no such rows in {args.labels_from}")
+        contiguous = rows[-1] - rows[0] + 1 == len(rows)
+        latents = latents[rows[0] : rows[-1] + 1] if contiguous else np.asarray(latents[rows])
+        labels = labels[rows]
     oracle_data = oracle_labels = None
     if args.oracle_data:
         oracle_data = _load_array(args.oracle_data, "oracle-data")

@@ -24,6 +24,7 @@ that is installed but does not come up raises ``RuntimeError`` with the daemons'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -204,7 +205,9 @@ class SlurmCluster:
                 reason = self.run("sinfo", "-R", check=False)
                 raise RuntimeError(f"node is {state}: {reason}\n" + self.diagnostics())
             time.sleep(0.5)
-        raise RuntimeError(f"node not idle after {timeout} s (state {state!r})\n" + self.diagnostics())
+        raise RuntimeError(
+            f"node not idle after {timeout} s (state {state!r})\n" + self.diagnostics()
+        )
 
     def _cluster_processes(self) -> list[int]:
         """PIDs of processes whose environment carries this cluster's test id."""
@@ -225,14 +228,17 @@ class SlurmCluster:
     def stop(self, keep_state: bool = False) -> None:
         """Cancel jobs, end every process the cluster started, remove the state directory."""
         if self._popen.get("slurmctld") and self._popen["slurmctld"].poll() is None:
-            with _suppress():
+            with contextlib.suppress(OSError, RuntimeError, subprocess.SubprocessError):
                 ids = self.run("squeue", "-h", "-o", "%i", check=False).split()
                 if ids:
                     self.run("scancel", *ids, check=False)
                     deadline = time.monotonic() + 15
-                    while time.monotonic() < deadline and self.run(
-                        "squeue", "-h", "-o", "%i", "-t", "PD,R,CG", check=False
-                    ).split():
+                    while (
+                        time.monotonic() < deadline
+                        and self.run(
+                            "squeue", "-h", "-o", "%i", "-t", "PD,R,CG", check=False
+                        ).split()
+                    ):
                         time.sleep(0.5)
         for name in ("slurmd", "slurmctld", "munged"):
             proc = self._popen.get(name)
@@ -248,7 +254,7 @@ class SlurmCluster:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             pids = self._cluster_processes()
             for pid in pids:
-                with _suppress():
+                with contextlib.suppress(OSError, RuntimeError, subprocess.SubprocessError):
                     os.kill(pid, sig)
             deadline = time.monotonic() + 5
             while pids and time.monotonic() < deadline:
@@ -259,14 +265,6 @@ class SlurmCluster:
         _release_default_conf(self.conf)
         if not keep_state:
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], (OSError, RuntimeError, subprocess.SubprocessError))
 
 
 def _zombie(pid: int) -> bool:
@@ -390,14 +388,30 @@ def start_cluster(log=print, start_timeout: float = 60) -> SlurmCluster:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_"))}
     base_env.pop("CUDA_VISIBLE_DEVICES", None)
     base_env["PATH"] = os.pathsep.join([base_env.get("PATH", ""), *SBIN_PATHS])
-    env = {**base_env, "SLURM_CONF": str(root / "etc" / "slurm.conf"), "NAVREF_SLURM_TEST_ID": test_id}
-    cluster = SlurmCluster(root=root, node=node, cpus=cpus, real_memory_mb=mem, env=env, test_id=test_id)
-    log(f"slurm test cluster: node {node}, {cpus} CPUs, {mem} MiB, {FAKE_GPUS} fake GPUs, state {root}")
+    env = {
+        **base_env,
+        "SLURM_CONF": str(root / "etc" / "slurm.conf"),
+        "NAVREF_SLURM_TEST_ID": test_id,
+    }
+    cluster = SlurmCluster(
+        root=root, node=node, cpus=cpus, real_memory_mb=mem, env=env, test_id=test_id
+    )
+    log(
+        f"slurm test cluster: node {node}, {cpus} CPUs, {mem} MiB, {FAKE_GPUS} fake GPUs, state {root}"
+    )
 
-    def spawn(name: str, cmd: list[str], logfile: Path) -> None:
+    def spawn(name: str, cmd: list[str], logfile: Path, user=None) -> None:
         out = open(logfile, "ab")
+        as_user = {}
+        if user is not None:  # our direct child (not via runuser): stop() can reap it
+            as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         cluster._popen[name] = subprocess.Popen(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            cmd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **as_user,
         )
         out.close()
         cluster.pids[name] = cluster._popen[name].pid
@@ -406,10 +420,6 @@ def start_cluster(log=print, start_timeout: float = 60) -> SlurmCluster:
         spawn(
             "munged",
             [
-                _which("runuser") or "runuser",
-                "-u",
-                "munge",
-                "--",
                 _which("munged") or "munged",
                 "--foreground",
                 f"--socket={munge_socket}",
@@ -419,6 +429,7 @@ def start_cluster(log=print, start_timeout: float = 60) -> SlurmCluster:
                 f"--key-file={key}",
             ],
             root / "log" / "munged.out",
+            user=munge,
         )
         deadline = time.monotonic() + 15
         while not munge_socket.exists():
@@ -431,8 +442,14 @@ def start_cluster(log=print, start_timeout: float = 60) -> SlurmCluster:
                 )
             time.sleep(0.1)
         conf = str(cluster.conf)
-        spawn("slurmctld", [_which("slurmctld") or "slurmctld", "-D", "-f", conf], root / "log" / "slurmctld.out")
-        spawn("slurmd", [_which("slurmd") or "slurmd", "-D", "-f", conf], root / "log" / "slurmd.out")
+        spawn(
+            "slurmctld",
+            [_which("slurmctld") or "slurmctld", "-D", "-f", conf],
+            root / "log" / "slurmctld.out",
+        )
+        spawn(
+            "slurmd", [_which("slurmd") or "slurmd", "-D", "-f", conf], root / "log" / "slurmd.out"
+        )
         cluster.wait_idle(start_timeout)
     except BaseException:
         cluster.stop(keep_state=bool(os.environ.get("NAVREF_KEEP_SLURM")))

@@ -1,0 +1,79 @@
+# Evaluation: FID feature network, reference statistics, metrics per sample set, tables.
+
+
+rule train_feature_net:
+    input:
+        **dataset_files("{dataset}"),
+    output:
+        weights="results/evaluation/{dataset}/feature_net.safetensors",
+        info="results/evaluation/{dataset}/feature_net.json",
+    params:
+        cfg=EVAL["feature_net"],
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/train_feature_net/{dataset}.log",
+    benchmark:
+        "results/benchmarks/train_feature_net/{dataset}.tsv"
+    threads: rule_threads("train_feature_net")
+    resources:
+        **rule_resources("train_feature_net", mem_mb=4000, runtime=60),
+    script:
+        "../workflow_scripts/train_feature_net.py"
+
+
+rule reference_stats:
+    input:
+        unpack(lambda w: dataset_files(w.dataset)),
+        feature_net=feature_net_input,
+    output:
+        "results/evaluation/{dataset}/reference.safetensors",
+    params:
+        cfg=eval_params(),
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/reference_stats/{dataset}.log",
+    benchmark:
+        "results/benchmarks/reference_stats/{dataset}.tsv"
+    threads: rule_threads("reference_stats")
+    resources:
+        **rule_resources("reference_stats", mem_mb=16000, runtime=120),
+    script:
+        "../workflow_scripts/reference_stats.py"
+
+
+rule evaluate_samples:
+    input:
+        unpack(eval_inputs),
+    output:
+        "results/metrics/{sweep}/{setting}/seed{seed}.parquet",
+    params:
+        cfg=eval_params(),
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/evaluate_samples/{sweep}/{setting}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate_samples/{sweep}/{setting}/seed{seed}.tsv"
+    threads: rule_threads("evaluate_samples")
+    resources:
+        **rule_resources("evaluate_samples", mem_mb=16000, runtime=120),
+    script:
+        "../workflow_scripts/evaluate_samples.py"
+
+
+rule sweep_tables:
+    input:
+        sweep_metric_files(),
+    output:
+        "results/metrics/sweeps.parquet",
+    params:
+        meta=sweep_meta(),
+    log:
+        "results/logs/sweep_tables.log",
+    benchmark:
+        "results/benchmarks/sweep_tables.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow_scripts/sweep_tables.py"

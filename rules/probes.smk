@@ -1,0 +1,133 @@
+# Model probes: oracle/CFM loss curves (Fig. 7, 9), intermediate predictions (Fig. 4, 8),
+# mixed oracle->model sampling (Fig. 5) and unseen-data resume (Fig. 6).
+
+
+rule probe_loss_curves:
+    input:
+        model="results/models/{model}/model.json",
+        stats=lambda w: f"results/latents/{config['models'][w.model]['space']}/stats.json",
+    output:
+        "results/probes/loss_curves/{model}/{ckpt}.parquet",
+    params:
+        cfg=lambda w: probe_params("loss_curves"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/probe_loss_curves/{model}/{ckpt}.log",
+    benchmark:
+        "results/benchmarks/probe_loss_curves/{model}/{ckpt}.tsv"
+    threads: rule_threads("probe_loss_curves")
+    resources:
+        **rule_resources("probe_loss_curves", mem_mb=8000, runtime=60),
+    script:
+        "../workflow_scripts/probe_loss_curves.py"
+
+
+rule probe_intermediate:
+    input:
+        model="results/models/{model}/model.json",
+        stats=lambda w: f"results/latents/{config['models'][w.model]['space']}/stats.json",
+    output:
+        table="results/probes/intermediate/{model}.parquet",
+        grid=report(
+            "results/probes/intermediate/{model}.png",
+            caption="../report/captions/intermediate_grid.rst",
+            category="Probes",
+            subcategory="Intermediate predictions (Fig. 4, 8)",
+            labels={"model": "{model}"},
+        ),
+    params:
+        cfg=lambda w: probe_params("intermediate"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/probe_intermediate/{model}.log",
+    benchmark:
+        "results/benchmarks/probe_intermediate/{model}.tsv"
+    threads: rule_threads("probe_intermediate")
+    resources:
+        **rule_resources("probe_intermediate", mem_mb=8000, runtime=60),
+    script:
+        "../workflow_scripts/probe_intermediate.py"
+
+
+rule probe_mixed:
+    input:
+        unpack(tau_inputs("mixed")),
+    output:
+        table="results/probes/mixed/{model}/tau{tau}.parquet",
+        grid=report(
+            "results/probes/mixed/{model}/tau{tau}.png",
+            caption="../report/captions/mixed_grid.rst",
+            category="Probes",
+            subcategory="Mixed oracle-to-model sampling (Fig. 5)",
+            labels={"model": "{model}", "tau": "{tau}"},
+        ),
+    params:
+        cfg=lambda w: probe_params("mixed"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/probe_mixed/{model}/tau{tau}.log",
+    benchmark:
+        "results/benchmarks/probe_mixed/{model}/tau{tau}.tsv"
+    threads: rule_threads("probe_mixed")
+    resources:
+        **rule_resources("probe_mixed", mem_mb=8000, runtime=60),
+    script:
+        "../workflow_scripts/probe_tau.py"
+
+
+rule probe_unseen:
+    input:
+        unpack(tau_inputs("unseen")),
+    output:
+        table="results/probes/unseen/{model}/tau{tau}.parquet",
+        grid=report(
+            "results/probes/unseen/{model}/tau{tau}.png",
+            caption="../report/captions/unseen_grid.rst",
+            category="Probes",
+            subcategory="Unseen-data resume (Fig. 6)",
+            labels={"model": "{model}", "tau": "{tau}"},
+        ),
+    params:
+        cfg=lambda w: probe_params("unseen"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
+    log:
+        "results/logs/probe_unseen/{model}/tau{tau}.log",
+    benchmark:
+        "results/benchmarks/probe_unseen/{model}/tau{tau}.tsv"
+    threads: rule_threads("probe_unseen")
+    resources:
+        **rule_resources("probe_unseen", mem_mb=8000, runtime=60),
+    script:
+        "../workflow_scripts/probe_tau.py"
+
+
+rule probe_tables:
+    input:
+        loss_curves=loss_curve_files(),
+        intermediate=expand(
+            "results/probes/intermediate/{model}.parquet",
+            model=probe_models("intermediate"),
+        ),
+        mixed=tau_files("mixed", "parquet"),
+        unseen=tau_files("unseen", "parquet"),
+    output:
+        loss_curves="results/probes/loss_curves.parquet",
+        intermediate="results/probes/intermediate.parquet",
+        mixed="results/probes/mixed.parquet",
+        unseen="results/probes/unseen.parquet",
+    params:
+        models=model_meta(),
+    log:
+        "results/logs/probe_tables.log",
+    benchmark:
+        "results/benchmarks/probe_tables.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow_scripts/probe_tables.py"

@@ -1,0 +1,19 @@
+"""Rule probe_intermediate: one-step predictions x1_hat along sampling trajectories."""
+
+from pathlib import Path
+
+from navref.io import save_parquet
+from navref.jobs import run_intermediate
+from navref.workflow import resolve_device, rule_context
+
+sm = snakemake  # noqa: F821 (injected by script:)
+with rule_context(sm):
+    table = run_intermediate(
+        Path(sm.input.model).parent,
+        Path(sm.input.stats).parent,
+        sm.params.cfg,
+        sm.params.seed,
+        resolve_device(sm.params.device),
+        Path(sm.output.grid),
+    )
+    save_parquet(sm.output.table, table)
