@@ -22,6 +22,10 @@ include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/sweeps.smk"
 include: "rules/evaluation.smk"
+include: "rules/report.smk"
+
+
+report: "report/workflow.rst"
 
 
 rule all:

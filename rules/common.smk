@@ -313,6 +313,38 @@ def sweep_meta():
     return out
 
 
+REPORT = config["report"]
+
+
+def report_cfg():
+    """The report's config slice, with defaults derived from the models and probes."""
+    cfg = dict(REPORT)
+    probed = probe_models("loss_curves")
+    cfg.setdefault("model", probed[0] if probed else None)
+    if cfg["model"]:
+        cfg.setdefault("probe_space", config["models"][cfg["model"]]["space"])
+        cfg.setdefault("space_size", config["models"][cfg["model"]]["arch"].get("size"))
+    cfg["stage_swap_taus"] = [str(t) for t in SWEEPS.get("stage_swap", {}).get("taus", [])]
+    cfg["intermediate_grids"] = {
+        m: f"results/probes/intermediate/{m}.png" for m in probe_models("intermediate")
+    }
+    cfg["mixed_grids"] = {
+        m: {str(t): f"results/probes/mixed/{m}/tau{t}.png" for t in probe_cfg("mixed")["taus"]}
+        for m in probe_models("mixed")
+    }
+    return cfg
+
+
+def figure(name, caption, category, subcategory=None):
+    """A report figure: PNG for the report, PDF beside it."""
+    return report(
+        f"results/figures/{name}.png",
+        caption=f"../report/captions/{caption}.rst",
+        category=category,
+        subcategory=subcategory,
+    )
+
+
 def all_targets():
     targets = expand("results/data/{dataset}/info.json", dataset=DATASETS)
     targets += expand("results/latents/{space}/stats.json", space=SPACES)
@@ -321,5 +353,10 @@ def all_targets():
         targets += ["results/training/train_logs.parquet"]
         targets += [f"results/probes/{k}.parquet" for k in PROBE_KINDS]
     if sweep_metric_files():
-        targets += ["results/metrics/sweeps.parquet"]
+        targets += ["results/metrics/sweeps.parquet", "results/tables/table1.md"]
+    targets += ["results/figures/fig2_objective.png"]
+    if MODELS:
+        targets += ["results/figures/fig7a_losses.png"]
+        if sweep_metric_files():
+            targets += ["results/claims.md"]
     return targets

@@ -37,3 +37,33 @@ def run_snakemake(config: dict | Path, workdir: Path, *args: str, timeout: int =
 @pytest.fixture
 def smoke_config() -> dict:
     return yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake (dry) run as {rule: count}."""
+    counts: dict[str, int] = {}
+    lines = output.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("Job stats:"))
+    except StopIteration:
+        return counts
+    for line in lines[start + 3 :]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        if parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """The whole pipeline on configs/smoke.yaml, run once per test session (local executor)."""
+    workdir = tmp_path_factory.mktemp("smoke_local")
+    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    proc = run_snakemake(config, workdir, "--cores", "2", timeout=1500)
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"smoke pipeline failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return workdir

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ OVERLAY = REPO / "tests" / "configs" / "slurm_smoke.yaml"
 CONFIGS = [REPO / "configs" / "smoke.yaml", OVERLAY]
 FAIL_CONFIG = REPO / "tests" / "configs" / "slurm_fail.yaml"
 UNTIL = ["encode_latents"]
-RUN_TIMEOUT = 480  # seconds per workflow run (timeout -k 30 ...)
+FULL = bool(os.environ.get("NAVREF_SLURM_FULL"))
+RUN_TIMEOUT = 2400 if FULL else 480  # seconds per workflow run (timeout -k 30 ...)
 CLUSTER_ARGS = [
     "--slurm-status-command",
     "squeue",
@@ -137,7 +139,7 @@ def cluster():
 def runs(cluster: SlurmCluster, tmp_path_factory) -> dict[str, Run]:
     """The three workflow runs (slurm, local, fail), started together and awaited."""
     base = tmp_path_factory.mktemp("slurm_profile")
-    targets = [] if os.environ.get("NAVREF_SLURM_FULL") else ["--until", *UNTIL]
+    targets = [] if FULL else ["--until", *UNTIL]
     slurm_extra = [
         *CLUSTER_ARGS,
         "--resources",
@@ -174,22 +176,32 @@ def runs(cluster: SlurmCluster, tmp_path_factory) -> dict[str, Run]:
     procs = {}
     for name, (cmd, env) in specs.items():
         (base / name).mkdir()
-        procs[name] = subprocess.Popen(
-            cmd,
-            cwd=base / name,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        with open(base / f"{name}.stderr", "w") as err:  # files, not pipes: no blocking
+            procs[name] = subprocess.Popen(
+                cmd,
+                cwd=base / name,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
     out = {}
-    for name, proc in procs.items():
-        _, err = proc.communicate(timeout=RUN_TIMEOUT + 90)
-        out[name] = Run(base / name, proc.returncode, err)
-        print(f"--- {name} run (exit {proc.returncode}) ---\n{out[name].tail(15)}")
+    try:
+        for name, proc in procs.items():
+            proc.wait(timeout=RUN_TIMEOUT + 90)
+            log = (base / f"{name}.stderr").read_text(errors="replace")
+            out[name] = Run(base / name, proc.returncode, log)
+            print(f"--- {name} run (exit {proc.returncode}) ---\n{out[name].tail(15)}")
+    finally:
+        for proc in procs.values():  # only after an error: `timeout` ends them otherwise
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # timeout and snakemake: one group
+                proc.wait()
     return out
 
 
+@pytest.mark.slurm  # -m 'not slurm' deselects the cluster tests
+@pytest.mark.slow
 def test_every_job_is_submitted_with_sbatch_and_completes(runs, cluster):
     run = runs["slurm"]
     assert run.returncode == 0, f"slurm run failed:\n{run.tail()}\n{cluster.diagnostics()}"
@@ -220,6 +232,8 @@ def test_every_job_is_submitted_with_sbatch_and_completes(runs, cluster):
     assert sorted((jobs[j]["rule"], jobs[j]["wildcards"]) for j in remote) == local
 
 
+@pytest.mark.slurm  # -m 'not slurm' deselects the cluster tests
+@pytest.mark.slow
 def test_gpu_rule_asks_for_and_gets_a_gpu(runs, cluster):
     run = runs["slurm"]
     assert run.returncode == 0, run.tail()
@@ -282,6 +296,8 @@ def assert_same_output(a: Path, b: Path) -> None:
         assert a.read_bytes() == b.read_bytes(), a
 
 
+@pytest.mark.slurm  # -m 'not slurm' deselects the cluster tests
+@pytest.mark.slow
 def test_outputs_equal_local_run(runs):
     slurm, local = runs["slurm"], runs["local"]
     assert slurm.returncode == 0, slurm.tail()
@@ -293,6 +309,8 @@ def test_outputs_equal_local_run(runs):
         assert_same_output(a[rel], b[rel])
 
 
+@pytest.mark.slurm  # -m 'not slurm' deselects the cluster tests
+@pytest.mark.slow
 def test_failing_job_is_reported_and_its_logs_kept(runs, cluster):
     run = runs["fail"]
     assert run.returncode != 0, run.tail()

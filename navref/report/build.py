@@ -1,0 +1,104 @@
+"""What the report rules do: read the pipeline's tables, write tables, figures and claims.
+
+Called by ``workflow_scripts/report_*.py``; each function takes paths and the report's
+config slice so the rules stay thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from navref.jobs import resolve_tau
+from navref.models.dit import DIT_SIZES
+from navref.report import claims as claims_mod
+from navref.report import figures as F
+from navref.report import tables as T
+
+SIZE_ORDER = [*DIT_SIZES, "custom"]
+
+
+def _stem(path: str | Path) -> Path:
+    p = Path(path)
+    return p.with_suffix("")
+
+
+def tau_map_from(cfg: Mapping[str, Any], split_times: pd.DataFrame) -> dict[float, float]:
+    """Our stage-swap taus (config specs resolved to numbers) -> the paper's 0.1 / 0.2, by
+    position in the config (``stage_swap_taus`` and ``paper_taus``)."""
+    out = {}
+    for spec, ptau in zip(cfg.get("stage_swap_taus", []), cfg.get("paper_taus", []), strict=False):
+        out[resolve_tau(spec, split_times, cfg["probe_space"])] = float(ptau)
+    return out
+
+
+def build_tables(sweeps_path, split_path, out: Mapping[str, str], tau_map) -> None:
+    """Tab. 1-3 (Parquet, Markdown, LaTeX) and the split-time table."""
+    sweeps = pd.read_parquet(sweeps_path)
+    T.write_table(T.table1(sweeps, SIZE_ORDER, tau_map), _stem(out["table1"]))
+    T.write_table(T.table2(sweeps), _stem(out["table2"]))
+    T.write_table(T.table3(sweeps), _stem(out["table3"]))
+    T.write_split_table(pd.read_parquet(split_path), _stem(out["split_times"]))
+
+
+def build_oracle_figures(objective, synthetic, split_times, out: Mapping[str, str]) -> None:
+    """Fig. 2 and Fig. 3."""
+    sp = pd.read_parquet(split_times)
+    F.fig_objective(pd.read_parquet(objective), sp, _stem(out["fig2"]))
+    F.fig_synthetic(pd.read_parquet(synthetic), sp, _stem(out["fig3"]))
+
+
+def build_probe_figures(
+    inputs: Mapping[str, Any], cfg: Mapping[str, Any], out: Mapping[str, Any]
+) -> None:
+    """Fig. 4-9 and the training curves."""
+    sp = pd.read_parquet(inputs["split_times"])
+    space = cfg["probe_space"]
+    split_t = F.split_time_for(sp, space)
+    spaces = sorted(set(pd.read_parquet(inputs["loss_curves"])["space"]))
+    space_splits = {}
+    for s in spaces:
+        try:
+            space_splits[s] = F.split_time_for(sp, s)
+        except ValueError:
+            pass
+    inter = pd.read_parquet(inputs["intermediate"])
+    F.fig_intermediate_grid(
+        inter, dict(cfg["intermediate_grids"]), _stem(out["fig4_grid"]), split_t
+    )
+    F.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), split_t)
+    for model, grids in cfg["mixed_grids"].items():
+        taus = {resolve_tau(spec, sp, space): path for spec, path in grids.items()}
+        F.fig_mixed_grid(taus, _stem(out[f"fig5_grid_{model}"]), split_t, title=model)
+    F.fig_mixed(pd.read_parquet(inputs["mixed"]), _stem(out["fig5"]), split_t)
+    F.fig_unseen(pd.read_parquet(inputs["unseen"]), _stem(out["fig6"]), split_t)
+    lc = pd.read_parquet(inputs["loss_curves"])
+    F.fig_losses(lc, cfg["model"], _stem(out["fig7a"]), split_t)
+    F.fig_loss_by_size(lc, _stem(out["fig7b"]), split_t, size_order=SIZE_ORDER, space=space)
+    F.fig_loss_by_space(lc, _stem(out["fig9"]), space_splits, size=cfg.get("space_size"))
+    F.fig_training(pd.read_parquet(inputs["train_logs"]), _stem(out["training"]), window=10)
+
+
+def build_claims(
+    inputs: Mapping[str, str], cfg: Mapping[str, Any], tau_map, md_path, parquet_path
+) -> list[dict]:
+    """The eight claims of the paper, each with its criterion, numbers and verdict."""
+    read = {k: pd.read_parquet(v) for k, v in inputs.items()}
+    records = claims_mod.evaluate_claims(
+        split_times=read.get("split_times"),
+        synthetic=read.get("synthetic"),
+        objective=read.get("objective"),
+        loss_curves=read.get("loss_curves"),
+        mixed=read.get("mixed"),
+        sweeps=read.get("sweeps"),
+        size_order=SIZE_ORDER,
+        model_space=cfg["probe_space"],
+        semantic_space=cfg.get("semantic_space"),
+        other_space=cfg.get("other_space"),
+        tau_map=tau_map,
+    )
+    claims_mod.write_claims(records, md_path, parquet_path)
+    return records

@@ -1,0 +1,87 @@
+"""The whole DAG on the micro config: outputs, idempotence, and incremental reruns."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import job_counts, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def _config(workdir):
+    return yaml.safe_load((workdir / "config.yaml").read_text())
+
+
+def test_outputs(smoke_run):
+    r = smoke_run / "results"
+    cfg = _config(smoke_run)
+    data = np.load(r / "data/digits/data.npy")
+    assert data.shape[1:] == (8, 8, 1) and data.dtype == np.uint8
+    assert json.loads((r / "latents/digits_vae/stats.json").read_text())["normalize"] is True
+    splits = pd.read_parquet(r / "oracle/split_times.parquet")
+    assert len(splits) == 2 * 2 + 2 * 2  # 2 spaces x {cond, uncond} + 2 dims x 2 sizes
+    obj = pd.read_parquet(r / "oracle/objective.parquet")
+    assert set(obj["space"]) == {"digits_pixel", "digits_vae"} and obj["t"].nunique() == 8
+    logs = pd.read_parquet(r / "training/train_logs.parquet")
+    assert set(logs["model"]) == set(cfg["models"])
+    curves = pd.read_parquet(r / "probes/loss_curves.parquet")
+    # every model x (ema + checkpoints) x t x {cfm, oracle}
+    assert len(curves) == 2 * 3 * 8 * 2
+    assert (curves["mean"] >= 0).all() and curves["loss_kind"].isin(["cfm", "oracle"]).all()
+    mixed = pd.read_parquet(r / "probes/mixed.parquet")
+    assert len(mixed) == 3 and set(mixed["tau_spec"]) == {"0.0", "s1.0", "1.0"}
+    # the oracle-only sampler (tau = 1) lands on training samples
+    assert mixed.loc[mixed["tau"] == 1.0, "memorization_share"].item() == pytest.approx(1.0)
+    assert (r / "probes/mixed/tiny/tau1.0.png").stat().st_size > 0
+    sweeps = pd.read_parquet(r / "metrics/sweeps.parquet")
+    assert len(sweeps) == 1 + 1 + 2
+    for col in ["fid", "kid_mean", "precision", "recall", "memorization_share", "seed"]:
+        assert sweeps[col].notna().all(), col
+    shift = sweeps[sweeps["sweep"] == "timestep_shift"]
+    assert shift["share_below_split"].between(0, 1).all()
+
+
+def test_second_run_does_nothing(smoke_run):
+    proc = run_snakemake(_config(smoke_run), smoke_run, "-n", timeout=300)
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def _dry_jobs(smoke_run, cfg, tmp_path):
+    # same working directory (so the finished outputs count), a different config file
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(path, smoke_run, "-n", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return job_counts(proc.stdout)
+
+
+def test_changing_tau_grid_reruns_only_mixed_sampling(smoke_run, tmp_path):
+    cfg = copy.deepcopy(_config(smoke_run))
+    cfg["probes"]["mixed"]["taus"].append(0.5)
+    jobs = _dry_jobs(smoke_run, cfg, tmp_path)
+    allowed = {"probe_mixed", "probe_tables", "report_figures", "report_claims", "all"}
+    assert jobs.get("probe_mixed") == 1
+    assert set(jobs) <= allowed, jobs
+
+
+def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
+    cfg = copy.deepcopy(_config(smoke_run))
+    cfg["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
+    jobs = _dry_jobs(smoke_run, cfg, tmp_path)
+    assert jobs.get("sample_cfg_interval") == 1 and jobs.get("evaluate_samples") == 1
+    allowed = {
+        "sample_cfg_interval",
+        "evaluate_samples",
+        "sweep_tables",
+        "report_tables",
+        "report_claims",
+        "all",
+    }
+    assert set(jobs) <= allowed, jobs
