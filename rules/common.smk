@@ -7,12 +7,16 @@ from snakemake.utils import validate
 
 # navref is importable by every job (plain venv, conda env or a SLURM node) without install.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+    )
 )
 
-from navref.config import ConfigError, check_references, explain, t_grid
+# One conda environment for every rule (used with --software-deployment-method conda).
+CONDA_ENV = "../envs/navref.yaml"
 
+from navref.config import ConfigError, check_references, explain, t_grid
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
@@ -79,7 +83,11 @@ def dataset_files(name):
     """The three files of a prepared dataset."""
     return {
         key: f"results/data/{name}/{fname}"
-        for key, fname in [("data", "data.npy"), ("meta", "meta.parquet"), ("info", "info.json")]
+        for key, fname in [
+            ("data", "data.npy"),
+            ("meta", "meta.parquet"),
+            ("info", "info.json"),
+        ]
     }
 
 
@@ -94,7 +102,12 @@ def space_inputs(wildcards):
 
 def oracle_params(part):
     """The slice of the oracle config that one analysis needs (its part, grid, chunking)."""
-    selectors = {"spaces", "modes", "dims", "sizes"}  # which jobs exist, not how they run
+    selectors = {
+        "spaces",
+        "modes",
+        "dims",
+        "sizes",
+    }  # which jobs exist, not how they run
     return {
         **{k: v for k, v in ORACLE[part].items() if k not in selectors},
         "t_grid": t_grid(ORACLE["t_grid"]),
@@ -113,7 +126,9 @@ def oracle_objective_files():
 def oracle_synthetic_files():
     syn = ORACLE["synthetic"]
     return expand(
-        "results/oracle/synthetic/D{dim}_N{size}.parquet", dim=syn["dims"], size=syn["sizes"]
+        "results/oracle/synthetic/D{dim}_N{size}.parquet",
+        dim=syn["dims"],
+        size=syn["sizes"],
     )
 
 
@@ -227,7 +242,11 @@ def sweep_settings(sweep):
         }
     if sweep == "timestep_shift":
         return {
-            f"s{_g(s)}": {"model": cfg["model"], "shift": s, "steps": cfg.get("steps", 50)}
+            f"s{_g(s)}": {
+                "model": cfg["model"],
+                "shift": s,
+                "steps": cfg.get("steps", 50),
+            }
             for s in cfg["shifts"]
         }
     out = {}
@@ -324,12 +343,17 @@ def report_cfg():
     if cfg["model"]:
         cfg.setdefault("probe_space", config["models"][cfg["model"]]["space"])
         cfg.setdefault("space_size", config["models"][cfg["model"]]["arch"].get("size"))
-    cfg["stage_swap_taus"] = [str(t) for t in SWEEPS.get("stage_swap", {}).get("taus", [])]
+    cfg["stage_swap_taus"] = [
+        str(t) for t in SWEEPS.get("stage_swap", {}).get("taus", [])
+    ]
     cfg["intermediate_grids"] = {
         m: f"results/probes/intermediate/{m}.png" for m in probe_models("intermediate")
     }
     cfg["mixed_grids"] = {
-        m: {str(t): f"results/probes/mixed/{m}/tau{t}.png" for t in probe_cfg("mixed")["taus"]}
+        m: {
+            str(t): f"results/probes/mixed/{m}/tau{t}.png"
+            for t in probe_cfg("mixed")["taus"]
+        }
         for m in probe_models("mixed")
     }
     return cfg

@@ -4,15 +4,17 @@
 rule prepare_dataset:
     output:
         **dataset_files("{dataset}"),
-    params:
-        cfg=lambda w: config["datasets"][w.dataset],
     log:
         "results/logs/prepare_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("prepare_dataset")
     resources:
         **rule_resources("prepare_dataset", mem_mb=4000, runtime=60),
+    params:
+        cfg=lambda w: config["datasets"][w.dataset],
     script:
         "../workflow_scripts/prepare_dataset.py"
 
@@ -25,16 +27,18 @@ rule train_vae:
         weights="results/vae/{vae}/diffusion_pytorch_model.safetensors",
         log_table="results/vae/{vae}/train_log.parquet",
         metrics="results/vae/{vae}/metrics.json",
-    params:
-        cfg=lambda w: config["vaes"][w.vae],
-        device=config.get("device", "auto"),
     log:
         "results/logs/train_vae/{vae}.log",
     benchmark:
         "results/benchmarks/train_vae/{vae}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("train_vae")
     resources:
         **rule_resources("train_vae", mem_mb=4000, runtime=60),
+    params:
+        cfg=lambda w: config["vaes"][w.vae],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/train_vae.py"
 
@@ -46,15 +50,17 @@ rule encode_latents:
         latents="results/latents/{space}/latents.npy",
         meta="results/latents/{space}/meta.parquet",
         stats="results/latents/{space}/stats.json",
-    params:
-        cfg=lambda w: config["latent_spaces"][w.space],
-        device=config.get("device", "auto"),
     log:
         "results/logs/encode_latents/{space}.log",
     benchmark:
         "results/benchmarks/encode_latents/{space}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("encode_latents")
     resources:
         **rule_resources("encode_latents", mem_mb=8000, runtime=120),
+    params:
+        cfg=lambda w: config["latent_spaces"][w.space],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/encode_latents.py"

@@ -7,16 +7,18 @@ rule train_feature_net:
     output:
         weights="results/evaluation/{dataset}/feature_net.safetensors",
         info="results/evaluation/{dataset}/feature_net.json",
-    params:
-        cfg=EVAL["feature_net"],
-        device=config.get("device", "auto"),
     log:
         "results/logs/train_feature_net/{dataset}.log",
     benchmark:
         "results/benchmarks/train_feature_net/{dataset}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("train_feature_net")
     resources:
         **rule_resources("train_feature_net", mem_mb=4000, runtime=60),
+    params:
+        cfg=EVAL["feature_net"],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/train_feature_net.py"
 
@@ -27,16 +29,18 @@ rule reference_stats:
         feature_net=feature_net_input,
     output:
         "results/evaluation/{dataset}/reference.safetensors",
-    params:
-        cfg=eval_params(),
-        device=config.get("device", "auto"),
     log:
         "results/logs/reference_stats/{dataset}.log",
     benchmark:
         "results/benchmarks/reference_stats/{dataset}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("reference_stats")
     resources:
         **rule_resources("reference_stats", mem_mb=16000, runtime=120),
+    params:
+        cfg=eval_params(),
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/reference_stats.py"
 
@@ -46,16 +50,18 @@ rule evaluate_samples:
         unpack(eval_inputs),
     output:
         "results/metrics/{sweep}/{setting}/seed{seed}.parquet",
-    params:
-        cfg=eval_params(),
-        device=config.get("device", "auto"),
     log:
         "results/logs/evaluate_samples/{sweep}/{setting}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate_samples/{sweep}/{setting}/seed{seed}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("evaluate_samples")
     resources:
         **rule_resources("evaluate_samples", mem_mb=16000, runtime=120),
+    params:
+        cfg=eval_params(),
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/evaluate_samples.py"
 
@@ -65,15 +71,17 @@ rule sweep_tables:
         sweep_metric_files(),
     output:
         "results/metrics/sweeps.parquet",
-    params:
-        meta=sweep_meta(),
     log:
         "results/logs/sweep_tables.log",
     benchmark:
         "results/benchmarks/sweep_tables.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        meta=sweep_meta(),
     script:
         "../workflow_scripts/sweep_tables.py"

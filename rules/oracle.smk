@@ -8,17 +8,19 @@ rule oracle_objective:
         meta="results/latents/{space}/meta.parquet",
     output:
         "results/oracle/objective/{space}_{mode}.parquet",
-    params:
-        cfg=lambda w: oracle_params("objective"),
-        seed=lambda w: config["seed"],
-        device=config.get("device", "auto"),
     log:
         "results/logs/oracle_objective/{space}_{mode}.log",
     benchmark:
         "results/benchmarks/oracle_objective/{space}_{mode}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("oracle_objective")
     resources:
         **rule_resources("oracle_objective", mem_mb=8000, runtime=120),
+    params:
+        cfg=lambda w: oracle_params("objective"),
+        seed=lambda w: config["seed"],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/oracle_objective.py"
 
@@ -26,17 +28,19 @@ rule oracle_objective:
 rule oracle_synthetic:
     output:
         "results/oracle/synthetic/D{dim}_N{size}.parquet",
-    params:
-        cfg=lambda w: oracle_params("synthetic"),
-        seed=lambda w: config["seed"],
-        device=config.get("device", "auto"),
     log:
         "results/logs/oracle_synthetic/D{dim}_N{size}.log",
     benchmark:
         "results/benchmarks/oracle_synthetic/D{dim}_N{size}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("oracle_synthetic")
     resources:
         **rule_resources("oracle_synthetic", mem_mb=8000, runtime=120),
+    params:
+        cfg=lambda w: oracle_params("synthetic"),
+        seed=lambda w: config["seed"],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/oracle_synthetic.py"
 
@@ -49,14 +53,16 @@ rule oracle_tables:
         objective="results/oracle/objective.parquet",
         synthetic="results/oracle/synthetic.parquet",
         split_times="results/oracle/split_times.parquet",
-    params:
-        threshold=config["oracle"]["split_threshold"],
     log:
         "results/logs/oracle_tables.log",
     benchmark:
         "results/benchmarks/oracle_tables.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         **rule_resources("oracle_tables", mem_mb=2000, runtime=10),
+    params:
+        threshold=config["oracle"]["split_threshold"],
     script:
         "../workflow_scripts/oracle_tables.py"

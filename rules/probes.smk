@@ -8,17 +8,19 @@ rule probe_loss_curves:
         stats=lambda w: f"results/latents/{config['models'][w.model]['space']}/stats.json",
     output:
         "results/probes/loss_curves/{model}/{ckpt}.parquet",
-    params:
-        cfg=lambda w: probe_params("loss_curves"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
     log:
         "results/logs/probe_loss_curves/{model}/{ckpt}.log",
     benchmark:
         "results/benchmarks/probe_loss_curves/{model}/{ckpt}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("probe_loss_curves")
     resources:
         **rule_resources("probe_loss_curves", mem_mb=8000, runtime=60),
+    params:
+        cfg=lambda w: probe_params("loss_curves"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/probe_loss_curves.py"
 
@@ -36,17 +38,19 @@ rule probe_intermediate:
             subcategory="Intermediate predictions (Fig. 4, 8)",
             labels={"model": "{model}"},
         ),
-    params:
-        cfg=lambda w: probe_params("intermediate"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
     log:
         "results/logs/probe_intermediate/{model}.log",
     benchmark:
         "results/benchmarks/probe_intermediate/{model}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("probe_intermediate")
     resources:
         **rule_resources("probe_intermediate", mem_mb=8000, runtime=60),
+    params:
+        cfg=lambda w: probe_params("intermediate"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/probe_intermediate.py"
 
@@ -63,17 +67,19 @@ rule probe_mixed:
             subcategory="Mixed oracle-to-model sampling (Fig. 5)",
             labels={"model": "{model}", "tau": "{tau}"},
         ),
-    params:
-        cfg=lambda w: probe_params("mixed"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
     log:
         "results/logs/probe_mixed/{model}/tau{tau}.log",
     benchmark:
         "results/benchmarks/probe_mixed/{model}/tau{tau}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("probe_mixed")
     resources:
         **rule_resources("probe_mixed", mem_mb=8000, runtime=60),
+    params:
+        cfg=lambda w: probe_params("mixed"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/probe_tau.py"
 
@@ -90,17 +96,19 @@ rule probe_unseen:
             subcategory="Unseen-data resume (Fig. 6)",
             labels={"model": "{model}", "tau": "{tau}"},
         ),
-    params:
-        cfg=lambda w: probe_params("unseen"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
     log:
         "results/logs/probe_unseen/{model}/tau{tau}.log",
     benchmark:
         "results/benchmarks/probe_unseen/{model}/tau{tau}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("probe_unseen")
     resources:
         **rule_resources("probe_unseen", mem_mb=8000, runtime=60),
+    params:
+        cfg=lambda w: probe_params("unseen"),
+        seed=config["seed"],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/probe_tau.py"
 
@@ -119,15 +127,17 @@ rule probe_tables:
         intermediate="results/probes/intermediate.parquet",
         mixed="results/probes/mixed.parquet",
         unseen="results/probes/unseen.parquet",
-    params:
-        models=model_meta(),
     log:
         "results/logs/probe_tables.log",
     benchmark:
         "results/benchmarks/probe_tables.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        models=model_meta(),
     script:
         "../workflow_scripts/probe_tables.py"

@@ -7,13 +7,19 @@ rule report_tables:
         split_times="results/oracle/split_times.parquet",
     output:
         table1=report(
-            "results/tables/table1.md", caption="../report/captions/table1.rst", category="Tables"
+            "results/tables/table1.md",
+            caption="../report/captions/table1.rst",
+            category="Tables",
         ),
         table2=report(
-            "results/tables/table2.md", caption="../report/captions/table2.rst", category="Tables"
+            "results/tables/table2.md",
+            caption="../report/captions/table2.rst",
+            category="Tables",
         ),
         table3=report(
-            "results/tables/table3.md", caption="../report/captions/table3.rst", category="Tables"
+            "results/tables/table3.md",
+            caption="../report/captions/table3.rst",
+            category="Tables",
         ),
         split_times=report(
             "results/tables/split_times.md",
@@ -30,16 +36,18 @@ rule report_tables:
             "table3.tex",
             "split_times.parquet",
         ),
-    params:
-        cfg=lambda w: report_cfg(),
     log:
         "results/logs/report_tables.log",
     benchmark:
         "results/benchmarks/report_tables.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        cfg=lambda w: report_cfg(),
     script:
         "../workflow_scripts/report_tables.py"
 
@@ -57,6 +65,8 @@ rule report_oracle_figures:
         "results/logs/report_oracle_figures.log",
     benchmark:
         "results/benchmarks/report_oracle_figures.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -76,6 +86,12 @@ rule report_probe_figures:
         grids=lambda w: list(report_cfg()["intermediate_grids"].values())
         + [p for g in report_cfg()["mixed_grids"].values() for p in g.values()],
     output:
+        **{
+            f"fig5_grid_{m}": figure(
+                f"fig5_mixed_grid_{m}", "fig5_mixed_grid", "Probes"
+            )
+            for m in probe_models("mixed")
+        },
         fig4_grid=figure("fig4_intermediate_grid", "fig4_intermediate_grid", "Probes"),
         fig4_curve=figure("fig4_settledness", "fig4_settledness", "Probes"),
         fig5=figure("fig5_mixed", "fig5_mixed", "Probes"),
@@ -84,10 +100,6 @@ rule report_probe_figures:
         fig7b=figure("fig7b_sizes", "fig7b_sizes", "Model losses"),
         fig9=figure("fig9_spaces", "fig9_spaces", "Model losses"),
         training=figure("training_curves", "training_curves", "Training"),
-        **{
-            f"fig5_grid_{m}": figure(f"fig5_mixed_grid_{m}", "fig5_mixed_grid", "Probes")
-            for m in probe_models("mixed")
-        },
         pdf=[
             f"results/figures/{name}.pdf"
             for name in [
@@ -102,16 +114,18 @@ rule report_probe_figures:
             ]
             + [f"fig5_mixed_grid_{m}" for m in probe_models("mixed")]
         ],
-    params:
-        cfg=lambda w: report_cfg(),
     log:
         "results/logs/report_probe_figures.log",
     benchmark:
         "results/benchmarks/report_probe_figures.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        cfg=lambda w: report_cfg(),
     script:
         "../workflow_scripts/report_probe_figures.py"
 
@@ -125,17 +139,23 @@ rule report_claims:
         mixed="results/probes/mixed.parquet",
         sweeps="results/metrics/sweeps.parquet",
     output:
-        md=report("results/claims.md", caption="../report/captions/claims.rst", category="Claims"),
+        md=report(
+            "results/claims.md",
+            caption="../report/captions/claims.rst",
+            category="Claims",
+        ),
         parquet="results/claims.parquet",
-    params:
-        cfg=lambda w: report_cfg(),
     log:
         "results/logs/report_claims.log",
     benchmark:
         "results/benchmarks/report_claims.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        cfg=lambda w: report_cfg(),
     script:
         "../workflow_scripts/report_claims.py"

@@ -10,16 +10,18 @@ rule train_model:
         weights="results/models/{model}/model.safetensors",
         info="results/models/{model}/model.json",
         log_table="results/models/{model}/train_log.parquet",
-    params:
-        cfg=lambda w: config["models"][w.model],
-        device=config.get("device", "auto"),
     log:
         "results/logs/train_model/{model}.log",
     benchmark:
         "results/benchmarks/train_model/{model}.tsv"
+    conda:
+        CONDA_ENV
     threads: rule_threads("train_model")
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
+    params:
+        cfg=lambda w: config["models"][w.model],
+        device=config.get("device", "auto"),
     script:
         "../workflow_scripts/train_model.py"
 
@@ -29,15 +31,17 @@ rule training_logs:
         expand("results/models/{model}/train_log.parquet", model=MODELS),
     output:
         "results/training/train_logs.parquet",
-    params:
-        models=MODELS,
     log:
         "results/logs/training_logs.log",
     benchmark:
         "results/benchmarks/training_logs.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        models=MODELS,
     script:
         "../workflow_scripts/training_logs.py"
