@@ -13,8 +13,6 @@ os.environ.update(
     )
 )
 
-# One conda environment for every rule (used with --software-deployment-method conda).
-CONDA_ENV = "../envs/navref.yaml"
 
 from navref.config import ConfigError, check_references, explain, t_grid
 

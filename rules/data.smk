@@ -9,7 +9,7 @@ rule prepare_dataset:
     benchmark:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("prepare_dataset")
     resources:
         **rule_resources("prepare_dataset", mem_mb=4000, runtime=60),
@@ -32,7 +32,7 @@ rule train_vae:
     benchmark:
         "results/benchmarks/train_vae/{vae}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("train_vae")
     resources:
         **rule_resources("train_vae", mem_mb=4000, runtime=60),
@@ -55,7 +55,7 @@ rule encode_latents:
     benchmark:
         "results/benchmarks/encode_latents/{space}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("encode_latents")
     resources:
         **rule_resources("encode_latents", mem_mb=8000, runtime=120),

@@ -12,7 +12,7 @@ rule train_feature_net:
     benchmark:
         "results/benchmarks/train_feature_net/{dataset}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("train_feature_net")
     resources:
         **rule_resources("train_feature_net", mem_mb=4000, runtime=60),
@@ -34,7 +34,7 @@ rule reference_stats:
     benchmark:
         "results/benchmarks/reference_stats/{dataset}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("reference_stats")
     resources:
         **rule_resources("reference_stats", mem_mb=16000, runtime=120),
@@ -55,7 +55,7 @@ rule evaluate_samples:
     benchmark:
         "results/benchmarks/evaluate_samples/{sweep}/{setting}/seed{seed}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("evaluate_samples")
     resources:
         **rule_resources("evaluate_samples", mem_mb=16000, runtime=120),
@@ -76,7 +76,7 @@ rule sweep_tables:
     benchmark:
         "results/benchmarks/sweep_tables.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=2000,

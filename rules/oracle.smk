@@ -13,7 +13,7 @@ rule oracle_objective:
     benchmark:
         "results/benchmarks/oracle_objective/{space}_{mode}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("oracle_objective")
     resources:
         **rule_resources("oracle_objective", mem_mb=8000, runtime=120),
@@ -33,7 +33,7 @@ rule oracle_synthetic:
     benchmark:
         "results/benchmarks/oracle_synthetic/D{dim}_N{size}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("oracle_synthetic")
     resources:
         **rule_resources("oracle_synthetic", mem_mb=8000, runtime=120),
@@ -58,7 +58,7 @@ rule oracle_tables:
     benchmark:
         "results/benchmarks/oracle_tables.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         **rule_resources("oracle_tables", mem_mb=2000, runtime=10),

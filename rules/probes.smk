@@ -13,7 +13,7 @@ rule probe_loss_curves:
     benchmark:
         "results/benchmarks/probe_loss_curves/{model}/{ckpt}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("probe_loss_curves")
     resources:
         **rule_resources("probe_loss_curves", mem_mb=8000, runtime=60),
@@ -43,7 +43,7 @@ rule probe_intermediate:
     benchmark:
         "results/benchmarks/probe_intermediate/{model}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("probe_intermediate")
     resources:
         **rule_resources("probe_intermediate", mem_mb=8000, runtime=60),
@@ -72,7 +72,7 @@ rule probe_mixed:
     benchmark:
         "results/benchmarks/probe_mixed/{model}/tau{tau}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("probe_mixed")
     resources:
         **rule_resources("probe_mixed", mem_mb=8000, runtime=60),
@@ -101,7 +101,7 @@ rule probe_unseen:
     benchmark:
         "results/benchmarks/probe_unseen/{model}/tau{tau}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("probe_unseen")
     resources:
         **rule_resources("probe_unseen", mem_mb=8000, runtime=60),
@@ -132,7 +132,7 @@ rule probe_tables:
     benchmark:
         "results/benchmarks/probe_tables.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=2000,

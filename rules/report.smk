@@ -41,7 +41,7 @@ rule report_tables:
     benchmark:
         "results/benchmarks/report_tables.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -66,7 +66,7 @@ rule report_oracle_figures:
     benchmark:
         "results/benchmarks/report_oracle_figures.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -119,7 +119,7 @@ rule report_probe_figures:
     benchmark:
         "results/benchmarks/report_probe_figures.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -150,7 +150,7 @@ rule report_claims:
     benchmark:
         "results/benchmarks/report_claims.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -11,7 +11,7 @@ rule sample_stage_swap:
     benchmark:
         "results/benchmarks/sample_stage_swap/{setting}/seed{seed}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("sample_stage_swap")
     resources:
         **rule_resources("sample_stage_swap", mem_mb=8000, runtime=120),
@@ -34,7 +34,7 @@ rule sample_timestep_shift:
     benchmark:
         "results/benchmarks/sample_timestep_shift/{setting}/seed{seed}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("sample_timestep_shift")
     resources:
         **rule_resources("sample_timestep_shift", mem_mb=8000, runtime=120),
@@ -57,7 +57,7 @@ rule sample_cfg_interval:
     benchmark:
         "results/benchmarks/sample_cfg_interval/{setting}/seed{seed}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("sample_cfg_interval")
     resources:
         **rule_resources("sample_cfg_interval", mem_mb=8000, runtime=120),

@@ -15,7 +15,7 @@ rule train_model:
     benchmark:
         "results/benchmarks/train_model/{model}.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: rule_threads("train_model")
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
@@ -36,7 +36,7 @@ rule training_logs:
     benchmark:
         "results/benchmarks/training_logs.tsv"
     conda:
-        CONDA_ENV
+        "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=1000,

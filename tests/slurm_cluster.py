@@ -9,10 +9,12 @@ stale job) survives into the next run.
 
 Isolation from anything else on the machine: all files live in a fresh directory under
 ``/var/lib/slurm-navref-test/``, the daemons listen on free ports, munge uses its own socket,
-and clients find the cluster through ``SLURM_CONF`` in :attr:`SlurmCluster.env` (nothing
-under /etc/slurm is written). Every process of the cluster carries ``NAVREF_SLURM_TEST_ID``
-in its environment, which is how :meth:`SlurmCluster.stop` finds the job processes that
-slurmd's step daemons left behind.
+and clients find the cluster through ``SLURM_CONF`` in :attr:`SlurmCluster.env`. The one
+file outside that directory is a symlink /etc/slurm/slurm.conf -> the private slurm.conf,
+made only where no such file exists and removed at the end (see ``DEFAULT_CONF``). Every
+process of the cluster carries ``NAVREF_SLURM_TEST_ID`` in its environment, which is how
+:meth:`SlurmCluster.stop` finds the job processes that slurmd's step daemons left behind, and
+how a new cluster recognises the state directories of killed test runs (and removes them).
 
 Tested facts behind the configuration: /work/shared/notes/local-slurm.md (Debian 12,
 slurm 22.05, munge 0.5.15, no systemd, no cgroups, no accounting).
@@ -210,20 +212,7 @@ class SlurmCluster:
         )
 
     def _cluster_processes(self) -> list[int]:
-        """PIDs of processes whose environment carries this cluster's test id."""
-        marker = f"NAVREF_SLURM_TEST_ID={self.test_id}".encode()
-        me = os.getpid()
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == me:
-                continue
-            try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ.split(b"\0"):
-                found.append(int(entry.name))
-        return found
+        return _processes_of(self.test_id)
 
     def stop(self, keep_state: bool = False) -> None:
         """Cancel jobs, end every process the cluster started, remove the state directory."""
@@ -265,6 +254,31 @@ class SlurmCluster:
         _release_default_conf(self.conf)
         if not keep_state:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _processes_of(test_id: str) -> list[int]:
+    """PIDs of processes whose environment carries ``NAVREF_SLURM_TEST_ID=test_id``."""
+    marker = f"NAVREF_SLURM_TEST_ID={test_id}".encode()
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def _remove_stale_state() -> None:
+    """Remove state directories of earlier test clusters none of whose processes is alive."""
+    if STATE_ROOT.is_dir():
+        for old in STATE_ROOT.iterdir():
+            if old.is_dir() and not _processes_of(old.name):
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def _zombie(pid: int) -> bool:
@@ -368,6 +382,7 @@ def start_cluster(log=print, start_timeout: float = 60) -> SlurmCluster:
         raise ClusterUnavailable(f"{key} is missing (the munge package creates it)")
 
     test_id = uuid.uuid4().hex[:12]
+    _remove_stale_state()
     STATE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
     root = STATE_ROOT / test_id
     for d in ("etc", "fakegpu", "state/slurmctld", "state/slurmd", "log", "run", "munge"):

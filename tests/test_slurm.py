@@ -34,7 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
+from safetensors import safe_open
 from slurm_cluster import PARTITION, ClusterUnavailable, SlurmCluster, start_cluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,12 +58,15 @@ CLUSTER_ARGS = [
     "--slurm-init-seconds-before-status-checks",
     "2",
 ]
-# Outputs that legitimately differ between two processes: per-run logs and timings.
+# Outputs that legitimately differ between two processes: per-run logs and timings; in
+# training checkpoints also the process's global RNG state and a random token pairing the
+# .json with its .safetensors (the trained weights themselves must be equal).
 SKIP_DIRS = ("results/logs/", "results/benchmarks/")
 SKIP_SUFFIXES = (".pdf", ".html")  # embed a creation date
-TIMING = re.compile(
-    r"(?:^|_)(?:time|seconds|secs|elapsed|duration|wall|walltime|timestamp|date|hostname|host|pid)"
-    r"(?:_(?:s|ms|sec|min|h))?$",
+VOLATILE = re.compile(
+    r"^(?:time|elapsed|wall|walltime|duration|timestamp|date|hostname|host|pid|token)"
+    r"(?:_(?:s|ms|sec|secs|seconds|min|h))?$"  # not e.g. split_time (a flow time)
+    r"|_(?:seconds|secs)$|_per_(?:s|sec|second)$|throughput|^rng\.",
     re.IGNORECASE,
 )
 
@@ -221,7 +226,8 @@ def test_every_job_is_submitted_with_sbatch_and_completes(runs, cluster):
         job = ctl[slurm_id]
         assert job["JobState"] == "COMPLETED" and job["ExitCode"] == "0:0", job
         assert job["Partition"] == PARTITION
-        assert job["Comment"].startswith(f"rule_{jobs[sm_id]['rule']}_"), job
+        rule = jobs[sm_id]["rule"]
+        assert re.fullmatch(rf"rule_{rule}(_wildcards_.*)?", job["Comment"]), job
         assert slurm_id in allocated
     # the same jobs as the local run executed (rule and wildcards)
     local = sorted(
@@ -263,11 +269,11 @@ def test_gpu_rule_asks_for_and_gets_a_gpu(runs, cluster):
     assert seen_gpu >= 1, f"no log of a GPU rule ({sorted(gpus)}) recorded CUDA_VISIBLE_DEVICES"
 
 
-def _drop_timing(obj):
+def _drop_volatile(obj):
     if isinstance(obj, dict):
-        return {k: _drop_timing(v) for k, v in obj.items() if not TIMING.search(str(k))}
+        return {k: _drop_volatile(v) for k, v in obj.items() if not VOLATILE.search(str(k))}
     if isinstance(obj, list):
-        return [_drop_timing(v) for v in obj]
+        return [_drop_volatile(v) for v in obj]
     return obj
 
 
@@ -281,17 +287,26 @@ def _outputs(workdir: Path) -> dict[str, Path]:
 
 
 def assert_same_output(a: Path, b: Path) -> None:
-    """Byte-equal, or equal content for .npy/.parquet/.json without timing fields."""
+    """Byte-equal, or equal content (.npy, .parquet, .json, .safetensors) without volatile fields."""
     if a.suffix == ".npy":
         x, y = np.load(a), np.load(b)
         assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"), a
     elif a.suffix == ".parquet":
         x, y = pd.read_parquet(a), pd.read_parquet(b)
-        x = x[[c for c in x.columns if not TIMING.search(str(c))]]
-        y = y[[c for c in y.columns if not TIMING.search(str(c))]]
+        x = x[[c for c in x.columns if not VOLATILE.search(str(c))]]
+        y = y[[c for c in y.columns if not VOLATILE.search(str(c))]]
         pd.testing.assert_frame_equal(x, y, check_exact=True, obj=str(a))
+    elif a.suffix == ".safetensors":
+        with safe_open(a, "pt") as x, safe_open(b, "pt") as y:
+            assert _drop_volatile(x.metadata() or {}) == _drop_volatile(y.metadata() or {}), a
+            keys = sorted(k for k in x.keys() if not VOLATILE.search(k))
+            assert keys == sorted(k for k in y.keys() if not VOLATILE.search(k)), a
+            for k in keys:
+                assert torch.equal(x.get_tensor(k), y.get_tensor(k)), f"{a}: tensor {k}"
     elif a.suffix == ".json":
-        assert _drop_timing(json.loads(a.read_text())) == _drop_timing(json.loads(b.read_text())), a
+        assert _drop_volatile(json.loads(a.read_text())) == _drop_volatile(
+            json.loads(b.read_text())
+        ), a
     else:
         assert a.read_bytes() == b.read_bytes(), a
 
