@@ -27,7 +27,7 @@ class WeightsNotFoundError(FileNotFoundError):
 
 def images_to_unit(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1]: x / 127.5 - 1."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float()
     return x / 127.5 - 1.0
 
 
@@ -129,7 +129,7 @@ def train_vae(
         opt.step()
         rows.append((step, loss.item(), mse.item(), kl.item(), time.perf_counter() - t0))
         if step % max(1, steps // 10) == 0:
-            log.info("step %d: recon mse %.5f kl %.2f", step, float(mse), float(kl))
+            log.info("step %d: recon mse %.5f kl %.2f", step, mse.item(), kl.item())
     vae.eval()
     metrics = {"train_mse": reconstruction_mse(vae, images, device=device)}
     if val_images is not None and len(val_images):

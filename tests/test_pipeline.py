@@ -66,7 +66,7 @@ def test_changing_tau_grid_reruns_only_mixed_sampling(smoke_run, tmp_path):
     cfg = copy.deepcopy(_config(smoke_run))
     cfg["probes"]["mixed"]["taus"].append(0.5)
     jobs = _dry_jobs(smoke_run, cfg, tmp_path)
-    allowed = {"probe_mixed", "probe_tables", "report_figures", "report_claims", "all"}
+    allowed = {"probe_mixed", "probe_tables", "report_probe_figures", "report_claims", "all"}
     assert jobs.get("probe_mixed") == 1
     assert set(jobs) <= allowed, jobs
 
