@@ -357,6 +357,12 @@ def report_cfg():
     return cfg
 
 
+def report_params(*keys):
+    """Only the report settings a rule reads, so e.g. a new probe tau does not redo the tables."""
+    cfg = report_cfg()
+    return {k: cfg[k] for k in keys if k in cfg}
+
+
 def figure(name, caption, category, subcategory=None):
     """A report figure: PNG for the report, PDF beside it."""
     return report(

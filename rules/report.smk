@@ -47,7 +47,7 @@ rule report_tables:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=lambda w: report_cfg(),
+        cfg=lambda w: report_params("probe_space", "stage_swap_taus", "paper_taus"),
     script:
         "../workflow_scripts/report_tables.py"
 
@@ -156,6 +156,12 @@ rule report_claims:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=lambda w: report_cfg(),
+        cfg=lambda w: report_params(
+            "probe_space",
+            "stage_swap_taus",
+            "paper_taus",
+            "semantic_space",
+            "other_space",
+        ),
     script:
         "../workflow_scripts/report_claims.py"
