@@ -97,9 +97,10 @@ def check_references(config: dict[str, Any]) -> None:
     models = config.get("models", {})
     for name, m in models.items():
         need(f"models.{name}.space", m["space"], spaces, "latent space")
-        if m["space"] in spaces and datasets.get(spaces[m["space"]]["dataset"], {}).get(
-            "kind"
-        ) == "synthetic_gaussian":
+        if (
+            m["space"] in spaces
+            and datasets.get(spaces[m["space"]]["dataset"], {}).get("kind") == "synthetic_gaussian"
+        ):
             problems.append(f"models.{name}: DiTs need an image latent space, not vectors")
         steps = m["train"]["steps"]
         late = [s for s in m["train"].get("checkpoint_steps", []) if s > steps]
