@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -270,13 +271,21 @@ def run_generation(
     shape = tuple(space.stats["shape"][1:])
     labels = balanced_labels(num_samples, k)
     images = []
+    t0 = time.perf_counter()
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         noise = make_noise((stop - start, *shape), seed, start, device=device)
         with torch.no_grad():
             z = sample(provider, grid.to(device), noise, labels[start:stop].to(device))
         images.append(space.decode(z.cpu()))
-    info.update(seed=seed, num_samples=num_samples, nfe=len(grid) - 1)
+    seconds = time.perf_counter() - t0
+    info.update(
+        seed=seed,
+        num_samples=num_samples,
+        nfe=len(grid) - 1,
+        sampling_seconds=seconds,
+        images_per_s=num_samples / max(seconds, 1e-9),
+    )
     return np.concatenate(images), labels.numpy(), info
 
 
