@@ -220,7 +220,15 @@ def test_every_job_is_submitted_with_sbatch_and_completes(runs, cluster):
     ctl = {int(j["JobId"]): j for j in cluster.jobs() if j.get("WorkDir") == str(run.workdir)}
     assert sorted(ctl) == sorted(s[1] for s in subs), (ctl, subs)
     allocated = set(
-        map(int, re.findall(r"sched: Allocate JobId=(\d+)", cluster.ctld_log.read_text()))
+        # the main scheduler logs "sched: Allocate JobId=N", the backfill scheduler
+        # "sched/backfill: _start_job: Started JobId=N"; which one starts a job is a matter of timing
+        map(
+            int,
+            re.findall(
+                r"(?:Allocate|: Started) JobId=(\d+)",
+                cluster.ctld_log.read_text(),
+            ),
+        )
     )
     for sm_id, slurm_id, _ in subs:
         job = ctl[slurm_id]
