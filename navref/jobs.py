@@ -103,21 +103,32 @@ def run_loss_curves(
     )
 
 
+def _conditional_model(
+    model_dir: Path, space_dir: Path, device: str
+) -> tuple[LatentSpace, int, ModelVelocity]:
+    """The latent space, its class count and the model's conditional velocity (no CFG)."""
+    space = LatentSpace.load(space_dir, device=device)
+    k = int(space.stats["num_classes"])
+    model = load_model(model_dir, which="ema", device=device)
+    return space, k, ModelVelocity(model, k, mode="cond")
+
+
+def _decode_nearest(space: LatentSpace, train: Any, per_sample: pd.DataFrame, n: int) -> np.ndarray:
+    """Decoded nearest training samples of the first ``n`` probe samples."""
+    return space.decode(np.asarray(train[per_sample["nn1_index"].to_numpy()[:n]]))
+
+
 def run_intermediate(
     model_dir: Path, space_dir: Path, cfg: dict[str, Any], seed: int, device: str, png: Path
 ) -> pd.DataFrame:
     """Intermediate predictions x1_hat at the configured t (Fig. 4, 8), grid and table."""
-    space = LatentSpace.load(space_dir, device=device)
-    k = int(space.stats["num_classes"])
-    model = load_model(model_dir, which="ema", device=device)
+    space, k, provider = _conditional_model(model_dir, space_dir, device)
     n = int(cfg["num_samples"])
     shape = tuple(space.stats["shape"][1:])
     noise = make_noise((n, *shape), seed, device=device)
     labels = balanced_labels(n, k).to(device)
     grid = uniform_grid(int(cfg["steps"]))
-    res = intermediate_predictions(
-        ModelVelocity(model, k, mode="cond"), grid, noise, labels, cfg["record_t"]
-    )
+    res = intermediate_predictions(provider, grid, noise, labels, cfg["record_t"])
     rows = min(int(cfg.get("grid_rows", k)), n)
     cols = [space.decode(p[:rows].cpu()) for p in res.predictions]
     cols.append(space.decode(res.final[:rows].cpu()))
@@ -136,16 +147,14 @@ def run_mixed(
 ) -> pd.DataFrame:
     """Oracle for t < tau, model after (Fig. 5); grid: samples above their nearest
     training images."""
-    space = LatentSpace.load(space_dir, device=device)
-    k = int(space.stats["num_classes"])
+    space, k, provider = _conditional_model(model_dir, space_dir, device)
     data, labels = space.split_arrays("train")
-    model = load_model(model_dir, which="ema", device=device)
     n = int(cfg["num_samples"])
     noise = make_noise((n, *data.shape[1:]), seed, device=device)
     y = balanced_labels(n, k).to(device)
     res = mixed_sampling(
         OracleVelocity(data, labels, conditional=True),
-        ModelVelocity(model, k, mode="cond"),
+        provider,
         tau,
         int(cfg["steps"]),
         noise,
@@ -155,7 +164,7 @@ def run_mixed(
     )
     cols = min(int(cfg.get("grid_cols", k)), n)
     samples = space.decode(res.samples[:cols].cpu())
-    nn = space.decode(np.asarray(data[res.per_sample["nn1_index"].to_numpy()[:cols]]))
+    nn = _decode_nearest(space, data, res.per_sample, cols)
     save_grid(np.stack([samples, nn]), png, scale=int(cfg.get("grid_scale", 2)))
     return res.summary
 
@@ -171,14 +180,12 @@ def run_unseen(
 ) -> pd.DataFrame:
     """Resume from x_tau built on validation latents (Fig. 6); grid: validation source,
     result, nearest training image."""
-    space = LatentSpace.load(space_dir, device=device)
-    k = int(space.stats["num_classes"])
+    space, k, provider = _conditional_model(model_dir, space_dir, device)
     train, _ = space.split_arrays("train")
     val, val_labels = space.split_arrays("val")
     n = min(int(cfg["num_samples"]), len(val))
-    model = load_model(model_dir, which="ema", device=device)
     res = unseen_resume(
-        ModelVelocity(model, k, mode="cond"),
+        provider,
         tau,
         int(cfg["steps"]),
         np.asarray(val[:n]),
@@ -190,7 +197,7 @@ def run_unseen(
     cols = min(int(cfg.get("grid_cols", k)), n)
     src = space.decode(np.asarray(val[:cols]))
     out = space.decode(res.samples[:cols].cpu())
-    nn = space.decode(np.asarray(train[res.per_sample["nn1_index"].to_numpy()[:cols]]))
+    nn = _decode_nearest(space, train, res.per_sample, cols)
     save_grid(np.stack([src, out, nn]), png, scale=int(cfg.get("grid_scale", 2)))
     return res.summary
 
