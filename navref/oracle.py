@@ -33,6 +33,11 @@ entropy = log S0 - S1 / S0 (nats) and ess = S0^2 / S2 = 1 / sum_i gamma_i^2. Mem
 O(B * chunk + chunk * D + B * D) for any N; data given as a numpy array or ``np.memmap`` is
 read from it one chunk at a time and never materialised as one tensor.
 
+When only the velocity or the posterior mean is asked and the (B, N) logits fit the
+working set of one chunk (about 1 MB on CPU), the online bookkeeping is pure overhead: the
+engine then takes one matrix product, PyTorch's fused softmax and a second matrix product
+(fewer passes over the logits, no merge), with the same expansion and the same precision.
+
 Class-conditional queries are grouped by class and each group streams only the rows of its
 class (a contiguous slice when the class's rows are contiguous, a gather otherwise), so the
 cost is sum over classes of B_c * N_c * D rather than B * N * D.
@@ -99,15 +104,18 @@ class OracleResult:
     ess: Tensor
 
 
+def _logit_elems(device: torch.device | str) -> int:
+    """Working-set target (elements) of one (B, chunk) logits block on ``device``."""
+    return _CUDA_LOGIT_ELEMS if torch.device(device).type == "cuda" else _CPU_LOGIT_ELEMS
+
+
 def default_chunk_size(dim: int, num_queries: int, device: torch.device | str = "cpu") -> int:
     """Rows of data per chunk: the logits block (B, chunk) and the data block (chunk, D)
     each stay within a fixed working set: on CPU the logits block is 1 MB (float32) so that
     the elementwise passes over it stay in L2 cache, and the data block at most 8 MB; on
     CUDA both are larger (64 MB / 128 MB) to amortise kernel launches. At least 256 rows."""
-    if torch.device(device).type == "cuda":
-        logit_elems, data_elems = _CUDA_LOGIT_ELEMS, _CUDA_DATA_ELEMS
-    else:
-        logit_elems, data_elems = _CPU_LOGIT_ELEMS, _CPU_DATA_ELEMS
+    logit_elems = _logit_elems(device)
+    data_elems = _CUDA_DATA_ELEMS if torch.device(device).type == "cuda" else _CPU_DATA_ELEMS
     rows = min(logit_elems // max(num_queries, 1), data_elems // max(dim, 1))
     return int(max(256, rows))
 
@@ -127,7 +135,9 @@ def _as_queries(x: Tensor) -> Tensor:
             f"{tuple(x.shape)} dtype {x.dtype}"
         )
     x2 = x.reshape(x.shape[0], math.prod(x.shape[1:]))
-    if x2.shape[0] > 0 and not bool(torch.isfinite(x2).all()):
+    # a sum is one fast reduction and is finite whenever every entry is (barring overflow,
+    # which the exact elementwise check then tells apart)
+    if x2.numel() and not math.isfinite(float(x2.sum())) and not bool(torch.isfinite(x2).all()):
         raise ValueError("oracle: x contains NaN or Inf; check the queries")
     return x2
 
@@ -269,7 +279,7 @@ def _syncs_are_costly(device: torch.device) -> bool:
 @dataclass
 class _Pass:
     mean: Tensor  # (B, D)
-    den: Tensor  # S0 (B,)
+    den: Tensor | None  # S0 (B,); None when no statistics were asked
     s1: Tensor | None  # S1 in base-2 logit units (see _stream)
     s2: Tensor | None
     top1_index: Tensor | None
@@ -283,14 +293,26 @@ def _stream(
     chunk: int,
     cdtype: torch.dtype,
     want_stats: bool,
+    single: bool = False,
 ) -> _Pass:
-    """One pass over the data rows (all, or ``rows``) for queries x2 (B, D) at times t (B,).
+    """One pass over the data rows (all, or ``rows``) for queries x2 (B, D) at times t (B,);
+    with ``single`` (no statistics) all rows in one block and one fused softmax instead.
 
     Logits are kept in base 2 (l2 = l * log2(e), folded into the query scale and the bias)
     because exp2 is several times faster than exp on CPU; weights are 2^(l2 - m2).
     """
     device = x2.device
     batch = x2.shape[0]
+    total = data2.shape[0] if rows is None else rows.shape[0]
+    if single:
+        rows_dev = None
+        if rows is not None and isinstance(data2, Tensor):
+            rows_dev = torch.from_numpy(rows).to(data2.device)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            xc = _fetch(data2, rows, rows_dev, 0, total, device, cdtype)
+        mean = _single_chunk_mean(x2, t, xc, rows, cdtype)
+        return _Pass(mean=mean, den=None, s1=None, s2=None, top1_index=None)
     a64 = t / (1.0 - t) ** 2 * _LOG2E
     nb64 = -0.5 * t * a64  # -b log2(e), b = t^2 / (2 (1 - t)^2)
     xa = x2.to(cdtype) * torch.from_numpy(a64).to(device, cdtype)[:, None]
@@ -383,6 +405,33 @@ def _stream(
     return _Pass(mean=num.div_(den[:, None]), den=den, s1=s1, s2=s2, top1_index=best)
 
 
+def _single_chunk_mean(
+    x2: Tensor, t: np.ndarray, xc: Tensor, rows: np.ndarray | None, cdtype: torch.dtype
+) -> Tensor:
+    """Posterior mean when all the (class's) data fit in one chunk and no statistics are
+    asked: one matrix product for the natural-log logits l_i = <a x, x1_i> - b ||x1_i||^2
+    (a = t / (1 - t)^2, b = t a / 2), PyTorch's fused softmax, one matrix product for
+    sum_i gamma_i x1_i. Fewer passes over the (B, N) logits than the online softmax, which
+    only pays when there are several chunks to merge. ``rows``: global indices of the rows
+    of ``xc`` (None: 0..N-1), to name a bad row."""
+    device = x2.device
+    a64 = t / (1.0 - t) ** 2
+    nb64 = -0.5 * t * a64
+    scalar_t = bool(np.all(t == t[0]))
+    if scalar_t:
+        xa = x2.to(cdtype) * float(a64[0])
+    else:
+        xa = x2.to(cdtype) * torch.from_numpy(a64).to(device, cdtype)[:, None]
+    sq = torch.linalg.vector_norm(xc, dim=1).square_()
+    if not bool(torch.isfinite(sq).all()):  # one check per call, also on accelerators
+        _raise_nonfinite(sq, 0, rows)
+    if scalar_t:
+        logits = torch.addmm(sq.mul_(float(nb64[0])).unsqueeze(0), xa, xc.T)
+    else:
+        logits = torch.outer(torch.from_numpy(nb64).to(device, cdtype), sq).addmm_(xa, xc.T)
+    return torch.softmax(logits, dim=1) @ xc
+
+
 def _run(
     x: Tensor,
     t: float | ArrayLike,
@@ -428,9 +477,23 @@ def _run(
     def chunk_for(nq: int) -> int:
         return chunk_size if chunk_size is not None else default_chunk_size(dim, nq, device)
 
+    def stream(q: Tensor, tq: np.ndarray, sub: ArrayLike, rows: np.ndarray | None) -> _Pass:
+        nq, chunk = q.shape[0], chunk_for(q.shape[0])
+        total = sub.shape[0] if rows is None else rows.shape[0]
+        # one fused softmax when the (B, N) logits fit the working set and the data block
+        # is one chunk, or a view of in-memory data (no copy to bound)
+        view = (
+            rows is None
+            and isinstance(sub, Tensor)
+            and sub.device == device
+            and sub.dtype == compute_dtype
+        )
+        fits = nq * total <= _logit_elems(device) and chunk_size is None and view
+        single = not want_stats and (total <= chunk or fits)
+        return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats, single)
+
     if labels is None:
-        res = _stream(xc, tt, data2, None, chunk_for(batch), compute_dtype, want_stats)
-        return x2, xc, res, tt
+        return x2, xc, stream(xc, tt, data2, None), tt
 
     n = data2.shape[0]
     dl = _as_labels(data_labels, n, "data_labels")
@@ -446,7 +509,7 @@ def _run(
             "(empty class); the class-conditional oracle is undefined there"
         )
     mean = torch.empty_like(xc)
-    den = xc.new_empty(batch)
+    den = xc.new_empty(batch) if want_stats else None
     s1 = xc.new_empty(batch) if want_stats else None
     s2 = xc.new_empty(batch) if want_stats else None
     best = torch.empty(batch, dtype=torch.int64, device=device) if want_stats else None
@@ -455,24 +518,27 @@ def _run(
         rows = order[starts[p] : starts[p] + counts[p]]
         if rows[-1] - rows[0] + 1 == rows.size:  # contiguous rows: stream a slice
             sub = data2[int(rows[0]) : int(rows[-1]) + 1]
-            part = _stream(xc[q], tt[q], sub, None, chunk_for(q.size), compute_dtype, want_stats)
+            part = stream(xc[q], tt[q], sub, None)
             if want_stats:
                 part.top1_index += int(rows[0])
         else:
-            part = _stream(xc[q], tt[q], data2, rows, chunk_for(q.size), compute_dtype, want_stats)
+            part = stream(xc[q], tt[q], data2, rows)
         qd = torch.from_numpy(q).to(device)
         mean[qd] = part.mean
-        den[qd] = part.den
         if want_stats:
+            den[qd] = part.den
             s1[qd] = part.s1
             s2[qd] = part.s2
             best[qd] = part.top1_index
     return x2, xc, _Pass(mean=mean, den=den, s1=s1, s2=s2, top1_index=best), tt
 
 
-def _velocity(xc: Tensor, mean: Tensor, tt: np.ndarray) -> Tensor:
-    inv = torch.from_numpy(1.0 / (1.0 - tt)).to(xc.device, xc.dtype)
-    return (mean - xc).mul_(inv[:, None])
+def _velocity(xc: Tensor, mean: Tensor, tt: np.ndarray, inplace: bool = False) -> Tensor:
+    """(mean - x) / (1 - t); ``inplace`` overwrites ``mean`` (when nothing else reads it)."""
+    out = mean.sub_(xc) if inplace else mean - xc
+    if tt.size and bool(np.all(tt == tt[0])):
+        return out.mul_(1.0 / (1.0 - float(tt[0])))
+    return out.mul_(torch.from_numpy(1.0 / (1.0 - tt)).to(xc.device, xc.dtype)[:, None])
 
 
 # ----------------------------------------------------------------------------- public API
@@ -505,7 +571,7 @@ def oracle_velocity(
         v*(x, t) with x's shape and dtype. At t = 0 it is mean(x1) - x (of the class).
     """
     x2, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
-    return _velocity(xc, res.mean, tt).to(x.dtype).reshape(x.shape)
+    return _velocity(xc, res.mean, tt, inplace=True).to(x.dtype).reshape(x.shape)
 
 
 def posterior_mean(
@@ -539,6 +605,7 @@ def oracle_posterior(
     _, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, True)
     assert res.s1 is not None and res.s2 is not None and res.top1_index is not None
     den = res.den
+    assert den is not None
     return OracleResult(
         velocity=_velocity(xc, res.mean, tt).to(x.dtype).reshape(x.shape),
         mean=res.mean.to(x.dtype).reshape(x.shape),

@@ -233,7 +233,8 @@ def test_memmap_and_numpy_equal_tensor(tmp_path, toy):
     assert torch.allclose(c, oracle_velocity(x, 0.6, data), atol=1e-5)
     half = data.half()
     d16 = oracle_velocity(x, 0.6, half, chunk_size=100)
-    d32 = oracle_velocity(x, 0.6, half.float(), chunk_size=100)
+    # the same values in float32 through the same (chunked streaming) path
+    d32 = oracle_velocity(x, 0.6, half.float().numpy(), chunk_size=100)
     assert torch.allclose(d16, d32, atol=1e-6)
     assert torch.allclose(oracle_velocity(x, 0.6, half.numpy()), d32, atol=1e-5)
 
@@ -290,6 +291,46 @@ def test_errors(toy):
         oracle_velocity(x0.numpy(), 0.5, data)
     with pytest.raises(ValueError, match="chunk_size"):
         oracle_velocity(x0, 0.5, data, chunk_size=0)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.3, 0.8, 0.999])
+def test_single_chunk_softmax_path(toy, monkeypatch, t):
+    """When the data (of a class) fit in one chunk and only the velocity is asked, the
+    engine takes one fused softmax instead of the online one; both must agree with the
+    float64 brute force, for one t and per-query t, conditional and not."""
+    import navref.oracle as oracle
+
+    data, x1, x0, labels = toy
+    x = (1 - t) * x0 + t * x1
+    calls = []
+    real = oracle._single_chunk_mean
+    monkeypatch.setattr(oracle, "_single_chunk_mean", lambda *a: calls.append(1) or real(*a))
+    q = torch.arange(24) % 5
+    tv = torch.linspace(0, t, 24)
+    xv = (1 - tv[:, None]) * x0 + tv[:, None] * x1
+    cases = [
+        (x, t, {}, brute_force(x, t, data)),
+        (x, t, {"data_labels": labels, "labels": q}, brute_force(x, t, data, labels, q)),
+        (xv, tv, {}, brute_force(xv, tv, data)),
+    ]
+    for xq, tq, kw, ref in cases:
+        n = len(calls)
+        single = oracle_velocity(xq, tq, data, **kw)
+        assert len(calls) > n
+        chunked = oracle_velocity(xq, tq, data, chunk_size=37, **kw)
+        close(single, ref["velocity"], atol=2e-4, rtol=2e-4)
+        close(single, chunked.double(), atol=2e-4, rtol=2e-4)
+        close(oracle_velocity(xq.double(), tq, data.double(), **kw), ref["velocity"], 1e-9, 1e-9)
+    n = len(calls)
+    oracle_posterior(x, t, data)  # statistics need the online pass
+    oracle_velocity(x, t, data, chunk_size=599)
+    assert len(calls) == n
+    bad = data.clone()
+    bad[457, 2] = float("nan")
+    with pytest.raises(ValueError, match="row 457"):
+        oracle_velocity(x, t, bad)
+    with pytest.raises(ValueError, match="row 457"):
+        oracle_velocity(x, t, bad, data_labels=labels, labels=q * 0 + 2)
 
 
 @pytest.mark.parametrize("deferred", [False, True])
