@@ -8,6 +8,7 @@ it prints:
 - bare: time of the two bare matrix products of the same shapes, ``x @ data.T`` (B, N) and
   ``w @ data`` with w (B, N), in the same process: the lower bound for any exact method;
 - ratio = navref / bare (targets: <= 1.25 for D >= 256, <= 2 for D = 64);
+- vs dense = dense / navref, the speed-up over the dense reference (target: > 1);
 - dense: a dense reference (torch.cdist over all N, softmax, weights @ data), skipped when
   its (B, N) intermediates would exceed --dense-limit-gb;
 - peak memory of navref and dense above the data set. On CPU it is measured in a fresh
@@ -16,7 +17,8 @@ it prints:
   the call, after resetting VmHWM through /proc/self/clear_refs. On CUDA it is
   torch.cuda.max_memory_allocated minus the memory allocated before the call.
 
-Times are the minimum over --repeats runs after one warm-up (robust to other processes on
+Times are the minimum over --repeats runs (more for short cells, see best_time) after one
+warm-up (robust to other processes on
 the machine; the load average is printed). On a shared machine use ``--threads 1 --clock
 thread`` (CPU time of the one compute thread: time slices lost to other processes are not
 counted, unlike with a multi-threaded wall clock where a descheduled OpenMP thread stalls all).
@@ -39,7 +41,7 @@ from collections.abc import Callable
 
 import torch
 
-from navref.oracle import default_chunk_size, oracle_velocity
+from navref.oracle import _logit_elems, default_chunk_size, oracle_velocity
 
 T = 0.5
 
@@ -52,9 +54,16 @@ def _sync(device: torch.device) -> None:
 CLOCK = time.perf_counter  # --clock thread switches to time.thread_time
 
 
+MIN_SECONDS = 0.5  # short cells repeat until this much time is spent (at most 200 runs)
+
+
 def best_time(device: torch.device, repeats: int, fn: Callable, *args, **kwargs) -> float:
+    """Minimum time over max(repeats, as many runs as fit in MIN_SECONDS) after a warm-up."""
+    t0 = CLOCK()
     fn(*args, **kwargs)
     _sync(device)
+    first = max(CLOCK() - t0, 1e-6)
+    repeats = max(repeats, min(200, int(MIN_SECONDS / first)))
     times = []
     for _ in range(repeats):
         t0 = CLOCK()
@@ -147,8 +156,9 @@ def run_table(args: argparse.Namespace) -> None:
         f"load average at start={os.getloadavg()[0]:.1f}"
     )
     head = (
-        f"| {'D':>5} | {'N':>6} | {'chunk':>5} | {'navref s':>9} | {'GFLOP/s':>7} | "
-        f"{'bare s':>8} | {'ratio':>5} | {'dense s':>8} | {'navref MB':>9} | {'dense MB':>8} |"
+        f"| {'D':>5} | {'N':>6} | {'chunk':>5} | {'navref ms':>9} | {'GFLOP/s':>7} | "
+        f"{'bare ms':>8} | {'ratio':>5} | {'dense ms':>8} | {'vs dense':>8} | "
+        f"{'navref MB':>9} | {'dense MB':>8} |"
     )
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
@@ -166,9 +176,9 @@ def run_table(args: argparse.Namespace) -> None:
             fits = dense_bytes(batch, n) <= args.dense_limit_gb * 2**30
             if fits:
                 t_dense = best_time(device, args.repeats, dense_velocity, x, T, data)
-                dense_s = f"{t_dense:8.4f}"
+                dense_s = f"{1e3 * t_dense:8.3f} | {t_dense / t_nav:7.2f}x"
             else:
-                dense_s = "    skip"
+                dense_s = "    skip |     skip"
             if device.type == "cuda":
                 nav_mb = cuda_peak_mb(device, oracle_velocity, x, T, data)
                 dense_mb = cuda_peak_mb(device, dense_velocity, x, T, data) if fits else None
@@ -176,11 +186,14 @@ def run_table(args: argparse.Namespace) -> None:
                 nav_mb = cpu_peak_mb(dim, n, batch, "navref")
                 dense_mb = cpu_peak_mb(dim, n, batch, "dense") if fits else None
             dense_mb_s = f"{dense_mb:8.1f}" if dense_mb is not None else "    skip"
+            # "all": the (B, N) logits fit one chunk's working set, one fused softmax
             chunk = default_chunk_size(dim, batch, device)
+            single = batch * n <= _logit_elems(device)
+            chunk_s = "all" if single else str(chunk)
             print(
-                f"| {dim:>5} | {n:>6} | {chunk:>5} | {t_nav:9.4f} | {flops / t_nav / 1e9:7.1f} | "
-                f"{t_bare:8.4f} | {t_nav / t_bare:5.2f} | {dense_s} | {nav_mb:9.1f} | "
-                f"{dense_mb_s} |",
+                f"| {dim:>5} | {n:>6} | {chunk_s:>5} | {1e3 * t_nav:9.3f} | "
+                f"{flops / t_nav / 1e9:7.1f} | {1e3 * t_bare:8.3f} | {t_nav / t_bare:5.2f} | "
+                f"{dense_s} | {nav_mb:9.1f} | {dense_mb_s} |",
                 flush=True,
             )
             if not fits:

@@ -309,8 +309,28 @@ def train_images(dataset_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return np.asarray(ds.data[tr]), lab[tr], np.asarray(ds.data[va]), lab[va]
 
 
+def split_images(dataset_dir: Path, split: str) -> np.ndarray:
+    """The images of one split of a prepared dataset, uint8 (n, H, W, C), without reading
+    the rest: a memory-mapped slice when the split's rows are contiguous (as
+    prepare_dataset writes them), a copy of just those rows otherwise. Streaming consumers
+    (nearest neighbours) then read it chunk by chunk, so ImageNet's train split never has
+    to fit in memory."""
+    from navref.data import load_prepared
+
+    ds = load_prepared(dataset_dir)
+    if ds.modality != "image":
+        raise ValueError(f"{dataset_dir} holds vectors; evaluation needs an image dataset")
+    rows = np.flatnonzero(ds.meta["split"].to_numpy() == split)
+    if rows.size == 0:
+        raise ValueError(f"{dataset_dir}: no rows in split {split!r}")
+    if rows[-1] - rows[0] + 1 == rows.size:
+        return ds.data[rows[0] : rows[-1] + 1]
+    return np.asarray(ds.data[rows])
+
+
 __all__ = [
     "balanced_labels",
+    "split_images",
     "generation_plan",
     "run_generation",
     "train_images",

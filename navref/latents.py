@@ -197,7 +197,9 @@ class LatentSpace:
     @torch.no_grad()
     def decode(self, z: torch.Tensor | np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Normalised latents -> uint8 images (N, H, W, C) (vectors: raw float array)."""
-        z = torch.as_tensor(np.asarray(z) if isinstance(z, np.memmap) else z).float()
+        if isinstance(z, np.ndarray) and not z.flags.writeable:  # e.g. a read-only memmap
+            z = np.array(z, dtype=np.float32)
+        z = torch.as_tensor(z).float()
         raw = self.to_raw(z)
         if self.stats["modality"] == "vector":
             return raw.numpy()

@@ -305,12 +305,10 @@ def _stream(
     batch = x2.shape[0]
     total = data2.shape[0] if rows is None else rows.shape[0]
     if single:
-        rows_dev = None
-        if rows is not None and isinstance(data2, Tensor):
-            rows_dev = torch.from_numpy(rows).to(data2.device)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not writable.*")
-            xc = _fetch(data2, rows, rows_dev, 0, total, device, cdtype)
+        if rows is None and isinstance(data2, Tensor):
+            xc = data2.to(device=device, dtype=cdtype)
+        else:
+            xc = next(_iter_chunks(data2, rows, total, device, cdtype))[0]
         mean = _single_chunk_mean(x2, t, xc, rows, cdtype)
         return _Pass(mean=mean, den=None, s1=None, s2=None, top1_index=None)
     a64 = t / (1.0 - t) ** 2 * _LOG2E
@@ -429,6 +427,11 @@ def _single_chunk_mean(
         logits = torch.addmm(sq.mul_(float(nb64[0])).unsqueeze(0), xa, xc.T)
     else:
         logits = torch.outer(torch.from_numpy(nb64).to(device, cdtype), sq).addmm_(xa, xc.T)
+    # on CPU in place: the (B, N) block is the largest allocation of the call, and a second
+    # one costs page faults comparable to the softmax itself (the CPU kernel reads each row
+    # before writing it; the caching CUDA allocator makes the copy free there)
+    if device.type == "cpu":
+        return torch.ops.aten._softmax.out(logits, 1, False, out=logits) @ xc
     return torch.softmax(logits, dim=1) @ xc
 
 

@@ -62,6 +62,7 @@ from navref.checkpoint import (
     save_checkpoint,
     unprefixed,
 )
+from navref.devices import resolve_device
 from navref.io import atomic_path, save_json, save_parquet
 from navref.models.dit import DiT, DiTConfig, build_model, count_params
 from navref.oracle import oracle_velocity
@@ -270,17 +271,6 @@ def _dist_info() -> tuple[int, int]:
     return 0, 1
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        if not torch.cuda.is_available():
-            return torch.device("cpu")
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
 def _check_data(latents: Any, labels: Any, num_classes: int) -> tuple[np.ndarray, torch.Tensor]:
     if not hasattr(latents, "shape") or len(latents.shape) != 4:
         raise ValueError(
@@ -443,7 +433,7 @@ def train(
         raise ValueError(
             f"batch_size={tcfg.batch_size} (global) is not divisible by the world size {world}"
         )
-    device = _resolve_device(device)
+    device = resolve_device(device)
     if not tcfg.ema_warmup and tcfg.ema_decay**tcfg.steps > 0.05:
         log(
             f"warning: ema_decay={tcfg.ema_decay} over {tcfg.steps} steps leaves "

@@ -18,16 +18,15 @@ from pathlib import Path
 
 import torch
 
+from navref import devices
+
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, RuntimeError, KeyError)
 
 
 def resolve_device(name: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without one is an error."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config asks for device 'cuda' but no GPU is visible; set device: auto")
-    return name
+    """A config's ``device`` (auto / cpu / cuda / cuda:N) as the device string a job uses;
+    the rule is :func:`navref.devices.resolve_device` (``cuda`` without a GPU is an error)."""
+    return str(devices.resolve_device(name))
 
 
 @contextlib.contextmanager

@@ -272,17 +272,30 @@ def space_dataset(space):
     return config["latent_spaces"][space]["dataset"]
 
 
-def sample_inputs(sweep):
-    def inputs(w):
-        files = {
-            f"model_{m}": f"results/models/{m}/model.json"
-            for m in setting_models(sweep, w.setting)
-        }
-        files["stats"] = f"results/latents/{setting_space(sweep, w.setting)}/stats.json"
-        files["split_times"] = "results/oracle/split_times.parquet"
-        return files
+def sample_inputs(w):
+    """Inputs of one sampling job: its models, its latent space, the split times."""
+    files = {
+        f"model_{m}": f"results/models/{m}/model.json"
+        for m in setting_models(w.sweep, w.setting)
+    }
+    files["stats"] = f"results/latents/{setting_space(w.sweep, w.setting)}/stats.json"
+    files["split_times"] = "results/oracle/split_times.parquet"
+    return files
 
-    return inputs
+
+def sweep_resources(mem_mb, runtime):
+    """Resources of rule sample_sweep, looked up per job under resources.sample_{sweep};
+    gpu / cpus_per_gpu appear only if some sweep configures a GPU."""
+    out = {
+        "mem_mb": lambda w: res(f"sample_{w.sweep}", "mem_mb", mem_mb),
+        "runtime": lambda w: res(f"sample_{w.sweep}", "runtime", runtime),
+    }
+    if any(res(f"sample_{kind}", "gpu", 0) for kind in SWEEP_KINDS):
+        out["gpu"] = lambda w: res(f"sample_{w.sweep}", "gpu", 0)
+        out["cpus_per_gpu"] = lambda w: res(
+            f"sample_{w.sweep}", "cpus_per_gpu", rule_threads(f"sample_{w.sweep}")
+        )
+    return out
 
 
 def eval_inputs(w):

@@ -1,68 +1,24 @@
-# Generation sweeps (Tab. 1-3): one sampling job per (setting, seed).
+# Generation sweeps (Tab. 1-3): one sampling job per (sweep, setting, seed). Resources are
+# per sweep kind (config resources.sample_stage_swap / sample_timestep_shift /
+# sample_cfg_interval), so a long CFG sweep can ask for more time than the others.
 
 
-rule sample_stage_swap:
+rule sample_sweep:
     input:
-        unpack(sample_inputs("stage_swap")),
+        unpack(sample_inputs),
     output:
-        "results/samples/stage_swap/{setting}/seed{seed}.npz",
+        "results/samples/{sweep}/{setting}/seed{seed}.npz",
     log:
-        "results/logs/sample_stage_swap/{setting}/seed{seed}.log",
+        "results/logs/sample_sweep/{sweep}/{setting}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/sample_stage_swap/{setting}/seed{seed}.tsv"
+        "results/benchmarks/sample_sweep/{sweep}/{setting}/seed{seed}.tsv"
     conda:
         "../envs/navref.yaml"
-    threads: rule_threads("sample_stage_swap")
+    threads: lambda w: rule_threads(f"sample_{w.sweep}")
     resources:
-        **rule_resources("sample_stage_swap", mem_mb=8000, runtime=120),
+        **sweep_resources(mem_mb=8000, runtime=120),
     params:
-        setting=lambda w: sweep_settings("stage_swap")[w.setting],
-        num_samples=SWEEPS["num_samples"],
-        batch_size=SWEEPS["batch_size"],
-        device=config.get("device", "auto"),
-    script:
-        "../workflow_scripts/sample_sweep.py"
-
-
-rule sample_timestep_shift:
-    input:
-        unpack(sample_inputs("timestep_shift")),
-    output:
-        "results/samples/timestep_shift/{setting}/seed{seed}.npz",
-    log:
-        "results/logs/sample_timestep_shift/{setting}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/sample_timestep_shift/{setting}/seed{seed}.tsv"
-    conda:
-        "../envs/navref.yaml"
-    threads: rule_threads("sample_timestep_shift")
-    resources:
-        **rule_resources("sample_timestep_shift", mem_mb=8000, runtime=120),
-    params:
-        setting=lambda w: sweep_settings("timestep_shift")[w.setting],
-        num_samples=SWEEPS["num_samples"],
-        batch_size=SWEEPS["batch_size"],
-        device=config.get("device", "auto"),
-    script:
-        "../workflow_scripts/sample_sweep.py"
-
-
-rule sample_cfg_interval:
-    input:
-        unpack(sample_inputs("cfg_interval")),
-    output:
-        "results/samples/cfg_interval/{setting}/seed{seed}.npz",
-    log:
-        "results/logs/sample_cfg_interval/{setting}/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/sample_cfg_interval/{setting}/seed{seed}.tsv"
-    conda:
-        "../envs/navref.yaml"
-    threads: rule_threads("sample_cfg_interval")
-    resources:
-        **rule_resources("sample_cfg_interval", mem_mb=8000, runtime=120),
-    params:
-        setting=lambda w: sweep_settings("cfg_interval")[w.setting],
+        setting=lambda w: sweep_settings(w.sweep)[w.setting],
         num_samples=SWEEPS["num_samples"],
         batch_size=SWEEPS["batch_size"],
         device=config.get("device", "auto"),

@@ -9,7 +9,8 @@ from PIL import Image
 
 from navref.config import t_grid
 from navref.imgrid import make_grid, save_grid
-from navref.jobs import checkpoint_path, generation_plan, resolve_tau
+from navref.data.base import PreparedDataset, save_prepared
+from navref.jobs import checkpoint_path, generation_plan, resolve_tau, split_images
 
 
 def _splits(t=0.4, reached=True):
@@ -74,3 +75,26 @@ def test_t_grid():
     assert t_grid([0.1, 0.5]) == [0.1, 0.5]
     g = t_grid({"start": 0.0, "stop": 0.9, "num": 4})
     assert g == [0.0, 0.3, 0.6, 0.9]
+
+
+def _prepared(tmp_path, splits):
+    n = len(splits)
+    data = np.arange(n * 2 * 2 * 1, dtype=np.uint8).reshape(n, 2, 2, 1)
+    meta = pd.DataFrame(
+        {"index": np.arange(n), "label": np.zeros(n, dtype=np.int64), "split": splits}
+    )
+    save_prepared(PreparedDataset(data, meta, ["a"], "test"), tmp_path)
+    return data
+
+
+def test_split_images_is_a_memmap_slice_when_contiguous(tmp_path):
+    data = _prepared(tmp_path / "c", ["train"] * 5 + ["val"] * 3)
+    tr = split_images(tmp_path / "c", "train")
+    assert isinstance(tr, np.memmap) and tr.shape == (5, 2, 2, 1)
+    np.testing.assert_array_equal(tr, data[:5])
+    np.testing.assert_array_equal(split_images(tmp_path / "c", "val"), data[5:])
+    data = _prepared(tmp_path / "i", ["train", "val", "train", "val", "train"])
+    tr = split_images(tmp_path / "i", "train")
+    np.testing.assert_array_equal(tr, data[[0, 2, 4]])
+    with pytest.raises(ValueError, match="no rows in split 'test'"):
+        split_images(tmp_path / "i", "test")

@@ -97,3 +97,21 @@ def test_bad_inputs():
         nearest_neighbours(np.zeros((2, 3)), np.zeros((5, 4)))
     with pytest.raises(ValueError, match="exceeds"):
         nearest_neighbours(np.zeros((2, 3)), np.zeros((1, 3)), k=2)
+
+
+def test_uint8_memmap_streams_like_float(tmp_path):
+    """evaluate_samples passes uint8 images and a memory-mapped train split straight in."""
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, (70, 4, 4, 3), dtype=np.uint8)
+    np.save(tmp_path / "train.npy", train)
+    mm = np.load(tmp_path / "train.npy", mmap_mode="r")[10:60]  # a memmap slice
+    samples = rng.integers(0, 256, (9, 4, 4, 3), dtype=np.uint8)
+    samples[0] = train[25]  # an exact copy
+    d, i = nearest_neighbours(samples, mm, k=2, chunk_size=7, query_chunk_size=4)
+    rd, ri = brute_force(samples.reshape(9, -1), train[10:60].reshape(50, -1), 2)
+    np.testing.assert_array_equal(i, ri)
+    np.testing.assert_allclose(d, rd, rtol=1e-12)
+    assert i[0, 0] == 15 and d[0, 0] == 0.0
+    m = memorization_metrics(samples, mm, chunk_size=7)
+    f = memorization_metrics(samples.astype(np.float32), train[10:60].astype(np.float32))
+    assert m == f

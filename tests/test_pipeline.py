@@ -75,9 +75,9 @@ def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
     cfg = copy.deepcopy(_config(smoke_run))
     cfg["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
     jobs = _dry_jobs(smoke_run, cfg, tmp_path)
-    assert jobs.get("sample_cfg_interval") == 1 and jobs.get("evaluate_samples") == 1
+    assert jobs.get("sample_sweep") == 1 and jobs.get("evaluate_samples") == 1
     allowed = {
-        "sample_cfg_interval",
+        "sample_sweep",
         "evaluate_samples",
         "sweep_tables",
         "report_tables",

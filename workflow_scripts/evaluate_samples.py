@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from navref.io import save_parquet
-from navref.jobs import train_images
+from navref.jobs import split_images
 from navref.metrics.fidelity import check_feature_extractor, compute_metrics
 from navref.metrics.memorization import memorization_metrics
 from navref.workflow import resolve_device, rule_context
@@ -25,12 +25,10 @@ with rule_context(sm) as log:
         kid_subset_size=cfg["kid_subset_size"], prc_neighborhood=cfg["prc_neighborhood"],
         batch_size=cfg["batch_size"], device=device,
     )  # fmt: skip
-    train, *_ = train_images(Path(sm.input.info).parent)
+    # uint8 in, converted chunk by chunk: the train split is streamed from its memmap
+    train = split_images(Path(sm.input.info).parent, "train")
     mem = memorization_metrics(
-        images.reshape(len(images), -1).astype(np.float32),
-        train.reshape(len(train), -1).astype(np.float32),
-        threshold=cfg["memorization_threshold"],
-        device=device,
+        images, train, threshold=cfg["memorization_threshold"], device=device
     )
     row = {
         "sweep": sm.wildcards.sweep,

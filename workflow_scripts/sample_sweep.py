@@ -1,4 +1,4 @@
-"""Rules sample_stage_swap / sample_timestep_shift / sample_cfg_interval: one sample set."""
+"""Rule sample_sweep: one sample set of one sweep (stage_swap / timestep_shift / cfg_interval)."""
 
 import json
 from pathlib import Path
@@ -12,7 +12,7 @@ from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
-    sweep = sm.rule.removeprefix("sample_")
+    sweep = sm.wildcards.sweep
     setting = dict(sm.params.setting)
     space_dir = Path(sm.input.stats).parent
     splits = pd.read_parquet(sm.input.split_times)

@@ -34,6 +34,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from tqdm import tqdm
 
 from navref.io import atomic_path, save_json
+from navref.vae import images_to_unit
 
 #: Name under which :func:`register` adds the extractor to torch-fidelity's registry.
 FEATURE_NET_EXTRACTOR = "navref-feature-net"
@@ -96,9 +97,12 @@ class FeatureNet(nn.Module):
 
 
 def images_to_tensor(images_uint8: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 ``(N, H, W, C)`` -> float32 ``(N, C, H, W)`` in [-1, 1] (``x / 255 * 2 - 1``)."""
-    x = torch.as_tensor(_check_images(images_uint8, "images"))
-    return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
+    """uint8 ``(N, H, W, C)`` -> float32 ``(N, C, H, W)`` in [-1, 1], checked, then the
+    pipeline's one conversion :func:`navref.vae.images_to_unit` (``x / 127.5 - 1``)."""
+    checked = _check_images(images_uint8, "images")
+    if isinstance(checked, torch.Tensor):
+        checked = checked.cpu().numpy()
+    return images_to_unit(checked).contiguous()
 
 
 def _check_images(images: Any, what: str) -> np.ndarray | torch.Tensor:

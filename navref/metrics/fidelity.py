@@ -303,8 +303,35 @@ def _check_prc(neighborhood: int, n1: int, n2: int) -> None:
         )
 
 
-def _rename(metrics: dict[str, float]) -> dict[str, float]:
-    return {_METRIC_KEYS[k]: float(v) for k, v in metrics.items() if k in _METRIC_KEYS}
+def _check_inputs(
+    sample_images_uint8: np.ndarray,
+    num_reference: int,
+    feature_extractor: str,
+    weights_path: str | os.PathLike | None,
+    kid_subset_size: int,
+    prc_neighborhood: int,
+) -> tuple[Path, int, int]:
+    """Every check before features are extracted: the extractor weights, the sample images,
+    the KID subset size (clamped) and the PRC neighbourhood. Returns (weights path, number
+    of samples, effective KID subset size)."""
+    path = check_feature_extractor(feature_extractor, weights_path)
+    n1 = len(_check_images(sample_images_uint8, "sample images"))
+    kid_size = _effective_kid_subset_size(kid_subset_size, n1, num_reference)
+    _check_prc(prc_neighborhood, n1, num_reference)
+    return path, n1, kid_size
+
+
+def _result(
+    metrics: dict[str, float], n1: int, n2: int, kid_size: int, feature_extractor: str
+) -> dict[str, Any]:
+    """torch-fidelity's metric keys renamed, plus what the metrics were computed over."""
+    return {
+        **{_METRIC_KEYS[k]: float(v) for k, v in metrics.items() if k in _METRIC_KEYS},
+        "num_samples": n1,
+        "num_reference": n2,
+        "kid_subset_size": kid_size,
+        "feature_extractor": feature_extractor,
+    }
 
 
 def compute_metrics(
@@ -330,16 +357,17 @@ def compute_metrics(
     "precision", "recall", "f_score", "num_samples", "num_reference",
     "kid_subset_size", "feature_extractor"}``.
     """
-    path = check_feature_extractor(feature_extractor, weights_path)
+    check_feature_extractor(feature_extractor, weights_path)
     ref = load_reference_statistics(reference_path)
     if ref["feature_extractor"] != feature_extractor:
         raise ValueError(
             f"{reference_path} holds '{ref['feature_extractor']}' features, not "
             f"'{feature_extractor}'; recompute the reference statistics"
         )
-    n1, n2 = len(_check_images(sample_images_uint8, "sample images")), ref["num_images"]
-    kid_size = _effective_kid_subset_size(kid_subset_size, n1, n2)
-    _check_prc(prc_neighborhood, n1, n2)
+    n2 = ref["num_images"]
+    path, n1, kid_size = _check_inputs(
+        sample_images_uint8, n2, feature_extractor, weights_path, kid_subset_size, prc_neighborhood
+    )
 
     feats = _extract(sample_images_uint8, feature_extractor, path, batch_size, device, verbose)
     ref_feats = {k: torch.from_numpy(v) for k, v in ref["features"].items()}
@@ -356,13 +384,7 @@ def compute_metrics(
     out = fid_statistics_to_metric(stats, {"mu": ref["mu"], "sigma": ref["sigma"]}, verbose)
     out.update(kid_featuresdict_to_metric(feats, ref_feats, layers["kid"], **kwargs))
     out.update(prc_featuresdict_to_metric(feats, ref_feats, layers["prc"], **kwargs))
-    return {
-        **_rename(out),
-        "num_samples": n1,
-        "num_reference": n2,
-        "kid_subset_size": kid_size,
-        "feature_extractor": feature_extractor,
-    }
+    return _result(out, n1, n2, kid_size, feature_extractor)
 
 
 def calculate_metrics_direct(
@@ -383,11 +405,10 @@ def calculate_metrics_direct(
     on two in-memory image sets (input1 = samples, input2 = reference), cache off."""
     import torch_fidelity
 
-    path = check_feature_extractor(feature_extractor, weights_path)
-    n1 = len(_check_images(sample_images_uint8, "sample images"))
     n2 = len(_check_images(reference_images_uint8, "reference images"))
-    kid_size = _effective_kid_subset_size(kid_subset_size, n1, n2)
-    _check_prc(prc_neighborhood, n1, n2)
+    path, n1, kid_size = _check_inputs(
+        sample_images_uint8, n2, feature_extractor, weights_path, kid_subset_size, prc_neighborhood
+    )
     out = torch_fidelity.calculate_metrics(
         input1=UInt8ImageDataset(sample_images_uint8),
         input2=UInt8ImageDataset(reference_images_uint8),
@@ -408,10 +429,4 @@ def calculate_metrics_direct(
         datasets_download=False,
         verbose=verbose,
     )
-    return {
-        **_rename(out),
-        "num_samples": n1,
-        "num_reference": n2,
-        "kid_subset_size": kid_size,
-        "feature_extractor": feature_extractor,
-    }
+    return _result(out, n1, n2, kid_size, feature_extractor)
