@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
+import yaml
 from conftest import REPO, run_snakemake
 
 
@@ -32,6 +34,20 @@ def test_paper_config_dry_runs_without_data_or_weights(tmp_path):
     proc = run_snakemake(REPO / "configs" / "paper.yaml", tmp_path, "-n", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "prepare_dataset" in proc.stdout and "encode_latents" in proc.stdout
+    # one sample_sweep rule, resources per sweep kind (paper.yaml gives CFG 480 min, others 360)
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())["resources"]
+    blocks = re.findall(r"^rule sample_sweep:\n((?:    .*\n)*)", proc.stdout, re.M)
+    assert blocks, proc.stdout[-2000:]
+    for block in blocks:
+        sweep = re.search(r"wildcards: sweep=(\w+)", block).group(1)
+        want = paper[f"sample_{sweep}"]
+        assert f"runtime={want['runtime']}," in block, block
+        assert f"gpu={want['gpu']}," in block, block
+    assert {re.search(r"sweep=(\w+)", b).group(1) for b in blocks} == {
+        "stage_swap",
+        "timestep_shift",
+        "cfg_interval",
+    }
 
 
 def test_typo_key(tmp_path, smoke_config):

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from navref.config import t_grid
-from navref.imgrid import make_grid, save_grid
 from navref.data.base import PreparedDataset, save_prepared
+from navref.imgrid import make_grid, save_grid
 from navref.jobs import checkpoint_path, generation_plan, resolve_tau, split_images
 
 
