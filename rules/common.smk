@@ -307,6 +307,10 @@ def eval_inputs(w):
     }
     if FEATURE_NET:
         files["feature_net"] = f"results/evaluation/{dataset}/feature_net.safetensors"
+    if EVAL["memorization_resolution"]:
+        files["memorization_train"] = (
+            f"results/evaluation/{dataset}/memorization_train.npy"
+        )
     return files
 
 

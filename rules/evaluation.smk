@@ -45,6 +45,26 @@ rule reference_stats:
         "../workflow_scripts/reference_stats.py"
 
 
+rule memorization_train:
+    input:
+        **dataset_files("{dataset}"),
+    output:
+        "results/evaluation/{dataset}/memorization_train.npy",
+    log:
+        "results/logs/memorization_train/{dataset}.log",
+    benchmark:
+        "results/benchmarks/memorization_train/{dataset}.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: rule_threads("memorization_train")
+    resources:
+        **rule_resources("memorization_train", mem_mb=8000, runtime=240),
+    params:
+        resolution=EVAL["memorization_resolution"],
+    script:
+        "../workflow_scripts/memorization_train.py"
+
+
 rule evaluate_samples:
     input:
         unpack(eval_inputs),

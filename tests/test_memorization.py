@@ -115,3 +115,28 @@ def test_uint8_memmap_streams_like_float(tmp_path):
     m = memorization_metrics(samples, mm, chunk_size=7)
     f = memorization_metrics(samples.astype(np.float32), train[10:60].astype(np.float32))
     assert m == f
+
+
+def test_downsample_images_block_means(tmp_path):
+    """Area downsampling against a float64 block-mean loop; streamed file == in memory."""
+    from navref.metrics import downsample_images, save_downsampled
+
+    rng = np.random.default_rng(4)
+    imgs = rng.integers(0, 256, (7, 8, 8, 3), dtype=np.uint8)
+    out = downsample_images(imgs, 2, batch_size=3)
+    assert out.shape == (7, 2, 2, 3) and out.dtype == np.uint8
+    for n in range(7):
+        for i in range(2):
+            for j in range(2):
+                block = imgs[n, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4].astype(np.float64)
+                np.testing.assert_array_equal(out[n, i, j], np.round(block.mean((0, 1))))
+    np.testing.assert_array_equal(downsample_images(imgs, 8), imgs)  # identity
+    np.save(tmp_path / "imgs.npy", imgs)
+    mm = np.load(tmp_path / "imgs.npy", mmap_mode="r")
+    assert save_downsampled(tmp_path / "small.npy", mm, 2, batch_size=2) == (7, 2, 2, 3)
+    np.testing.assert_array_equal(np.load(tmp_path / "small.npy"), out)
+    assert {p.name for p in tmp_path.iterdir()} == {"imgs.npy", "small.npy"}  # no temp left
+    with pytest.raises(ValueError, match=r"must lie in \[1, 8\]"):
+        downsample_images(imgs, 16)
+    with pytest.raises(ValueError, match="uint8 images"):
+        downsample_images(imgs.astype(np.float32), 2)

@@ -45,6 +45,15 @@ def test_outputs(smoke_run):
         assert sweeps[col].notna().all(), col
     shift = sweeps[sweeps["sweep"] == "timestep_shift"]
     assert shift["share_below_split"].between(0, 1).all()
+    # memorization in a downsampled space (smoke: 8 px -> 4 px): the train split, once
+    small = np.load(r / "evaluation/digits/memorization_train.npy")
+    meta = pd.read_parquet(r / "data/digits/meta.parquet")
+    assert small.shape == ((meta["split"] == "train").sum(), 4, 4, 1)
+    train = data[(meta["split"] == "train").to_numpy()].astype(np.float64)
+    block_means = train.reshape(-1, 4, 2, 4, 2, 1).mean((2, 4))
+    np.testing.assert_array_equal(small, np.round(block_means))
+    log = (r.parent / "results/logs/evaluate_samples").rglob("*.log")
+    assert any("against (" in p.read_text() and ", 4, 4, 1)" in p.read_text() for p in log)
 
 
 def test_second_run_does_nothing(smoke_run):

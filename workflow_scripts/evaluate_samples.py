@@ -9,7 +9,7 @@ import pandas as pd
 from navref.io import save_parquet
 from navref.jobs import split_images
 from navref.metrics.fidelity import check_feature_extractor, compute_metrics
-from navref.metrics.memorization import memorization_metrics
+from navref.metrics.memorization import downsample_images, memorization_metrics
 from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
@@ -26,9 +26,15 @@ with rule_context(sm) as log:
         batch_size=cfg["batch_size"], device=device,
     )  # fmt: skip
     # uint8 in, converted chunk by chunk: the train split is streamed from its memmap
-    train = split_images(Path(sm.input.info).parent, "train")
+    if cfg["memorization_resolution"]:
+        train = np.load(sm.input.memorization_train, mmap_mode="r")
+        queries = downsample_images(images, int(cfg["memorization_resolution"]))
+    else:
+        train = split_images(Path(sm.input.info).parent, "train")
+        queries = images
+    log.info("memorization: %s samples against %s train images", queries.shape, train.shape)
     mem = memorization_metrics(
-        images, train, threshold=cfg["memorization_threshold"], device=device
+        queries, train, threshold=cfg["memorization_threshold"], device=device
     )
     row = {
         "sweep": sm.wildcards.sweep,

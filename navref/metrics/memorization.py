@@ -186,3 +186,62 @@ def memorization_metrics(
     )
     out["threshold"] = float(threshold)
     return out
+
+
+def downsample_images(images: Any, resolution: int, batch_size: int = 1024) -> np.ndarray:
+    """uint8 images (N, H, W, C) -> uint8 (N, r, r, C), r = ``resolution``, by area
+    averaging (adaptive average pooling: exact block means when r divides H and W), rounded
+    to the nearest integer. Reads ``images`` (an array or memmap) ``batch_size`` rows at a
+    time. Memorization at ImageNet scale compares samples with the train split in this
+    smaller space: 64 px instead of 256 px makes the search 16x cheaper."""
+    out = np.empty(_downsampled_shape(images, resolution), dtype=np.uint8)
+    _downsample_into(images, resolution, out, batch_size)
+    return out
+
+
+def save_downsampled(
+    path: Any, images: Any, resolution: int, batch_size: int = 1024, progress: bool = False
+) -> tuple[int, ...]:
+    """:func:`downsample_images` streamed into the ``.npy`` file ``path`` (written under a
+    temporary name and renamed, so never half-written); memory stays at one batch whatever
+    N is. Returns the saved shape."""
+    from navref.io import atomic_path
+
+    shape = _downsampled_shape(images, resolution)
+    with atomic_path(path, suffix=".npy") as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        _downsample_into(images, resolution, out, batch_size, progress)
+        out.flush()
+        del out
+    return shape
+
+
+def _downsampled_shape(images: Any, resolution: int) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in images.shape)
+    if len(shape) != 4 or getattr(images, "dtype", None) != np.uint8:
+        raise ValueError(
+            f"downsample_images: expected uint8 images (N, H, W, C), got shape {shape} "
+            f"dtype {getattr(images, 'dtype', None)}"
+        )
+    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer):
+        raise ValueError(f"memorization resolution must be an integer, got {resolution!r}")
+    if not 1 <= resolution <= min(shape[1], shape[2]):
+        raise ValueError(
+            f"memorization resolution {resolution} must lie in [1, {min(shape[1], shape[2])}] "
+            f"for {shape[1]}x{shape[2]} images; lower it or set it to null (full resolution)"
+        )
+    return (shape[0], int(resolution), int(resolution), shape[3])
+
+
+def _downsample_into(
+    images: Any, resolution: int, out: np.ndarray, batch_size: int, progress: bool = False
+) -> None:
+    from tqdm import tqdm
+
+    n = out.shape[0]
+    starts = range(0, n, batch_size)
+    for s in tqdm(starts, desc="downsample", disable=not progress, mininterval=10):
+        x = torch.from_numpy(np.array(images[s : s + batch_size], copy=True))
+        x = x.permute(0, 3, 1, 2).float()
+        y = torch.nn.functional.adaptive_avg_pool2d(x, resolution)
+        out[s : s + batch_size] = y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
