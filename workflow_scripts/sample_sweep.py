@@ -38,6 +38,7 @@ with rule_context(sm) as log:
         resolve_device(sm.params.device),
         split_time=split_time,
         batch_size=int(sm.params.batch_size),
+        log=log.info,
     )
     log.info("generated %s images: %s", images.shape, info)
     with atomic_path(sm.output[0], suffix=".npz") as tmp:
