@@ -41,7 +41,7 @@ from collections.abc import Callable
 
 import torch
 
-from navref.oracle import _logit_elems, default_chunk_size, oracle_velocity
+from navref.oracle import default_chunk_size, oracle_velocity, single_chunk_fits
 
 T = 0.5
 
@@ -188,8 +188,7 @@ def run_table(args: argparse.Namespace) -> None:
             dense_mb_s = f"{dense_mb:8.1f}" if dense_mb is not None else "    skip"
             # "all": the (B, N) logits fit one chunk's working set, one fused softmax
             chunk = default_chunk_size(dim, batch, device)
-            single = batch * n <= _logit_elems(device)
-            chunk_s = "all" if single else str(chunk)
+            chunk_s = "all" if single_chunk_fits(batch, n, device) else str(chunk)
             print(
                 f"| {dim:>5} | {n:>6} | {chunk_s:>5} | {1e3 * t_nav:9.3f} | "
                 f"{flops / t_nav / 1e9:7.1f} | {1e3 * t_bare:8.3f} | {t_nav / t_bare:5.2f} | "

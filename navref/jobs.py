@@ -298,36 +298,43 @@ def run_generation(
     return np.concatenate(images), labels.numpy(), info
 
 
-def train_images(dataset_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(train images, train labels, val images, val labels) of a prepared dataset."""
+def _image_dataset(dataset_dir: Path) -> Any:
+    """A prepared dataset (data memory-mapped) that must hold images."""
     from navref.data import load_prepared
 
     ds = load_prepared(dataset_dir)
     if ds.modality != "image":
         raise ValueError(f"{dataset_dir} holds vectors; evaluation needs an image dataset")
-    split = ds.meta["split"].to_numpy()
-    lab = ds.meta["label"].to_numpy()
-    tr, va = split == "train", split == "val"
-    return np.asarray(ds.data[tr]), lab[tr], np.asarray(ds.data[va]), lab[va]
+    return ds
+
+
+def _split_rows(ds: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of one split, without reading the others: the images are a
+    memory-mapped slice when the split's rows are contiguous (as prepare_dataset writes
+    them), a copy of just those rows otherwise; empty arrays for an absent split."""
+    rows = np.flatnonzero(ds.meta["split"].to_numpy() == split)
+    labels = ds.meta["label"].to_numpy()[rows]
+    if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+        return ds.data[rows[0] : rows[-1] + 1], labels
+    return np.asarray(ds.data[rows]), labels
+
+
+def train_images(dataset_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train images, train labels, val images, val labels) of a prepared dataset; the
+    images as in :func:`split_images` (memory-mapped slices where possible)."""
+    ds = _image_dataset(dataset_dir)
+    return (*_split_rows(ds, "train"), *_split_rows(ds, "val"))
 
 
 def split_images(dataset_dir: Path, split: str) -> np.ndarray:
     """The images of one split of a prepared dataset, uint8 (n, H, W, C), without reading
-    the rest: a memory-mapped slice when the split's rows are contiguous (as
-    prepare_dataset writes them), a copy of just those rows otherwise. Streaming consumers
-    (nearest neighbours) then read it chunk by chunk, so ImageNet's train split never has
-    to fit in memory."""
-    from navref.data import load_prepared
-
-    ds = load_prepared(dataset_dir)
-    if ds.modality != "image":
-        raise ValueError(f"{dataset_dir} holds vectors; evaluation needs an image dataset")
-    rows = np.flatnonzero(ds.meta["split"].to_numpy() == split)
-    if rows.size == 0:
+    the rest (see :func:`_split_rows`). Streaming consumers (nearest neighbours, feature
+    extraction) then read it chunk by chunk, so ImageNet's train split never has to fit in
+    memory. An empty split is an error."""
+    images, _ = _split_rows(_image_dataset(dataset_dir), split)
+    if len(images) == 0:
         raise ValueError(f"{dataset_dir}: no rows in split {split!r}")
-    if rows[-1] - rows[0] + 1 == rows.size:
-        return ds.data[rows[0] : rows[-1] + 1]
-    return np.asarray(ds.data[rows])
+    return images
 
 
 __all__ = [

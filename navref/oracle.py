@@ -65,6 +65,7 @@ from torch import Tensor
 __all__ = [
     "OracleResult",
     "default_chunk_size",
+    "single_chunk_fits",
     "oracle_posterior",
     "oracle_velocity",
     "posterior_mean",
@@ -293,24 +294,14 @@ def _stream(
     chunk: int,
     cdtype: torch.dtype,
     want_stats: bool,
-    single: bool = False,
 ) -> _Pass:
-    """One pass over the data rows (all, or ``rows``) for queries x2 (B, D) at times t (B,);
-    with ``single`` (no statistics) all rows in one block and one fused softmax instead.
+    """One pass over the data rows (all, or ``rows``) for queries x2 (B, D) at times t (B,).
 
     Logits are kept in base 2 (l2 = l * log2(e), folded into the query scale and the bias)
     because exp2 is several times faster than exp on CPU; weights are 2^(l2 - m2).
     """
     device = x2.device
     batch = x2.shape[0]
-    total = data2.shape[0] if rows is None else rows.shape[0]
-    if single:
-        if rows is None and isinstance(data2, Tensor):
-            xc = data2.to(device=device, dtype=cdtype)
-        else:
-            xc = next(_iter_chunks(data2, rows, total, device, cdtype))[0]
-        mean = _single_chunk_mean(x2, t, xc, rows, cdtype)
-        return _Pass(mean=mean, den=None, s1=None, s2=None, top1_index=None)
     a64 = t / (1.0 - t) ** 2 * _LOG2E
     nb64 = -0.5 * t * a64  # -b log2(e), b = t^2 / (2 (1 - t)^2)
     xa = x2.to(cdtype) * torch.from_numpy(a64).to(device, cdtype)[:, None]
@@ -403,16 +394,31 @@ def _stream(
     return _Pass(mean=num.div_(den[:, None]), den=den, s1=s1, s2=s2, top1_index=best)
 
 
+def single_chunk_fits(num_queries: int, num_rows: int, device: torch.device | str) -> bool:
+    """Whether the (B, N) logits of B queries against N in-memory rows fit the working set
+    of one chunk, so that the velocity takes :func:`_single_chunk_mean` (one fused softmax)
+    instead of the online pass (the benchmark reports which path a cell took)."""
+    return num_queries * num_rows <= _logit_elems(device)
+
+
 def _single_chunk_mean(
-    x2: Tensor, t: np.ndarray, xc: Tensor, rows: np.ndarray | None, cdtype: torch.dtype
+    x2: Tensor,
+    t: np.ndarray,
+    data2: ArrayLike,
+    rows: np.ndarray | None,
+    cdtype: torch.dtype,
 ) -> Tensor:
     """Posterior mean when all the (class's) data fit in one chunk and no statistics are
     asked: one matrix product for the natural-log logits l_i = <a x, x1_i> - b ||x1_i||^2
     (a = t / (1 - t)^2, b = t a / 2), PyTorch's fused softmax, one matrix product for
     sum_i gamma_i x1_i. Fewer passes over the (B, N) logits than the online softmax, which
-    only pays when there are several chunks to merge. ``rows``: global indices of the rows
-    of ``xc`` (None: 0..N-1), to name a bad row."""
+    only pays when there are several chunks to merge. The rows (all, or ``rows``) are
+    fetched as one block (a view for in-memory data)."""
     device = x2.device
+    total = data2.shape[0] if rows is None else rows.shape[0]
+    chunks = _iter_chunks(data2, rows, total, device, cdtype)
+    xc = next(chunks)[0]
+    chunks.close()
     a64 = t / (1.0 - t) ** 2
     nb64 = -0.5 * t * a64
     scalar_t = bool(np.all(t == t[0]))
@@ -491,9 +497,11 @@ def _run(
             and sub.device == device
             and sub.dtype == compute_dtype
         )
-        fits = nq * total <= _logit_elems(device) and chunk_size is None and view
-        single = not want_stats and (total <= chunk or fits)
-        return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats, single)
+        fits = chunk_size is None and view and single_chunk_fits(nq, total, device)
+        if not want_stats and (total <= chunk or fits):
+            mean = _single_chunk_mean(q, tq, sub, rows, compute_dtype)
+            return _Pass(mean=mean, den=None, s1=None, s2=None, top1_index=None)
+        return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats)
 
     if labels is None:
         return x2, xc, stream(xc, tt, data2, None), tt

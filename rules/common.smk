@@ -284,18 +284,11 @@ def sample_inputs(w):
 
 
 def sweep_resources(mem_mb, runtime):
-    """Resources of rule sample_sweep, looked up per job under resources.sample_{sweep};
-    gpu / cpus_per_gpu appear only if some sweep configures a GPU."""
-    out = {
-        "mem_mb": lambda w: res(f"sample_{w.sweep}", "mem_mb", mem_mb),
-        "runtime": lambda w: res(f"sample_{w.sweep}", "runtime", runtime),
-    }
-    if any(res(f"sample_{kind}", "gpu", 0) for kind in SWEEP_KINDS):
-        out["gpu"] = lambda w: res(f"sample_{w.sweep}", "gpu", 0)
-        out["cpus_per_gpu"] = lambda w: res(
-            f"sample_{w.sweep}", "cpus_per_gpu", rule_threads(f"sample_{w.sweep}")
-        )
-    return out
+    """Resources of the sample_sweep rule: :func:`rule_resources` of resources.sample_{sweep},
+    picked per job by its {sweep} wildcard (a key one sweep lacks reads 0 there)."""
+    per_sweep = {k: rule_resources(f"sample_{k}", mem_mb, runtime) for k in SWEEP_KINDS}
+    keys = set().union(*per_sweep.values())
+    return {k: (lambda w, k=k: per_sweep[w.sweep].get(k, 0)) for k in sorted(keys)}
 
 
 def eval_inputs(w):

@@ -84,7 +84,7 @@ class UInt8ImageDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(self.images[i])).permute(2, 0, 1)
+        x = torch.from_numpy(np.array(self.images[i])).permute(2, 0, 1)
         return x.expand(3, -1, -1).contiguous() if x.shape[0] == 1 else x.contiguous()
 
 
@@ -303,22 +303,19 @@ def _check_prc(neighborhood: int, n1: int, n2: int) -> None:
         )
 
 
-def _check_inputs(
+def _check_samples(
     sample_images_uint8: np.ndarray,
     num_reference: int,
-    feature_extractor: str,
-    weights_path: str | os.PathLike | None,
     kid_subset_size: int,
     prc_neighborhood: int,
-) -> tuple[Path, int, int]:
-    """Every check before features are extracted: the extractor weights, the sample images,
-    the KID subset size (clamped) and the PRC neighbourhood. Returns (weights path, number
-    of samples, effective KID subset size)."""
-    path = check_feature_extractor(feature_extractor, weights_path)
+) -> tuple[int, int]:
+    """The checks after the extractor's (:func:`check_feature_extractor`) and before any
+    feature is extracted: the sample images, the KID subset size (clamped) and the PRC
+    neighbourhood. Returns (number of samples, effective KID subset size)."""
     n1 = len(_check_images(sample_images_uint8, "sample images"))
     kid_size = _effective_kid_subset_size(kid_subset_size, n1, num_reference)
     _check_prc(prc_neighborhood, n1, num_reference)
-    return path, n1, kid_size
+    return n1, kid_size
 
 
 def _result(
@@ -357,7 +354,7 @@ def compute_metrics(
     "precision", "recall", "f_score", "num_samples", "num_reference",
     "kid_subset_size", "feature_extractor"}``.
     """
-    check_feature_extractor(feature_extractor, weights_path)
+    path = check_feature_extractor(feature_extractor, weights_path)
     ref = load_reference_statistics(reference_path)
     if ref["feature_extractor"] != feature_extractor:
         raise ValueError(
@@ -365,9 +362,7 @@ def compute_metrics(
             f"'{feature_extractor}'; recompute the reference statistics"
         )
     n2 = ref["num_images"]
-    path, n1, kid_size = _check_inputs(
-        sample_images_uint8, n2, feature_extractor, weights_path, kid_subset_size, prc_neighborhood
-    )
+    n1, kid_size = _check_samples(sample_images_uint8, n2, kid_subset_size, prc_neighborhood)
 
     feats = _extract(sample_images_uint8, feature_extractor, path, batch_size, device, verbose)
     ref_feats = {k: torch.from_numpy(v) for k, v in ref["features"].items()}
@@ -405,10 +400,9 @@ def calculate_metrics_direct(
     on two in-memory image sets (input1 = samples, input2 = reference), cache off."""
     import torch_fidelity
 
+    path = check_feature_extractor(feature_extractor, weights_path)
     n2 = len(_check_images(reference_images_uint8, "reference images"))
-    path, n1, kid_size = _check_inputs(
-        sample_images_uint8, n2, feature_extractor, weights_path, kid_subset_size, prc_neighborhood
-    )
+    n1, kid_size = _check_samples(sample_images_uint8, n2, kid_subset_size, prc_neighborhood)
     out = torch_fidelity.calculate_metrics(
         input1=UInt8ImageDataset(sample_images_uint8),
         input2=UInt8ImageDataset(reference_images_uint8),

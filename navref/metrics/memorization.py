@@ -25,6 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from tqdm import tqdm
+
+from navref.io import atomic_path
 
 DEFAULT_THRESHOLD = 1.0 / 3.0
 _RERANK_ROWS = 256  # queries per float64 re-ranking batch
@@ -205,8 +208,6 @@ def save_downsampled(
     """:func:`downsample_images` streamed into the ``.npy`` file ``path`` (written under a
     temporary name and renamed, so never half-written); memory stays at one batch whatever
     N is. Returns the saved shape."""
-    from navref.io import atomic_path
-
     shape = _downsampled_shape(images, resolution)
     with atomic_path(path, suffix=".npy") as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
@@ -236,8 +237,6 @@ def _downsampled_shape(images: Any, resolution: int) -> tuple[int, ...]:
 def _downsample_into(
     images: Any, resolution: int, out: np.ndarray, batch_size: int, progress: bool = False
 ) -> None:
-    from tqdm import tqdm
-
     n = out.shape[0]
     starts = range(0, n, batch_size)
     for s in tqdm(starts, desc="downsample", disable=not progress, mininterval=10):
