@@ -400,6 +400,11 @@ def make_noise(
     return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
+def balanced_labels(n: int, num_classes: int) -> Tensor:
+    """Class labels (n,) long of a class-balanced sample set: sample i has label i mod K."""
+    return torch.arange(n) % num_classes
+
+
 # ----------------------------------------------------------------------------- sampler
 
 

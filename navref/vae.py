@@ -165,12 +165,31 @@ def reconstruction_mse(
     return total / max(count, 1)
 
 
+def train_vae_on_dataset(
+    dataset_dir: str | Path,
+    cfg: dict[str, Any],
+    out_dir: str | Path,
+    device: str = "cpu",
+    log: logging.Logger | None = None,
+) -> dict[str, float]:
+    """:func:`train_vae` on the train split of a prepared image dataset, validated on its
+    val split (may be empty). Raises ``ValueError`` for a vector dataset."""
+    from navref.data.splits import image_split
+
+    train, _ = image_split(dataset_dir, "train", allow_empty=True)
+    val, _ = image_split(dataset_dir, "val", allow_empty=True)
+    return train_vae(
+        np.asarray(train), cfg, out_dir, val_images=np.asarray(val), log=log, device=device
+    )
+
+
 __all__ = [
     "WeightsNotFoundError",
     "build_small_vae",
     "images_to_unit",
     "kl_divergence",
     "load_vae",
+    "train_vae_on_dataset",
     "reconstruction_mse",
     "train_vae",
     "unit_to_images",

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from conftest import REPO, run_snakemake
 
+from navref.config import t_grid
+
 
 def _dry(config, tmp_path):
     return run_snakemake(config, tmp_path, "-n", "--quiet", timeout=120)
@@ -107,3 +109,9 @@ def test_empty_sections_rejected(tmp_path, smoke_config, section):
     cfg = copy.deepcopy(smoke_config)
     cfg[section] = {}
     _fails_with(cfg, tmp_path, section)
+
+
+def test_t_grid():
+    assert t_grid([0.1, 0.5]) == [0.1, 0.5]
+    g = t_grid({"start": 0.0, "stop": 0.9, "num": 4})
+    assert g == [0.0, 0.3, 0.6, 0.9]

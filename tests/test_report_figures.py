@@ -313,15 +313,3 @@ def test_fig_training_and_split_time(tmp_path):
     a = res.data[res.data["model"] == "a"].sort_values("step")
     assert a["loss"].tolist() == pytest.approx([1 / (s + 1) for s in range(0, 50, 5)])
 
-    sp = pd.DataFrame(
-        {
-            "curve": ["objective", "objective", "synthetic"],
-            "space": ["pix", "pix", np.nan],
-            "conditional": [True, False, None],
-            "t_split": [0.4, 0.45, 0.1],
-        }
-    )
-    assert F.split_time_for(sp, "pix") == 0.4
-    assert F.split_time_for(sp, "pix", conditional=False) == 0.45
-    with pytest.raises(ValueError, match="no objective split time"):
-        F.split_time_for(sp, "vae")

@@ -11,7 +11,7 @@ Time convention on every time axis: t in [0, 1], t = 0 is noise, t = 1 is data
 (``TIME_LABEL``). Every per-t plot marks the split time(s) passed in with a vertical line
 (``gid == "split"``): the first t at which the mean top-1 posterior weight of the oracle
 reaches the configured threshold (``results/oracle/split_times.parquet``;
-:func:`split_time_for` picks one).
+:meth:`navref.analysis.split_times.SplitTimes.for_space` picks one).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ __all__ = [
     "fig_unseen",
     "final_checkpoints",
     "save_figure",
-    "split_time_for",
 ]
 
 TIME_LABEL = "t (0 = noise, 1 = data)"
@@ -170,22 +169,6 @@ def _legend_out(ax: Axes) -> None:
 def _time_axis(ax: Axes, label: str = TIME_LABEL) -> None:
     ax.set_xlabel(label)
     ax.set_xlim(-0.02, 1.02)
-
-
-def split_time_for(split_times: pd.DataFrame, space: str, conditional: bool = True) -> float:
-    """The oracle split time of latent space ``space`` (``curve == "objective"``; NaN when
-    the threshold was never reached). Falls back to the other conditioning if only that one
-    was computed."""
-    _require(split_times, ["curve", "space", "conditional", "t_split"], "split_time_for")
-    rows = split_times[(split_times["curve"] == "objective") & (split_times["space"] == space)]
-    if rows.empty:
-        raise ValueError(
-            f"split_time_for: no objective split time for space {space!r} (have "
-            f"{sorted(split_times['space'].dropna().unique())}); run the oracle analysis on it"
-        )
-    same = rows[rows["conditional"].astype(bool) == bool(conditional)]
-    row = same if len(same) else rows
-    return float(row["t_split"].iloc[0])
 
 
 def _palette(n: int, sequential: bool = False) -> list:
@@ -368,7 +351,7 @@ def fig_intermediate_grid(
     """Fig. 4 / 8: the intermediate predictions x1_hat = x_t + (1 - t) v(x_t, t) of each model,
     composed from the probe's PNG grids ``images[model]`` (rows: samples, columns: the model's
     recorded t values from ``intermediate`` in increasing order, then, with ``final_column``
-    as :func:`navref.jobs.run_intermediate` writes it, the final sample), one panel per model,
+    as :func:`navref.probe_runs.run_intermediate` writes it, the final sample), one panel per model,
     with the t of each column as tick labels ("final" for the last) and the split time as a
     vertical line between the columns it falls between (linear in column position)."""
     _require(intermediate, ["model", "t"], "fig_intermediate_grid")
