@@ -27,33 +27,18 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import pandas as pd
-import torch
+# The rules import this module when Snakemake parses the workflow (settings, models, the
+# registry): torch, pandas and the samplers are imported where they are used.
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import torch
 
-from navref.analysis.split_times import SplitTimes
-from navref.io import atomic_path
-from navref.latents import LatentSpace
-from navref.models.dit import DIT_SIZES
-from navref.report import paper, tables
-from navref.sampling import (
-    ModelVelocity,
-    VelocityProvider,
-    balanced_labels,
-    make_noise,
-    sample,
-    share_below,
-    shifted_grid,
-    stagewise_grid,
-    switch_at,
-    uniform_grid,
-)
-from navref.training import load_model
-
-#: Model size names, smallest first (the paper's roles: the smallest is Base, the largest XL).
-SIZE_ORDER = [*DIT_SIZES, "custom"]
+    from navref.analysis.split_times import SplitTimes
+    from navref.latents import LatentSpace
+    from navref.sampling import VelocityProvider
 
 Setting = dict[str, Any]
 
@@ -94,6 +79,8 @@ class Sweep:
 
     def grid(self, setting: Mapping[str, Any]) -> torch.Tensor:
         """The Euler time grid (1-D float64, from 0 to 1) of a resolved setting."""
+        from navref.sampling import uniform_grid
+
         return uniform_grid(int(setting["steps"]))
 
     def info(
@@ -107,6 +94,8 @@ class Sweep:
     ) -> VelocityProvider:
         """The velocity provider of a resolved setting; ``models`` maps names to loaded
         models. Default: the class-conditional model, no guidance."""
+        from navref.sampling import ModelVelocity
+
         return ModelVelocity(models[setting["model"]], num_classes, mode="cond")
 
     def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
@@ -161,6 +150,8 @@ class StageSwap(Sweep):
         return {**setting, "tau": split_times.resolve(setting["tau"], space)}
 
     def grid(self, setting: Mapping[str, Any]) -> torch.Tensor:
+        from navref.sampling import stagewise_grid
+
         n = int(setting["steps_per_stage"])
         return stagewise_grid(float(setting["tau"]), n, n)
 
@@ -172,15 +163,21 @@ class StageSwap(Sweep):
     def velocity(
         self, setting: Mapping[str, Any], models: Mapping[str, Any], num_classes: int
     ) -> VelocityProvider:
+        from navref.sampling import ModelVelocity, switch_at
+
         first = ModelVelocity(models[setting["stage1"]], num_classes, mode="cond")
         second = ModelVelocity(models[setting["stage2"]], num_classes, mode="cond")
         return switch_at(float(setting["tau"]), first, second)
 
     def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
-        return tables.table1(sweeps, SIZE_ORDER, tau_map)
+        from navref.report.tables import SIZE_ORDER, table1
+
+        return table1(sweeps, SIZE_ORDER, tau_map)
 
     def paper_rows(self) -> pd.DataFrame:
-        return paper.table1()
+        from navref.report.paper import table1
+
+        return table1()
 
 
 @register
@@ -198,6 +195,8 @@ class TimestepShift(Sweep):
         }
 
     def grid(self, setting: Mapping[str, Any]) -> torch.Tensor:
+        from navref.sampling import shifted_grid
+
         return shifted_grid(int(setting["steps"]), float(setting["shift"]))
 
     def info(
@@ -205,6 +204,8 @@ class TimestepShift(Sweep):
     ) -> dict[str, Any]:
         info = {"shift": float(setting["shift"]), "steps": int(setting["steps"])}
         if split_time is not None:
+            from navref.sampling import share_below
+
             info.update(
                 split_time=split_time,
                 share_below_split=share_below(grid, split_time, inclusive=True),
@@ -212,10 +213,14 @@ class TimestepShift(Sweep):
         return info
 
     def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
-        return tables.table2(sweeps)
+        from navref.report.tables import table2
+
+        return table2(sweeps)
 
     def paper_rows(self) -> pd.DataFrame:
-        return paper.table2()
+        from navref.report.paper import table2
+
+        return table2()
 
 
 @register
@@ -254,6 +259,8 @@ class CfgInterval(Sweep):
     ) -> VelocityProvider:
         if not setting.get("interval"):
             return super().velocity(setting, models, num_classes)
+        from navref.sampling import ModelVelocity
+
         return ModelVelocity(
             models[setting["model"]],
             num_classes,
@@ -263,10 +270,14 @@ class CfgInterval(Sweep):
         )
 
     def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
-        return tables.table3(sweeps)
+        from navref.report.tables import table3
+
+        return table3(sweeps)
 
     def paper_rows(self) -> pd.DataFrame:
-        return paper.table3()
+        from navref.report.paper import table3
+
+        return table3()
 
 
 KINDS: list[str] = list(REGISTRY)
@@ -290,6 +301,12 @@ def sample_set(
 
     Sample i starts from the noise of (seed, i), whatever the batch size, so two settings
     with the same seed start from the same noise (paired comparison)."""
+    import numpy as np
+    import torch
+
+    from navref.sampling import balanced_labels, make_noise, sample
+    from navref.training import load_model
+
     k = int(space.stats["num_classes"])
     grid = sweep.grid(setting)
     info = sweep.info(setting, grid, split_time)
@@ -331,6 +348,12 @@ def generate(
     with ``images``, ``labels`` and ``info`` as JSON). The setting's relative times are
     resolved with the split time of the space; a space without one logs a warning (sweeps
     with absolute times do not need it)."""
+    import numpy as np
+
+    from navref.analysis.split_times import SplitTimes
+    from navref.io import atomic_path
+    from navref.latents import LatentSpace
+
     sweep = REGISTRY[kind]({})
     space_name = Path(space_dir).name
     split_times = SplitTimes.read(split_times_path)
@@ -357,16 +380,19 @@ def write_tables(
     kinds: Sequence[str] = tuple(KINDS),
 ) -> None:
     """Each sweep's table (Parquet, Markdown, LaTeX) at ``out_stems[sweep.table_name]``."""
+    import pandas as pd
+
+    from navref.report.tables import write_table
+
     sweeps = pd.read_parquet(sweeps_path)
     for kind in kinds:
         sweep = REGISTRY[kind]({})
-        tables.write_table(sweep.table(sweeps, tau_map), Path(out_stems[sweep.table_name]))
+        write_table(sweep.table(sweeps, tau_map), Path(out_stems[sweep.table_name]))
 
 
 __all__ = [
     "KINDS",
     "REGISTRY",
-    "SIZE_ORDER",
     "CfgInterval",
     "StageSwap",
     "Sweep",

@@ -312,4 +312,3 @@ def test_fig_training_and_split_time(tmp_path):
     assert res.axes[0].get_xlabel() == "training step"
     a = res.data[res.data["model"] == "a"].sort_values("step")
     assert a["loss"].tolist() == pytest.approx([1 / (s + 1) for s in range(0, 50, 5)])
-

@@ -18,7 +18,7 @@ def _table(t_cond=0.4, reached=True, spaces=("z", "z"), conditional=(True, False
                 "curve": ["objective"] * n + ["synthetic"],
                 "space": [*spaces, None],
                 "conditional": [*conditional, None],
-                "t_split": [t_cond if reached else math.nan, 0.9, 0.1][: n] + [0.1],
+                "t_split": [t_cond if reached else math.nan, 0.9, 0.1][:n] + [0.1],
                 "reached": [reached, True][:n] + [True],
             }
         )

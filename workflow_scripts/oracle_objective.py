@@ -10,21 +10,24 @@ from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
-    cfg = sm.params.cfg
+    settings = sm.params.settings
     space = LatentSpace.load(Path(sm.input.latents).parent)
     data, labels = space.split_arrays("train")
     conditional = sm.wildcards.mode == "cond"
     log.info(
-        "oracle data: %s, %d queries, %d times", data.shape, cfg["num_queries"], len(cfg["t_grid"])
+        "oracle data: %s, %d queries, %d times",
+        data.shape,
+        settings["num_queries"],
+        len(settings["t_grid"]),
     )
     frame = objective_curves(
         data,
         labels,
-        cfg["t_grid"],
-        cfg["num_queries"],
+        settings["t_grid"],
+        settings["num_queries"],
         seed=sm.params.seed,
         conditional=conditional,
-        chunk_size=cfg["chunk_size"],
+        chunk_size=settings["chunk_size"],
         device=resolve_device(sm.params.device),
     )
     frame.insert(0, "space", sm.wildcards.space)

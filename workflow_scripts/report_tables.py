@@ -5,6 +5,4 @@ from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm):
-    build_tables(
-        sm.input.sweeps, sm.input.split_times, dict(sm.output.items()), sm.params.settings
-    )
+    build_tables(sm.input.sweeps, sm.input.split_times, dict(sm.output.items()), sm.params.settings)

@@ -17,7 +17,7 @@ from navref.analysis.split_times import SplitTimes
 from navref.report import claims as claims_mod
 from navref.report import figures as F
 from navref.report import tables as T
-from navref.sweeps import SIZE_ORDER
+from navref.report.tables import SIZE_ORDER
 
 
 def _stem(path: str | Path) -> Path:
