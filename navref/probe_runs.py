@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,14 @@ from navref.sampling import (
 )
 from navref.training import load_model
 
-__all__ = ["run_intermediate", "run_loss_curves", "run_mixed", "run_tau_probe", "run_unseen"]
+__all__ = [
+    "gather_probe_tables",
+    "run_intermediate",
+    "run_loss_curves",
+    "run_mixed",
+    "run_tau_probe",
+    "run_unseen",
+]
 
 Settings = dict[str, Any]
 
@@ -196,3 +205,44 @@ def run_tau_probe(
     summary = run(model_dir, space_dir, tau, settings, seed, device, Path(out_png))
     summary.insert(0, "tau_spec", tau_spec)
     save_parquet(out_table, summary)
+
+
+def _gather(paths: Sequence[str], parse: Callable[[Path], dict[str, Any]]) -> pd.DataFrame:
+    """The per-job tables at ``paths`` in one frame, each led by the columns ``parse`` reads
+    from its path."""
+    frames = []
+    for p in paths:
+        frame = pd.read_parquet(p)
+        for i, (k, v) in enumerate(parse(Path(p)).items()):
+            frame.insert(i, k, v)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def gather_probe_tables(
+    inputs: Mapping[str, Sequence[str]],
+    models: Mapping[str, Mapping[str, Any]],
+    out: Mapping[str, str],
+) -> None:
+    """Rule ``probe_tables``: the per-job tables of each probe (``inputs[probe]``) in one
+    tidy table per probe (``out[probe]``), with the model's ``space``, ``size`` and
+    ``target`` (from ``models``) and, for the loss curves, ``checkpoint`` (ema / step) and
+    ``step``."""
+
+    def by_model(model: str) -> dict[str, Any]:
+        m = models[model]
+        return {"model": model, "space": m["space"], "size": m["size"], "target": m["target"]}
+
+    def ckpt(p: Path) -> dict[str, Any]:
+        step = re.fullmatch(r"step(\d+)", p.stem)
+        model = p.parent.name
+        return {
+            **by_model(model),
+            "checkpoint": "ema" if p.stem == "ema" else "step",
+            "step": int(step.group(1)) if step else int(models[model]["steps"]),
+        }
+
+    save_parquet(out["loss_curves"], _gather(inputs["loss_curves"], ckpt))
+    save_parquet(out["intermediate"], _gather(inputs["intermediate"], lambda p: by_model(p.stem)))
+    for probe in ("mixed", "unseen"):
+        save_parquet(out[probe], _gather(inputs[probe], lambda p: by_model(p.parent.name)))

@@ -373,6 +373,27 @@ def generate(
         np.savez(tmp, images=images, labels=labels, info=np.array(json.dumps(info)))
 
 
+def gather_metrics(
+    paths: Sequence[str | os.PathLike],
+    meta: Mapping[str, Mapping[str, Any]],
+    out_path: str | os.PathLike,
+) -> None:
+    """Rule ``sweep_tables``: every sample set's metrics row in one table
+    (``results/metrics/sweeps.parquet``, the input of Tab. 1-3), each row completed with
+    ``meta["<sweep>/<setting>"]`` (its models and their sizes)."""
+    import pandas as pd
+
+    from navref.io import save_parquet
+
+    rows = []
+    for path in paths:
+        frame = pd.read_parquet(path)
+        for k, v in meta[f"{frame['sweep'].iloc[0]}/{frame['setting'].iloc[0]}"].items():
+            frame[k] = v
+        rows.append(frame)
+    save_parquet(out_path, pd.concat(rows, ignore_index=True))
+
+
 def write_tables(
     sweeps_path: str | os.PathLike,
     out_stems: Mapping[str, str | os.PathLike],
@@ -397,6 +418,7 @@ __all__ = [
     "StageSwap",
     "Sweep",
     "TimestepShift",
+    "gather_metrics",
     "generate",
     "get",
     "register",

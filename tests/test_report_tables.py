@@ -267,3 +267,47 @@ def test_split_table(tmp_path):
     paths = T.write_split_table(sp, tmp_path / "splits")
     assert paths[0].read_text() == md
     assert len(pd.read_parquet(paths[1])) == 6
+
+
+# Parquet columns of each table; the claims read these files (keep them stable).
+TABLE_COLUMNS = {
+    "table1": [
+        "tau", "paper_tau", "stage1", "stage2", "stage1_size", "stage2_size", "stage1_role",
+        "stage2_role", "paper_stage1", "paper_stage2",
+    ],
+    "table2": ["shift", "steps", "split_time", "share_below_split", "paper_share_below_0.2"],
+    "table3": ["interval", "cfg_a", "cfg_b", "cfg_scale", "group"],
+}  # fmt: skip
+AGGREGATE = [
+    "fid", "fid_std", "paper_gfid", "kid", "kid_std", "precision", "precision_std", "recall",
+    "recall_std", "memorization", "memorization_std", "nn1_dist", "nn1_dist_std", "n_seeds",
+    "seeds", "num_samples", "setting",
+]  # fmt: skip
+
+
+def test_build_tables_through_the_sweep_registry(tmp_path):
+    from navref.report.build import build_tables
+
+    _sweeps().to_parquet(tmp_path / "sweeps.parquet")
+    split = pd.DataFrame(
+        {"curve": ["objective"], "space": ["pix"], "conditional": [True], "threshold": 0.9,
+         "t_split_grid": [0.4], "t_split": [0.35], "reached": [True]}
+    )  # fmt: skip
+    split.to_parquet(tmp_path / "split.parquet")
+    names = ["table1", "table2", "table3", "split_times"]
+    out = {n: str(tmp_path / "tables" / f"{n}.md") for n in names}
+    settings = {"probe_space": "pix", "stage_swap_taus": ["s1.0"], "paper_taus": [0.2]}
+    build_tables(tmp_path / "sweeps.parquet", tmp_path / "split.parquet", out, settings)
+    direct = {
+        "table1": T.table1(_sweeps(), T.SIZE_ORDER, {0.35: 0.2}),
+        "table2": T.table2(_sweeps()),
+        "table3": T.table3(_sweeps()),
+    }
+    for name, cols in TABLE_COLUMNS.items():
+        back = pd.read_parquet(tmp_path / "tables" / f"{name}.parquet")
+        assert list(back.columns) == cols + AGGREGATE, name
+        pd.testing.assert_frame_equal(back, direct[name], check_dtype=False)
+        assert (tmp_path / "tables" / f"{name}.md").read_text() == T.to_markdown(direct[name])
+    t1 = pd.read_parquet(tmp_path / "tables" / "table1.parquet")
+    assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [0.2]  # s1.0 of pix -> 0.2
+    assert (tmp_path / "tables" / "split_times.md").read_text() == T.split_markdown(split)
