@@ -70,6 +70,7 @@ class Sweep:
         return {"model": setting["model"]}
 
     def models(self, setting: Mapping[str, Any]) -> list[str]:
+        """The names of the models one setting samples with (the rule's model inputs)."""
         return list(self.model_roles(setting).values())
 
     def resolve(self, setting: Mapping[str, Any], split_times: SplitTimes, space: str) -> Setting:
@@ -111,6 +112,7 @@ REGISTRY: dict[str, type[Sweep]] = {}
 
 
 def register(cls: type[Sweep]) -> type[Sweep]:
+    """Class decorator: add a sweep kind to :data:`REGISTRY` under ``cls.kind``."""
     REGISTRY[cls.kind] = cls
     return cls
 

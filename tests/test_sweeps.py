@@ -132,3 +132,24 @@ def test_paper_rows():
     assert S.REGISTRY["stage_swap"]({}).paper_rows().equals(paper.table1())
     assert S.REGISTRY["timestep_shift"]({}).paper_rows().equals(paper.table2())
     assert S.REGISTRY["cfg_interval"]({}).paper_rows().equals(paper.table3())
+
+
+def test_gather_metrics(tmp_path):
+    import pandas as pd
+
+    paths = []
+    for i, (kind, setting) in enumerate([("stage_swap", "tau0.2_a-b"), ("cfg_interval", "none")]):
+        paths.append(tmp_path / f"{i}.parquet")
+        pd.DataFrame([{"sweep": kind, "setting": setting, "seed": 0, "fid": 1.0 + i}]).to_parquet(
+            paths[-1]
+        )
+    meta = {
+        "stage_swap/tau0.2_a-b": {"stage1": "a", "stage2": "b", "stage1_size": "tiny",
+                                  "stage2_size": "small"},
+        "cfg_interval/none": {"model": "m", "model_size": "small"},
+    }  # fmt: skip
+    S.gather_metrics(paths, meta, tmp_path / "sweeps.parquet")
+    out = pd.read_parquet(tmp_path / "sweeps.parquet")
+    assert out["fid"].tolist() == [1.0, 2.0]
+    assert out["stage2_size"].tolist()[0] == "small" and out["model"].tolist()[1] == "m"
+    assert pd.isna(out["model"].iloc[0]) and pd.isna(out["stage1"].iloc[1])
