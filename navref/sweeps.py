@@ -356,7 +356,7 @@ def generate(
     from navref.io import atomic_path
     from navref.latents import LatentSpace
 
-    sweep = REGISTRY[kind]({})
+    sweep = get(kind, {})
     space_name = Path(space_dir).name
     split_times = SplitTimes.read(split_times_path)
     split_time = None
@@ -409,7 +409,7 @@ def write_tables(
 
     sweeps = pd.read_parquet(sweeps_path)
     for kind in kinds:
-        sweep = REGISTRY[kind]({})
+        sweep = get(kind, {})
         write_table(sweep.table(sweeps, tau_map), Path(out_stems[sweep.table_name]))
 
 
