@@ -10,7 +10,11 @@ with rule_context(sm) as log:
     generate(
         sm.wildcards.sweep,
         dict(sm.params.setting),
-        {k.removeprefix("model_"): Path(p).parent for k, p in sm.input.items() if k != "stats"},
+        {
+            k.removeprefix("model_"): Path(p).parent
+            for k, p in sm.input.items()
+            if k.startswith("model_")
+        },
         Path(sm.input.stats).parent,
         sm.input.split_times,
         sm.output[0],
