@@ -79,6 +79,24 @@ def _check_time(t: Any) -> float:
     return float(t)
 
 
+def model_null_class(model: Callable, num_classes: int) -> int:
+    """The null-class index the model was trained with (its ``null_class``), checked.
+
+    A model without a ``null_class`` attribute (a plain callable) uses ``num_classes``.
+    Raises ValueError when the caller's ``num_classes`` disagrees with the model's.
+    """
+    inner = getattr(model, "_orig_mod", model)  # torch.compile wraps the module
+    null = getattr(inner, "null_class", None)
+    if null is None:
+        return num_classes
+    if int(null) != num_classes:
+        raise ValueError(
+            f"ModelVelocity: num_classes={num_classes} but the model's null class is {int(null)} "
+            f"(it was trained with {int(null)} classes); pass num_classes={int(null)}"
+        )
+    return int(null)
+
+
 class ModelVelocity:
     """Velocity of a trained network ``model(x (B,C,H,W), t (B,) float, y (B,) long) -> v``.
 
@@ -118,7 +136,7 @@ class ModelVelocity:
             )
         self.model = model
         self.num_classes = int(num_classes)
-        self.null_class = int(num_classes)
+        self.null_class = model_null_class(model, int(num_classes))
         self.mode = mode
         self.cfg_scale = float(cfg_scale)
         self.cfg_interval = (a, b)
