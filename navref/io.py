@@ -17,6 +17,21 @@ from typing import Any
 import numpy as np
 
 
+def umask_mode() -> int:
+    """The mode a new file gets under the current umask (0o644 for umask 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def give_umask_mode(path: str | os.PathLike) -> None:
+    """Set ``path`` (a file, or every file under a directory) to :func:`umask_mode`."""
+    path = Path(path)
+    mode = umask_mode()
+    for file in [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]:
+        os.chmod(file, mode)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -30,12 +45,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     suffix = suffix if suffix is not None else "".join(path.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give outputs the usual mode
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600, and some writers (safetensors) recreate the file: set the
+        # mode the user's umask gives only now, once the content is final
+        give_umask_mode(tmp_path)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
