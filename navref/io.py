@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,3 +78,36 @@ def save_json(path: str | os.PathLike, obj: Any) -> None:
 def load_json(path: str | os.PathLike) -> Any:
     """Load a JSON file."""
     return json.loads(Path(path).read_text())
+
+
+class NonFiniteError(ValueError):
+    """An array produced for later rules holds NaN or infinity."""
+
+
+def check_finite(
+    array: Any,
+    what: str,
+    fix: str,
+    first_row: int = 0,
+    row_names: Sequence[str] | None = None,
+) -> None:
+    """Raise :class:`NonFiniteError` if ``array`` (numpy or torch, rows on axis 0) has NaN/inf.
+
+    The message names ``what`` the array is, the first bad row as ``first_row + i`` (its
+    index in the whole output when ``array`` is one batch of it), ``row_names[i]`` when
+    given (e.g. the source file), how many rows are bad, and ``fix``.
+    """
+    values = array.detach().cpu().numpy() if hasattr(array, "detach") else np.asarray(array)
+    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1) if values.ndim else None
+    if finite is None:
+        if np.isfinite(values):
+            return
+        raise NonFiniteError(f"{what} is {values.item()}; {fix}")
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite)
+    name = f" ({row_names[bad[0]]})" if row_names is not None else ""
+    raise NonFiniteError(
+        f"{what}: item {first_row + int(bad[0])}{name} holds NaN or infinity "
+        f"({len(bad)} bad item(s) in rows {first_row}..{first_row + len(values) - 1}); {fix}"
+    )
