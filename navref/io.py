@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,3 +112,68 @@ def check_finite(
         f"{what}: item {first_row + int(bad[0])}{name} holds NaN or infinity "
         f"({len(bad)} bad item(s) in rows {first_row}..{first_row + len(values) - 1}); {fix}"
     )
+
+
+class ArtefactError(ValueError):
+    """A file written by an earlier rule is damaged (cut short, wrong shape, NaN)."""
+
+
+def artefact_error(path: str | os.PathLike, rule: str, problem: str) -> ArtefactError:
+    """The error for a bad artefact: names the file, the problem and the rule to rerun."""
+    return ArtefactError(
+        f"{path}: {problem}. It was written by rule {rule} (perhaps cut short by a full disk "
+        f"or a killed copy): delete it and rerun that rule (snakemake --forcerun {rule})"
+    )
+
+
+def load_array(
+    path: str | os.PathLike,
+    rule: str,
+    mmap: bool = True,
+    shape: Sequence[int] | None = None,
+    finite: bool = False,
+) -> np.ndarray:
+    """Load the ``.npy`` that ``rule`` wrote (memory-mapped by default), checked.
+
+    Checks that the file holds as many bytes as its header says, its ``shape`` when given
+    and, with ``finite``, that it holds no NaN/inf (streamed in chunks). Raises
+    :class:`ArtefactError` naming the file and ``rule``.
+    """
+    try:
+        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise artefact_error(path, rule, "does not exist") from None
+    except (ValueError, OSError, EOFError) as err:
+        raise artefact_error(path, rule, f"is not a complete .npy file ({err})") from None
+    if shape is not None and tuple(arr.shape) != tuple(shape):
+        raise artefact_error(path, rule, f"has shape {arr.shape}, expected {tuple(shape)}")
+    for s in range(0, len(arr) if finite and arr.ndim else 0, 4096):
+        block = np.asarray(arr[s : s + 4096], dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(block.reshape(len(block), -1)).all(axis=1))
+        if len(bad):
+            raise artefact_error(path, rule, f"row {s + int(bad[0])} holds NaN or infinity")
+    return arr
+
+
+def load_npz(
+    path: str | os.PathLike, rule: str, finite: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """Load every array of the ``.npz`` that ``rule`` wrote, checked.
+
+    A file cut short, or a NaN/inf in one of the ``finite`` arrays, raises
+    :class:`ArtefactError` naming the file and ``rule``.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise artefact_error(path, rule, "does not exist") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise artefact_error(path, rule, f"is not a complete .npz file ({err})") from None
+    for key in finite:
+        if key not in arrays:
+            raise artefact_error(path, rule, f"holds no array {key!r} (has {sorted(arrays)})")
+        values = np.asarray(arrays[key], dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise artefact_error(path, rule, f"array {key!r} holds NaN or infinity")
+    return arrays

@@ -26,7 +26,15 @@ import torch
 from tqdm import tqdm
 
 from navref.data.base import load_prepared
-from navref.io import atomic_path, check_finite, load_json, save_json, save_parquet
+from navref.io import (
+    artefact_error,
+    atomic_path,
+    check_finite,
+    load_array,
+    load_json,
+    save_json,
+    save_parquet,
+)
 from navref.vae import images_to_unit, load_vae, unit_to_images
 
 _NAN_FIX = (
@@ -96,7 +104,7 @@ def _encoder(ds, kind: str, vae, sample: bool, gen: torch.Generator, device: str
         if ds.modality == "vector":
             if kind != "pixel":
                 raise ValueError("vector datasets (synthetic_gaussian) only take `kind: pixel`")
-            return torch.from_numpy(np.asarray(batch, dtype=np.float32))
+            return torch.from_numpy(np.array(batch, dtype=np.float32))  # own, writable copy
         x = images_to_unit(batch)
         if vae is None:
             return x
@@ -188,12 +196,19 @@ class LatentSpace:
 
     @classmethod
     def load(cls, root: str | Path, device: str = "cpu") -> LatentSpace:
+        """Open the space at ``root``; its shift and scale must be finite (else
+        :class:`navref.io.ArtefactError` naming ``stats.json`` and rule encode_latents)."""
         root = Path(root)
-        return cls(root, load_json(root / "stats.json"), device)
+        stats = load_json(root / "stats.json")
+        for key in ("shift", "scale"):
+            if not np.isfinite(np.asarray(stats[key], dtype=np.float64)).all():
+                raise artefact_error(root / "stats.json", "encode_latents", f"{key} holds NaN")
+        return cls(root, stats, device)
 
     def latents(self, mmap: bool = True) -> np.ndarray:
-        """The stored (normalised) latents, memory-mapped by default."""
-        return np.load(self.root / "latents.npy", mmap_mode="r" if mmap else None)
+        """The stored (normalised) latents, memory-mapped by default; a file cut short or
+        of another shape than ``stats.json`` says raises :class:`navref.io.ArtefactError`."""
+        return load_array(self.root / "latents.npy", "encode_latents", mmap, self.stats["shape"])
 
     def meta(self):
         import pandas as pd
