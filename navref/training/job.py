@@ -60,7 +60,13 @@ def train_on_space(
 ) -> Path:
     """:func:`navref.training.train` on one split of the latent space in ``space_dir``
     (``LatentSpace.split_arrays``: a contiguous split stays memory-mapped); ``kwargs`` go
-    to ``train``. Returns the model path."""
+    to ``train``. Returns the model path; raises ``FileNotFoundError`` when ``space_dir`` holds
+    no latent space."""
+    if not (Path(space_dir) / "stats.json").is_file():
+        raise FileNotFoundError(
+            f"{space_dir} is not a latent space (no stats.json); encode it first "
+            "(rule encode_latents) or pass --latents with labels"
+        )
     space = LatentSpace.load(space_dir)
     latents, labels = space.split_arrays(split)
     num_classes = int(space.stats["num_classes"])
