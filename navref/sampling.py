@@ -1,7 +1,6 @@
 """Euler sampling of a flow model with composable velocity providers.
 
-Time convention (Lipman et al., as everywhere in navref): t in [0, 1], t = 0 is the
-Gaussian prior N(0, I) and t = 1 is the data; x_t = (1 - t) x0 + t x1. Sampling integrates
+Time convention and path: :mod:`navref.path` (t = 0 noise, t = 1 data). Sampling integrates
 
     dx/dt = v(x, t, y)   from t = grid[0] (usually 0) to t = grid[-1] (usually 1)
 
@@ -44,6 +43,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 import torch
 from torch import Tensor
+
+from navref.path import x1_hat
 
 if TYPE_CHECKING:
     from navref.oracle import OracleResult
@@ -517,7 +518,7 @@ def sample(
                 f"shape {tuple(x.shape)}"
             )
         if k in rec:
-            keep(t, x, x + (1.0 - t) * v)
+            keep(t, x, x1_hat(x, t, v))
         x = torch.add(x, v, alpha=t_next - t)
     if len(times) - 1 in rec:
         keep(times[-1], x, x)

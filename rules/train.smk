@@ -20,7 +20,7 @@ rule train_model:
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
     params:
-        cfg=lambda w: config["models"][w.model],
+        settings=lambda w: config["models"][w.model],
         device=config.get("device", "auto"),
     script:
         "../workflow_scripts/train_model.py"
