@@ -15,6 +15,8 @@ with rule_context(sm) as log:
     images = split_images(Path(sm.input.info).parent, "train")
     ref = reference_statistics(
         images, cfg["feature_extractor"], weights, out_path=sm.output[0],
-        batch_size=cfg["batch_size"], device=resolve_device(sm.params.device),
+        reference_size=cfg["reference_size"], prc_neighborhood=cfg["prc_neighborhood"],
+        seed=cfg["reference_seed"], batch_size=cfg["batch_size"],
+        device=resolve_device(sm.params.device),
     )  # fmt: skip
     log.info("reference statistics of %d images", ref["num_images"])
