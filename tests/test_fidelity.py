@@ -326,3 +326,15 @@ def test_reference_subset_equals_explicit_subset(digits, net, tmp_path):
     loaded = fm.load_reference_statistics(tmp_path / "ref.safetensors")
     np.testing.assert_array_equal(loaded["prc_radii"], sub["prc_radii"])
     assert loaded["prc_neighborhood"] == 3
+
+
+def test_reference_with_nan_is_refused_on_load(reference, tmp_path):
+    from navref.io import NonFiniteError
+
+    ref = dict(fm.load_reference_statistics(reference[0]))
+    ref["sigma"] = ref["sigma"].copy()
+    ref["sigma"][2, 3] = np.nan
+    bad = tmp_path / "bad.safetensors"
+    fm.save_reference_statistics(bad, ref)
+    with pytest.raises(NonFiniteError, match="reference_stats"):
+        fm.load_reference_statistics(bad)

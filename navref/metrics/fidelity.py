@@ -308,6 +308,11 @@ def load_reference_statistics(path: str | os.PathLike) -> dict[str, Any]:
     }
     ref["mu"], ref["sigma"] = arrays["fid.mu"], arrays["fid.sigma"]
     ref["prc_radii"] = arrays.get("prc.radii")
+    fix = f"{path} is damaged; delete it and rerun rule reference_stats"
+    for name, array in [("FID mean", ref["mu"]), ("FID covariance", ref["sigma"])]:
+        check_finite(array, f"reference {name} in {path}", fix)
+    for layer, array in ref["features"].items():
+        check_finite(array, f"reference features {layer!r} in {path}", fix)
     return ref
 
 
@@ -394,6 +399,8 @@ def compute_metrics(
     n1, kid_size = _check_samples(sample_images_uint8, n2, kid_subset_size, prc_neighborhood)
 
     feats = _extract(sample_images_uint8, feature_extractor, path, batch_size, device, verbose)
+    for layer, array in feats.items():
+        check_finite(array, f"features {layer!r} of the samples", "check the feature network")
     ref_feats = {k: torch.from_numpy(v) for k, v in ref["features"].items()}
     layers = ref["layers"]
     kwargs = {
