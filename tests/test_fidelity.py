@@ -338,3 +338,20 @@ def test_reference_with_nan_is_refused_on_load(reference, tmp_path):
     fm.save_reference_statistics(bad, ref)
     with pytest.raises(NonFiniteError, match="reference_stats"):
         fm.load_reference_statistics(bad)
+
+
+def test_features_extracted_without_tf32(digits, net, monkeypatch):
+    import torch_fidelity.utils as tfu
+
+    seen = []
+    real = tfu.get_featuresdict_from_dataset
+
+    def spy(*args, **kwargs):
+        seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tfu, "get_featuresdict_from_dataset", spy)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    fm.extract_features(digits[0][:8], FEATURE_NET_EXTRACTOR, net[0], device="cpu")
+    assert seen == [(False, False)]
+    assert torch.backends.cudnn.allow_tf32  # restored

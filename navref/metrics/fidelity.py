@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -212,9 +214,23 @@ def _extract(
         feature_extractor_compile=False,
         verbose=verbose,
     )
-    return get_featuresdict_from_dataset(
-        dataset, extractor, batch_size, cuda, save_cpu_ram=True, verbose=verbose
-    )
+    with full_float32():
+        return get_featuresdict_from_dataset(
+            dataset, extractor, batch_size, cuda, save_cpu_ram=True, verbose=verbose
+        )
+
+
+@contextmanager
+def full_float32() -> Iterator[None]:
+    """TF32 off for matmuls and cuDNN convolutions inside (restored after): FID features
+    must match the float32 reference implementation (TF32 keeps 10 mantissa bits and
+    shifts Inception features by ~1e-3 relative; PyTorch enables it for cuDNN by default)."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
 def reference_rows(num_images: int, reference_size: int | None, seed: int) -> np.ndarray:
