@@ -33,3 +33,32 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
             index = int(rank) if rank is not None else torch.cuda.current_device()
             device = torch.device("cuda", index)
     return device
+
+
+def check_booked_gpus(gpus: int, device: str | None) -> None:
+    """Fail at the start of a job that booked ``gpus`` > 0 GPUs when CUDA cannot start here,
+    instead of silently running on the CPU; ``device: cpu`` says the CPU is wanted.
+
+    Raises ``RuntimeError`` naming CUDA_VISIBLE_DEVICES and the fix."""
+    if gpus <= 0 or device == "cpu" or torch.cuda.is_available():
+        return
+    raise RuntimeError(
+        f"this job booked {gpus} GPU(s) but CUDA cannot start here "
+        f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}, torch built for "
+        f"CUDA {torch.version.cuda}); check the driver and the allocation, or set "
+        "`device: cpu` in the config to run on the CPU on purpose"
+    )
+
+
+def describe(device: str | torch.device, threads: int) -> str:
+    """One log line: the device a job runs on (GPU name, memory, how many are visible) and
+    its CPU threads."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return f"device: cpu, {threads} thread(s)"
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(index)
+    return (
+        f"device: cuda:{index} ({props.name}, {props.total_memory / 2**30:.0f} GiB), "
+        f"{torch.cuda.device_count()} visible, {threads} CPU thread(s)"
+    )

@@ -67,6 +67,16 @@ def _route(name: str, handlers: list, level: int, propagate: bool) -> tuple[list
     return old
 
 
+def _booked_gpus(snakemake) -> int:
+    """GPUs the job booked (its ``gpu`` resource; 0 when none)."""
+    return int(getattr(getattr(snakemake, "resources", None), "gpu", 0) or 0)
+
+
+def _device_setting(snakemake) -> str:
+    """The config's ``device`` as the rule passed it (``params.device``), else ``auto``."""
+    return str(getattr(getattr(snakemake, "params", None), "device", "auto") or "auto")
+
+
 @contextlib.contextmanager
 def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]:
     """Log to ``snakemake.log[0]`` (and stderr), set threads, report failures cleanly."""
@@ -96,6 +106,9 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     logger.info("rule %s %s", name, wildcards)
     logger.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES"))
     try:
+        device = _device_setting(snakemake)
+        devices.check_booked_gpus(_booked_gpus(snakemake), device)
+        logger.info(devices.describe(devices.resolve_device(device), torch.get_num_threads()))
         yield logger
     except EXPECTED_ERRORS as err:
         if stream is not None:
