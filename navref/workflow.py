@@ -106,10 +106,13 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     logger.info("rule %s %s", name, wildcards)
     logger.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES"))
     try:
-        device = _device_setting(snakemake)
-        devices.check_booked_gpus(_booked_gpus(snakemake), device)
-        logger.info(devices.describe(devices.resolve_device(device), torch.get_num_threads()))
-        yield logger
+        device, gpus = _device_setting(snakemake), _booked_gpus(snakemake)
+        with devices.local_gpu_claim(gpus, device) as claimed:
+            if claimed:
+                logger.info("claimed GPU(s) %s of this machine", claimed)
+            devices.check_booked_gpus(gpus, device)
+            logger.info(devices.describe(devices.resolve_device(device), torch.get_num_threads()))
+            yield logger
     except EXPECTED_ERRORS as err:
         if stream is not None:
             stream.write(traceback.format_exc())

@@ -39,3 +39,31 @@ def test_cpu_on_purpose_runs_and_logs_its_device(tmp_path, gpus, device):
     text = (tmp_path / "rule.log").read_text()
     expected = "device: cuda:" if torch.cuda.is_available() and device != "cpu" else "device: cpu"
     assert expected in text and "working" in text
+
+
+def test_concurrent_local_jobs_get_distinct_gpus(tmp_path, monkeypatch):
+    """Claims are per process (flock): a second process sees the first one's GPUs taken."""
+    import subprocess
+    import sys
+
+    from navref.devices import claim_local_gpus
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    other = (
+        "import os, sys; from navref.devices import claim_local_gpus\n"
+        f"with claim_local_gpus(2, {str(tmp_path)!r}, 4) as got:\n"
+        "    print(got, os.environ['CUDA_VISIBLE_DEVICES'])\n"
+    )
+    with claim_local_gpus(2, tmp_path, 4) as mine:
+        assert mine == [0, 1]
+        import os
+
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+        out = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True)
+        assert out.stdout.strip() == "[2, 3] 2,3", out.stderr
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
+    with claim_local_gpus(4, tmp_path, 4) as all_four:  # released on exit
+        assert all_four == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="books 5 GPU"):
+        with claim_local_gpus(5, tmp_path, 4):
+            pass
