@@ -166,3 +166,54 @@ def test_navref_state_dict_unchanged_by_release_options():
     keys = set(DiT(conf).state_dict())
     assert not {k for k in keys if "pos_embed" in k or ".fc1." in k}
     assert np.all([k.endswith((".weight", ".bias")) for k in keys])
+
+
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+def _schema_errors(models: dict, space_extra: dict | None = None) -> str:
+    from navref.config import explain
+
+    space = {"dataset": "d", "kind": "vae", "pretrained": "/w/vavae.pt", **(space_extra or {})}
+    config = {
+        "datasets": {"d": {"kind": "synthetic_gaussian", "dim": 2, "size": 8}},
+        "latent_spaces": {"s": space},
+    }
+    return explain({**config, "models": models}, SCHEMA)
+
+
+def test_schema_release_names_are_the_loaders():
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    arch = schema["properties"]["models"]["additionalProperties"]["properties"]["arch"]
+    from navref.models.released import RELEASED_ARCHS
+
+    assert arch["oneOf"][0]["enum"] == list(RELEASED_ARCHS)
+
+
+@pytest.mark.parametrize(
+    ("model", "ok"),
+    [
+        ({"space": "s", "pretrained": "/w/xl.pt", "arch": "LightningDiT-XL/1"}, True),
+        ({"space": "s", "pretrained": "/w/sit.pt", "arch": "SiT-XL/2", "weights": "ema"}, True),
+        ({"space": "s", "arch": {"size": "tiny"}, "train": {"steps": 10}}, True),
+        ({"space": "s", "pretrained": "/w/xl.pt", "arch": "LightningDiT-XL/3"}, False),
+        ({"space": "s", "pretrained": "/w/xl.pt", "arch": {"size": "XL"}}, False),
+        (
+            {"space": "s", "pretrained": "/w/xl.pt", "arch": "SiT-XL/2", "train": {"steps": 1}},
+            False,
+        ),
+        ({"space": "s", "arch": {"size": "tiny"}, "train": {"steps": 10}, "weights": "ema"}, False),
+    ],
+)
+def test_schema_pretrained_models(model, ok):
+    errors = _schema_errors({"m": model})
+    assert (errors == "") is ok, errors
+
+
+def test_schema_latents_stats():
+    assert _schema_errors({}, {"latents_stats": "/w/latents_stats.pt"}) == ""
+    assert _schema_errors({}, {"latents_stats": "/w/s.pt", "latent_multiplier": 0.5}) == ""
+    assert _schema_errors({}, {"latent_multiplier": 0.5}) != ""
+    assert _schema_errors({}, {"latents_stats": "/w/s.pt", "normalize": True}) != ""
