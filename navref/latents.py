@@ -10,7 +10,9 @@ vectors), ``meta.parquet`` (the dataset's rows, same order) and ``stats.json``. 
 latents are ``z = (raw - shift) * scale`` per channel: with ``normalize: true`` shift is the
 per-channel mean and scale 1/std of the raw train-split latents (LightningDiT's latent
 normalisation); otherwise shift = the VAE's ``shift_factor`` (0 when it has none) and
-scale = its ``scaling_factor`` (shift 0, scale 1 for pixels).
+scale = its ``scaling_factor`` (shift 0, scale 1 for pixels). ``latents_stats: <file>``
+(LightningDiT's ``latents_stats.pt``) takes shift = its mean and scale = multiplier / std
+instead, so the latents equal those a released model was trained on.
 :class:`LatentSpace` inverts this and decodes to uint8 images.
 """
 
@@ -97,6 +99,36 @@ def storage_scaling(
     return np.full_like(mean, shift), np.full_like(mean, factor)
 
 
+def latents_stats_scaling(
+    path: str | Path, channels: int, multiplier: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (shift, scale) from LightningDiT's ``latents_stats.pt``.
+
+    The file (``extract_features.py`` of hustvl/LightningDiT) holds ``mean`` and ``std`` of
+    shape (1, C, 1, 1); the released models see (raw - mean) / std * multiplier (multiplier
+    1.0 for VA-VAE), i.e. shift = mean, scale = multiplier / std. Read with
+    ``torch.load(weights_only=True)``. Raises FileNotFoundError if missing; ValueError if
+    ``mean`` / ``std`` are absent, have another number of channels than ``channels``, or std
+    is not finite and > 0.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"latents_stats file not found: {path}")
+    stats = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(stats, dict) or not {"mean", "std"} <= set(stats):
+        raise ValueError(f"{path}: expected a dict with 'mean' and 'std' (LightningDiT format)")
+    mean = stats["mean"].double().reshape(-1).numpy()
+    std = stats["std"].double().reshape(-1).numpy()
+    if len(mean) != channels or len(std) != channels:
+        raise ValueError(
+            f"{path}: mean/std have {len(mean)}/{len(std)} channels, the latents {channels}; "
+            "name the stats file of this VAE"
+        )
+    if not (np.isfinite(std).all() and (std > 0).all() and np.isfinite(mean).all()):
+        raise ValueError(f"{path}: std must be finite and > 0, mean finite")
+    return mean, multiplier / std
+
+
 def _encoder(ds, kind: str, vae, sample: bool, gen: torch.Generator, device: str):
     """Batch encoder: uint8 images (B, H, W, C) (or vectors) -> raw float32 latents."""
 
@@ -162,7 +194,11 @@ def encode_latents(
                          sources[s : s + batch_size])  # fmt: skip
             arr[s : s + batch_size] = z.numpy()
         mean, std = channel_stats(arr, train_rows if len(train_rows) else np.arange(n))
-        shift, scale = storage_scaling(normalise, vae, mean, std)
+        if space_cfg.get("latents_stats"):  # the statistics a released model was trained on
+            multiplier = float(space_cfg.get("latent_multiplier", 1.0))
+            shift, scale = latents_stats_scaling(space_cfg["latents_stats"], len(mean), multiplier)
+        else:
+            shift, scale = storage_scaling(normalise, vae, mean, std)
         sh, sc = torch.tensor(shift, dtype=torch.float32), torch.tensor(scale, dtype=torch.float32)
         for s in range(0, n, 4096):
             arr[s : s + 4096] = normalize(torch.from_numpy(arr[s : s + 4096]), sh, sc).numpy()
@@ -175,6 +211,7 @@ def encode_latents(
         shift=shift.tolist(),
         scale=scale.tolist(),
         normalize=normalise,
+        latents_stats=space_cfg.get("latents_stats"),
         modality=ds.modality,
         image_shape=list(ds.data.shape[1:]),
         num_classes=len(ds.class_names),
