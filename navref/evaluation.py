@@ -59,11 +59,15 @@ def reference_stats(
     log: logging.Logger,
 ) -> None:
     """Features and FID statistics of the dataset's real train images, saved to
-    ``out_path``; ``settings`` is the ``evaluation`` config section."""
+    ``out_path``; ``settings`` is the ``evaluation`` config section, ``weights`` the feature
+    net the pipeline trained (None: ``settings["weights_path"]``)."""
+    weights = weights or settings["weights_path"]
     check_feature_extractor(settings["feature_extractor"], weights)  # before any work
     images, _ = image_split(dataset_dir, "train")
     ref = reference_statistics(
         images, settings["feature_extractor"], weights, out_path=out_path,
+        reference_size=settings["reference_size"],
+        prc_neighborhood=settings["prc_neighborhood"], seed=settings["reference_seed"],
         batch_size=settings["batch_size"], device=device,
     )  # fmt: skip
     log.info("reference statistics of %d images", ref["num_images"])

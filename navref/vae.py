@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from navref.io import save_json, save_parquet
+from navref.io import give_umask_mode, save_json, save_parquet
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -142,6 +142,7 @@ def train_vae(
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".weights.partial"
     vae.save_pretrained(str(tmp), safe_serialization=True)
+    give_umask_mode(tmp)  # safetensors writes its files 0600
     for f in tmp.iterdir():
         f.replace(out / f.name)
     tmp.rmdir()

@@ -23,8 +23,7 @@ rule train_model:
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
     params:
-        # the training helper owns workflow_scripts/train_model.py, which reads ``cfg``
-        cfg=lambda w: config["models"][w.model],
+        settings=lambda w: config["models"][w.model],
         device=DEVICE,
     script:
         "../workflow_scripts/train_model.py"

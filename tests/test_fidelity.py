@@ -280,3 +280,78 @@ def test_inception_never_downloads(digits, reference, tmp_path, monkeypatch):
             cache=False,
             verbose=False,
         )
+
+
+@pytest.mark.parametrize(("n1", "n2", "d", "batch"), [(50, 80, 16, 10000), (37, 120, 8, 16)])
+def test_stored_radii_equal_torch_fidelity_bitwise(n1, n2, d, batch):
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    from navref.metrics.prc import knn_radii, precision_recall
+
+    g = torch.Generator().manual_seed(n1)
+    a = torch.randn(n1, d, generator=g)
+    b = torch.randn(n2, d, generator=g) * 1.2 + 0.3
+    kw = dict(prc_neighborhood=3, prc_batch_size=batch, save_cpu_ram=True, verbose=False)
+    expected = prc_features_to_metric(a, b, **kw)
+    got = precision_recall(a, b, knn_radii(b, 3, batch), 3, batch)
+    assert got == expected
+    # the radii are the 3rd nearest other point (brute force, float64)
+    r = np.sort(scipy.spatial.distance.cdist(b.double(), b.double()), axis=1)[:, 3]
+    np.testing.assert_allclose(knn_radii(b, 3, batch).numpy(), r, rtol=1e-5)
+    with pytest.raises(ValueError, match="reference radii"):
+        precision_recall(a, b, knn_radii(b, 3)[:-1], 3)
+
+
+def test_reference_rows_fixed_size_seeded_draw():
+    assert (fm.reference_rows(10, None, 0) == np.arange(10)).all()
+    assert (fm.reference_rows(10, 50, 0) == np.arange(10)).all()
+    rows = fm.reference_rows(1000, 100, 3)
+    assert len(rows) == len(np.unique(rows)) == 100 and (np.diff(rows) > 0).all()
+    assert (rows == fm.reference_rows(1000, 100, 3)).all()
+    assert not (rows == fm.reference_rows(1000, 100, 4)).all()
+
+
+def test_reference_subset_equals_explicit_subset(digits, net, tmp_path):
+    images = digits[0][:200]
+    kw = dict(batch_size=64, device="cpu")
+    sub = fm.reference_statistics(
+        images, FEATURE_NET_EXTRACTOR, net[0], reference_size=60, seed=5,
+        out_path=tmp_path / "ref.safetensors", **kw,
+    )  # fmt: skip
+    rows = fm.reference_rows(200, 60, 5)
+    explicit = fm.reference_statistics(images[rows], FEATURE_NET_EXTRACTOR, net[0], **kw)
+    assert sub["num_images"] == 60
+    for key in ("mu", "sigma", "prc_radii"):
+        np.testing.assert_array_equal(sub[key], explicit[key])
+    loaded = fm.load_reference_statistics(tmp_path / "ref.safetensors")
+    np.testing.assert_array_equal(loaded["prc_radii"], sub["prc_radii"])
+    assert loaded["prc_neighborhood"] == 3
+
+
+def test_reference_with_nan_is_refused_on_load(reference, tmp_path):
+    from navref.io import NonFiniteError
+
+    ref = dict(fm.load_reference_statistics(reference[0]))
+    ref["sigma"] = ref["sigma"].copy()
+    ref["sigma"][2, 3] = np.nan
+    bad = tmp_path / "bad.safetensors"
+    fm.save_reference_statistics(bad, ref)
+    with pytest.raises(NonFiniteError, match="reference_stats"):
+        fm.load_reference_statistics(bad)
+
+
+def test_features_extracted_without_tf32(digits, net, monkeypatch):
+    import torch_fidelity.utils as tfu
+
+    seen = []
+    real = tfu.get_featuresdict_from_dataset
+
+    def spy(*args, **kwargs):
+        seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tfu, "get_featuresdict_from_dataset", spy)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    fm.extract_features(digits[0][:8], FEATURE_NET_EXTRACTOR, net[0], device="cpu")
+    assert seen == [(False, False)]
+    assert torch.backends.cudnn.allow_tf32  # restored

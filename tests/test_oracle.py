@@ -360,3 +360,23 @@ def test_default_chunk_size():
     assert default_chunk_size(4096, 1) * 4096 <= (1 << 23)
     empty = oracle_velocity(torch.zeros(0, 6), 0.5, torch.randn(10, 6))
     assert empty.shape == (0, 6)
+
+
+@pytest.mark.parametrize("single_chunk", [True, False])
+def test_results_equal_inside_bf16_autocast(toy, single_chunk):
+    """A caller's bf16 autocast region must not reach the oracle's matrix products."""
+    data, x1, x0, labels = toy
+    x = 0.3 * x0 + 0.7 * x1
+    chunk = None if single_chunk else 64
+    plain = oracle_posterior(x, 0.7, data, data_labels=labels, labels=labels[:24], chunk_size=chunk)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.mm(x, x.T).dtype == torch.bfloat16  # autocast is really on here
+        auto = oracle_posterior(
+            x, 0.7, data, data_labels=labels, labels=labels[:24], chunk_size=chunk
+        )
+        velocity = oracle_velocity(x, 0.7, data, chunk_size=chunk)
+        mean = posterior_mean(x, 0.7, data, chunk_size=chunk)
+    for field in ("velocity", "mean", "top1_weight", "top1_index", "entropy", "ess"):
+        assert torch.equal(getattr(plain, field), getattr(auto, field)), field
+    assert torch.equal(velocity, oracle_velocity(x, 0.7, data, chunk_size=chunk))
+    assert torch.equal(mean, posterior_mean(x, 0.7, data, chunk_size=chunk))

@@ -312,3 +312,22 @@ def test_fig_training_and_split_time(tmp_path):
     assert res.axes[0].get_xlabel() == "training step"
     a = res.data[res.data["model"] == "a"].sort_values("step")
     assert a["loss"].tolist() == pytest.approx([1 / (s + 1) for s in range(0, 50, 5)])
+
+
+def test_wilson_band_matches_closed_form_and_is_wide_at_0_and_1():
+    from scipy.stats import norm
+
+    from navref.report.figures import wilson_band
+
+    share = np.array([0.0, 0.25, 0.5, 1.0, np.nan])
+    n = np.array([20.0, 40.0, 10.0, 20.0, 10.0])
+    lo, hi = wilson_band(share, n)
+    z = norm.ppf(0.975)
+    for i in range(4):  # Wilson (1927), closed form in float64
+        p, k = share[i], n[i]
+        centre = (p + z * z / (2 * k)) / (1 + z * z / k)
+        half = z / (1 + z * z / k) * np.sqrt(p * (1 - p) / k + z * z / (4 * k * k))
+        assert lo[i] == pytest.approx(max(centre - half, 0.0), abs=1e-9)
+        assert hi[i] == pytest.approx(min(centre + half, 1.0), abs=1e-9)
+    assert hi[0] > 0.1 and lo[3] < 0.9  # the Wald band has zero width there
+    assert np.isnan(lo[4]) and np.isnan(hi[4])

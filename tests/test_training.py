@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -11,8 +13,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-import navref.training as training
+import navref.training.state as training_state
 from navref.checkpoint import (
     find_resume_checkpoint,
     is_complete,
@@ -25,8 +28,11 @@ from navref.training import (
     TrainConfig,
     load_model,
     oracle_target,
+    run_training,
     train,
 )
+from navref.training.job import prepare_out_dir, settings_digest
+from navref.training.optim import ema_update, lr_at
 
 MODEL = {"depth": 1, "hidden_size": 32, "num_heads": 2, "patch_size": 2}
 NUM_CLASSES = 2
@@ -50,7 +56,7 @@ def _data(n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return latents, labels
 
 
-def _cfg(**kw) -> TrainConfig:
+def _conf(**kw) -> TrainConfig:
     base = {
         "steps": 6,
         "batch_size": 4,
@@ -62,10 +68,10 @@ def _cfg(**kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 
-def _run(tmp, name, cfg, latents=None, labels=None, **kw):
+def _run(tmp, name, conf, latents=None, labels=None, **kw):
     if latents is None:
         latents, labels = _data()
-    return train(cfg, MODEL, latents, labels, NUM_CLASSES, tmp / name, progress=False, **kw)
+    return train(conf, MODEL, latents, labels, NUM_CLASSES, tmp / name, progress=False, **kw)
 
 
 def _weights(path) -> dict[str, torch.Tensor]:
@@ -76,8 +82,8 @@ def _weights(path) -> dict[str, torch.Tensor]:
 
 
 def test_train_config_round_trip_and_validation():
-    cfg = TrainConfig(checkpoint_steps=(3, 1), betas=(0.9, 0.95), steps=5)
-    d = cfg.to_dict()
+    conf = TrainConfig(checkpoint_steps=(3, 1), betas=(0.9, 0.95), steps=5)
+    d = conf.to_dict()
     assert json.loads(json.dumps(d)) == d
     again = TrainConfig.from_dict(d)
     assert again == TrainConfig.from_dict(json.loads(json.dumps(d)))
@@ -101,8 +107,8 @@ def test_train_config_round_trip_and_validation():
 
 
 def test_batch_sampler_is_a_pure_function_of_seed_and_step():
-    cfg = TrainConfig(batch_size=3, seed=5)
-    a, b = FlowBatchSampler(cfg, 7, (2, 4, 4)), FlowBatchSampler(cfg, 7, (2, 4, 4))
+    conf = TrainConfig(batch_size=3, seed=5)
+    a, b = FlowBatchSampler(conf, 7, (2, 4, 4)), FlowBatchSampler(conf, 7, (2, 4, 4))
     for step in (4, 0, 4, 11):
         x, y = a.batch(step), b.batch(step)
         for key in x:
@@ -176,9 +182,9 @@ def test_oracle_target_uses_unconditional_oracle_for_dropped_labels():
 
 def test_oracle_training_matches_cfm_training_for_one_sample(tmp_path):
     latents, labels = _data(1)
-    cfg = _cfg(steps=3, log_every=1, save_every=0, label_dropout=0.5)
-    a = _run(tmp_path, "cfm", cfg, latents, labels)
-    b = _run(tmp_path, "oracle", _cfg(**{**cfg.to_dict(), "target": "oracle"}), latents, labels)
+    conf = _conf(steps=3, log_every=1, save_every=0, label_dropout=0.5)
+    a = _run(tmp_path, "cfm", conf, latents, labels)
+    b = _run(tmp_path, "oracle", _conf(**{**conf.to_dict(), "target": "oracle"}), latents, labels)
     wa, wb = _weights(a), _weights(b)
     for k in wa:
         assert torch.allclose(wa[k], wb[k], atol=1e-5), k
@@ -191,8 +197,10 @@ def test_oracle_training_matches_cfm_training_for_one_sample(tmp_path):
 
 
 def test_loss_decreases_and_outputs(tmp_path):
-    cfg = _cfg(steps=150, batch_size=8, lr=3e-3, log_every=10, save_every=0, checkpoint_steps=(50,))
-    path = _run(tmp_path, "run", cfg)
+    conf = _conf(
+        steps=150, batch_size=8, lr=3e-3, log_every=10, save_every=0, checkpoint_steps=(50,)
+    )
+    path = _run(tmp_path, "run", conf)
     log = pd.read_parquet(tmp_path / "run" / "train_log.parquet")
     assert list(log.columns) == ["step", "loss", "grad_norm", "lr", "samples_per_s", "time"]
     assert log["step"].tolist() == list(range(10, 151, 10))
@@ -216,12 +224,12 @@ def test_loss_decreases_and_outputs(tmp_path):
 
 
 def test_checkpoint_round_trip(tmp_path):
-    cfg = _cfg(steps=3, save_every=3)
-    _run(tmp_path, "run", cfg)
+    conf = _conf(steps=3, save_every=3)
+    _run(tmp_path, "run", conf)
     stem = find_resume_checkpoint(tmp_path / "run" / "checkpoints")
     assert stem is not None and stem.name == "last"
     tensors, meta = load_checkpoint(stem)
-    assert meta["step"] == 3 and meta["train"] == cfg.to_dict()
+    assert meta["step"] == 3 and meta["train"] == conf.to_dict()
     ema = load_model(tmp_path / "run" / "checkpoints" / "last.json", which="ema")
     for k, v in ema.state_dict().items():
         assert torch.equal(v, tensors["ema." + k])
@@ -247,22 +255,22 @@ class _Killed(Exception):
 
 def test_resume_is_bitwise_equal(tmp_path, monkeypatch):
     k = 4
-    cfg = _cfg(steps=2 * k, save_every=2, log_every=3, checkpoint_steps=(k,))
-    straight = _run(tmp_path, "straight", cfg)
+    conf = _conf(steps=2 * k, save_every=2, log_every=3, checkpoint_steps=(k,))
+    straight = _run(tmp_path, "straight", conf)
 
-    real_save = training.save_checkpoint
+    real_save = training_state.save_checkpoint
 
     def save_then_die(stem, tensors, meta):
         real_save(stem, tensors, meta)
         if meta["step"] == k and stem.name == "last":
             raise _Killed
 
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(training_state, "save_checkpoint", save_then_die)
     with pytest.raises(_Killed):
-        _run(tmp_path, "resumed", cfg)
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
+        _run(tmp_path, "resumed", conf)
+    monkeypatch.setattr(training_state, "save_checkpoint", real_save)
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
-    resumed = _run(tmp_path, "resumed", cfg)
+    resumed = _run(tmp_path, "resumed", conf)
 
     a, b = _weights(straight), _weights(resumed)
     assert a.keys() == b.keys()
@@ -279,22 +287,22 @@ def test_resume_is_bitwise_equal(tmp_path, monkeypatch):
     assert la["loss"].tolist() == lb["loss"].tolist()
     # a different config refuses to resume
     with pytest.raises(ValueError, match="cannot resume"):
-        _run(tmp_path, "resumed", _cfg(**{**cfg.to_dict(), "lr": 5e-4}))
+        _run(tmp_path, "resumed", _conf(**{**conf.to_dict(), "lr": 5e-4}))
     # extending the number of steps resumes from the end of the finished run
-    longer = _run(tmp_path, "resumed", _cfg(**{**cfg.to_dict(), "steps": 2 * k + 1}))
+    longer = _run(tmp_path, "resumed", _conf(**{**conf.to_dict(), "steps": 2 * k + 1}))
     assert json.loads(longer.with_suffix(".json").read_text())["step"] == 2 * k + 1
 
 
 def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(tmp_path):
     latents, labels = _data(8)
-    cfg = _cfg(steps=6, batch_size=2, save_every=1, log_every=5)
-    sampler = FlowBatchSampler(cfg, 8, (2, 4, 4))
+    conf = _conf(steps=6, batch_size=2, save_every=1, log_every=5)
+    sampler = FlowBatchSampler(conf, 8, (2, 4, 4))
     bad_sample = int(sampler.indices(3)[0])  # first drawn at update 4 (step index 3)
     first = min(s for s in range(6) if bad_sample in sampler.indices(s).tolist())
     latents = latents.copy()
     latents[bad_sample] = np.nan
     with pytest.raises(RuntimeError, match=f"at step {first + 1}\\b"):
-        _run(tmp_path, "nan", cfg, latents, labels)
+        _run(tmp_path, "nan", conf, latents, labels)
     assert not (tmp_path / "nan" / "model.safetensors").exists()
     meta = json.loads((tmp_path / "nan" / "checkpoints" / "last.json").read_text())
     assert meta["step"] == first
@@ -305,25 +313,25 @@ def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(tmp_path):
 def test_bad_inputs_raise_clear_errors(tmp_path):
     latents, labels = _data(4)
     with pytest.raises(ValueError, match="labels must lie"):
-        _run(tmp_path, "a", _cfg(), latents, labels + 5)
+        _run(tmp_path, "a", _conf(), latents, labels + 5)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        _run(tmp_path, "b", _cfg(), latents[:, 0], labels)
+        _run(tmp_path, "b", _conf(), latents[:, 0], labels)
     with pytest.raises(ValueError, match="in_channels"):
-        train(_cfg(), {**MODEL, "in_channels": 3}, latents, labels, 2, tmp_path / "c")
+        train(_conf(), {**MODEL, "in_channels": 3}, latents, labels, 2, tmp_path / "c")
 
 
 def test_bf16_training_runs(tmp_path):
-    path = _run(tmp_path, "bf16", _cfg(steps=2, precision="bf16", save_every=0))
+    path = _run(tmp_path, "bf16", _conf(steps=2, precision="bf16", save_every=0))
     assert all(torch.isfinite(v).all() for v in _weights(path).values())
 
 
 def test_cli_trains_from_npy_and_parquet(tmp_path):
-    from navref.train import main
+    from navref.training.cli import main
 
     latents, labels = _data(8)
     np.save(tmp_path / "lat.npy", latents)
     pd.DataFrame({"label": labels, "other": 0}).to_parquet(tmp_path / "meta.parquet")
-    (tmp_path / "cfg.json").write_text(
+    (tmp_path / "conf.json").write_text(
         json.dumps({"model": MODEL, "train": {"steps": 2, "batch_size": 4, "log_every": 1}})
     )
     argv = [
@@ -334,7 +342,7 @@ def test_cli_trains_from_npy_and_parquet(tmp_path):
         "--num-classes",
         "2",
         "--config",
-        str(tmp_path / "cfg.json"),
+        str(tmp_path / "conf.json"),
         "--out",
         str(tmp_path / "out"),
         "--no-progress",
@@ -343,6 +351,79 @@ def test_cli_trains_from_npy_and_parquet(tmp_path):
     assert load_model(tmp_path / "out").cfg.num_classes == 2
     with pytest.raises(ValueError, match="no column"):
         main([*argv[:4], "--label-column", "lbl", *argv[4:]])
+
+
+def _space(root, latents, labels, split):
+    """A minimal latent space directory (latents.npy, meta.parquet, stats.json)."""
+    root.mkdir(parents=True)
+    np.save(root / "latents.npy", latents)
+    pd.DataFrame({"label": labels, "split": split}).to_parquet(root / "meta.parquet")
+    (root / "stats.json").write_text(json.dumps({"num_classes": NUM_CLASSES}))
+    return root
+
+
+def test_cli_space_and_run_training_equal_train_on_the_split(tmp_path):
+    from navref.training.cli import main
+
+    latents, labels = _data(12)
+    split = np.array(["val"] * 2 + ["train"] * 8 + ["val"] * 2)
+    space = _space(tmp_path / "space", latents, labels, split)
+    conf = {"steps": 3, "batch_size": 4, "log_every": 1, "save_every": 0}
+    (tmp_path / "conf.json").write_text(json.dumps({"model": MODEL, "train": conf}))
+    args = ["--space", str(space), "--config", str(tmp_path / "conf.json"), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "cli")]) == 0
+    settings = {"arch": MODEL, "train": conf, "space": "space"}
+    job = run_training(settings, space, tmp_path / "job", device="cpu")
+    ref = _run(tmp_path, "ref", TrainConfig(**conf), latents[2:10], labels[2:10])
+    want = _weights(ref)
+    for got in (_weights(tmp_path / "cli" / "model.safetensors"), _weights(job)):
+        assert got.keys() == want.keys()
+        assert all(torch.equal(got[k], want[k]) for k in want)
+    assert (tmp_path / "job" / "config_digest.txt").read_text().strip() == settings_digest(settings)
+
+
+def test_changed_settings_move_old_checkpoints_aside(tmp_path):
+    out = tmp_path / "run"
+    logger = logging.getLogger("test")
+    prepare_out_dir({"a": 1}, out, logger)
+    (out / "checkpoints").mkdir()
+    prepare_out_dir({"a": 1}, out, logger)  # same settings: resume from them
+    assert (out / "checkpoints").is_dir()
+    prepare_out_dir({"a": 2}, out, logger)
+    digest = settings_digest({"a": 2})
+    assert not (out / "checkpoints").exists()
+    assert (out / f"checkpoints.stale-{digest}").is_dir()
+    assert (out / "config_digest.txt").read_text() == digest + "\n"
+    assert settings_digest({"b": 1, "a": 2}) == settings_digest({"a": 2, "b": 1})
+
+
+def test_learning_rate_warmup_matches_exact_fractions():
+    conf = TrainConfig(lr=3e-4, warmup_steps=7)
+    for step in range(10):
+        exact = Fraction(3e-4) * min(step + 1, 7) / 7
+        assert lr_at(conf, step) == pytest.approx(float(exact), rel=2**-52)
+    assert lr_at(conf, 6) == 3e-4 and lr_at(TrainConfig(lr=3e-4), 0) == 3e-4
+
+
+def test_ema_update_is_torchs_ema_bitwise_and_the_closed_form():
+    torch.manual_seed(0)
+    model, ema = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    lib = [p.detach().clone() for p in ema.parameters()]
+    start = [p.detach().double().clone() for p in ema.parameters()]
+    lib_update = get_ema_multi_avg_fn(0.9)
+    history = []
+    for _ in range(6):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        history.append([p.detach().double().clone() for p in model.parameters()])
+        ema_update(ema, model, 0.9)
+        lib_update(lib, [p.detach() for p in model.parameters()], None)
+    for i, (ours, theirs) in enumerate(zip(ema.parameters(), lib, strict=True)):
+        assert torch.equal(ours.detach(), theirs)
+        # closed form: 0.9^6 start + sum_k 0.1 * 0.9^(5 - k) model_k
+        ref = 0.9**6 * start[i] + sum(0.1 * 0.9 ** (5 - k) * h[i] for k, h in enumerate(history))
+        assert torch.allclose(ours.double(), ref, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- DDP
@@ -355,14 +436,14 @@ def _ddp_worker(rank: int, world: int, init_file: str, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         latents, labels = _data(8)
-        cfg = _cfg(steps=4, batch_size=4, save_every=0)
-        train(cfg, MODEL, latents, labels, NUM_CLASSES, out, progress=False, device="cpu")
+        conf = _conf(steps=4, batch_size=4, save_every=0)
+        train(conf, MODEL, latents, labels, NUM_CLASSES, out, progress=False, device="cpu")
     finally:
         dist.destroy_process_group()
 
 
 def test_ddp_two_processes_match_one_process(tmp_path):
-    single = _run(tmp_path, "single", _cfg(steps=4, batch_size=4, save_every=0))
+    single = _run(tmp_path, "single", _conf(steps=4, batch_size=4, save_every=0))
     mp.spawn(
         _ddp_worker,
         args=(2, str(tmp_path / "store"), str(tmp_path / "ddp")),

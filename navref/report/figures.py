@@ -27,6 +27,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from scipy.stats import binomtest
 
 from navref.io import atomic_path
 from navref.report.tables import final_checkpoints
@@ -482,13 +483,23 @@ def fig_mixed_grid(
     return FigureResult(save_figure(fig, stem, dpi), pd.DataFrame(recs), _splits_frame([]), axes)
 
 
+def wilson_band(share: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95 % Wilson score interval (Wilson 1927) of binomial shares ``share`` out of ``n``
+    trials, elementwise, from ``scipy.stats.binomtest``; unlike the Wald band it has
+    non-zero width at shares 0 and 1. NaN where the share or n is not finite or n < 1."""
+    lo = np.full(len(share), np.nan)
+    hi = np.full(len(share), np.nan)
+    for i, (p, k) in enumerate(zip(share, n, strict=True)):
+        if np.isfinite(p) and np.isfinite(k) and k >= 1:
+            ci = binomtest(round(p * k), int(k)).proportion_ci(0.95, method="wilson")
+            lo[i], hi[i] = ci.low, ci.high
+    return lo, hi
+
+
 def _share_band(ax: Axes, x: pd.Series, p: pd.Series, n: pd.Series, color) -> None:
-    pv = p.astype(float).to_numpy()
-    half = 1.96 * np.sqrt(np.clip(pv * (1 - pv), 0, None) / np.clip(n.to_numpy(float), 1, None))
-    ok = np.isfinite(pv)
-    ax.fill_between(
-        x.to_numpy()[ok], (pv - half)[ok], (pv + half)[ok], color=color, alpha=0.18, lw=0
-    )
+    lo, hi = wilson_band(p.astype(float).to_numpy(), n.to_numpy(float))
+    ok = np.isfinite(lo)
+    ax.fill_between(x.to_numpy()[ok], lo[ok], hi[ok], color=color, alpha=0.18, lw=0)
 
 
 def _share_panel(
