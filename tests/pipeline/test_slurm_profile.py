@@ -14,7 +14,7 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
 from snakemake_interface_common.exceptions import WorkflowError
 
-PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "slurm" / "config.yaml"
+PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "slurm" / "config.yaml"
 
 
 class _Resources(dict):

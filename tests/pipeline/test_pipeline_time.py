@@ -11,7 +11,7 @@ HEAD = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\t
 
 
 def _load():
-    path = Path(__file__).parents[1] / "benchmarks" / "pipeline_time.py"
+    path = Path(__file__).parents[2] / "benchmarks" / "pipeline_time.py"
     spec = importlib.util.spec_from_file_location("pipeline_time", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -1,13 +1,13 @@
 """The SLURM profile on a real (single-node, throw-away) SLURM cluster.
 
-The module fixture starts a cluster on this machine (tests/slurm_cluster.py: apt-get installs
+The module fixture starts a cluster on this machine (tests/pipeline/slurm_cluster.py: apt-get installs
 munge/slurm if missing, two fake GPUs); without root, apt-get or the packages the cluster
 tests are skipped with the reason (shown by ``-ra``). Three workflow runs go at once:
 
-- ``slurm``: the smoke config plus tests/configs/slurm_smoke.yaml (train_vae asks for a GPU)
+- ``slurm``: the smoke config plus tests/pipeline/configs/slurm_smoke.yaml (train_vae asks for a GPU)
   through ``--profile profiles/slurm``;
 - ``local``: the same config and targets through ``--profile profiles/local``;
-- ``fail``: tests/configs/slurm_fail.yaml (an image folder that does not exist) through the
+- ``fail``: tests/pipeline/configs/slurm_fail.yaml (an image folder that does not exist) through the
   SLURM profile.
 
 The slurm run stops after the rules in ``UNTIL`` (with everything upstream: data set, VAE
@@ -39,13 +39,13 @@ import yaml
 from safetensors import safe_open
 from slurm_cluster import PARTITION, ClusterUnavailable, SlurmCluster, start_cluster
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SLURM_PROFILE = REPO / "profiles" / "slurm"
 LOCAL_PROFILE = REPO / "profiles" / "local"
-OVERLAY = REPO / "tests" / "configs" / "slurm_smoke.yaml"
+OVERLAY = REPO / "tests" / "pipeline" / "configs" / "slurm_smoke.yaml"
 CONFIGS = [REPO / "configs" / "smoke.yaml", OVERLAY]
-FAIL_CONFIG = REPO / "tests" / "configs" / "slurm_fail.yaml"
+FAIL_CONFIG = REPO / "tests" / "pipeline" / "configs" / "slurm_fail.yaml"
 UNTIL = ["encode_latents"]
 FULL = bool(os.environ.get("NAVREF_SLURM_FULL"))
 RUN_TIMEOUT = 2400 if FULL else 480  # seconds per workflow run (timeout -k 30 ...)

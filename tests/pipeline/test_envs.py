@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 MAIN_ENV = REPO / "envs" / "navref.yaml"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]

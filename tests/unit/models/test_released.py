@@ -23,7 +23,7 @@ from navref.models.released import load_released, released_config
 from navref.vae import load_vae
 from navref.vae_convert import convert_ldm_vae
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = Path(
     os.environ.get("NAVREF_FIXTURES", REPO.parent / "shared" / "fixtures" / "released-formats")
 )

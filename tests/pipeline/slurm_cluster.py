@@ -320,7 +320,7 @@ def _write_conf(root: Path, node: str, cpus: int, mem: int, munge_socket: Path) 
     slurm = _user("slurm")
     slurm_user = "slurm" if slurm is not None else "root"
     (etc / "slurm.conf").write_text(
-        f"""# navref test cluster ({root}); written by tests/slurm_cluster.py
+        f"""# navref test cluster ({root}); written by tests/pipeline/slurm_cluster.py
 ClusterName=navreftest
 SlurmctldHost={node}(127.0.0.1)
 SlurmctldPort={_free_port()}
