@@ -15,6 +15,7 @@ os.environ.update(
 )
 
 
+from navref.booking import booking, check_bookings
 from navref.config import ConfigError, check_references, explain, t_grid
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
@@ -28,6 +29,7 @@ except Exception as err:
         + (explain(config, SCHEMA) or str(err))
     ) from None
 check_references(config)
+check_bookings(config["resources"])
 
 
 def conf(*keys):
@@ -73,19 +75,18 @@ def res(rule_name, key, default):
 
 
 def rule_threads(rule_name):
-    return res(rule_name, "threads", 1)
+    """Threads of a rule's jobs: ``gpu x cpus_per_gpu`` for a GPU rule (navref.booking)."""
+    return booking(rule_name, conf("resources", rule_name)).threads
 
 
 def rule_resources(rule_name, mem_mb, runtime):
-    """Resources of a rule: mem_mb/runtime defaults, plus gpu/cpus_per_gpu only if configured."""
+    """Resources of a rule: mem_mb/runtime defaults, plus gpu/cpus_per_gpu (and nodes: 1 for
+    several GPUs) only if configured (navref.booking)."""
     out = {
         "mem_mb": res(rule_name, "mem_mb", mem_mb),
         "runtime": res(rule_name, "runtime", runtime),
     }
-    gpu = res(rule_name, "gpu", 0)
-    if gpu:
-        out["gpu"] = gpu
-        out["cpus_per_gpu"] = res(rule_name, "cpus_per_gpu", rule_threads(rule_name))
+    out.update(booking(rule_name, conf("resources", rule_name)).gpu_resources())
     return out
 
 

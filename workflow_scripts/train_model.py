@@ -14,6 +14,7 @@ with rule_context(sm) as log:
         Path(sm.input.stats).parent,
         Path(sm.output.weights).parent,
         gpus=int(getattr(sm.resources, "gpu", 0) or 0),
+        threads=sm.threads,
         device=sm.params.device,
         logger=log,
     )

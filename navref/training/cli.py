@@ -24,6 +24,7 @@ refuse: then the checkpoints directory must not exist).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -37,6 +38,9 @@ import torch
 import torch.distributed as dist
 
 PROG = "python -m navref.training"
+#: Default of ``--ddp-timeout-minutes`` (config: ``train.ddp_timeout_minutes``): rank 0
+#: writes a checkpoint of about 11 GB (DiT-XL/2 with AdamW state) while the others wait.
+DDP_TIMEOUT_MINUTES = 60.0
 
 
 def _load_array(path: str, what: str) -> np.ndarray:
@@ -92,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch intra-op CPU threads (default: torch's; 1 is fastest for tiny models on "
         "a busy machine)",
     )
+    ap.add_argument(
+        "--ddp-timeout-minutes",
+        type=float,
+        default=DDP_TIMEOUT_MINUTES,
+        help="how long a DDP rank waits at a collective (e.g. while rank 0 writes a checkpoint) "
+        f"before the run fails (default {DDP_TIMEOUT_MINUTES:g}; NCCL's own is 10)",
+    )
     ap.add_argument("--no-resume", action="store_true", help="refuse to resume; start afresh")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return ap
@@ -129,14 +140,18 @@ def _array_data(args: argparse.Namespace) -> tuple[Any, np.ndarray]:
     return latents, labels[rows]
 
 
-def _init_process_group() -> None:
-    """Join the torchrun process group (nccl on CUDA, gloo on the CPU) when WORLD_SIZE > 1."""
+def _init_process_group(timeout_minutes: float) -> None:
+    """Join the torchrun process group (nccl on CUDA, gloo on the CPU) when WORLD_SIZE > 1;
+    a collective that waits longer than ``timeout_minutes`` fails the run."""
+    if timeout_minutes <= 0:
+        raise ValueError(f"--ddp-timeout-minutes must be > 0, got {timeout_minutes}")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        timeout = datetime.timedelta(minutes=timeout_minutes)
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-            dist.init_process_group("nccl")
+            dist.init_process_group("nccl", timeout=timeout)
         else:
-            dist.init_process_group("gloo")
+            dist.init_process_group("gloo", timeout=timeout)
 
 
 def _train(args: argparse.Namespace, settings: dict[str, Any]) -> Path:
@@ -171,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if args.no_resume and (out / "checkpoints").exists():
         raise ValueError(f"--no-resume but {out / 'checkpoints'} exists; delete it first")
-    _init_process_group()
+    _init_process_group(args.ddp_timeout_minutes)
     try:
         path = _train(args, settings)
     finally:

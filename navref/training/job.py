@@ -73,14 +73,30 @@ def train_on_space(
     return train(train_conf, model_conf, latents, labels, num_classes, out_dir, **kwargs)
 
 
-def torchrun_command(space_dir: Path, run_config: Path, out_dir: Path, gpus: int) -> list[str]:
-    """The command that trains on ``gpus`` processes of this node (DDP)."""
-    return [
+def torchrun_command(
+    space_dir: Path,
+    run_config: Path,
+    out_dir: Path,
+    gpus: int,
+    threads: int = 1,
+    ddp_timeout_minutes: float | None = None,
+) -> list[str]:
+    """The command that trains on ``gpus`` processes of this node (DDP); the job's
+    ``threads`` are shared out: each rank gets ``max(1, threads // gpus)`` (``--threads``)."""
+    cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc_per_node={gpus}", "-m", "navref.training",
         "--space", str(space_dir), "--split", "train", "--config", str(run_config),
-        "--out", str(out_dir), "--no-progress",
+        "--out", str(out_dir), "--no-progress", "--threads", str(rank_threads(threads, gpus)),
     ]  # fmt: skip
+    if ddp_timeout_minutes is not None:
+        cmd += ["--ddp-timeout-minutes", str(ddp_timeout_minutes)]
+    return cmd
+
+
+def rank_threads(threads: int, gpus: int) -> int:
+    """CPU threads of each of ``gpus`` ranks sharing a job's ``threads``."""
+    return max(1, int(threads) // max(1, int(gpus)))
 
 
 def run_training(
@@ -89,17 +105,22 @@ def run_training(
     out_dir: str | os.PathLike,
     *,
     gpus: int = 0,
+    threads: int = 1,
     device: str | None = None,
     logger: logging.Logger | None = None,
 ) -> Path:
     """Train the model of ``settings`` (a ``models:`` entry of the config: ``arch``, ``train``,
     ...) on the train split of ``space_dir`` into ``out_dir``; ``gpus > 1`` runs DDP under
-    torchrun. Returns ``out_dir / "model.safetensors"``; raises ``CalledProcessError`` when
+    torchrun, each rank with ``threads // gpus`` CPU threads (OMP_NUM_THREADS too) and the
+    process-group timeout ``train.ddp_timeout_minutes`` (not a training hyper-parameter: it
+    is kept out of TrainConfig). ``device: cpu`` with ``gpus > 1`` runs the ranks on the CPU
+    (gloo). Returns ``out_dir / "model.safetensors"``; raises ``CalledProcessError`` when
     torchrun fails."""
     logger = logger or _LOGGER
     out_dir, space_dir = Path(out_dir), Path(space_dir)
     prepare_out_dir(settings, out_dir, logger)
     model_conf, train_conf = dict(settings["arch"]), dict(settings["train"])
+    ddp_timeout = train_conf.pop("ddp_timeout_minutes", None)
     if gpus <= 1:
         logger.info("training %s on the train split of %s", model_conf, space_dir)
         return train_on_space(
@@ -108,7 +129,10 @@ def run_training(
     run_config = out_dir / "run_config.json"
     with atomic_path(run_config) as tmp:
         tmp.write_text(json.dumps({"model": model_conf, "train": train_conf}, indent=2))
-    cmd = torchrun_command(space_dir, run_config, out_dir, gpus)
+    cmd = torchrun_command(space_dir, run_config, out_dir, gpus, threads, ddp_timeout)
+    if device is not None and device != "auto":
+        cmd += ["--device", device]
+    env = {**os.environ, "OMP_NUM_THREADS": str(rank_threads(threads, gpus))}
     logger.info("DDP on %d GPUs: %s", gpus, " ".join(cmd))
-    subprocess.run(cmd, check=True, stderr=sys.stderr, stdout=sys.stderr, env=os.environ)
+    subprocess.run(cmd, check=True, stderr=sys.stderr, stdout=sys.stderr, env=env)
     return out_dir / "model.safetensors"

@@ -115,7 +115,7 @@ def train(
             save_state(state, run, names)
     bar.close()
     state.log.drain(state.last_good)
-    if run.rank == 0 and start_step == conf.steps and state.last_good is not None:
+    if start_step == conf.steps and state.last_good is not None:  # every rank: a barrier
         if state.last_good.name != "last":  # resumed a finished run from a step checkpoint
             save_state(state, run, ["last"])
     return export_model(state, run, log)

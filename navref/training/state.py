@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from navref.checkpoint import (
     find_resume_checkpoint,
@@ -111,7 +112,10 @@ def restore_state(state: TrainState, run: RunSpec, log: Callable[[str], None]) -
 
 def save_state(state: TrainState, run: RunSpec, names: list[str]) -> None:
     """Checkpoint ``state`` as ``run.ckpt_dir / name`` for each name (rank 0 writes; every
-    rank drains its log first and records the checkpoint as the last good one)."""
+    rank drains its log first and records the checkpoint as the last good one). Under DDP
+    every rank must call it: the others wait at a barrier while rank 0 writes (the process
+    group's timeout, ``--ddp-timeout-minutes``, bounds the wait), not inside the next
+    all-reduce."""
     state.log.drain(state.last_good)
     if run.rank == 0:
         tensors = {
@@ -136,6 +140,8 @@ def save_state(state: TrainState, run: RunSpec, names: list[str]) -> None:
         }
         for name in names:
             save_checkpoint(run.ckpt_dir / name, tensors, meta)
+    if run.world > 1:
+        dist.barrier()
     state.last_good = run.ckpt_dir / names[-1]
 
 

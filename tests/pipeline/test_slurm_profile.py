@@ -14,7 +14,10 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
 from snakemake_interface_common.exceptions import WorkflowError
 
-PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "slurm" / "config.yaml"
+from navref.booking import booking
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 
 
 class _Resources(dict):
@@ -27,8 +30,8 @@ class _Resources(dict):
             raise AttributeError(key) from err
 
 
-def _job(resources: dict) -> SimpleNamespace:
-    return SimpleNamespace(resources=_Resources(resources), threads=1, name="train_model")
+def _job(resources: dict, threads: int = 1) -> SimpleNamespace:
+    return SimpleNamespace(resources=_Resources(resources), threads=threads, name="train_model")
 
 
 def _uncommented_profile() -> dict:
@@ -49,8 +52,8 @@ def _uncommented_profile() -> dict:
     return yaml.safe_load("\n".join(lines))
 
 
-def _submit(resources: dict) -> str:
-    job = _job(resources)
+def _submit(resources: dict, threads: int = 1) -> str:
+    job = _job(resources, threads)
     validate_slurm_extra(job)
     params = dict(
         run_uuid="u", slurm_logfile="log", comment_str="c", account="", partition="",
@@ -76,3 +79,18 @@ def test_plugin_rejects_managed_flags_in_slurm_extra():
     """The fault the old example had: the plugin refuses --qos inside slurm_extra."""
     with pytest.raises(WorkflowError, match="not allowed"):
         validate_slurm_extra(_job({"slurm_extra": "'--qos=long'"}))
+
+
+def test_paper_train_model_sbatch_books_one_node_and_its_cpus():
+    """train_model of configs/paper.yaml (8 GPUs, torchrun --standalone) as the plugin
+    submits it: one node, 8 CPUs per GPU, and 64 threads for the job."""
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())["resources"]
+    entry = paper["train_model"]
+    book = booking("train_model", entry)
+    resources = {"mem_mb": entry["mem_mb"], "runtime": entry["runtime"], **book.gpu_resources()}
+    call = _submit(resources, threads=book.threads)
+    assert " --nodes=1" in call and " --cpus-per-gpu=8" in call and "--gpus=8" in call, call
+    assert book.threads == 64
+    one_gpu = booking("oracle_objective", paper["oracle_objective"])
+    call = _submit({"mem_mb": 1, "runtime": 1, **one_gpu.gpu_resources()}, one_gpu.threads)
+    assert "--nodes" not in call and " --cpus-per-gpu=8" in call and "--gpus=1" in call, call

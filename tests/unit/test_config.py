@@ -33,8 +33,11 @@ def test_default_and_smoke_configs_dry_run(tmp_path, smoke_config):
 
 
 def test_paper_config_dry_runs_without_data_or_weights(tmp_path):
-    proc = run_snakemake(REPO / "configs" / "paper.yaml", tmp_path, "-n", timeout=300)
+    proc = run_snakemake(
+        REPO / "configs" / "paper.yaml", tmp_path, "-n", "--cores", "1024", timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    _gpu_jobs_use_what_they_book(proc.stdout)
     assert "prepare_dataset" in proc.stdout and "encode_latents" in proc.stdout
     # one sample_sweep rule, resources per sweep kind (paper.yaml gives CFG 480 min, others 360)
     paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())["resources"]
@@ -50,6 +53,25 @@ def test_paper_config_dry_runs_without_data_or_weights(tmp_path):
         "timestep_shift",
         "cfg_interval",
     }
+
+
+def _gpu_jobs_use_what_they_book(dry_run: str) -> None:
+    """Every GPU job of a dry run (``--cores`` large enough not to cap threads) runs
+    ``gpu x cpus_per_gpu`` threads (what SLURM grants), and train_model with several GPUs
+    (torchrun --standalone) asks for one node."""
+    blocks = re.findall(r"^rule (\w+):\n((?:    .*\n)*)", dry_run, re.M)
+    gpu_jobs = 0
+    for rule, block in blocks:
+        res = dict(re.findall(r"(\w+)=(\d+)", re.search(r"resources: (.*)", block).group(1)))
+        threads = int((re.search(r"threads: (\d+)", block) or [None, 1])[1])
+        if "gpu" not in res:
+            continue
+        gpu_jobs += 1
+        assert threads == int(res["gpu"]) * int(res["cpus_per_gpu"]), (rule, block)
+        assert (res.get("nodes") == "1") == (int(res["gpu"]) > 1), (rule, block)
+        if rule == "train_model":
+            assert int(res["gpu"]) > 1 and threads == 64, block
+    assert gpu_jobs > 10, dry_run[-2000:]
 
 
 def test_typo_key(tmp_path, smoke_config):

@@ -6,12 +6,14 @@ import json
 import logging
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import REPO
 from safetensors.torch import load_file
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
@@ -31,7 +33,7 @@ from navref.training import (
     run_training,
     train,
 )
-from navref.training.job import prepare_out_dir, settings_digest
+from navref.training.job import prepare_out_dir, settings_digest, torchrun_command
 from navref.training.optim import ema_update, lr_at
 
 MODEL = {"depth": 1, "hidden_size": 32, "num_heads": 2, "patch_size": 2}
@@ -358,7 +360,8 @@ def _space(root, latents, labels, split):
     root.mkdir(parents=True)
     np.save(root / "latents.npy", latents)
     pd.DataFrame({"label": labels, "split": split}).to_parquet(root / "meta.parquet")
-    (root / "stats.json").write_text(json.dumps({"num_classes": NUM_CLASSES}))
+    stats = {"num_classes": NUM_CLASSES, "shift": 0.0, "scale": 1.0, "shape": latents.shape}
+    (root / "stats.json").write_text(json.dumps(stats))
     return root
 
 
@@ -461,3 +464,43 @@ def test_ddp_two_processes_match_one_process(tmp_path):
         "model.safetensors",
         "train_log.parquet",
     ]
+
+
+def test_torchrun_two_cpu_ranks_then_resume_on_one(tmp_path, monkeypatch, caplog):
+    """The real multi-process path: run_training with gpus=2, device cpu launches
+    ``torch.distributed.run --standalone --nproc_per_node=2`` (gloo); its ranks write
+    checkpoints behind a barrier; one process then resumes from the 2-rank checkpoint of
+    step 2 and ends where an uninterrupted 1-process run ends (DDP averages the shards'
+    gradients, so equal up to float32 summation order)."""
+    latents, labels = _data(8)
+    space = _space(tmp_path / "space", latents, labels, np.array(["train"] * 8))
+    train_conf = {"steps": 4, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.9, "log_every": 1}
+    train_conf.update(save_every=0, checkpoint_steps=[2], ddp_timeout_minutes=2)
+    settings = {"arch": MODEL, "train": train_conf, "space": "space"}
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    ddp = run_training(settings, space, tmp_path / "ddp", gpus=2, threads=2, device="cpu")
+    info = json.loads((tmp_path / "ddp" / "model.json").read_text())
+    assert info["world_size"] == 2 and "ddp_timeout_minutes" not in info["train"]
+    ckpts = tmp_path / "ddp" / "checkpoints"
+    assert is_complete(ckpts / "step_00000002") and is_complete(ckpts / "last")
+    single = run_training(settings, space, tmp_path / "single", device="cpu")
+    for key, want in _weights(single).items():
+        assert torch.allclose(_weights(ddp)[key], want, atol=1e-5, rtol=1e-4), key
+    # 2 ranks -> 1: resume from the step-2 checkpoint written by the 2-rank run
+    for path in ckpts.glob("last*"):
+        path.unlink()
+    (tmp_path / "ddp" / "model.safetensors").unlink()
+    with caplog.at_level(logging.INFO, logger="navref.training"):
+        resumed = run_training(settings, space, tmp_path / "ddp", device="cpu")
+    assert "step_00000002 at step 2" in caplog.text
+    assert json.loads((tmp_path / "ddp" / "model.json").read_text())["world_size"] == 1
+    for key, want in _weights(single).items():
+        assert torch.allclose(_weights(resumed)[key], want, atol=1e-5, rtol=1e-4), key
+
+
+def test_torchrun_command_shares_the_jobs_threads_over_ranks():
+    cmd = torchrun_command(Path("s"), Path("c.json"), Path("o"), gpus=8, threads=64)
+    assert "--nproc_per_node=8" in cmd and cmd[cmd.index("--threads") + 1] == "8"
+    assert "--ddp-timeout-minutes" not in cmd
+    cmd = torchrun_command(Path("s"), Path("c"), Path("o"), 3, threads=2, ddp_timeout_minutes=5)
+    assert cmd[cmd.index("--threads") + 1] == "1" and cmd[-2:] == ["--ddp-timeout-minutes", "5"]
