@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -142,3 +143,46 @@ def claim_local_gpus(
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = old
+
+
+#: Share of a GPU's free memory that data kept on it for a whole analysis may take (latents
+#: read by every t of an oracle analysis or loss-curve probe); the rest is left for the
+#: oracle's (B, chunk) distance blocks and the model.
+RESIDENT_SHARE = 0.5
+
+
+def resident_rows(
+    data: Any,
+    device: str | torch.device,
+    share: float = RESIDENT_SHARE,
+    free_bytes: int | None = None,
+    chunk_rows: int = 65536,
+) -> Any:
+    """``data`` (an (N, ...) array, memmap or tensor) copied once to ``device`` as a float32
+    tensor, so that a loop over t reads it there instead of moving it from the CPU again for
+    every t; copied in ``chunk_rows`` slices (no full host copy of a memmap).
+
+    Only when ``device`` is not the CPU and the float32 copy takes at most ``share`` of its
+    free memory (``free_bytes``; on CUDA ``torch.cuda.mem_get_info`` when None); otherwise
+    ``data`` comes back unchanged and is streamed per call as before. On the CPU a memmap
+    stays a memmap (ImageNet-sized latents are not read into RAM)."""
+    device = torch.device(device)
+    if device.type == "cpu" or (isinstance(data, torch.Tensor) and data.device == device):
+        return data
+    if free_bytes is None and device.type == "cuda":
+        free_bytes = torch.cuda.mem_get_info(device)[0]
+    need = 4 * int(np.prod(data.shape, dtype=np.int64))
+    if free_bytes is None or need > share * free_bytes:
+        return data
+    return copy_rows(data, device, chunk_rows)
+
+
+def copy_rows(data: Any, device: str | torch.device, chunk_rows: int = 65536) -> torch.Tensor:
+    """``data`` (an (N, ...) array, memmap or tensor) as a float32 tensor on ``device``,
+    copied ``chunk_rows`` rows at a time (host memory holds one slice, not all of it)."""
+    out = torch.empty(tuple(data.shape), dtype=torch.float32, device=device)
+    for s in range(0, data.shape[0], chunk_rows):
+        rows = data[s : s + chunk_rows]
+        rows = rows if isinstance(rows, torch.Tensor) else torch.from_numpy(np.asarray(rows))
+        out[s : s + chunk_rows] = rows.to(device=device, dtype=torch.float32)
+    return out

@@ -37,6 +37,7 @@ from navref.io import (
     save_json,
     save_parquet,
 )
+from navref.precision import autocast
 from navref.vae import images_to_unit, load_vae, unit_to_images
 
 _NAN_FIX = (
@@ -129,8 +130,11 @@ def latents_stats_scaling(
     return mean, multiplier / std
 
 
-def _encoder(ds, kind: str, vae, sample: bool, gen: torch.Generator, device: str):
-    """Batch encoder: uint8 images (B, H, W, C) (or vectors) -> raw float32 latents."""
+def _encoder(
+    ds, kind: str, vae, sample: bool, gen: torch.Generator, device: str, precision: str = "fp32"
+):
+    """Batch encoder: uint8 images (B, H, W, C) (or vectors) -> raw float32 latents; the VAE
+    runs under ``precision`` (:mod:`navref.precision`)."""
 
     def encode(batch: np.ndarray) -> torch.Tensor:
         if ds.modality == "vector":
@@ -146,7 +150,7 @@ def _encoder(ds, kind: str, vae, sample: bool, gen: torch.Generator, device: str
                 x = x.expand(-1, want, -1, -1)
             else:
                 raise ValueError(f"VAE expects {want} channels, images have {x.shape[1]}")
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device, precision):
             post = vae.encode(x.to(device)).latent_dist
             z = post.sample(generator=gen) if sample else post.mean
         return z.float().cpu()
@@ -162,8 +166,10 @@ def encode_latents(
     batch_size: int = 256,
     device: str = "cpu",
     log: logging.Logger | None = None,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
-    """Encode the prepared dataset at ``dataset_dir`` into the latent space ``space_cfg``.
+    """Encode the prepared dataset at ``dataset_dir`` into the latent space ``space_cfg``
+    (the VAE's forwards under ``precision``, :mod:`navref.precision`; latents float32).
 
     ``vae_dir`` is the pipeline-trained VAE for ``vae: <name>`` spaces; for
     ``pretrained: <dir>`` spaces it is taken from the config. Writes ``latents.npy``,
@@ -181,7 +187,7 @@ def encode_latents(
     stats: dict[str, Any] = {"kind": kind, "dataset_dir": str(dataset_dir), **vae_stats}
     sample = bool(space_cfg.get("sample_posterior", False))
     gen = torch.Generator(device=device).manual_seed(int(space_cfg.get("seed", 0)))
-    encode = _encoder(ds, kind, vae, sample, gen, device)
+    encode = _encoder(ds, kind, vae, sample, gen, device, precision)
     normalise = bool(space_cfg.get("normalize", kind == "vae"))
     sources = ds.meta["source"].astype(str).tolist()
     n = len(ds.data)
@@ -225,14 +231,16 @@ def encode_latents(
 
 @dataclass
 class LatentSpace:
-    """An encoded latent space: its latents, metadata and the decoder back to images."""
+    """An encoded latent space: its latents, metadata and the decoder back to images (the
+    VAE on ``device`` under ``precision``, :mod:`navref.precision`)."""
 
     root: Path
     stats: dict[str, Any]
     device: str = "cpu"
+    precision: str = "fp32"
 
     @classmethod
-    def load(cls, root: str | Path, device: str = "cpu") -> LatentSpace:
+    def load(cls, root: str | Path, device: str = "cpu", precision: str = "fp32") -> LatentSpace:
         """Open the space at ``root``; its shift and scale must be finite (else
         :class:`navref.io.ArtefactError` naming ``stats.json`` and rule encode_latents)."""
         root = Path(root)
@@ -240,7 +248,7 @@ class LatentSpace:
         for key in ("shift", "scale"):
             if not np.isfinite(np.asarray(stats[key], dtype=np.float64)).all():
                 raise artefact_error(root / "stats.json", "encode_latents", f"{key} holds NaN")
-        return cls(root, stats, device)
+        return cls(root, stats, device, precision)
 
     def latents(self, mmap: bool = True) -> np.ndarray:
         """The stored (normalised) latents, memory-mapped by default; a file cut short or
@@ -297,6 +305,7 @@ class LatentSpace:
         c = self.stats["image_shape"][-1]
         out = []
         for s in range(0, len(raw), batch_size):
-            x = vae.decode(raw[s : s + batch_size].to(self.device)).sample
+            with autocast(self.device, self.precision):
+                x = vae.decode(raw[s : s + batch_size].to(self.device)).sample.float()
             out.append(unit_to_images(x.mean(1, keepdim=True) if c == 1 and x.shape[1] != 1 else x))
         return np.concatenate(out)

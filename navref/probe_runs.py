@@ -24,6 +24,7 @@ from navref.checkpoint import checkpoint_path
 from navref.imgrid import save_grid
 from navref.io import save_parquet
 from navref.latents import LatentSpace
+from navref.precision import autocast_dtype
 from navref.probes import intermediate_predictions, loss_curves, mixed_sampling, unseen_resume
 from navref.sampling import (
     ModelVelocity,
@@ -53,10 +54,12 @@ def run_loss_curves(
     settings: Settings,
     seed: int,
     device: str,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """CFM and oracle loss per t of checkpoint ``ckpt`` (``"ema"`` / ``"step<N>"``) of a
     model (Fig. 7, 9), on the training latents. ``settings``: ``probes.loss_curves`` with
-    ``t_grid`` expanded and the oracle's ``chunk_size``."""
+    ``t_grid`` expanded and the oracle's ``chunk_size``. The model's forwards run under
+    ``precision`` (:mod:`navref.precision`); losses and the oracle stay float32."""
     space = LatentSpace.load(space_dir)
     data, labels = space.split_arrays("train")
     model = load_model(checkpoint_path(model_dir, ckpt), which="ema", device=device)
@@ -73,17 +76,19 @@ def run_loss_curves(
         batch_size=int(settings.get("batch_size", 256)),
         chunk_size=settings.get("chunk_size"),
         device=device,
+        autocast=autocast_dtype(precision),
     )
 
 
 def _conditional_model(
-    model_dir: str | os.PathLike, space_dir: str | os.PathLike, device: str
+    model_dir: str | os.PathLike, space_dir: str | os.PathLike, device: str, precision: str
 ) -> tuple[LatentSpace, int, ModelVelocity]:
-    """The latent space, its class count and the model's conditional velocity (no CFG)."""
-    space = LatentSpace.load(space_dir, device=device)
+    """The latent space, its class count and the model's conditional velocity (no CFG);
+    the model's and the VAE's forwards under ``precision`` (:mod:`navref.precision`)."""
+    space = LatentSpace.load(space_dir, device=device, precision=precision)
     k = int(space.stats["num_classes"])
     model = load_model(model_dir, which="ema", device=device)
-    return space, k, ModelVelocity(model, k, mode="cond")
+    return space, k, ModelVelocity(model, k, mode="cond", autocast=autocast_dtype(precision))
 
 
 def _decode_nearest(space: LatentSpace, train: Any, per_sample: pd.DataFrame, n: int) -> np.ndarray:
@@ -98,11 +103,12 @@ def run_intermediate(
     seed: int,
     device: str,
     png: Path,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """Intermediate predictions x1_hat at the configured t (Fig. 4, 8): the grid goes to
     ``png`` (rows: samples, columns: the recorded t, then the final sample), the table is
     returned."""
-    space, k, provider = _conditional_model(model_dir, space_dir, device)
+    space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
     n = int(settings["num_samples"])
     shape = tuple(space.stats["shape"][1:])
     noise = make_noise((n, *shape), seed, device=device)
@@ -124,10 +130,11 @@ def run_mixed(
     seed: int,
     device: str,
     png: Path,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """Oracle for t < tau, model after (Fig. 5); grid: samples above their nearest
     training images."""
-    space, k, provider = _conditional_model(model_dir, space_dir, device)
+    space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
     data, labels = space.split_arrays("train")
     n = int(settings["num_samples"])
     noise = make_noise((n, *data.shape[1:]), seed, device=device)
@@ -157,10 +164,11 @@ def run_unseen(
     seed: int,
     device: str,
     png: Path,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """Resume from x_tau built on validation latents (Fig. 6); grid: validation source,
     result, nearest training image."""
-    space, k, provider = _conditional_model(model_dir, space_dir, device)
+    space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
     train, _ = space.split_arrays("train")
     val, val_labels = space.split_arrays("val")
     n = min(int(settings["num_samples"]), len(val))
@@ -194,6 +202,7 @@ def run_tau_probe(
     out_table: str | os.PathLike,
     out_png: str | os.PathLike,
     log: logging.Logger,
+    precision: str = "fp32",
 ) -> None:
     """Rules ``probe_mixed`` / ``probe_unseen`` (``probe`` = ``"mixed"`` / ``"unseen"``) at
     switch time ``tau_spec`` (absolute, or relative ``"s<f>"``, which needs the split-time
@@ -202,7 +211,7 @@ def run_tau_probe(
     tau = resolve_time(tau_spec, split_times, Path(space_dir).name)
     log.info("tau %s -> %.4f", tau_spec, tau)
     run = {"mixed": run_mixed, "unseen": run_unseen}[probe]
-    summary = run(model_dir, space_dir, tau, settings, seed, device, Path(out_png))
+    summary = run(model_dir, space_dir, tau, settings, seed, device, Path(out_png), precision)
     summary.insert(0, "tau_spec", tau_spec)
     save_parquet(out_table, summary)
 

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from navref.devices import resident_rows
 from navref.metrics.memorization import DEFAULT_THRESHOLD, memorization_table
 from navref.path import cfm_target, x_t
 from navref.sampling import (
@@ -174,9 +175,10 @@ def loss_curves(
         raise ValueError(
             "loss_curves: pass oracle_labels with oracle_data (the oracle is class-conditional)"
         )
-    o_data = _flat_rows(latents if oracle_data is None else oracle_data)
     o_labels = all_labels if oracle_labels is None else _labels_cpu(oracle_labels)
     dev = torch.device(device) if device is not None else _model_device(model)
+    # read by every t: on a GPU copied there once when it fits (navref.devices)
+    o_data = resident_rows(_flat_rows(latents if oracle_data is None else oracle_data), dev)
     provider = ModelVelocity(model, num_classes, mode="cond", autocast=autocast)
     idx = np.random.default_rng(seed).integers(0, n_rows, size=num_samples)
     shape = tuple(latents.shape[1:])

@@ -296,16 +296,20 @@ def sample_set(
     split_time: float | None = None,
     batch_size: int = 500,
     log: Callable[[str], None] | None = None,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``num_samples`` class-balanced, seeded samples of one resolved setting, decoded:
     (uint8 images (N, H, W, C), labels (N,), info). ``info`` holds only deterministic facts
     (setting, seed, NFE); the sampling speed goes to ``log``.
 
     Sample i starts from the noise of (seed, i), whatever the batch size, so two settings
-    with the same seed start from the same noise (paired comparison)."""
+    with the same seed start from the same noise (paired comparison). The networks run under
+    ``precision`` (:mod:`navref.precision`: autocast lowers only matmuls and convolutions,
+    so the ODE state stays float32 and the oracle turns it off inside itself)."""
     import numpy as np
     import torch
 
+    from navref.precision import autocast
     from navref.sampling import balanced_labels, make_noise, sample
     from navref.training import load_model
 
@@ -321,7 +325,7 @@ def sample_set(
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         noise = make_noise((stop - start, *shape), seed, start, device=device)
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device, precision):
             z = sample(provider, grid.to(device), noise, labels[start:stop].to(device))
         images.append(space.decode(z.cpu()))
     seconds = time.perf_counter() - t0
@@ -345,6 +349,7 @@ def generate(
     device: str,
     batch_size: int,
     log: logging.Logger,
+    precision: str = "fp32",
 ) -> None:
     """Rule ``sample_sweep``: one sample set of sweep ``kind`` written to ``out_path`` (npz
     with ``images``, ``labels`` and ``info`` as JSON). The setting's relative times are
@@ -365,10 +370,10 @@ def generate(
     except ValueError as err:
         log.warning("no split time for %s: %s", space_name, err)
     setting = sweep.resolve(setting, split_times, space_name)
-    space = LatentSpace.load(space_dir, device=device)
+    space = LatentSpace.load(space_dir, device=device, precision=precision)
     images, labels, info = sample_set(
         sweep, setting, model_dirs, space, num_samples, seed, device,
-        split_time=split_time, batch_size=batch_size, log=log.info,
+        split_time=split_time, batch_size=batch_size, log=log.info, precision=precision,
     )  # fmt: skip
     log.info("generated %s images: %s", images.shape, info)
     with atomic_path(out_path, suffix=".npz") as tmp:

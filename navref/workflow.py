@@ -77,6 +77,17 @@ def _device_setting(snakemake) -> str:
     return str(getattr(getattr(snakemake, "params", None), "device", "auto") or "auto")
 
 
+def job_precision(snakemake) -> str:
+    """The precision of the job's network forwards (:mod:`navref.precision`): the rule's
+    ``params.precision`` (the config's top-level ``precision``), ``fp32`` when the rule passes
+    none; an unknown value raises ``ValueError``."""
+    from navref.precision import autocast_dtype
+
+    precision = str(getattr(getattr(snakemake, "params", None), "precision", "fp32") or "fp32")
+    autocast_dtype(precision)
+    return precision
+
+
 @contextlib.contextmanager
 def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]:
     """Log to ``snakemake.log[0]`` (and stderr), set threads, report failures cleanly."""

@@ -50,6 +50,7 @@ VAES = list(conf("vaes"))
 SPACES = list(config["latent_spaces"])
 MODELS = list(conf("models"))
 DEVICE = config["device"]
+PRECISION = config["precision"]  # rules pass it as params.precision (navref.workflow)
 SEED = config["seed"]
 SPLIT_TIMES = "results/oracle/split_times.parquet"
 

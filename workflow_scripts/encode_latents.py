@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from navref.latents import encode_latents
-from navref.workflow import resolve_device, rule_context
+from navref.workflow import job_precision, resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
@@ -15,4 +15,5 @@ with rule_context(sm) as log:
         batch_size=int(sm.params.settings["batch_size"]),
         device=resolve_device(sm.params.device),
         log=log,
+        precision=job_precision(sm),
     )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from navref.io import save_parquet
 from navref.probe_runs import run_intermediate
-from navref.workflow import resolve_device, rule_context
+from navref.workflow import job_precision, resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm):
@@ -15,5 +15,6 @@ with rule_context(sm):
         sm.params.seed,
         resolve_device(sm.params.device),
         Path(sm.output.grid),
+        precision=job_precision(sm),
     )
     save_parquet(sm.output.table, table)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from navref.probe_runs import run_tau_probe
-from navref.workflow import resolve_device, rule_context
+from navref.workflow import job_precision, resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
@@ -19,4 +19,5 @@ with rule_context(sm) as log:
         sm.output.table,
         sm.output.grid,
         log,
+        precision=job_precision(sm),
     )

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from navref.sweeps import generate
-from navref.workflow import resolve_device, rule_context
+from navref.workflow import job_precision, resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
@@ -23,4 +23,5 @@ with rule_context(sm) as log:
         device=resolve_device(sm.params.device),
         batch_size=int(sm.params.batch_size),
         log=log,
+        precision=job_precision(sm),
     )

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from navref.data.synthetic import make_gaussian
+from navref.devices import resident_rows
 from navref.oracle import oracle_posterior
 from navref.path import cfm_target, x_t
 
@@ -63,11 +64,12 @@ def _curves(
     if not isinstance(data, np.ndarray | torch.Tensor) or data.ndim < 1 or data.shape[0] < 1:
         raise ValueError("oracle curves: data must be a non-empty (N, ...) array, memmap or tensor")
     n = data.shape[0]
-    data2 = data.reshape(n, -1)
-    dim = data2.shape[1]
     if conditional and labels is None:
         raise ValueError("oracle curves: conditional=True needs the data's class labels")
     dev = torch.device(device) if device is not None else torch.device("cpu")
+    # read by every t: on a GPU copied there once when it fits (navref.devices)
+    data2 = resident_rows(data.reshape(n, -1), dev)
+    dim = data2.shape[1]
 
     idx = np.sort(rng.integers(0, n, size=num_queries))  # sorted: sequential reads of a memmap
     x0 = torch.from_numpy(rng.standard_normal((num_queries, dim), dtype=np.float32)).to(dev)

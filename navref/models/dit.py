@@ -338,8 +338,11 @@ class DiTBlock(nn.Module):
         self, x: torch.Tensor, c: torch.Tensor, cos: torch.Tensor | None, sin: torch.Tensor | None
     ) -> torch.Tensor:
         sh_a, sc_a, g_a, sh_m, sc_m, g_m = self.adaLN_modulation(c).chunk(6, dim=-1)
-        x = x + g_a.unsqueeze(1) * self.attn(modulate(self.norm1(x), sh_a, sc_a), cos, sin)
-        x = x + g_m.unsqueeze(1) * self.mlp(modulate(self.norm2(x), sh_m, sc_m))
+        # the updates may be bf16 under autocast; they accumulate in the stream's dtype
+        # (float32), else small adaLN-zero updates round away (a no-op without autocast)
+        att = g_a.unsqueeze(1) * self.attn(modulate(self.norm1(x), sh_a, sc_a), cos, sin)
+        x = x + att.to(x.dtype)
+        x = x + (g_m.unsqueeze(1) * self.mlp(modulate(self.norm2(x), sh_m, sc_m))).to(x.dtype)
         return x
 
 
@@ -434,7 +437,10 @@ class DiT(nn.Module):
             t = t.expand(b)
         if y is None:
             y = torch.full((b,), self.null_class, dtype=torch.long, device=x.device)
-        h = self.x_embedder(x).flatten(2).transpose(1, 2)  # (B, T, D)
+        # (B, T, D) residual stream in x's dtype, float32 even under autocast (see DiTBlock);
+        # the patch embedding (one small conv) runs in it too, not rounded to bf16
+        with torch.autocast(x.device.type, enabled=False):
+            h = self.x_embedder(x).flatten(2).transpose(1, 2)
         if cfg.pos_embed:
             h = h + self.pos_embed
         t_emb = self.t_embedder(timestep_embedding(t * cfg.time_scale, cfg.freq_dim))
@@ -445,7 +451,8 @@ class DiT(nn.Module):
             cos, sin = ang.cos(), ang.sin()
         for block in self.blocks:
             h = block(h, c, cos, sin)
-        out = self.unpatchify(self.final_layer(h, c))
+        with torch.autocast(x.device.type, enabled=False):  # the small head in float32 too
+            out = self.unpatchify(self.final_layer(h.to(x.dtype), c.to(x.dtype)))
         return out[:, : cfg.in_channels] if cfg.learn_sigma else out
 
 

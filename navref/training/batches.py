@@ -8,6 +8,8 @@ under DDP every rank draws the same global batch and keeps its contiguous shard.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -75,6 +77,29 @@ class FlowBatchSampler:
         return {"idx": self.indices(step), "t": t, "x0": x0, "drop": drop}
 
 
+def shard_on_cpu(
+    sampler: FlowBatchSampler,
+    step: int,
+    latents: Any,
+    labels: torch.Tensor,
+    rank: int,
+    world: int,
+    null_class: int,
+    pin: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """This rank's shard of the global batch of ``step`` on the CPU: x0, x1
+    (B / world, C, H, W), t, y (B / world,) with label dropout applied (dropped labels are
+    ``null_class``); in pinned memory with ``pin`` (for asynchronous copies to a GPU)."""
+    full = sampler.batch(step)
+    b = sampler.conf.batch_size // world
+    sl = slice(rank * b, (rank + 1) * b)
+    idx = full["idx"][sl]
+    x1 = torch.from_numpy(np.ascontiguousarray(latents[idx.numpy()], dtype=np.float32))
+    y = labels[idx].masked_fill(full["drop"][sl], null_class)
+    shard = (full["x0"][sl], x1, full["t"][sl], y)
+    return tuple(a.pin_memory() for a in shard) if pin else shard
+
+
 def batch_on_rank(
     sampler: FlowBatchSampler,
     step: int,
@@ -85,18 +110,43 @@ def batch_on_rank(
     null_class: int,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """This rank's shard of the global batch of ``step``: x0, x1 (B / world, C, H, W), t, y
-    (B / world,) with label dropout applied (dropped labels are ``null_class``)."""
-    full = sampler.batch(step)
-    b = sampler.conf.batch_size // world
-    sl = slice(rank * b, (rank + 1) * b)
-    idx = full["idx"][sl]
-    x1 = torch.from_numpy(np.ascontiguousarray(latents[idx.numpy()], dtype=np.float32))
-    y = labels[idx].masked_fill(full["drop"][sl], null_class)
+    """:func:`shard_on_cpu` moved to ``device`` (x0, x1, t, y)."""
+    shard = shard_on_cpu(sampler, step, latents, labels, rank, world, null_class)
+    return tuple(a.to(device) for a in shard)
+
+
+def batches_on_rank(
+    sampler: FlowBatchSampler,
+    steps: range,
+    latents: Any,
+    labels: torch.Tensor,
+    rank: int,
+    world: int,
+    null_class: int,
+    device: torch.device,
+    prefetch: bool | None = None,
+) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
+    """``(step, batch_on_rank(..., step, ...))`` for each of ``steps``. With ``prefetch``
+    (default: on CUDA) the next step's shard is gathered in a background thread while the
+    current step trains; on CUDA into pinned memory, copied asynchronously. Without it each
+    shard is made in line. The tensors are the same either way (a batch is a pure function
+    of ``(seed, step)``)."""
+    if prefetch is None:
+        prefetch = device.type == "cuda"
+    if not prefetch:
+        for step in steps:
+            yield (
+                step,
+                batch_on_rank(sampler, step, latents, labels, rank, world, null_class, device),
+            )
+        return
     nb = device.type == "cuda"
-    return (
-        full["x0"][sl].to(device, non_blocking=nb),
-        x1.to(device, non_blocking=nb),
-        full["t"][sl].to(device, non_blocking=nb),
-        y.to(device, non_blocking=nb),
-    )
+    args = (latents, labels, rank, world, null_class, nb)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = {s: pool.submit(shard_on_cpu, sampler, s, *args) for s in steps[:1]}
+        for i, step in enumerate(steps):
+            if i + 1 < len(steps):
+                nxt = steps[i + 1]
+                pending[nxt] = pool.submit(shard_on_cpu, sampler, nxt, *args)
+            shard = pending.pop(step).result()
+            yield step, tuple(a.to(device, non_blocking=nb) for a in shard)

@@ -118,9 +118,10 @@ def run_training(
     torchrun fails."""
     logger = logger or _LOGGER
     out_dir, space_dir = Path(out_dir), Path(space_dir)
-    prepare_out_dir(settings, out_dir, logger)
     model_conf, train_conf = dict(settings["arch"]), dict(settings["train"])
     ddp_timeout = train_conf.pop("ddp_timeout_minutes", None)
+    # the timeout does not change the run: checkpoints resume across a changed one
+    prepare_out_dir({**settings, "train": train_conf}, out_dir, logger)
     if gpus <= 1:
         logger.info("training %s on the train split of %s", model_conf, space_dir)
         return train_on_space(

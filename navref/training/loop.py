@@ -26,7 +26,7 @@ from navref import path
 from navref.devices import resolve_device
 from navref.io import atomic_path, save_json, save_parquet
 from navref.models.dit import DiTConfig, count_params
-from navref.training.batches import FlowBatchSampler, batch_on_rank
+from navref.training.batches import FlowBatchSampler, batches_on_rank
 from navref.training.config import TrainConfig, as_conf
 from navref.training.data import check_data, fill_model_conf
 from navref.training.loss_window import LOG_COLUMNS
@@ -98,10 +98,11 @@ def train(
     bar = _progress_bar(run, start_step, progress and run.rank == 0)
     state.log.start_clock()
     state.model.train()
-    for step in range(start_step, conf.steps):
-        batch = batch_on_rank(
-            sampler, step, latents, labels_t, run.rank, run.world, run.null_class, run.device
-        )
+    batches = batches_on_rank(
+        sampler, range(start_step, conf.steps), latents, labels_t, run.rank, run.world,
+        run.null_class, run.device,
+    )  # fmt: skip
+    for step, batch in batches:
         loss, grad_norm = train_step(fwd, state, run, batch, target)
         state.step = step + 1
         state.log.push(state.step, loss, grad_norm)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,3 +68,31 @@ def test_concurrent_local_jobs_get_distinct_gpus(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="books 5 GPU"):
         with claim_local_gpus(5, tmp_path, 4):
             pass
+
+
+def test_resident_rows_only_when_off_the_cpu_and_within_the_budget(tmp_path):
+    """Latents read by every t go to the device once when they fit RESIDENT_SHARE of its
+    free memory; on the CPU a memmap stays a memmap; too large: streamed as before."""
+    from navref.devices import RESIDENT_SHARE, copy_rows, resident_rows
+
+    arr = np.arange(7 * 6, dtype=np.float32).reshape(7, 2, 3) / 7
+    np.save(tmp_path / "z.npy", arr)
+    mm = np.load(tmp_path / "z.npy", mmap_mode="r")
+    assert resident_rows(mm, "cpu", free_bytes=10**12) is mm
+    need = arr.size * 4
+    kept = resident_rows(mm, "meta", free_bytes=int(need / RESIDENT_SHARE))
+    assert kept.device.type == "meta" and kept.shape == (7, 2, 3) and kept.dtype == torch.float32
+    assert resident_rows(mm, "meta", free_bytes=int(need / RESIDENT_SHARE) - 1) is mm
+    assert resident_rows(mm, "meta") is mm  # free memory unknown: stream
+    for source in (mm, torch.from_numpy(arr).double()):  # chunks of 3 rows: 3 + 3 + 1
+        got = copy_rows(source, "cpu", chunk_rows=3)
+        assert got.dtype == torch.float32 and torch.equal(got, torch.from_numpy(arr))
+
+
+def test_job_precision_reads_the_rules_param():
+    from navref.workflow import job_precision
+
+    assert job_precision(SimpleNamespace(params=SimpleNamespace())) == "fp32"
+    assert job_precision(SimpleNamespace(params=SimpleNamespace(precision="bf16"))) == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        job_precision(SimpleNamespace(params=SimpleNamespace(precision="fp16")))

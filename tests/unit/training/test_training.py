@@ -33,6 +33,7 @@ from navref.training import (
     run_training,
     train,
 )
+from navref.training.batches import batch_on_rank, batches_on_rank
 from navref.training.job import prepare_out_dir, settings_digest, torchrun_command
 from navref.training.optim import ema_update, lr_at
 
@@ -504,3 +505,18 @@ def test_torchrun_command_shares_the_jobs_threads_over_ranks():
     assert "--ddp-timeout-minutes" not in cmd
     cmd = torchrun_command(Path("s"), Path("c"), Path("o"), 3, threads=2, ddp_timeout_minutes=5)
     assert cmd[cmd.index("--threads") + 1] == "1" and cmd[-2:] == ["--ddp-timeout-minutes", "5"]
+
+
+def test_prefetched_batches_equal_the_batches_made_in_line():
+    """The background-thread prefetch (on by default on CUDA) yields bitwise the batches of
+    batch_on_rank, step by step, on every rank of a world of 2."""
+    latents, labels = _data(8)
+    sampler = FlowBatchSampler(_conf(batch_size=4), 8, latents.shape[1:])
+    labels_t, cpu = torch.from_numpy(labels), torch.device("cpu")
+    for rank in (0, 1):
+        got = list(batches_on_rank(sampler, range(2, 7), latents, labels_t, rank, 2, 2, cpu, True))
+        assert [s for s, _ in got] == [2, 3, 4, 5, 6]
+        for step, batch in got:
+            want = batch_on_rank(sampler, step, latents, labels_t, rank, 2, 2, cpu)
+            assert all(torch.equal(a, b) for a, b in zip(batch, want, strict=True))
+            assert batch[0].shape == (2, 2, 4, 4) and batch[3].shape == (2,)
