@@ -345,16 +345,14 @@ def test_evaluate_and_write(tmp_path):
         synthetic=_syn_curves(sp),
         objective=obj,
         mixed=_mixed([0.0, 0.02, 0.6, 0.9, 1.0]),
-        sweeps=_sweeps(),
+        table1=T.table1(_sweeps(), ["tiny", "small"]),
         size_order=["tiny", "small"],
     )
     assert [r["claim_id"] for r in recs] == list(range(1, 9))
     v = {r["claim_id"]: r["verdict"] for r in recs}
     # split 0.4 of space pix is used for the mixed-sampling claim
     assert v == {1: R, 2: R, 3: INC, 4: R, 5: R, 6: INC, 7: INC, 8: INC}, recs
-    assert "timestep_shift" in recs[5]["why"]  # the sweep was not run
-    recs_no_order = C.evaluate_claims(sweeps=_sweeps())
-    assert recs_no_order[4]["verdict"] == INC and "size_order" in recs_no_order[4]["why"]
+    assert "table 2" in recs[5]["why"]  # the sweep's table was not given
 
     md, pq = tmp_path / "claims.md", tmp_path / "claims.parquet"
     C.write_claims(recs, md, pq)
