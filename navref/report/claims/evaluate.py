@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from navref.analysis.split_times import SplitTimes
+from navref.report.claims import sensitivity as S
 from navref.report.claims.registry import registered
 from navref.report.claims.verdict import Splits, one_split
 
@@ -32,6 +33,35 @@ def model_split(splits: Splits, model_space: str | None) -> float:
     return one_split(splits)
 
 
+def claim_context(
+    frames: Mapping[str, pd.DataFrame | None],
+    split_t: Splits = None,
+    model_space: str | None = None,
+    **settings: object,
+) -> dict[str, object]:
+    """What the judges read (:mod:`.registry`): the input ``frames``, the split per space
+    (``split_t``, else from ``frames["split_times"]``), the models' split and ``settings``."""
+    splits = split_t if split_t is not None else (space_splits(frames.get("split_times")) or None)
+    return {**frames, **settings, "splits": splits, "model_split": model_split(splits, model_space)}
+
+
+def _sensitivity(entry, record: dict, frames, model_space, settings, explicit: bool) -> dict:
+    """``sensitivity`` and ``fragile`` of one claim's record (:mod:`.sensitivity`)."""
+
+    def judge_at(threshold: float) -> str | None:
+        if explicit:  # the caller fixed the split: nothing to recompute
+            return None
+        table = S.split_table(frames.get("objective"), frames.get("synthetic"), threshold)
+        if table is None:
+            return None
+        context = claim_context({**frames, "split_times": table}, None, model_space, **settings)
+        return entry.evaluate(context)["verdict"]
+
+    base = S.base_threshold(frames.get("split_times"))
+    found = S.assess(entry.inputs, record["verdict"], base, judge_at)
+    return {"sensitivity": found.text, "fragile": found.fragile}
+
+
 def evaluate_claims(
     *,
     split_times: pd.DataFrame | None = None,
@@ -48,17 +78,18 @@ def evaluate_claims(
     semantic_space: str | None = None,
     other_space: str | None = None,
 ) -> list[dict]:
-    """All registered claims, in order. Inputs not given make their claims inconclusive.
+    """All registered claims, in order, each with its sensitivity to the split threshold
+    (:mod:`.sensitivity`). Inputs not given make their claims inconclusive.
 
     ``table1``-``table3``: the tables of :mod:`navref.report.tables` (as ``report_tables``
     writes them). ``split_t``: the split time separating navigation from refinement for the
     model claims (3, 4, 7, 8), one value or one per latent space; by default each space's
-    split from ``split_times``. Claims 4 and 7 (no space in their tables) use the split of
-    ``model_space`` (the space the probed / swept models were trained on), or the only value.
-    ``size_order`` (smallest first) is needed for claim 3(c).
+    split from ``split_times`` (then also recomputed at the other thresholds). Claims 4 and 7
+    (no space in their tables) use the split of ``model_space`` (the space the probed /
+    swept models were trained on), or the only value. ``size_order`` (smallest first) is
+    needed for claim 3(c).
     """
-    splits = split_t if split_t is not None else (space_splits(split_times) or None)
-    context = {
+    frames = {
         "split_times": split_times,
         "synthetic": synthetic,
         "objective": objective,
@@ -67,10 +98,17 @@ def evaluate_claims(
         "table1": table1,
         "table2": table2,
         "table3": table3,
-        "splits": splits,
-        "model_split": model_split(splits, model_space),
+    }
+    settings = {
         "size_order": size_order,
         "semantic_space": semantic_space,
         "other_space": other_space,
     }
-    return [entry.evaluate(context) for entry in registered()]
+    context = claim_context(frames, split_t, model_space, **settings)
+    records = []
+    for entry in registered():
+        record = entry.evaluate(context)
+        explicit = split_t is not None
+        record.update(_sensitivity(entry, record, frames, model_space, settings, explicit))
+        records.append(record)
+    return records

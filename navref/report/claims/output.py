@@ -14,18 +14,23 @@ from navref.report.claims.registry import RECORD_COLUMNS
 from navref.report.claims.verdict import VERDICTS
 
 
+def _verdict(record: Mapping) -> str:
+    """The verdict, marked when it flips within the split thresholds (:mod:`.sensitivity`)."""
+    return f"{record['verdict']} (fragile)" if record.get("fragile") is True else record["verdict"]
+
+
 def claims_markdown(records: Sequence[Mapping]) -> str:
     """A summary table (id, verdict, claim) and one section per claim with its criterion,
     numbers and reasoning."""
     lines = [
         "| # | verdict | claim |",
         "|---|---|---|",
-        *[f"| {r['claim_id']} | **{r['verdict']}** | {r['claim']} |" for r in records],
+        *[f"| {r['claim_id']} | **{_verdict(r)}** | {r['claim']} |" for r in records],
         "",
     ]
     for r in records:
         lines += [
-            f"### Claim {r['claim_id']}: {r['verdict']}",
+            f"### Claim {r['claim_id']}: {_verdict(r)}",
             "",
             f"*Claim.* {r['claim']}",
             "",
@@ -36,6 +41,8 @@ def claims_markdown(records: Sequence[Mapping]) -> str:
             f"*Why.* {r['why']}",
             "",
         ]
+        if r.get("sensitivity"):
+            lines += [f"*Sensitivity.* {r['sensitivity']}", ""]
     lines.append(
         f"Paper's reference split times: objective t = {paper.OBJECTIVE_SPLIT_T}, model "
         f"behaviour t = {paper.MODEL_SPLIT_T} (ImageNet 256); ours come from our data."
@@ -46,8 +53,9 @@ def claims_markdown(records: Sequence[Mapping]) -> str:
 def write_claims(
     records: Sequence[Mapping], md_path: str | os.PathLike, parquet_path: str | os.PathLike
 ) -> None:
-    """Write the claim records as Markdown (:func:`claims_markdown`) and Parquet, atomically."""
-    frame = pd.DataFrame(list(records), columns=RECORD_COLUMNS)
+    """Write the claim records as Markdown (:func:`claims_markdown`) and Parquet, atomically
+    (``sensitivity`` and ``fragile`` empty for records judged without :func:`evaluate_claims`)."""
+    frame = pd.DataFrame(list(records), columns=[*RECORD_COLUMNS, "sensitivity", "fragile"])
     bad = sorted(set(frame["verdict"]) - set(VERDICTS))
     if bad:
         raise ValueError(f"write_claims: unknown verdicts {bad}; use one of {VERDICTS}")
