@@ -140,6 +140,7 @@ rule report_claims:
         table1="results/tables/table1.parquet",
         table2="results/tables/table2.parquet",
         table3="results/tables/table3.parquet",
+        sweeps="results/metrics/sweeps.parquet",
     output:
         md=report(
             "results/claims.md",

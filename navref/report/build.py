@@ -86,7 +86,8 @@ def build_claims(
     inputs: Mapping[str, str], settings: Mapping[str, Any], md_path, parquet_path
 ) -> list[dict]:
     """The eight claims of the paper, each with its criterion, numbers and verdict, judged on
-    the oracle and probe tables and on Tab. 1-3 as ``report_tables`` wrote them."""
+    the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them and on the
+    per-seed sweep table (paired comparisons)."""
     read = {k: pd.read_parquet(v) for k, v in inputs.items()}
     records = claims_mod.evaluate_claims(
         split_times=read.get("split_times"),
@@ -97,6 +98,7 @@ def build_claims(
         table1=read.get("table1"),
         table2=read.get("table2"),
         table3=read.get("table3"),
+        sweeps=read.get("sweeps"),
         size_order=SIZE_ORDER,
         model_space=settings["probe_space"],
         semantic_space=settings.get("semantic_space"),
