@@ -34,7 +34,7 @@ def claims_markdown(records: Sequence[Mapping]) -> str:
             "",
             f"*Claim.* {r['claim']}",
             "",
-            f"*Criterion (fixed in code in advance).* {r['criterion']}",
+            f"*Criterion (fixed in code in advance; later changes dated in it).* {r['criterion']}",
             "",
             f"*Numbers.* {r['numbers'] or '(none)'}",
             "",
