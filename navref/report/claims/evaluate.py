@@ -45,21 +45,19 @@ def claim_context(
     return {**frames, **settings, "splits": splits, "model_split": model_split(splits, model_space)}
 
 
-def _sensitivity(entry, record: dict, frames, model_space, settings, explicit: bool) -> dict:
-    """``sensitivity`` and ``fragile`` of one claim's record (:mod:`.sensitivity`)."""
-
-    def judge_at(threshold: float) -> str | None:
-        if explicit:  # the caller fixed the split: nothing to recompute
-            return None
+def threshold_contexts(
+    frames: Mapping[str, pd.DataFrame | None], model_space: str | None, settings: Mapping
+) -> dict[float, dict | None]:
+    """The judges' context with the split recomputed at each of ``SPLIT_THRESHOLDS``
+    (:mod:`.sensitivity`); None where the top-1 curves to recompute it are missing."""
+    out: dict[float, dict | None] = {}
+    for threshold in S.SPLIT_THRESHOLDS:
         table = S.split_table(frames.get("objective"), frames.get("synthetic"), threshold)
-        if table is None:
-            return None
-        context = claim_context({**frames, "split_times": table}, None, model_space, **settings)
-        return entry.evaluate(context)["verdict"]
-
-    base = S.base_threshold(frames.get("split_times"))
-    found = S.assess(entry.inputs, record["verdict"], base, judge_at)
-    return {"sensitivity": found.text, "fragile": found.fragile}
+        frames_at = {**frames, "split_times": table}
+        out[threshold] = (
+            None if table is None else claim_context(frames_at, None, model_space, **settings)
+        )
+    return out
 
 
 def evaluate_claims(
@@ -108,10 +106,17 @@ def evaluate_claims(
         "other_space": other_space,
     }
     context = claim_context(frames, split_t, model_space, **settings)
+    # a split given by the caller is not recomputed: sensitivity not assessed
+    others = threshold_contexts(frames, model_space, settings) if split_t is None else {}
+    base = S.base_threshold(split_times)
     records = []
     for entry in registered():
         record = entry.evaluate(context)
-        explicit = split_t is not None
-        record.update(_sensitivity(entry, record, frames, model_space, settings, explicit))
-        records.append(record)
+
+        def judge_at(threshold: float, entry=entry) -> str | None:
+            at = others.get(threshold)
+            return None if at is None else entry.evaluate(at)["verdict"]
+
+        found = S.assess(entry.inputs, record["verdict"], base, judge_at)
+        records.append({**record, "sensitivity": found.text, "fragile": found.fragile})
     return records
