@@ -249,10 +249,12 @@ def test_claim4():
 SEED_SHIFT = (0.0, 2.0, -1.5)
 
 
-def _seeded(table: pd.DataFrame, sweep: str, jitter: float = 0.02) -> tuple:
+def seeded(
+    table: pd.DataFrame, sweep: str, jitter: float = 0.02, shifts=SEED_SHIFT, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(table, sweeps): per-seed FIDs = the table's FID + the seed's shared shift + a small
     independent jitter; the table's ``fid`` becomes their mean."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     table = table.assign(setting=[f"{sweep}-{i}" for i in range(len(table))])
     rows = [
         {
@@ -262,7 +264,7 @@ def _seeded(table: pd.DataFrame, sweep: str, jitter: float = 0.02) -> tuple:
             "fid": r.fid + shift + rng.normal(0, jitter),
         }
         for r in table.itertuples()
-        for k, shift in enumerate(SEED_SHIFT)
+        for k, shift in enumerate(shifts)
     ]
     sweeps = pd.DataFrame(rows)
     table["fid"] = table["setting"].map(sweeps.groupby("setting")["fid"].mean())
@@ -296,13 +298,13 @@ PAPER_TAB1 = {0.1: [2.94, 3.71, 11.26, 12.45], 0.2: [2.60, 4.47, 9.24, 12.01]}
 
 
 def test_claim5():
-    rec = C.claim5(*_seeded(_tab1(PAPER_TAB1), "stage_swap"))
+    rec = C.claim5(*seeded(_tab1(PAPER_TAB1), "stage_swap"))
     _keys_ok(rec, 5)
     assert rec["verdict"] == R and "paired t 95%, 3 seeds" in rec["numbers"]
     reversed_ = {0.1: [2.94, 11.26, 3.71, 12.45]}
-    assert C.claim5(*_seeded(_tab1(reversed_), "stage_swap"))["verdict"] == N
+    assert C.claim5(*seeded(_tab1(reversed_), "stage_swap"))["verdict"] == N
     close = {0.1: [2.94, 3.71, 3.72, 12.45]}  # the two costs differ by less than the jitter
-    assert C.claim5(*_seeded(_tab1(close), "stage_swap", jitter=0.5))["verdict"] == INC
+    assert C.claim5(*seeded(_tab1(close), "stage_swap", jitter=0.5))["verdict"] == INC
     assert C.claim5(_tab1(PAPER_TAB1))["verdict"] == R  # one run each: the margin decides
     assert C.claim5(_tab1(close))["verdict"] == INC
     assert C.claim5(_tab1(PAPER_TAB1).iloc[:2])["verdict"] == INC  # swap settings missing
@@ -316,17 +318,17 @@ PAPER_TAB2 = [18.89, 14.82, 12.99, 12.46, 12.23, 12.66, 19.91]
 
 
 def test_claim6():
-    rec = C.claim6(*_seeded(_tab2(PAPER_TAB2), "timestep_shift"))
+    rec = C.claim6(*seeded(_tab2(PAPER_TAB2), "timestep_shift"))
     _keys_ok(rec, 6)
     assert rec["verdict"] == R, rec
     mild_worse = [18.89, 14.82, 12.0, 13.5, 14.0, 12.66, 19.91]
-    assert C.claim6(*_seeded(_tab2(mild_worse), "timestep_shift"))["verdict"] == N
+    assert C.claim6(*seeded(_tab2(mild_worse), "timestep_shift"))["verdict"] == N
     # issue 15's default run: both extreme shifts beat uniform by about 0.4 in every seed
     extremes_better = [12.6, 12.8, 13.0, 12.9, 12.9, 12.8, 12.6]
-    rec = C.claim6(*_seeded(_tab2(extremes_better), "timestep_shift"))
+    rec = C.claim6(*seeded(_tab2(extremes_better), "timestep_shift"))
     assert rec["verdict"] == N and "(ii) s small worse: fail" in rec["why"]
     flat = [13.0] * 7
-    assert C.claim6(*_seeded(_tab2(flat), "timestep_shift", jitter=0.5))["verdict"] == INC
+    assert C.claim6(*seeded(_tab2(flat), "timestep_shift", jitter=0.5))["verdict"] == INC
     assert C.claim6(_tab2(PAPER_TAB2).drop(index=2))["verdict"] == INC  # no uniform
 
 
@@ -344,19 +346,19 @@ SHORT = [6.33, 5.21, 7.70, 9.39, 10.39, 10.59, 11.06, 11.38, 11.64, 12.20]
 
 def test_claim7():
     wide = {(0.0, 0.6): 8.03, (0.1, 0.6): 2.80, (0.0, 1.0): 10.79, (0.1, 1.0): 9.0}
-    tab, sw = _seeded(_tab3(SHORT, wide), "cfg_interval")
+    tab, sw = seeded(_tab3(SHORT, wide), "cfg_interval")
     rec = C.claim7(tab, 0.15, sw)
     _keys_ok(rec, 7)
     assert rec["verdict"] == R, rec
     far = SHORT.copy()
     far[8] = 1.0  # best short interval [0.8, 0.9], far from the transition
-    tab, sw = _seeded(_tab3(far, wide), "cfg_interval")
+    tab, sw = seeded(_tab3(far, wide), "cfg_interval")
     assert C.claim7(tab, 0.15, sw)["verdict"] == N
     worse_wide = {(0.0, 0.6): 2.80, (0.1, 0.6): 8.03}
-    tab, sw = _seeded(_tab3(SHORT, worse_wide), "cfg_interval")
+    tab, sw = seeded(_tab3(SHORT, worse_wide), "cfg_interval")
     assert C.claim7(tab, 0.15, sw)["verdict"] == N
     flat = _tab3([10.0] * 10, {(0.0, 0.6): 10.0, (0.1, 0.6): 10.0})
-    tab, sw = _seeded(flat, "cfg_interval", jitter=0.5)
+    tab, sw = seeded(flat, "cfg_interval", jitter=0.5)
     assert C.claim7(tab, 0.15, sw)["verdict"] == INC
     assert C.claim7(flat, 0.15)["verdict"] == INC  # one run each, no difference
     assert C.claim7(_tab3(SHORT, wide), None)["verdict"] == INC

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_claims import seeded
 
 from navref.report import claims as C
 from navref.report import paper
@@ -76,19 +77,7 @@ def test_contradicted_table3(split_t):
 
 def _three_seeds(table: pd.DataFrame, sweep: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The paper's numbers as three seeds sharing a per-seed shift, plus independent jitter."""
-    rng = np.random.default_rng(1)
-    table = table.assign(setting=[f"{sweep}-{i}" for i in range(len(table))])
-    rows = [
-        {
-            "sweep": sweep,
-            "setting": r.setting,
-            "seed": k,
-            "fid": r.fid + shift + rng.normal(0, 0.05),
-        }
-        for r in table.itertuples()
-        for k, shift in enumerate((0.0, 1.0, -0.8))
-    ]
-    return table, pd.DataFrame(rows)
+    return seeded(table, sweep, jitter=0.05, shifts=(0.0, 1.0, -0.8), seed=1)
 
 
 def test_paper_numbers_with_seeds():

@@ -225,6 +225,17 @@ def _paper_interval_text() -> str:
     )
 
 
+def _best_vs_best(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str, sweeps):
+    """Whether the best interval of ``a`` has a lower FID than the best of ``b`` (paired)."""
+    ba, bb = _best(a), _best(b)
+    d = _diff(ba, bb, sweeps, "cfg_interval")
+    txt = (
+        f"{a_name} [{ba['cfg_a']:g}, {ba['cfg_b']:g}] FID {fmt(ba['fid'])}, {b_name} "
+        f"[{bb['cfg_a']:g}, {bb['cfg_b']:g}] FID {fmt(bb['fid'])} ({d.text})"
+    )
+    return d.part(lower=True), txt
+
+
 def _transition_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]:
     """Claim 7 (i): the best short interval lies at the transition."""
     short = f[np.isclose(f["w"], w)]
@@ -234,14 +245,9 @@ def _transition_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part
     tr, other = short[(mid - ts).abs() <= w + 1e-9], short[(mid - ts).abs() > w + 1e-9]
     if tr.empty or other.empty:
         return None, "no short interval on one side of the transition test"
-    bt, bo = _best(tr), _best(other)
-    d = _diff(bt, bo, sweeps, "cfg_interval")
-    txt = (
-        f"best short interval at the transition [{bt['cfg_a']:g}, {bt['cfg_b']:g}] FID "
-        f"{fmt(bt['fid'])}, best elsewhere [{bo['cfg_a']:g}, {bo['cfg_b']:g}] FID "
-        f"{fmt(bo['fid'])} ({d.text})"
+    return _best_vs_best(
+        tr, other, "best short interval at the transition", "best elsewhere", sweeps
     )
-    return d.part(lower=True), txt
 
 
 def _wide_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]:
@@ -251,13 +257,7 @@ def _wide_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]
     zero = wide[np.isclose(wide["cfg_a"], 0.0)]
     if late.empty or zero.empty:
         return None, "no wide interval [0, b] or [a, b] with 0 < a <= t_s + w"
-    bl, bz = _best(late), _best(zero)
-    d = _diff(bl, bz, sweeps, "cfg_interval")
-    txt = (
-        f"best wide [{bl['cfg_a']:g}, {bl['cfg_b']:g}] FID {fmt(bl['fid'])} vs best from 0 "
-        f"[0, {bz['cfg_b']:g}] FID {fmt(bz['fid'])} ({d.text})"
-    )
-    return d.part(lower=True), txt
+    return _best_vs_best(late, zero, "best wide", "best from 0", sweeps)
 
 
 @claim(
