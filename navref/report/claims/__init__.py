@@ -12,7 +12,8 @@ right above the code that decides it (:mod:`.registry`):
 - :mod:`.oracle`: claims 1, 2 (oracle analysis, Fig. 2, 3);
 - :mod:`.models`: claims 3, 8 (oracle loss of trained models, Fig. 7, 9);
 - :mod:`.probes`: claim 4 (mixed sampling, Fig. 5);
-- :mod:`.sweeps`: claims 5-7 (Tab. 1-3, read from the tables ``report_tables`` writes).
+- :mod:`.stage_swap`, :mod:`.timestep_shift`, :mod:`.cfg_interval`: claims 5, 6, 7 (Tab. 1-3,
+  read from the tables ``report_tables`` writes; what they share is in :mod:`.sweeps`).
 
 Time convention: t in [0, 1], t = 0 noise, t = 1 data. "Navigation" is t below the split
 time t_s (:class:`navref.analysis.split_times.SplitTimes`, or the one the caller passes),
@@ -22,14 +23,16 @@ time t_s (:class:`navref.analysis.split_times.SplitTimes`, or the one the caller
 numbers, verdict, why``; :func:`write_claims` writes them as Markdown and Parquet.
 """
 
-from navref.report.claims import models, oracle, probes, sweeps
+from navref.report.claims import cfg_interval, models, oracle, probes, stage_swap, timestep_shift
+from navref.report.claims.cfg_interval import claim7
 from navref.report.claims.evaluate import evaluate_claims
 from navref.report.claims.models import claim3, claim8
 from navref.report.claims.oracle import claim1, claim2
 from navref.report.claims.output import claims_markdown, write_claims
 from navref.report.claims.probes import claim4
 from navref.report.claims.registry import CLAIMS, Claim
-from navref.report.claims.sweeps import claim5, claim6, claim7
+from navref.report.claims.stage_swap import claim5
+from navref.report.claims.timestep_shift import claim6
 from navref.report.claims.verdict import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
@@ -54,11 +57,13 @@ __all__ = [
     "claim6",
     "claim7",
     "claim8",
+    "cfg_interval",
     "claims_markdown",
     "evaluate_claims",
     "models",
     "oracle",
     "probes",
-    "sweeps",
+    "stage_swap",
+    "timestep_shift",
     "write_claims",
 ]
