@@ -56,6 +56,7 @@ def write_claims(
     """Write the claim records as Markdown (:func:`claims_markdown`) and Parquet, atomically
     (``sensitivity`` and ``fragile`` empty for records judged without :func:`evaluate_claims`)."""
     frame = pd.DataFrame(list(records), columns=[*RECORD_COLUMNS, "sensitivity", "fragile"])
+    frame["fragile"] = frame["fragile"].astype("boolean")  # NA: not assessed
     bad = sorted(set(frame["verdict"]) - set(VERDICTS))
     if bad:
         raise ValueError(f"write_claims: unknown verdicts {bad}; use one of {VERDICTS}")
