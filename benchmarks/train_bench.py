@@ -56,11 +56,11 @@ def bare_matmul_flops(device: torch.device, dtype: torch.dtype, n: int, repeats:
     return 2 * n**3 / best
 
 
-def forward_flops(cfg: DiTConfig, batch: int, device: torch.device, bf16: bool) -> float:
+def forward_flops(conf: DiTConfig, batch: int, device: torch.device, bf16: bool) -> float:
     """Counted FLOPs of one forward pass per sample (attention added analytically where the
     counter has no formula for the SDPA kernel in use, as for the CPU kernel)."""
-    model = build_model(cfg).to(device)
-    x = torch.randn(batch, cfg.in_channels, cfg.input_size, cfg.input_size, device=device)
+    model = build_model(conf).to(device)
+    x = torch.randn(batch, conf.in_channels, conf.input_size, conf.input_size, device=device)
     t = torch.rand(batch, device=device)
     y = torch.zeros(batch, dtype=torch.long, device=device)
     counter = FlopCounterMode(display=False)
@@ -74,22 +74,22 @@ def forward_flops(cfg: DiTConfig, batch: int, device: torch.device, bf16: bool) 
     ops = {str(op) for op in counter.get_flop_counts().get("Global", {})}
     if not any("scaled_dot_product" in op for op in ops):
         # the CPU flash-attention kernel has no FLOP formula: add QK^T and AV (2 T^2 d each)
-        tokens = (cfg.input_size // cfg.patch_size) ** 2
-        total += batch * cfg.depth * 4 * tokens**2 * cfg.hidden_size
+        tokens = (conf.input_size // conf.patch_size) ** 2
+        total += batch * conf.depth * 4 * tokens**2 * conf.hidden_size
     return total / batch
 
 
-def analytic_forward_flops(cfg: DiTConfig) -> float:
+def analytic_forward_flops(conf: DiTConfig) -> float:
     """2 x multiply-adds per sample: token-wise linears, attention, per-sample adaLN."""
-    d, p, c = cfg.hidden_size, cfg.patch_size, cfg.in_channels
-    tokens = (cfg.input_size // p) ** 2
-    ff = cfg.mlp_hidden
+    d, p, c = conf.hidden_size, conf.patch_size, conf.in_channels
+    tokens = (conf.input_size // p) ** 2
+    ff = conf.mlp_hidden
     per_token_block = 3 * d * d + d * d + 3 * d * ff
     attn = 2 * tokens * d  # QK^T and AV per token
     per_sample_block = 6 * d * d  # adaLN
     embed = tokens * (p * p * c * d) * 2  # patch embed + final linear
-    cond = cfg.freq_dim * d + d * d + 2 * d * d  # timestep MLP + final adaLN
-    macs = cfg.depth * (tokens * (per_token_block + attn) + per_sample_block) + embed + cond
+    cond = conf.freq_dim * d + d * d + 2 * d * d  # timestep MLP + final adaLN
+    macs = conf.depth * (tokens * (per_token_block + attn) + per_sample_block) + embed + cond
     return 2.0 * macs
 
 
@@ -108,9 +108,9 @@ def bench_size(
     rng = np.random.default_rng(0)
     latents = rng.standard_normal((n, *shape), dtype=np.float32)
     labels = (np.arange(n) % 10).astype(np.int64)
-    mcfg = DiTConfig.from_size(size, patch_size=patch)
+    model_conf = DiTConfig.from_size(size, patch_size=patch)
     log_every = max(steps // 8, 1)
-    tcfg = TrainConfig(
+    train_conf = TrainConfig(
         steps=steps,
         batch_size=batch,
         log_every=log_every,
@@ -119,7 +119,16 @@ def bench_size(
         compile=compile_,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        train(tcfg, mcfg, latents, labels, 10, Path(tmp) / "run", progress=False, device=device)
+        train(
+            train_conf,
+            model_conf,
+            latents,
+            labels,
+            10,
+            Path(tmp) / "run",
+            progress=False,
+            device=device,
+        )
         log = pd.read_parquet(Path(tmp) / "run" / "train_log.parquet")
     sps = log["samples_per_s"].iloc[1:].tolist() or log["samples_per_s"].tolist()
     full = DiTConfig.from_size(size, patch_size=patch, input_size=h, in_channels=c, num_classes=10)

@@ -172,3 +172,19 @@ def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Ten
 def unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The entries of ``tensors`` whose key starts with ``prefix``, with it removed."""
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def checkpoint_path(model_dir: str | os.PathLike, ckpt: str) -> Path:
+    """The weights of checkpoint ``ckpt`` of a trained model: ``"ema"`` -> the final EMA
+    model; ``"step<N>"`` -> the EMA weights saved at step N. Raises ``ValueError`` for
+    another name and ``FileNotFoundError`` when that step was not saved."""
+    model_dir = Path(model_dir)
+    if ckpt == "ema":
+        return model_dir / "model.safetensors"
+    m = re.fullmatch(r"step(\d+)", ckpt)
+    if not m:
+        raise ValueError(f"checkpoint {ckpt!r}: use 'ema' or 'step<N>'")
+    path = model_dir / "checkpoints" / f"step_{int(m.group(1)):08d}.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} missing; retrain the model (its job)")
+    return path

@@ -61,54 +61,73 @@ def explain(config: dict[str, Any], schema_path: str | Path) -> str:
     return "\n".join(f"  - {line}" for line in lines)
 
 
-def check_references(config: dict[str, Any]) -> None:
-    """Check cross-references between config sections (names that must exist).
+# Every config value that names an entry of another section: (key path, target section).
+# In a key path "*" stands for any entry name of a mapping and "[]" for any list item.
+REFERENCES = (
+    ("vaes.*.dataset", "datasets"),
+    ("latent_spaces.*.dataset", "datasets"),
+    ("latent_spaces.*.vae", "vaes"),
+    ("models.*.space", "latent_spaces"),
+    ("oracle.objective.spaces.[]", "latent_spaces"),
+    ("probes.loss_curves.models.[]", "models"),
+    ("probes.intermediate.models.[]", "models"),
+    ("probes.mixed.models.[]", "models"),
+    ("probes.unseen.models.[]", "models"),
+    ("sweeps.stage_swap.pairs.[].[]", "models"),
+    ("sweeps.timestep_shift.model", "models"),
+    ("sweeps.cfg_interval.model", "models"),
+    ("report.model", "models"),
+    ("report.probe_space", "latent_spaces"),
+    ("report.semantic_space", "latent_spaces"),
+    ("report.other_space", "latent_spaces"),
+)
 
-    Raises :class:`ConfigError` listing every dangling reference.
+
+def values_at(config: Any, key_path: str) -> list[tuple[str, Any]]:
+    """Every (concrete key path, value) that the pattern ``key_path`` matches in ``config``.
+
+    ``*`` matches each key of a mapping, ``[]`` each item of a list (written ``[i]``).
+    Missing keys match nothing.
     """
+    found: list[tuple[str, Any]] = [("", config)]
+    for part in key_path.split("."):
+        step = []
+        for where, node in found:
+            if part == "*" and isinstance(node, dict):
+                step += [(f"{where}.{k}".lstrip("."), v) for k, v in node.items()]
+            elif part == "[]" and isinstance(node, list):
+                step += [(f"{where}[{i}]", v) for i, v in enumerate(node)]
+            elif isinstance(node, dict) and part in node:
+                step.append((f"{where}.{part}".lstrip("."), node[part]))
+        found = step
+    return found
+
+
+def dangling_references(config: dict[str, Any]) -> list[str]:
+    """One line per name in :data:`REFERENCES` that its target section does not define."""
     problems = []
-    datasets = config.get("datasets", {})
-    vaes = config.get("vaes", {})
-    spaces = config.get("latent_spaces", {})
-
-    def need(section: str, name: str, target: dict, target_name: str) -> None:
-        if name not in target:
-            problems.append(
-                f"{section}: refers to {target_name} {name!r}, which is not defined; "
-                f"defined {target_name}s: {sorted(target)}"
-            )
-
-    for name, v in vaes.items():
-        need(f"vaes.{name}.dataset", v["dataset"], datasets, "dataset")
-        if name in vaes and v["dataset"] in datasets:
-            if datasets[v["dataset"]]["kind"] == "synthetic_gaussian":
+    for key_path, section in REFERENCES:
+        defined = sorted(config.get(section) or {})
+        for where, name in values_at(config, key_path):
+            if name is not None and name not in defined:
                 problems.append(
-                    f"vaes.{name}: a VAE needs an image dataset, not synthetic_gaussian"
+                    f"{where}: {name!r} is not defined under `{section}`; "
+                    f"allowed: {defined or '(none defined)'}"
                 )
-    for name, s in spaces.items():
-        need(f"latent_spaces.{name}.dataset", s["dataset"], datasets, "dataset")
-        if s.get("vae"):
-            need(f"latent_spaces.{name}.vae", s["vae"], vaes, "vae")
-            if s["vae"] in vaes and vaes[s["vae"]]["dataset"] != s["dataset"]:
-                problems.append(
-                    f"latent_spaces.{name}: VAE {s['vae']!r} is trained on dataset "
-                    f"{vaes[s['vae']]['dataset']!r}, but the space encodes {s['dataset']!r}"
-                )
-    models = config.get("models", {})
-    for name, m in models.items():
-        need(f"models.{name}.space", m["space"], spaces, "latent space")
-        if (
-            m["space"] in spaces
-            and datasets.get(spaces[m["space"]]["dataset"], {}).get("kind") == "synthetic_gaussian"
-        ):
-            problems.append(f"models.{name}: DiTs need an image latent space, not vectors")
-        steps = m["train"]["steps"]
-        late = [s for s in m["train"].get("checkpoint_steps", []) if s > steps]
-        if late:
-            problems.append(
-                f"models.{name}.train.checkpoint_steps: {late} exceed steps={steps}; "
-                "checkpoints must lie within the run"
-            )
+    return problems
+
+
+def check_references(config: dict[str, Any]) -> None:
+    """Check every cross-reference (:data:`REFERENCES`), then the relations between values
+    (:func:`navref.config_relations.relation_problems`), before any job starts.
+
+    Raises :class:`ConfigError` listing every problem with its key path and the fix.
+    """
+    from navref.config_relations import relation_problems
+
+    problems = dangling_references(config)
+    if not problems:  # relations look entries up by name: only once every name resolves
+        problems = relation_problems(config)
     if problems:
         raise ConfigError("invalid config:\n" + "\n".join(f"  - {p}" for p in problems))
 

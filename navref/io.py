@@ -9,12 +9,28 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+def umask_mode() -> int:
+    """The mode a new file gets under the current umask (0o644 for umask 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def give_umask_mode(path: str | os.PathLike) -> None:
+    """Set ``path`` (a file, or every file under a directory) to :func:`umask_mode`."""
+    path = Path(path)
+    mode = umask_mode()
+    for file in [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]:
+        os.chmod(file, mode)
 
 
 @contextmanager
@@ -30,12 +46,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     suffix = suffix if suffix is not None else "".join(path.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give outputs the usual mode
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600, and some writers (safetensors) recreate the file: set the
+        # mode the user's umask gives only now, once the content is final
+        give_umask_mode(tmp_path)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -63,3 +79,101 @@ def save_json(path: str | os.PathLike, obj: Any) -> None:
 def load_json(path: str | os.PathLike) -> Any:
     """Load a JSON file."""
     return json.loads(Path(path).read_text())
+
+
+class NonFiniteError(ValueError):
+    """An array produced for later rules holds NaN or infinity."""
+
+
+def check_finite(
+    array: Any,
+    what: str,
+    fix: str,
+    first_row: int = 0,
+    row_names: Sequence[str] | None = None,
+) -> None:
+    """Raise :class:`NonFiniteError` if ``array`` (numpy or torch, rows on axis 0) has NaN/inf.
+
+    The message names ``what`` the array is, the first bad row as ``first_row + i`` (its
+    index in the whole output when ``array`` is one batch of it), ``row_names[i]`` when
+    given (e.g. the source file), how many rows are bad, and ``fix``.
+    """
+    values = array.detach().cpu().numpy() if hasattr(array, "detach") else np.asarray(array)
+    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1) if values.ndim else None
+    if finite is None:
+        if np.isfinite(values):
+            return
+        raise NonFiniteError(f"{what} is {values.item()}; {fix}")
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite)
+    name = f" ({row_names[bad[0]]})" if row_names is not None else ""
+    raise NonFiniteError(
+        f"{what}: item {first_row + int(bad[0])}{name} holds NaN or infinity "
+        f"({len(bad)} bad item(s) in rows {first_row}..{first_row + len(values) - 1}); {fix}"
+    )
+
+
+class ArtefactError(ValueError):
+    """A file written by an earlier rule is damaged (cut short, wrong shape, NaN)."""
+
+
+def artefact_error(path: str | os.PathLike, rule: str, problem: str) -> ArtefactError:
+    """The error for a bad artefact: names the file, the problem and the rule to rerun."""
+    return ArtefactError(
+        f"{path}: {problem}. It was written by rule {rule} (perhaps cut short by a full disk "
+        f"or a killed copy): delete it and rerun that rule (snakemake --forcerun {rule})"
+    )
+
+
+def load_array(
+    path: str | os.PathLike,
+    rule: str,
+    mmap: bool = True,
+    shape: Sequence[int] | None = None,
+    finite: bool = False,
+) -> np.ndarray:
+    """Load the ``.npy`` that ``rule`` wrote (memory-mapped by default), checked.
+
+    Checks that the file holds as many bytes as its header says, its ``shape`` when given
+    and, with ``finite``, that it holds no NaN/inf (streamed in chunks). Raises
+    :class:`ArtefactError` naming the file and ``rule``.
+    """
+    try:
+        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise artefact_error(path, rule, "does not exist") from None
+    except (ValueError, OSError, EOFError) as err:
+        raise artefact_error(path, rule, f"is not a complete .npy file ({err})") from None
+    if shape is not None and tuple(arr.shape) != tuple(shape):
+        raise artefact_error(path, rule, f"has shape {arr.shape}, expected {tuple(shape)}")
+    for s in range(0, len(arr) if finite and arr.ndim else 0, 4096):
+        block = np.asarray(arr[s : s + 4096], dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(block.reshape(len(block), -1)).all(axis=1))
+        if len(bad):
+            raise artefact_error(path, rule, f"row {s + int(bad[0])} holds NaN or infinity")
+    return arr
+
+
+def load_npz(
+    path: str | os.PathLike, rule: str, finite: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """Load every array of the ``.npz`` that ``rule`` wrote, checked.
+
+    A file cut short, or a NaN/inf in one of the ``finite`` arrays, raises
+    :class:`ArtefactError` naming the file and ``rule``.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise artefact_error(path, rule, "does not exist") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise artefact_error(path, rule, f"is not a complete .npz file ({err})") from None
+    for key in finite:
+        if key not in arrays:
+            raise artefact_error(path, rule, f"holds no array {key!r} (has {sorted(arrays)})")
+        values = np.asarray(arrays[key], dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise artefact_error(path, rule, f"array {key!r} holds NaN or infinity")
+    return arrays

@@ -9,7 +9,10 @@ A latent-space directory holds ``latents.npy`` (float32 (N, C, h, w), or (N, D) 
 vectors), ``meta.parquet`` (the dataset's rows, same order) and ``stats.json``. Stored
 latents are ``z = (raw - shift) * scale`` per channel: with ``normalize: true`` shift is the
 per-channel mean and scale 1/std of the raw train-split latents (LightningDiT's latent
-normalisation); otherwise shift = 0 and scale = the VAE's ``scaling_factor`` (1 for pixels).
+normalisation); otherwise shift = the VAE's ``shift_factor`` (0 when it has none) and
+scale = its ``scaling_factor`` (shift 0, scale 1 for pixels). ``latents_stats: <file>``
+(LightningDiT's ``latents_stats.pt``) takes shift = its mean and scale = multiplier / std
+instead, so the latents equal those a released model was trained on.
 :class:`LatentSpace` inverts this and decodes to uint8 images.
 """
 
@@ -25,8 +28,21 @@ import torch
 from tqdm import tqdm
 
 from navref.data.base import load_prepared
-from navref.io import atomic_path, load_json, save_json, save_parquet
+from navref.io import (
+    artefact_error,
+    atomic_path,
+    check_finite,
+    load_array,
+    load_json,
+    save_json,
+    save_parquet,
+)
 from navref.vae import images_to_unit, load_vae, unit_to_images
+
+_NAN_FIX = (
+    "check that image (open it, re-export it) and the VAE weights (a VAE run in float16 "
+    "can overflow: encode in float32), then rerun the encode_latents rule"
+)
 
 
 def normalize(raw: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -56,44 +72,71 @@ def channel_stats(arr: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> tuple
     return mean, np.maximum(std, 1e-8)
 
 
-def encode_latents(
-    space_cfg: dict[str, Any],
-    dataset_dir: str | Path,
-    out_dir: str | Path,
-    vae_dir: str | Path | None = None,
-    batch_size: int = 256,
-    device: str = "cpu",
-    log: logging.Logger | None = None,
-) -> dict[str, Any]:
-    """Encode the prepared dataset at ``dataset_dir`` into the latent space ``space_cfg``.
+def _space_vae(space_cfg: dict[str, Any], vae_dir, device: str) -> tuple[Any, dict[str, Any]]:
+    """The space's VAE (None for pixel spaces) and the stats entries naming it."""
+    if space_cfg["kind"] != "vae":
+        return None, {}
+    path = space_cfg.get("pretrained") or vae_dir
+    if path is None:
+        raise ValueError("vae latent space needs `pretrained: <dir>` or `vae: <name>`")
+    vae = load_vae(path, space_cfg.get("subfolder"), device=device)
+    return vae, {"vae_path": str(path), "vae_subfolder": space_cfg.get("subfolder")}
 
-    ``vae_dir`` is the pipeline-trained VAE for ``vae: <name>`` spaces; for
-    ``pretrained: <dir>`` spaces it is taken from the config. Writes ``latents.npy``,
-    ``meta.parquet`` and ``stats.json`` atomically and returns the stats.
+
+def storage_scaling(
+    normalise: bool, vae: Any, mean: np.ndarray, std: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (shift, scale) of stored latents z = (raw - shift) * scale.
+
+    ``normalise``: shift = train mean, scale = 1 / train std. Otherwise the VAE's own
+    ``shift_factor`` (0 when absent or None) and ``scaling_factor`` (1 for pixels).
     """
-    log = log or logging.getLogger(__name__)
-    ds = load_prepared(dataset_dir)
-    kind = space_cfg["kind"]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    train_rows = np.flatnonzero(ds.meta["split"].to_numpy() == "train")
-    stats: dict[str, Any] = {"kind": kind, "dataset_dir": str(dataset_dir)}
-    vae = None
-    if kind == "vae":
-        path = space_cfg.get("pretrained") or vae_dir
-        if path is None:
-            raise ValueError("vae latent space needs `pretrained: <dir>` or `vae: <name>`")
-        vae = load_vae(path, space_cfg.get("subfolder"), device=device)
-        stats.update(vae_path=str(path), vae_subfolder=space_cfg.get("subfolder"))
-    sample = bool(space_cfg.get("sample_posterior", False))
-    gen = torch.Generator(device=device).manual_seed(int(space_cfg.get("seed", 0)))
-    n = len(ds.data)
+    if normalise:
+        return mean, 1.0 / std
+    conf = vae.config if vae is not None else None
+    shift = float(getattr(conf, "shift_factor", None) or 0.0)
+    factor = float(getattr(conf, "scaling_factor", None) or 1.0)
+    return np.full_like(mean, shift), np.full_like(mean, factor)
+
+
+def latents_stats_scaling(
+    path: str | Path, channels: int, multiplier: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (shift, scale) from LightningDiT's ``latents_stats.pt``.
+
+    The file (``extract_features.py`` of hustvl/LightningDiT) holds ``mean`` and ``std`` of
+    shape (1, C, 1, 1); the released models see (raw - mean) / std * multiplier (multiplier
+    1.0 for VA-VAE), i.e. shift = mean, scale = multiplier / std. Read with
+    ``torch.load(weights_only=True)``. Raises FileNotFoundError if missing; ValueError if
+    ``mean`` / ``std`` are absent, have another number of channels than ``channels``, or std
+    is not finite and > 0.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"latents_stats file not found: {path}")
+    stats = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(stats, dict) or not {"mean", "std"} <= set(stats):
+        raise ValueError(f"{path}: expected a dict with 'mean' and 'std' (LightningDiT format)")
+    mean = stats["mean"].double().reshape(-1).numpy()
+    std = stats["std"].double().reshape(-1).numpy()
+    if len(mean) != channels or len(std) != channels:
+        raise ValueError(
+            f"{path}: mean/std have {len(mean)}/{len(std)} channels, the latents {channels}; "
+            "name the stats file of this VAE"
+        )
+    if not (np.isfinite(std).all() and (std > 0).all() and np.isfinite(mean).all()):
+        raise ValueError(f"{path}: std must be finite and > 0, mean finite")
+    return mean, multiplier / std
+
+
+def _encoder(ds, kind: str, vae, sample: bool, gen: torch.Generator, device: str):
+    """Batch encoder: uint8 images (B, H, W, C) (or vectors) -> raw float32 latents."""
 
     def encode(batch: np.ndarray) -> torch.Tensor:
         if ds.modality == "vector":
             if kind != "pixel":
                 raise ValueError("vector datasets (synthetic_gaussian) only take `kind: pixel`")
-            return torch.from_numpy(np.asarray(batch, dtype=np.float32))
+            return torch.from_numpy(np.array(batch, dtype=np.float32))  # own, writable copy
         x = images_to_unit(batch)
         if vae is None:
             return x
@@ -108,17 +151,54 @@ def encode_latents(
             z = post.sample(generator=gen) if sample else post.mean
         return z.float().cpu()
 
+    return encode
+
+
+def encode_latents(
+    space_cfg: dict[str, Any],
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    vae_dir: str | Path | None = None,
+    batch_size: int = 256,
+    device: str = "cpu",
+    log: logging.Logger | None = None,
+) -> dict[str, Any]:
+    """Encode the prepared dataset at ``dataset_dir`` into the latent space ``space_cfg``.
+
+    ``vae_dir`` is the pipeline-trained VAE for ``vae: <name>`` spaces; for
+    ``pretrained: <dir>`` spaces it is taken from the config. Writes ``latents.npy``,
+    ``meta.parquet`` and ``stats.json`` atomically and returns the stats. Raises
+    :class:`navref.io.NonFiniteError` naming the item (index and source file) if the
+    encoder returns NaN/inf for it; nothing is written then.
+    """
+    log = log or logging.getLogger(__name__)
+    ds = load_prepared(dataset_dir)
+    kind = space_cfg["kind"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_rows = np.flatnonzero(ds.meta["split"].to_numpy() == "train")
+    vae, vae_stats = _space_vae(space_cfg, vae_dir, device)
+    stats: dict[str, Any] = {"kind": kind, "dataset_dir": str(dataset_dir), **vae_stats}
+    sample = bool(space_cfg.get("sample_posterior", False))
+    gen = torch.Generator(device=device).manual_seed(int(space_cfg.get("seed", 0)))
+    encode = _encoder(ds, kind, vae, sample, gen, device)
+    normalise = bool(space_cfg.get("normalize", kind == "vae"))
+    sources = ds.meta["source"].astype(str).tolist()
+    n = len(ds.data)
     shape = tuple(encode(ds.data[:1]).shape[1:])
     with atomic_path(out / "latents.npy", suffix=".npy") as tmp:
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *shape))
         for s in tqdm(range(0, n, batch_size), desc=f"encode {kind}", mininterval=2.0):
-            arr[s : s + batch_size] = encode(ds.data[s : s + batch_size]).numpy()
+            z = encode(ds.data[s : s + batch_size])
+            check_finite(z, f"encode_latents: {kind} encoder of {dataset_dir}", _NAN_FIX, s,
+                         sources[s : s + batch_size])  # fmt: skip
+            arr[s : s + batch_size] = z.numpy()
         mean, std = channel_stats(arr, train_rows if len(train_rows) else np.arange(n))
-        if space_cfg.get("normalize", kind == "vae"):
-            shift, scale = mean, 1.0 / std
+        if space_cfg.get("latents_stats"):  # the statistics a released model was trained on
+            multiplier = float(space_cfg.get("latent_multiplier", 1.0))
+            shift, scale = latents_stats_scaling(space_cfg["latents_stats"], len(mean), multiplier)
         else:
-            factor = float(vae.config.scaling_factor) if vae is not None else 1.0
-            shift, scale = np.zeros_like(mean), np.full_like(mean, factor)
+            shift, scale = storage_scaling(normalise, vae, mean, std)
         sh, sc = torch.tensor(shift, dtype=torch.float32), torch.tensor(scale, dtype=torch.float32)
         for s in range(0, n, 4096):
             arr[s : s + 4096] = normalize(torch.from_numpy(arr[s : s + 4096]), sh, sc).numpy()
@@ -130,7 +210,8 @@ def encode_latents(
         channel_std=std.tolist(),
         shift=shift.tolist(),
         scale=scale.tolist(),
-        normalize=bool(space_cfg.get("normalize", kind == "vae")),
+        normalize=normalise,
+        latents_stats=space_cfg.get("latents_stats"),
         modality=ds.modality,
         image_shape=list(ds.data.shape[1:]),
         num_classes=len(ds.class_names),
@@ -152,12 +233,19 @@ class LatentSpace:
 
     @classmethod
     def load(cls, root: str | Path, device: str = "cpu") -> LatentSpace:
+        """Open the space at ``root``; its shift and scale must be finite (else
+        :class:`navref.io.ArtefactError` naming ``stats.json`` and rule encode_latents)."""
         root = Path(root)
-        return cls(root, load_json(root / "stats.json"), device)
+        stats = load_json(root / "stats.json")
+        for key in ("shift", "scale"):
+            if not np.isfinite(np.asarray(stats[key], dtype=np.float64)).all():
+                raise artefact_error(root / "stats.json", "encode_latents", f"{key} holds NaN")
+        return cls(root, stats, device)
 
     def latents(self, mmap: bool = True) -> np.ndarray:
-        """The stored (normalised) latents, memory-mapped by default."""
-        return np.load(self.root / "latents.npy", mmap_mode="r" if mmap else None)
+        """The stored (normalised) latents, memory-mapped by default; a file cut short or
+        of another shape than ``stats.json`` says raises :class:`navref.io.ArtefactError`."""
+        return load_array(self.root / "latents.npy", "encode_latents", mmap, self.stats["shape"])
 
     def meta(self):
         import pandas as pd

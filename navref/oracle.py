@@ -544,6 +544,13 @@ def _run(
     return x2, xc, _Pass(mean=mean, den=den, s1=s1, s2=s2, top1_index=best), tt
 
 
+def _no_autocast(x: Tensor) -> torch.autocast:
+    """Autocast off on the queries' device: in bf16 the logits a <x, x1_i> - b ||x1_i||^2
+    lose the digits the softmax depends on, so the oracle computes in its ``compute_dtype``
+    even when called inside a caller's ``torch.autocast`` region."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 def _velocity(xc: Tensor, mean: Tensor, tt: np.ndarray, inplace: bool = False) -> Tensor:
     """(mean - x) / (1 - t); ``inplace`` overwrites ``mean`` (when nothing else reads it)."""
     out = mean.sub_(xc) if inplace else mean - xc
@@ -581,7 +588,8 @@ def oracle_velocity(
     Returns:
         v*(x, t) with x's shape and dtype. At t = 0 it is mean(x1) - x (of the class).
     """
-    x2, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
+    with _no_autocast(x):
+        x2, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
     return _velocity(xc, res.mean, tt, inplace=True).to(x.dtype).reshape(x.shape)
 
 
@@ -597,7 +605,8 @@ def posterior_mean(
 ) -> Tensor:
     """Posterior mean E[x1 | x_t = x] = sum_i gamma_i(x, t) x1_i (Nadaraya-Watson), with
     x's shape and dtype; arguments as in :func:`oracle_velocity`."""
-    _, _, res, _ = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
+    with _no_autocast(x):
+        _, _, res, _ = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
     return res.mean.to(x.dtype).reshape(x.shape)
 
 
@@ -613,7 +622,8 @@ def oracle_posterior(
 ) -> OracleResult:
     """Velocity, posterior mean and posterior statistics (top-1 weight and row index,
     entropy, effective sample size) in one pass; arguments as in :func:`oracle_velocity`."""
-    _, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, True)
+    with _no_autocast(x):
+        _, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, True)
     assert res.s1 is not None and res.s2 is not None and res.top1_index is not None
     den = res.den
     assert den is not None

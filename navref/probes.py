@@ -1,7 +1,6 @@
 """Probes of a trained flow model against the oracle velocity (Figs. 4-8 of the paper).
 
-Time convention: t in [0, 1], t = 0 is the prior N(0, I), t = 1 the data;
-x_t = (1 - t) x0 + t x1, CFM target u = x1 - x0, oracle velocity
+Path, time convention and CFM target: :mod:`navref.path`. Oracle velocity
 v*(x, t) = (E[x1 | x_t = x] - x) / (1 - t) (class-conditional: posterior over the class's
 training samples only).
 
@@ -29,6 +28,7 @@ import torch
 from torch import Tensor
 
 from navref.metrics.memorization import DEFAULT_THRESHOLD, memorization_table
+from navref.path import cfm_target, x_t
 from navref.sampling import (
     TIME_TOL,
     ModelVelocity,
@@ -188,9 +188,9 @@ def loss_curves(
         x1 = _take_rows(latents, idx[s:e], dev)
         y = all_labels[torch.as_tensor(idx[s:e])].to(device=dev, dtype=torch.long)
         x0 = make_noise((e - s, *shape), seed, start_index=s, device=dev)
-        u = x1 - x0
+        u = cfm_target(x0, x1)
         for t in ts:
-            xt = (1.0 - t) * x0 + t * x1
+            xt = x_t(x0, x1, t)
             v = provider(xt, t, y).float()
             vs = oracle_velocity(
                 xt, t, o_data, data_labels=o_labels, labels=y, chunk_size=chunk_size
@@ -394,7 +394,7 @@ def unseen_resume(
     x1 = x1.to(device=dev, dtype=torch.float32)
     y = None if val_labels is None else _labels_cpu(val_labels).to(dev)
     x0 = make_noise(tuple(x1.shape), seed, start_index, device=dev)
-    x_tau = (1.0 - tau) * x0 + tau * x1
+    x_tau = x_t(x0, x1, tau)
     grid = uniform_grid(grid_n)
     if tau >= 1.0 - TIME_TOL:
         samples, steps = x1.clone(), 0

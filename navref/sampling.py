@@ -1,7 +1,6 @@
 """Euler sampling of a flow model with composable velocity providers.
 
-Time convention (Lipman et al., as everywhere in navref): t in [0, 1], t = 0 is the
-Gaussian prior N(0, I) and t = 1 is the data; x_t = (1 - t) x0 + t x1. Sampling integrates
+Time convention and path: :mod:`navref.path` (t = 0 noise, t = 1 data). Sampling integrates
 
     dx/dt = v(x, t, y)   from t = grid[0] (usually 0) to t = grid[-1] (usually 1)
 
@@ -45,6 +44,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from navref.path import x1_hat
+
 if TYPE_CHECKING:
     from navref.oracle import OracleResult
 
@@ -77,6 +78,24 @@ def _check_time(t: Any) -> float:
             )
         t = t.item()
     return float(t)
+
+
+def model_null_class(model: Callable, num_classes: int) -> int:
+    """The null-class index the model was trained with (its ``null_class``), checked.
+
+    A model without a ``null_class`` attribute (a plain callable) uses ``num_classes``.
+    Raises ValueError when the caller's ``num_classes`` disagrees with the model's.
+    """
+    inner = getattr(model, "_orig_mod", model)  # torch.compile wraps the module
+    null = getattr(inner, "null_class", None)
+    if null is None:
+        return num_classes
+    if int(null) != num_classes:
+        raise ValueError(
+            f"ModelVelocity: num_classes={num_classes} but the model's null class is {int(null)} "
+            f"(it was trained with {int(null)} classes); pass num_classes={int(null)}"
+        )
+    return int(null)
 
 
 class ModelVelocity:
@@ -118,7 +137,7 @@ class ModelVelocity:
             )
         self.model = model
         self.num_classes = int(num_classes)
-        self.null_class = int(num_classes)
+        self.null_class = model_null_class(model, int(num_classes))
         self.mode = mode
         self.cfg_scale = float(cfg_scale)
         self.cfg_interval = (a, b)
@@ -400,6 +419,11 @@ def make_noise(
     return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 
+def balanced_labels(n: int, num_classes: int) -> Tensor:
+    """Class labels (n,) long of a class-balanced sample set: sample i has label i mod K."""
+    return torch.arange(n) % num_classes
+
+
 # ----------------------------------------------------------------------------- sampler
 
 
@@ -499,7 +523,7 @@ def sample(
                 f"shape {tuple(x.shape)}"
             )
         if k in rec:
-            keep(t, x, x + (1.0 - t) * v)
+            keep(t, x, x1_hat(x, t, v))
         x = torch.add(x, v, alpha=t_next - t)
     if len(times) - 1 in rec:
         keep(times[-1], x, x)

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from navref.io import save_json, save_parquet
+from navref.io import give_umask_mode, save_json, save_parquet
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -142,6 +142,7 @@ def train_vae(
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".weights.partial"
     vae.save_pretrained(str(tmp), safe_serialization=True)
+    give_umask_mode(tmp)  # safetensors writes its files 0600
     for f in tmp.iterdir():
         f.replace(out / f.name)
     tmp.rmdir()
@@ -165,12 +166,31 @@ def reconstruction_mse(
     return total / max(count, 1)
 
 
+def train_vae_on_dataset(
+    dataset_dir: str | Path,
+    cfg: dict[str, Any],
+    out_dir: str | Path,
+    device: str = "cpu",
+    log: logging.Logger | None = None,
+) -> dict[str, float]:
+    """:func:`train_vae` on the train split of a prepared image dataset, validated on its
+    val split (may be empty). Raises ``ValueError`` for a vector dataset."""
+    from navref.data.splits import image_split
+
+    train, _ = image_split(dataset_dir, "train", allow_empty=True)
+    val, _ = image_split(dataset_dir, "val", allow_empty=True)
+    return train_vae(
+        np.asarray(train), cfg, out_dir, val_images=np.asarray(val), log=log, device=device
+    )
+
+
 __all__ = [
     "WeightsNotFoundError",
     "build_small_vae",
     "images_to_unit",
     "kl_divergence",
     "load_vae",
+    "train_vae_on_dataset",
     "reconstruction_mse",
     "train_vae",
     "unit_to_images",

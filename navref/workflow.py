@@ -22,11 +22,59 @@ from navref import devices
 
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, RuntimeError, KeyError)
 
+# Loggers whose records go to the rule log, with their level: navref's own, Python warnings
+# (``logging.captureWarnings``) and libraries that log rather than warn.
+JOB_LOGGERS = {"navref": logging.INFO, "py.warnings": logging.WARNING, "diffusers": logging.WARNING}
+
+# Known-harmless library messages, dropped by (logger name, message start): diffusers asks
+# for `accelerate` (only a loading-speed hint) every time a VAE is loaded.
+HARMLESS_LOG_RECORDS = (
+    ("diffusers.models.modeling_utils", "Cannot initialize model with low cpu memory usage"),
+)
+
+
+class _DropMessage(logging.Filter):
+    """Drop log records whose message starts with ``start``."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.start)
+
+
+def drop_harmless_messages() -> None:
+    """Install the :data:`HARMLESS_LOG_RECORDS` filters (once: repeated calls add nothing)."""
+    for name, start in HARMLESS_LOG_RECORDS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessage) and f.start == start for f in target.filters):
+            target.addFilter(_DropMessage(start))
+
 
 def resolve_device(name: str = "auto") -> str:
     """A config's ``device`` (auto / cpu / cuda / cuda:N) as the device string a job uses;
     the rule is :func:`navref.devices.resolve_device` (``cuda`` without a GPU is an error)."""
     return str(devices.resolve_device(name))
+
+
+def _route(name: str, handlers: list, level: int, propagate: bool) -> tuple[list, int, bool]:
+    """Give logger ``name`` these handlers, level and propagation; return the old ones."""
+    target = logging.getLogger(name)
+    old = (target.handlers, target.level, target.propagate)
+    target.handlers, target.propagate = list(handlers), propagate
+    target.setLevel(level)
+    return old
+
+
+def _booked_gpus(snakemake) -> int:
+    """GPUs the job booked (its ``gpu`` resource; 0 when none)."""
+    return int(getattr(getattr(snakemake, "resources", None), "gpu", 0) or 0)
+
+
+def _device_setting(snakemake) -> str:
+    """The config's ``device`` as the rule passed it (``params.device``), else ``auto``."""
+    return str(getattr(getattr(snakemake, "params", None), "device", "auto") or "auto")
 
 
 @contextlib.contextmanager
@@ -47,10 +95,9 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     for h in handlers:
         h.setFormatter(fmt)
         logger.addHandler(h)
-    for lib in ("navref",):
-        logging.getLogger(lib).handlers = handlers
-        logging.getLogger(lib).setLevel(logging.INFO)
+    saved = {lib: _route(lib, handlers, level, False) for lib, level in JOB_LOGGERS.items()}
     logging.captureWarnings(True)
+    drop_harmless_messages()
     torch.set_num_threads(max(1, int(getattr(snakemake, "threads", 1))))
     old_stderr = sys.stderr
     if stream is not None:
@@ -59,7 +106,13 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     logger.info("rule %s %s", name, wildcards)
     logger.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES"))
     try:
-        yield logger
+        device, gpus = _device_setting(snakemake), _booked_gpus(snakemake)
+        with devices.local_gpu_claim(gpus, device) as claimed:
+            if claimed:
+                logger.info("claimed GPU(s) %s of this machine", claimed)
+            devices.check_booked_gpus(gpus, device)
+            logger.info(devices.describe(devices.resolve_device(device), torch.get_num_threads()))
+            yield logger
     except EXPECTED_ERRORS as err:
         if stream is not None:
             stream.write(traceback.format_exc())
@@ -69,7 +122,10 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
         raise SystemExit(msg) from None
     finally:
         sys.stderr = old_stderr
+        logging.captureWarnings(False)
         for h in handlers:
             logger.removeHandler(h)
+        for lib, (old_handlers, level, propagate) in saved.items():
+            _route(lib, old_handlers, level, propagate)
         if stream is not None:
             stream.close()

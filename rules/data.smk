@@ -1,6 +1,9 @@
 # Dataset preparation, VAE training and latent encoding.
 
 
+include: "functions/data.smk"
+
+
 rule prepare_dataset:
     output:
         **dataset_files("{dataset}"),
@@ -14,7 +17,7 @@ rule prepare_dataset:
     resources:
         **rule_resources("prepare_dataset", mem_mb=4000, runtime=60),
     params:
-        cfg=lambda w: config["datasets"][w.dataset],
+        settings=lambda w: config["datasets"][w.dataset],
     script:
         "../workflow_scripts/prepare_dataset.py"
 
@@ -37,19 +40,19 @@ rule train_vae:
     resources:
         **rule_resources("train_vae", mem_mb=4000, runtime=60),
     params:
-        cfg=lambda w: config["vaes"][w.vae],
-        device=config.get("device", "auto"),
+        settings=lambda w: config["vaes"][w.vae],
+        device=DEVICE,
     script:
         "../workflow_scripts/train_vae.py"
 
 
 rule encode_latents:
     input:
-        unpack(space_inputs),
+        unpack(encode_inputs),
     output:
-        latents="results/latents/{space}/latents.npy",
-        meta="results/latents/{space}/meta.parquet",
-        stats="results/latents/{space}/stats.json",
+        latents=latent_file("{space}", "latents.npy"),
+        meta=latent_file("{space}", "meta.parquet"),
+        stats=latent_file("{space}", "stats.json"),
     log:
         "results/logs/encode_latents/{space}.log",
     benchmark:
@@ -60,7 +63,7 @@ rule encode_latents:
     resources:
         **rule_resources("encode_latents", mem_mb=8000, runtime=120),
     params:
-        cfg=lambda w: config["latent_spaces"][w.space],
-        device=config.get("device", "auto"),
+        settings=lambda w: config["latent_spaces"][w.space],
+        device=DEVICE,
     script:
         "../workflow_scripts/encode_latents.py"

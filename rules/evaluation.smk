@@ -1,12 +1,15 @@
 # Evaluation: FID feature network, reference statistics, metrics per sample set, tables.
 
 
+include: "functions/evaluation.smk"
+
+
 rule train_feature_net:
     input:
         **dataset_files("{dataset}"),
     output:
-        weights="results/evaluation/{dataset}/feature_net.safetensors",
-        info="results/evaluation/{dataset}/feature_net.json",
+        weights=evaluation_file("{dataset}", "feature_net.safetensors"),
+        info=evaluation_file("{dataset}", "feature_net.json"),
     log:
         "results/logs/train_feature_net/{dataset}.log",
     benchmark:
@@ -17,8 +20,8 @@ rule train_feature_net:
     resources:
         **rule_resources("train_feature_net", mem_mb=4000, runtime=60),
     params:
-        cfg=EVAL["feature_net"],
-        device=config.get("device", "auto"),
+        settings=conf("evaluation", "feature_net"),
+        device=DEVICE,
     script:
         "../workflow_scripts/train_feature_net.py"
 
@@ -28,7 +31,7 @@ rule reference_stats:
         unpack(lambda w: dataset_files(w.dataset)),
         feature_net=feature_net_input,
     output:
-        "results/evaluation/{dataset}/reference.safetensors",
+        evaluation_file("{dataset}", "reference.safetensors"),
     log:
         "results/logs/reference_stats/{dataset}.log",
     benchmark:
@@ -39,8 +42,8 @@ rule reference_stats:
     resources:
         **rule_resources("reference_stats", mem_mb=16000, runtime=120),
     params:
-        cfg=eval_params(),
-        device=config.get("device", "auto"),
+        settings=evaluation_params(),
+        device=DEVICE,
     script:
         "../workflow_scripts/reference_stats.py"
 
@@ -49,7 +52,7 @@ rule memorization_train:
     input:
         **dataset_files("{dataset}"),
     output:
-        "results/evaluation/{dataset}/memorization_train.npy",
+        evaluation_file("{dataset}", "memorization_train.npy"),
     log:
         "results/logs/memorization_train/{dataset}.log",
     benchmark:
@@ -60,14 +63,14 @@ rule memorization_train:
     resources:
         **rule_resources("memorization_train", mem_mb=8000, runtime=240),
     params:
-        resolution=EVAL["memorization_resolution"],
+        resolution=conf("evaluation", "memorization_resolution"),
     script:
         "../workflow_scripts/memorization_train.py"
 
 
 rule evaluate_samples:
     input:
-        unpack(eval_inputs),
+        unpack(evaluate_inputs),
     output:
         "results/metrics/{sweep}/{setting}/seed{seed}.parquet",
     log:
@@ -80,8 +83,8 @@ rule evaluate_samples:
     resources:
         **rule_resources("evaluate_samples", mem_mb=16000, runtime=120),
     params:
-        cfg=eval_params(),
-        device=config.get("device", "auto"),
+        settings=evaluation_params(),
+        device=DEVICE,
     script:
         "../workflow_scripts/evaluate_samples.py"
 

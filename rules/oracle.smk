@@ -2,10 +2,13 @@
 # Gaussian grid (Fig. 3), split times.
 
 
+include: "functions/oracle.smk"
+
+
 rule oracle_objective:
     input:
-        latents="results/latents/{space}/latents.npy",
-        meta="results/latents/{space}/meta.parquet",
+        latents=latent_file("{space}", "latents.npy"),
+        meta=latent_file("{space}", "meta.parquet"),
     output:
         "results/oracle/objective/{space}_{mode}.parquet",
     log:
@@ -18,9 +21,9 @@ rule oracle_objective:
     resources:
         **rule_resources("oracle_objective", mem_mb=8000, runtime=120),
     params:
-        cfg=lambda w: oracle_params("objective"),
-        seed=lambda w: config["seed"],
-        device=config.get("device", "auto"),
+        settings=lambda w: oracle_params("objective"),
+        seed=lambda w: SEED,
+        device=DEVICE,
     script:
         "../workflow_scripts/oracle_objective.py"
 
@@ -38,21 +41,29 @@ rule oracle_synthetic:
     resources:
         **rule_resources("oracle_synthetic", mem_mb=8000, runtime=120),
     params:
-        cfg=lambda w: oracle_params("synthetic"),
-        seed=lambda w: config["seed"],
-        device=config.get("device", "auto"),
+        settings=lambda w: oracle_params("synthetic"),
+        seed=lambda w: SEED,
+        device=DEVICE,
     script:
         "../workflow_scripts/oracle_synthetic.py"
 
 
 rule oracle_tables:
     input:
-        objective=oracle_objective_files(),
-        synthetic=oracle_synthetic_files(),
+        objective=expand(
+            "results/oracle/objective/{space}_{mode}.parquet",
+            space=ORACLE_SPACES,
+            mode=ORACLE_MODES,
+        ),
+        synthetic=expand(
+            "results/oracle/synthetic/D{dim}_N{size}.parquet",
+            dim=conf("oracle", "synthetic", "dims"),
+            size=conf("oracle", "synthetic", "sizes"),
+        ),
     output:
         objective="results/oracle/objective.parquet",
         synthetic="results/oracle/synthetic.parquet",
-        split_times="results/oracle/split_times.parquet",
+        split_times=SPLIT_TIMES,
     log:
         "results/logs/oracle_tables.log",
     benchmark:
@@ -63,6 +74,6 @@ rule oracle_tables:
     resources:
         **rule_resources("oracle_tables", mem_mb=2000, runtime=10),
     params:
-        threshold=config["oracle"]["split_threshold"],
+        threshold=conf("oracle", "split_threshold"),
     script:
         "../workflow_scripts/oracle_tables.py"

@@ -2,10 +2,12 @@
 # mixed oracle->model sampling (Fig. 5) and unseen-data resume (Fig. 6).
 
 
+include: "functions/probes.smk"
+
+
 rule probe_loss_curves:
     input:
-        model="results/models/{model}/model.json",
-        stats=lambda w: f"results/latents/{config['models'][w.model]['space']}/stats.json",
+        unpack(model_inputs),
     output:
         "results/probes/loss_curves/{model}/{ckpt}.parquet",
     log:
@@ -18,17 +20,16 @@ rule probe_loss_curves:
     resources:
         **rule_resources("probe_loss_curves", mem_mb=8000, runtime=60),
     params:
-        cfg=lambda w: probe_params("loss_curves"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
+        settings=lambda w: probe_params("loss_curves"),
+        seed=SEED,
+        device=DEVICE,
     script:
         "../workflow_scripts/probe_loss_curves.py"
 
 
 rule probe_intermediate:
     input:
-        model="results/models/{model}/model.json",
-        stats=lambda w: f"results/latents/{config['models'][w.model]['space']}/stats.json",
+        unpack(model_inputs),
     output:
         table="results/probes/intermediate/{model}.parquet",
         grid=report(
@@ -48,16 +49,16 @@ rule probe_intermediate:
     resources:
         **rule_resources("probe_intermediate", mem_mb=8000, runtime=60),
     params:
-        cfg=lambda w: probe_params("intermediate"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
+        settings=lambda w: probe_params("intermediate"),
+        seed=SEED,
+        device=DEVICE,
     script:
         "../workflow_scripts/probe_intermediate.py"
 
 
 rule probe_mixed:
     input:
-        unpack(tau_inputs("mixed")),
+        unpack(tau_inputs),
     output:
         table="results/probes/mixed/{model}/tau{tau}.parquet",
         grid=report(
@@ -77,16 +78,16 @@ rule probe_mixed:
     resources:
         **rule_resources("probe_mixed", mem_mb=8000, runtime=60),
     params:
-        cfg=lambda w: probe_params("mixed"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
+        settings=lambda w: probe_params("mixed"),
+        seed=SEED,
+        device=DEVICE,
     script:
         "../workflow_scripts/probe_tau.py"
 
 
 rule probe_unseen:
     input:
-        unpack(tau_inputs("unseen")),
+        unpack(tau_inputs),
     output:
         table="results/probes/unseen/{model}/tau{tau}.parquet",
         grid=report(
@@ -106,16 +107,20 @@ rule probe_unseen:
     resources:
         **rule_resources("probe_unseen", mem_mb=8000, runtime=60),
     params:
-        cfg=lambda w: probe_params("unseen"),
-        seed=config["seed"],
-        device=config.get("device", "auto"),
+        settings=lambda w: probe_params("unseen"),
+        seed=SEED,
+        device=DEVICE,
     script:
         "../workflow_scripts/probe_tau.py"
 
 
 rule probe_tables:
     input:
-        loss_curves=loss_curve_files(),
+        loss_curves=[
+            f"results/probes/loss_curves/{m}/{c}.parquet"
+            for m in probe_models("loss_curves")
+            for c in model_checkpoints(m)
+        ],
         intermediate=expand(
             "results/probes/intermediate/{model}.parquet",
             model=probe_models("intermediate"),

@@ -1,39 +1,22 @@
 # Tables, figures, the claims check and the Snakemake report.
 
 
+include: "functions/report.smk"
+
+
 rule report_tables:
     input:
         sweeps="results/metrics/sweeps.parquet",
-        split_times="results/oracle/split_times.parquet",
+        split_times=SPLIT_TIMES,
     output:
-        table1=report(
-            "results/tables/table1.md",
-            caption="../report/captions/table1.rst",
-            category="Tables",
-        ),
-        table2=report(
-            "results/tables/table2.md",
-            caption="../report/captions/table2.rst",
-            category="Tables",
-        ),
-        table3=report(
-            "results/tables/table3.md",
-            caption="../report/captions/table3.rst",
-            category="Tables",
-        ),
-        split_times=report(
-            "results/tables/split_times.md",
-            caption="../report/captions/split_times.rst",
-            category="Tables",
-        ),
+        **table_outputs(),
         extra=multiext(
             "results/tables/",
-            "table1.parquet",
-            "table1.tex",
-            "table2.parquet",
-            "table2.tex",
-            "table3.parquet",
-            "table3.tex",
+            *[
+                f"{name}.{ext}"
+                for name in sweep_tables()
+                for ext in ("parquet", "tex")
+            ],
             "split_times.parquet",
         ),
     log:
@@ -47,7 +30,7 @@ rule report_tables:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=lambda w: report_params("probe_space", "stage_swap_taus", "paper_taus"),
+        settings=lambda w: report_params("probe_space", "stage_swap_taus", "paper_taus"),
     script:
         "../workflow_scripts/report_tables.py"
 
@@ -56,7 +39,7 @@ rule report_oracle_figures:
     input:
         objective="results/oracle/objective.parquet",
         synthetic="results/oracle/synthetic.parquet",
-        split_times="results/oracle/split_times.parquet",
+        split_times=SPLIT_TIMES,
     output:
         fig2=figure("fig2_objective", "fig2_objective", "Oracle velocity"),
         fig3=figure("fig3_synthetic", "fig3_synthetic", "Oracle velocity"),
@@ -77,14 +60,14 @@ rule report_oracle_figures:
 
 rule report_probe_figures:
     input:
-        split_times="results/oracle/split_times.parquet",
+        split_times=SPLIT_TIMES,
         loss_curves="results/probes/loss_curves.parquet",
         intermediate="results/probes/intermediate.parquet",
         mixed="results/probes/mixed.parquet",
         unseen="results/probes/unseen.parquet",
         train_logs="results/training/train_logs.parquet",
-        grids=lambda w: list(report_cfg()["intermediate_grids"].values())
-        + [p for g in report_cfg()["mixed_grids"].values() for p in g.values()],
+        grids=lambda w: list(report_settings()["intermediate_grids"].values())
+        + [p for g in report_settings()["mixed_grids"].values() for p in g.values()],
     output:
         **{
             f"fig5_grid_{m}": figure(
@@ -125,7 +108,7 @@ rule report_probe_figures:
         mem_mb=4000,
         runtime=20,
     params:
-        cfg=lambda w: report_cfg(),
+        settings=lambda w: report_settings(),
     script:
         "../workflow_scripts/report_probe_figures.py"
 

@@ -1,6 +1,10 @@
-# Generation sweeps (Tab. 1-3): one sampling job per (sweep, setting, seed). Resources are
-# per sweep kind (config resources.sample_stage_swap / sample_timestep_shift /
+# Generation sweeps (Tab. 1-3): one sampling job per (sweep, setting, seed). What a sweep
+# kind is (settings, models, grid, velocity, table) is defined in navref/sweeps.py. Resources
+# are per sweep kind (config resources.sample_stage_swap / sample_timestep_shift /
 # sample_cfg_interval), so a long CFG sweep can ask for more time than the others.
+
+
+include: "functions/sweeps.smk"
 
 
 rule sample_sweep:
@@ -19,8 +23,8 @@ rule sample_sweep:
         **sweep_resources(mem_mb=8000, runtime=120),
     params:
         setting=lambda w: sweep_settings(w.sweep)[w.setting],
-        num_samples=SWEEPS["num_samples"],
-        batch_size=SWEEPS["batch_size"],
-        device=config.get("device", "auto"),
+        num_samples=conf("sweeps", "num_samples"),
+        batch_size=conf("sweeps", "batch_size"),
+        device=DEVICE,
     script:
         "../workflow_scripts/sample_sweep.py"

@@ -1,15 +1,18 @@
 # DiT training with rectified flow (CFM or oracle target), one job per model.
 
 
+include: "functions/train.smk"
+
+
 rule train_model:
     input:
-        latents=lambda w: f"results/latents/{config['models'][w.model]['space']}/latents.npy",
-        meta=lambda w: f"results/latents/{config['models'][w.model]['space']}/meta.parquet",
-        stats=lambda w: f"results/latents/{config['models'][w.model]['space']}/stats.json",
+        latents=lambda w: latent_file(model_space(w.model), "latents.npy"),
+        meta=lambda w: latent_file(model_space(w.model), "meta.parquet"),
+        stats=lambda w: latent_file(model_space(w.model), "stats.json"),
     output:
-        weights="results/models/{model}/model.safetensors",
-        info="results/models/{model}/model.json",
-        log_table="results/models/{model}/train_log.parquet",
+        weights=model_file("{model}", "model.safetensors"),
+        info=model_file("{model}", "model.json"),
+        log_table=model_file("{model}", "train_log.parquet"),
     log:
         "results/logs/train_model/{model}.log",
     benchmark:
@@ -20,15 +23,15 @@ rule train_model:
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
     params:
-        cfg=lambda w: config["models"][w.model],
-        device=config.get("device", "auto"),
+        settings=lambda w: config["models"][w.model],
+        device=DEVICE,
     script:
         "../workflow_scripts/train_model.py"
 
 
 rule training_logs:
     input:
-        expand("results/models/{model}/train_log.parquet", model=MODELS),
+        [model_file(m, "train_log.parquet") for m in MODELS],
     output:
         "results/training/train_logs.parquet",
     log:

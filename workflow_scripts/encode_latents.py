@@ -7,13 +7,12 @@ from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
-    cfg = dict(sm.params.cfg)
     encode_latents(
-        cfg,
+        dict(sm.params.settings),
         Path(sm.input.info).parent,
         Path(sm.output.stats).parent,
         vae_dir=Path(sm.input.vae).parent if "vae" in sm.input.keys() else None,
-        batch_size=int(cfg.get("batch_size", 256)),
+        batch_size=int(sm.params.settings["batch_size"]),
         device=resolve_device(sm.params.device),
         log=log,
     )

@@ -3,29 +3,18 @@
 
 from pathlib import Path
 
-from navref.analysis.oracle_curves import objective_curves
+from navref.analysis.oracle_runs import objective_of_space
 from navref.io import save_parquet
-from navref.latents import LatentSpace
 from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
-    cfg = sm.params.cfg
-    space = LatentSpace.load(Path(sm.input.latents).parent)
-    data, labels = space.split_arrays("train")
-    conditional = sm.wildcards.mode == "cond"
-    log.info(
-        "oracle data: %s, %d queries, %d times", data.shape, cfg["num_queries"], len(cfg["t_grid"])
+    frame = objective_of_space(
+        Path(sm.input.latents).parent,
+        sm.params.settings,
+        sm.wildcards.mode == "cond",
+        sm.params.seed,
+        resolve_device(sm.params.device),
+        log,
     )
-    frame = objective_curves(
-        data,
-        labels,
-        cfg["t_grid"],
-        cfg["num_queries"],
-        seed=sm.params.seed,
-        conditional=conditional,
-        chunk_size=cfg["chunk_size"],
-        device=resolve_device(sm.params.device),
-    )
-    frame.insert(0, "space", sm.wildcards.space)
     save_parquet(sm.output[0], frame)

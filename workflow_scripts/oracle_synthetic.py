@@ -7,14 +7,14 @@ from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm):
-    cfg = sm.params.cfg
+    settings = sm.params.settings
     frame = synthetic_top1_curve(
         int(sm.wildcards.dim),
         int(sm.wildcards.size),
-        cfg["t_grid"],
-        cfg["num_queries"],
+        settings["t_grid"],
+        settings["num_queries"],
         seed=sm.params.seed,
-        chunk_size=cfg["chunk_size"],
+        chunk_size=settings["chunk_size"],
         device=resolve_device(sm.params.device),
     )
     save_parquet(sm.output[0], frame)

@@ -5,10 +5,8 @@ from pathlib import Path
 from navref.data import prepare_dataset
 from navref.workflow import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821 (snakemake is injected by script:)
+sm = snakemake  # noqa: F821 (injected by script:)
+with rule_context(sm) as log:
     prepare_dataset(
-        dict(snakemake.params.cfg),  # noqa: F821
-        Path(snakemake.output.info).parent,  # noqa: F821
-        workers=snakemake.threads,  # noqa: F821
-        log=log,
+        dict(sm.params.settings), Path(sm.output.info).parent, workers=sm.threads, log=log
     )

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from navref.io import save_parquet
-from navref.jobs import run_intermediate
+from navref.probe_runs import run_intermediate
 from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
@@ -11,7 +11,7 @@ with rule_context(sm):
     table = run_intermediate(
         Path(sm.input.model).parent,
         Path(sm.input.stats).parent,
-        sm.params.cfg,
+        sm.params.settings,
         sm.params.seed,
         resolve_device(sm.params.device),
         Path(sm.output.grid),

@@ -3,15 +3,16 @@
 from pathlib import Path
 
 from navref.io import save_parquet
-from navref.jobs import checkpoint_path, run_loss_curves
+from navref.probe_runs import run_loss_curves
 from navref.workflow import resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm):
     frame = run_loss_curves(
-        checkpoint_path(Path(sm.input.model).parent, sm.wildcards.ckpt),
+        Path(sm.input.model).parent,
+        sm.wildcards.ckpt,
         Path(sm.input.stats).parent,
-        sm.params.cfg,
+        sm.params.settings,
         sm.params.seed,
         resolve_device(sm.params.device),
     )

@@ -5,4 +5,4 @@ from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm):
-    build_probe_figures(dict(sm.input.items()), sm.params.cfg, dict(sm.output.items()))
+    build_probe_figures(dict(sm.input.items()), sm.params.settings, dict(sm.output.items()))

@@ -1,7 +1,7 @@
 """Oracle curves along the linear path: objective gap and posterior concentration vs t.
 
-Time convention: t in [0, 1), t = 0 noise, t = 1 data; x_t = (1 - t) x0 + t x1 with
-x0 ~ N(0, I) and x1 drawn uniformly from the data set; CFM target u = x1 - x0. The oracle
+Path, time convention and CFM target u: :mod:`navref.path` (here t in [0, 1), x0 ~ N(0, I) and
+x1 drawn uniformly from the data set). The oracle
 v*(x_t, t) and its posterior weights gamma_i come from :mod:`navref.oracle`.
 
 Quantities (paper Fig. 2 and Fig. 3):
@@ -24,6 +24,7 @@ import torch
 
 from navref.data.synthetic import make_gaussian
 from navref.oracle import oracle_posterior
+from navref.path import cfm_target, x_t
 
 __all__ = ["objective_curves", "split_times", "synthetic_top1_curve"]
 
@@ -75,7 +76,7 @@ def _curves(
     else:
         x1 = torch.from_numpy(np.asarray(data2[idx]))
     x1 = x1.to(dev, torch.float32)
-    u = x1 - x0
+    u = cfm_target(x0, x1)
     kw: dict = {}
     if conditional:
         lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels
@@ -87,7 +88,7 @@ def _curves(
 
     rows = []
     for t in grid:
-        xt = (1.0 - t) * x0 + t * x1
+        xt = x_t(x0, x1, t)
         res = oracle_posterior(xt, float(t), data2, chunk_size=chunk_size, **kw)
         per_query = (u - res.velocity).double().square().mean(dim=1).cpu().numpy()
         top1 = res.top1_weight.double().cpu().numpy()

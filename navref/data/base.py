@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from navref.io import load_json, save_json, save_npy, save_parquet
+from navref.io import load_array, load_json, save_json, save_npy, save_parquet
 
 META_COLUMNS = ["index", "label", "class_name", "split", "source"]
 
@@ -118,10 +118,14 @@ def save_prepared(ds: PreparedDataset, out_dir: str | Path) -> None:
 
 
 def load_prepared(out_dir: str | Path, mmap: bool = True) -> PreparedDataset:
-    """Load a prepared dataset directory (data memory-mapped by default)."""
+    """Load a prepared dataset directory (data memory-mapped by default).
+
+    Raises :class:`navref.io.ArtefactError` naming the file and rule ``prepare_dataset``
+    when ``data.npy`` is cut short or its shape disagrees with ``info.json``.
+    """
     out = Path(out_dir)
     info = load_json(out / "info.json")
-    data = np.load(out / "data.npy", mmap_mode="r" if mmap else None)
+    data = load_array(out / "data.npy", "prepare_dataset", mmap, shape=info["shape"])
     meta = pd.read_parquet(out / "meta.parquet")
     return PreparedDataset(
         data=data,

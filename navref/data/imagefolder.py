@@ -10,6 +10,7 @@ folders never have to fit in RAM.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from navref.data.base import DatasetError, check_classes, make_meta, seeded_split
+from navref.data.modes import to_rgb8
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jpe", ".ppm"}
 
@@ -39,24 +41,41 @@ def center_crop_resize(image: Image.Image, size: int) -> np.ndarray:
     return arr[top : top + size, left : left + size]
 
 
-def list_images(root: Path, classes: list[str] | None, max_per_class: int | None):
-    """Return (files, labels, class_names) for ``root/<class>/<image>``, classes sorted."""
+def is_hidden(path: Path, root: Path) -> bool:
+    """True if any part of ``path`` below ``root`` starts with "." (``.ipynb_checkpoints``, ...)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def list_images(root: Path, classes: list[str] | None, max_per_class: int | None, log=None):
+    """Return (files, labels, class_names) for ``root/<class>/<image>``, classes sorted.
+
+    Hidden entries (any path part starting with ".") are never classes or images; the
+    log says how many were skipped.
+    """
+    log = log or logging.getLogger(__name__)
     if not root.is_dir():
         raise DatasetError(
             f"imagefolder: root {root} does not exist or is not a directory; set the dataset's "
             "`root` (and `val_root`) to a local folder laid out as root/<class>/<image>"
         )
-    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    found = sorted(p.name for p in folders if not is_hidden(p, root))
+    hidden = len(folders) - len(found)
     if classes:
         unknown = [c for c in classes if c not in found]
         if unknown:
-            raise DatasetError(f"imagefolder: classes {unknown} not found under {root}")
+            raise DatasetError(
+                f"imagefolder: classes {unknown} not found under {root} (hidden folders, whose "
+                f"names start with '.', are never classes); found: {found}"
+            )
         found = list(classes)
     if not found:
         raise DatasetError(f"imagefolder: no class folders under {root}")
     files, labels = [], []
     for label, name in enumerate(found):
-        imgs = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        entries = [p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
+        imgs = sorted(p for p in entries if not is_hidden(p, root))
+        hidden += len(entries) - len(imgs)
         if not imgs:
             raise DatasetError(
                 f"imagefolder: class folder {root / name} holds no images "
@@ -66,14 +85,19 @@ def list_images(root: Path, classes: list[str] | None, max_per_class: int | None
             imgs = imgs[:max_per_class]
         files += imgs
         labels += [label] * len(imgs)
+    if hidden:
+        log.info("imagefolder: skipped %d hidden entr(y/ies) under %s", hidden, root)
     return files, np.asarray(labels, dtype=np.int64), found
 
 
-def _load(path: Path, size: int) -> np.ndarray | None:
+def _load(path: Path, size: int) -> tuple[np.ndarray, str] | None:
+    """Decode one image: (uint8 (size, size, 3), its Pillow mode), or None if unreadable."""
     try:
         with Image.open(path) as im:
             im.load()
-            return center_crop_resize(im, size)
+            return center_crop_resize(to_rgb8(im, str(path)), size), im.mode
+    except DatasetError:
+        raise
     except Exception:
         return None
 
@@ -92,10 +116,10 @@ def prepare_imagefolder(
     skip = bool(cfg.get("skip_corrupt", False))
     classes = cfg.get("classes")
     mpc = cfg.get("max_per_class")
-    files, labels, names = list_images(Path(cfg["root"]), classes, mpc)
+    files, labels, names = list_images(Path(cfg["root"]), classes, mpc, log)
     split = np.full(len(files), "train", dtype=object)
     if cfg.get("val_root"):
-        vfiles, vlabels, vnames = list_images(Path(cfg["val_root"]), names, mpc)
+        vfiles, vlabels, vnames = list_images(Path(cfg["val_root"]), names, mpc, log)
         files += vfiles
         labels = np.concatenate([labels, vlabels])
         split = np.concatenate([split, np.full(len(vfiles), "val", dtype=object)])
@@ -105,11 +129,11 @@ def prepare_imagefolder(
     out = np.lib.format.open_memmap(
         data_path, mode="w+", dtype=np.uint8, shape=(len(files) * copies, size, size, 3)
     )
-    keep, skipped, n = [], [], 0
+    keep, skipped, n, modes = [], [], 0, Counter()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(lambda p: _load(p, size), files)
-        for i, arr in enumerate(tqdm(results, total=len(files), desc="decode images")):
-            if arr is None:
+        for i, decoded in enumerate(tqdm(results, total=len(files), desc="decode images")):
+            if decoded is None:
                 if not skip:
                     raise DatasetError(
                         f"imagefolder: cannot decode image {files[i]}; fix or delete the file, "
@@ -117,6 +141,8 @@ def prepare_imagefolder(
                     )
                 skipped.append(str(files[i]))
                 continue
+            arr, mode = decoded
+            modes[mode] += 1
             out[n] = arr
             keep.append((i, False))
             n += 1
@@ -125,6 +151,9 @@ def prepare_imagefolder(
                 keep.append((i, True))
                 n += 1
     out.flush()
+    converted = {mode: count for mode, count in sorted(modes.items()) if mode != "RGB"}
+    if converted:
+        log.info("imagefolder: converted to 8-bit RGB, images per source mode: %s", converted)
     if skipped:
         log.warning("imagefolder: skipped %d corrupt image(s): %s", len(skipped), skipped[:20])
     idx = np.array([i for i, _ in keep], dtype=np.int64)

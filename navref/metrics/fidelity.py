@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,11 @@ from torch_fidelity.metric_prc import (
     KEY_METRIC_F_SCORE,
     KEY_METRIC_PRECISION,
     KEY_METRIC_RECALL,
-    prc_featuresdict_to_metric,
 )
 
-from navref.io import atomic_path
+from navref.io import atomic_path, check_finite
 from navref.metrics.feature_net import FEATURE_NET_EXTRACTOR, register
+from navref.metrics.prc import knn_radii, precision_recall
 
 #: torch-fidelity's Inception-v3 port (the paper's gFID network).
 INCEPTION = "inception-v3-compat"
@@ -77,14 +79,15 @@ class UInt8ImageDataset(Dataset):
     One-channel images are replicated to three channels (torch-fidelity's input contract).
     """
 
-    def __init__(self, images_uint8: np.ndarray) -> None:
+    def __init__(self, images_uint8: np.ndarray, rows: np.ndarray | None = None) -> None:
         self.images = _check_images(images_uint8, "images")
+        self.rows = np.arange(len(self.images)) if rows is None else np.asarray(rows)
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.rows)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        x = torch.from_numpy(np.array(self.images[i])).permute(2, 0, 1)
+        x = torch.from_numpy(np.array(self.images[self.rows[i]])).permute(2, 0, 1)
         return x.expand(3, -1, -1).contiguous() if x.shape[0] == 1 else x.contiguous()
 
 
@@ -194,11 +197,13 @@ def _extract(
     batch_size: int,
     device: str | torch.device | None,
     verbose: bool,
+    rows: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
-    """:func:`extract_features` after :func:`check_feature_extractor` has passed."""
+    """:func:`extract_features` after :func:`check_feature_extractor` has passed; only the
+    images ``rows`` (all when None), read lazily (memmaps stay on disk)."""
     from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-    dataset = UInt8ImageDataset(images_uint8)
+    dataset = UInt8ImageDataset(images_uint8, rows)
     cuda = _device(device)
     layers = sorted(set(_layers(feature_extractor).values()))
     extractor = create_feature_extractor(
@@ -209,9 +214,34 @@ def _extract(
         feature_extractor_compile=False,
         verbose=verbose,
     )
-    return get_featuresdict_from_dataset(
-        dataset, extractor, batch_size, cuda, save_cpu_ram=True, verbose=verbose
-    )
+    with full_float32():
+        return get_featuresdict_from_dataset(
+            dataset, extractor, batch_size, cuda, save_cpu_ram=True, verbose=verbose
+        )
+
+
+@contextmanager
+def full_float32() -> Iterator[None]:
+    """TF32 off for matmuls and cuDNN convolutions inside (restored after): FID features
+    must match the float32 reference implementation (TF32 keeps 10 mantissa bits and
+    shifts Inception features by ~1e-3 relative; PyTorch enables it for cuDNN by default)."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+def reference_rows(num_images: int, reference_size: int | None, seed: int) -> np.ndarray:
+    """The rows of the reference set: all ``num_images`` when ``reference_size`` is None or
+    not smaller, else a sorted uniform draw without replacement from
+    ``np.random.default_rng(seed)`` (a fixed-size reference batch, as ADM's evaluator,
+    Dhariwal & Nichol 2021, uses 50K real images)."""
+    if reference_size is None or reference_size >= num_images:
+        return np.arange(num_images)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(num_images, size=int(reference_size), replace=False))
 
 
 def reference_statistics(
@@ -220,33 +250,45 @@ def reference_statistics(
     weights_path: str | os.PathLike | None,
     *,
     out_path: str | os.PathLike | None = None,
+    reference_size: int | None = None,
+    prc_neighborhood: int = 3,
     batch_size: int = 64,
+    seed: int = 2020,
     device: str | torch.device | None = None,
     verbose: bool = False,
 ) -> dict[str, Any]:
-    """Features and FID statistics of the real images, optionally saved to ``out_path``.
+    """Features, FID statistics and precision/recall radii of the real images, computed
+    once per data set and optionally saved to ``out_path``.
 
-    Returns ``{"feature_extractor": str, "layers": {metric: layer}, "num_images": int,
-    "features": {layer: float32 (N, D)}, "mu": (D,), "sigma": (D, D)}`` (mu/sigma of the
-    FID layer, computed by torch-fidelity's ``fid_featuresdict_to_statistics``; numpy).
-    ``out_path`` (``.safetensors``) is written atomically; read it with
-    :func:`load_reference_statistics`.
+    The reference set is :func:`reference_rows` (``reference_size`` images, all by
+    default). Returns ``{"feature_extractor": str, "layers": {metric: layer},
+    "num_images": int, "features": {layer: float32 (N, D)}, "mu": (D,), "sigma": (D, D),
+    "prc_radii": float32 (N,), "prc_neighborhood": int}`` (mu/sigma of the FID layer, by
+    torch-fidelity's ``fid_featuresdict_to_statistics``; radii of the PRC layer by
+    :func:`navref.metrics.prc.knn_radii`; numpy). ``out_path`` (``.safetensors``) is
+    written atomically; read it with :func:`load_reference_statistics`.
     """
     path = check_feature_extractor(feature_extractor, weights_path)
     _check_images(images_uint8, "reference images")
     if out_path is not None and Path(out_path).suffix != ".safetensors":
         raise ValueError(f"reference_statistics: out_path must end in .safetensors, got {out_path}")
-    feats = _extract(images_uint8, feature_extractor, path, batch_size, device, verbose)
+    rows = reference_rows(len(images_uint8), reference_size, seed)
+    feats = _extract(images_uint8, feature_extractor, path, batch_size, device, verbose, rows)
     layers = _layers(feature_extractor)
     stats = fid_featuresdict_to_statistics(feats, layers["fid"])
+    radii = knn_radii(feats[layers["prc"]], prc_neighborhood)
     ref = {
         "feature_extractor": feature_extractor,
         "layers": layers,
-        "num_images": len(images_uint8),
+        "num_images": len(rows),
         "features": {k: v.numpy() for k, v in feats.items()},
         "mu": stats["mu"],
         "sigma": stats["sigma"],
+        "prc_radii": radii.numpy(),
+        "prc_neighborhood": int(prc_neighborhood),
     }
+    check_finite(ref["mu"], "reference FID mean", "rerun rule reference_stats")
+    check_finite(ref["sigma"], "reference FID covariance", "rerun rule reference_stats")
     if out_path is not None:
         save_reference_statistics(out_path, ref)
     return ref
@@ -257,7 +299,9 @@ def save_reference_statistics(path: str | os.PathLike, ref: dict[str, Any]) -> N
     tensors = {f"features.{k}": np.ascontiguousarray(v) for k, v in ref["features"].items()}
     tensors["fid.mu"] = np.ascontiguousarray(ref["mu"])
     tensors["fid.sigma"] = np.ascontiguousarray(ref["sigma"])
-    meta = {k: ref[k] for k in ("feature_extractor", "layers", "num_images")}
+    tensors["prc.radii"] = np.ascontiguousarray(ref["prc_radii"])
+    keys = ("feature_extractor", "layers", "num_images", "prc_neighborhood")
+    meta = {k: ref[k] for k in keys}
     with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
 
@@ -279,6 +323,12 @@ def load_reference_statistics(path: str | os.PathLike) -> dict[str, Any]:
         k.removeprefix("features."): v for k, v in arrays.items() if k.startswith("features.")
     }
     ref["mu"], ref["sigma"] = arrays["fid.mu"], arrays["fid.sigma"]
+    ref["prc_radii"] = arrays.get("prc.radii")
+    fix = f"{path} is damaged; delete it and rerun rule reference_stats"
+    for name, array in [("FID mean", ref["mu"]), ("FID covariance", ref["sigma"])]:
+        check_finite(array, f"reference {name} in {path}", fix)
+    for layer, array in ref["features"].items():
+        check_finite(array, f"reference features {layer!r} in {path}", fix)
     return ref
 
 
@@ -365,6 +415,8 @@ def compute_metrics(
     n1, kid_size = _check_samples(sample_images_uint8, n2, kid_subset_size, prc_neighborhood)
 
     feats = _extract(sample_images_uint8, feature_extractor, path, batch_size, device, verbose)
+    for layer, array in feats.items():
+        check_finite(array, f"features {layer!r} of the samples", "check the feature network")
     ref_feats = {k: torch.from_numpy(v) for k, v in ref["features"].items()}
     layers = ref["layers"]
     kwargs = {
@@ -378,8 +430,28 @@ def compute_metrics(
     stats = fid_featuresdict_to_statistics(feats, layers["fid"])
     out = fid_statistics_to_metric(stats, {"mu": ref["mu"], "sigma": ref["sigma"]}, verbose)
     out.update(kid_featuresdict_to_metric(feats, ref_feats, layers["kid"], **kwargs))
-    out.update(prc_featuresdict_to_metric(feats, ref_feats, layers["prc"], **kwargs))
+    out.update(_precision_recall(feats, ref_feats, ref, prc_neighborhood))
     return _result(out, n1, n2, kid_size, feature_extractor)
+
+
+def _precision_recall(
+    feats: dict[str, torch.Tensor],
+    ref_feats: dict[str, torch.Tensor],
+    ref: dict[str, Any],
+    neighborhood: int,
+) -> dict[str, float]:
+    """Precision/recall with the reference's stored radii (computed once per data set);
+    radii of another neighbourhood (or none, in an older file) are recomputed here."""
+    layer = ref["layers"]["prc"]
+    radii = ref.get("prc_radii")
+    if radii is None or ref.get("prc_neighborhood") != neighborhood:
+        radii = knn_radii(ref_feats[layer], neighborhood).numpy()
+    res = precision_recall(feats[layer], ref_feats[layer], torch.from_numpy(radii), neighborhood)
+    return {
+        KEY_METRIC_PRECISION: res["precision"],
+        KEY_METRIC_RECALL: res["recall"],
+        KEY_METRIC_F_SCORE: res["f_score"],
+    }
 
 
 def calculate_metrics_direct(

@@ -19,6 +19,7 @@ points lie within the float32 rounding error of the k-th distance.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,7 @@ def nearest_neighbours(
     query_chunk_size: int = 4096,
     margin: int = 8,
     device: torch.device | str | None = None,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest training rows (L2) of each query row.
 
@@ -85,11 +87,15 @@ def nearest_neighbours(
     same number of features. Returns ``(dists, idx)``: float64 (n, k) distances in increasing
     order and int64 (n, k) row indices into ``train``. Computation runs on ``device`` (default:
     the queries' device, CPU for arrays), ``query_chunk_size`` queries x ``chunk_size`` training
-    rows at a time.
+    rows at a time. With ``groups`` (from :func:`duplicate_groups`) the k neighbours are k
+    *distinct* training images: of identical rows only the first is ever returned.
     """
     n, n_train = _rows(queries), _rows(train)
-    if n_train < k:
-        raise ValueError(f"nearest_neighbours: k={k} exceeds the training-set size {n_train}")
+    distinct = n_train if groups is None else len(np.unique(groups))
+    if distinct < k:
+        raise ValueError(
+            f"nearest_neighbours: k={k} exceeds the number of distinct training rows {distinct}"
+        )
     if k < 1:
         raise ValueError(f"nearest_neighbours: k must be >= 1, got {k}")
     if _dim(queries) != _dim(train):
@@ -98,7 +104,8 @@ def nearest_neighbours(
             f"set has {_dim(train)}; pass both in the same space (e.g. both flattened latents)"
         )
     dev = _default_device(queries, device)
-    kk = min(n_train, k + max(0, margin))
+    kk = min(distinct, k + max(0, margin))
+    copy = None if groups is None else torch.from_numpy(groups != np.arange(n_train)).to(dev)
     out_d = np.empty((n, k), dtype=np.float64)
     out_i = np.empty((n, k), dtype=np.int64)
     for qs in range(0, n, query_chunk_size):
@@ -112,6 +119,8 @@ def nearest_neighbours(
             te = min(n_train, ts + chunk_size)
             x = _chunk(train, ts, te, dev, torch.float32)
             d2 = q_sq - 2.0 * (q @ x.T) + (x * x).sum(1)[None, :]
+            if copy is not None:  # a copy of an earlier row is never a candidate
+                d2[:, copy[ts:te]] = float("inf")
             cand_d = torch.cat([best_d, d2], 1)
             cand_i = torch.cat([best_i, torch.arange(ts, te, device=dev).expand(qe - qs, -1)], 1)
             best_d, pos = torch.topk(cand_d, min(kk, cand_d.shape[1]), dim=1, largest=False)
@@ -134,20 +143,40 @@ def nearest_neighbours(
     return out_d, out_i
 
 
+def duplicate_groups(train: Any, chunk_size: int = 8192) -> np.ndarray:
+    """int64 (N,): for each training row, the index of the first row identical to it
+    (its own index when it has no earlier copy). Rows are compared byte for byte."""
+    digests = []
+    for s in range(0, _rows(train), chunk_size):
+        block = train[s : s + chunk_size]
+        block = block.cpu().numpy() if isinstance(block, Tensor) else np.asarray(block)
+        block = np.ascontiguousarray(block).reshape(len(block), -1)
+        digests += [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in block]
+    _, first, inverse = np.unique(np.array(digests, dtype="S16"), return_index=True,
+                                  return_inverse=True)  # fmt: skip
+    return first[inverse.reshape(-1)].astype(np.int64)
+
+
 def memorization_table(
     samples: Any,
     train: Any,
     threshold: float = DEFAULT_THRESHOLD,
     chunk_size: int = 8192,
     device: torch.device | str | None = None,
+    groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-sample nearest-neighbour table (one row per sample, in order).
 
     Columns: ``sample`` (row index), ``nn1_index``, ``nn1_dist``, ``nn2_index``, ``nn2_dist``,
-    ``ratio`` = nn1_dist / nn2_dist (0 when nn1_dist = 0, i.e. an exact copy, even of a
-    duplicated training row), ``memorized`` = ratio < threshold.
+    ``ratio`` = nn1_dist / nn2_dist (0 when nn1_dist = 0, i.e. an exact copy),
+    ``memorized`` = ratio < threshold. NN2 is the second nearest *distinct* training image:
+    a training image stored twice is one image (``groups``: :func:`duplicate_groups` of
+    ``train``, computed when not given).
     """
-    d, i = nearest_neighbours(samples, train, k=2, chunk_size=chunk_size, device=device)
+    groups = duplicate_groups(train, chunk_size) if groups is None else groups
+    d, i = nearest_neighbours(
+        samples, train, k=2, chunk_size=chunk_size, device=device, groups=groups
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(d[:, 0] == 0, 0.0, d[:, 0] / d[:, 1])
     return pd.DataFrame(
@@ -183,11 +212,14 @@ def memorization_metrics(
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """Memorization summary of ``samples`` against ``train`` (see :func:`summarize_memorization`);
-    also reports the ``threshold`` used."""
+    also reports the ``threshold`` used and ``train_duplicates``, the number of training rows
+    that are byte-identical copies of an earlier row."""
+    groups = duplicate_groups(train, chunk_size)
     out = summarize_memorization(
-        memorization_table(samples, train, threshold, chunk_size=chunk_size, device=device)
+        memorization_table(samples, train, threshold, chunk_size, device, groups)
     )
     out["threshold"] = float(threshold)
+    out["train_duplicates"] = int((groups != np.arange(len(groups))).sum())
     return out
 
 

@@ -17,6 +17,15 @@ data (Lipman et al.; the paper's convention). Relative to the original DiT
 - t enters through a sinusoidal embedding of ``t * time_scale`` (default 1000) and a
   two-layer MLP.
 
+The defaults above are navref's own models. The released checkpoints need other choices,
+all fields of :class:`DiTConfig` (``navref.models.released`` holds the releases' values):
+``norm="layer"`` (LayerNorm without affine, eps 1e-6), ``mlp="gelu"`` (GELU(tanh) MLP
+``fc1``/``fc2`` of width ``mlp_ratio * hidden_size``), ``pos_embed=True`` (the fixed 2D
+sin-cos table of MAE/DiT added after the patch embedding), ``rope=False``,
+``time_scale=1.0`` (t in [0, 1] fed as is, as in SiT and LightningDiT, whose linear path
+has the same convention: t = 0 noise, t = 1 data) and ``learn_sigma=True`` (the head has
+2C outputs per pixel as in DiT/SiT; the last C, a variance, are dropped).
+
 Attention uses :func:`torch.nn.functional.scaled_dot_product_attention`.
 """
 
@@ -30,6 +39,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+#: Normalisation layers: "rms" = RMSNorm with a weight (LightningDiT), "layer" = LayerNorm
+#: without affine parameters, eps 1e-6 (DiT, SiT).
+NORMS = ("rms", "layer")
+#: MLPs: "swiglu" (LightningDiT, keys w12/w3) or "gelu" = GELU(tanh) (DiT, SiT, keys fc1/fc2).
+MLPS = ("swiglu", "gelu")
 
 #: Named architectures: depth / width / heads. S, B and XL are the paper's (Appendix C);
 #: "tiny", "small" and "medium" are CPU-scale sizes for 8x8x4 latents or 16x16x1 pixels
@@ -54,6 +69,11 @@ class DiTConfig:
     :func:`build_model` needs them set. ``mlp_ratio`` sets the nominal MLP width
     ``mlp_ratio * hidden_size``; the SwiGLU hidden width is two thirds of it (as in
     LightningDiT), which keeps the parameter count of a GELU MLP of that width.
+
+    ``norm`` ("rms" | "layer"), ``mlp`` ("swiglu" | "gelu"), ``rope``, ``pos_embed``,
+    ``learn_sigma`` and ``time_scale`` select the layer variants described in the module
+    docstring; the defaults are navref's architecture (a state dict of that architecture
+    holds no entry for any of them, so checkpoints written before they existed load).
     """
 
     depth: int = 2
@@ -68,8 +88,18 @@ class DiTConfig:
     rope_theta: float = 10000.0
     time_scale: float = 1000.0
     freq_dim: int = 256
+    norm: str = "rms"
+    mlp: str = "swiglu"
+    rope: bool = True
+    pos_embed: bool = False
+    learn_sigma: bool = False
 
     def __post_init__(self) -> None:
+        for name, allowed in (("norm", NORMS), ("mlp", MLPS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"DiTConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
         for name in ("depth", "hidden_size", "num_heads", "patch_size", "freq_dim"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -83,7 +113,7 @@ class DiTConfig:
                 f"DiTConfig: hidden_size={self.hidden_size} is not divisible by "
                 f"num_heads={self.num_heads}"
             )
-        if self.head_dim % 4:
+        if self.rope and self.head_dim % 4:
             raise ValueError(
                 f"DiTConfig: head dim hidden_size/num_heads={self.head_dim} must be divisible "
                 "by 4 for the 2D rotary embedding (half per axis, in pairs)"
@@ -104,8 +134,16 @@ class DiTConfig:
 
     @property
     def mlp_hidden(self) -> int:
-        """SwiGLU hidden width: int(2/3 * mlp_ratio * hidden_size)."""
+        """MLP hidden width: int(2/3 * mlp_ratio * hidden_size) for SwiGLU (LightningDiT),
+        int(mlp_ratio * hidden_size) for the GELU MLP (DiT/SiT)."""
+        if self.mlp == "gelu":
+            return int(self.mlp_ratio * self.hidden_size)
         return int(2 * self.mlp_ratio * self.hidden_size / 3)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the head's output: C, or 2C with a learned-sigma head."""
+        return 2 * self.in_channels if self.learn_sigma else self.in_channels
 
     @classmethod
     def from_size(cls, size: str, **overrides: Any) -> DiTConfig:
@@ -137,18 +175,21 @@ class DiTConfig:
 # --------------------------------------------------------------------------- layers
 
 
-class RMSNorm(nn.Module):
-    """y = x / sqrt(mean(x^2) + eps) * weight, computed in float32 (safe under bf16)."""
+def rms_norm(dim: int) -> nn.RMSNorm:
+    """RMSNorm y = x / sqrt(mean(x^2) + eps) * weight over the last axis (dim), eps = 1e-6.
 
-    def __init__(self, dim: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
+    ``torch.nn.RMSNorm`` (state-dict key ``weight``, as before); on the CPU its output and
+    gradients are bitwise equal to the hand-written float32 version it replaced, for float32
+    and bf16 inputs (bf16 inputs are normalised in float32 internally).
+    """
+    return nn.RMSNorm(dim, eps=1e-6)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (xf * self.weight.float()).to(x.dtype)
+
+def make_norm(kind: str, dim: int) -> nn.Module:
+    """Token normalisation of a block or the final layer: ``kind`` in :data:`NORMS`."""
+    if kind == "layer":
+        return nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+    return rms_norm(dim)
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -167,6 +208,27 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     )
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def sincos_2d_table(dim: int, grid: int) -> torch.Tensor:
+    """Fixed 2D sin-cos position table (grid * grid, dim) of MAE / DiT / SiT / LightningDiT.
+
+    Tokens in row-major order (index r * grid + c). The first dim / 2 features encode the
+    column c, the last dim / 2 the row r (the releases' ``meshgrid(w, h)`` order); each half
+    is [sin(pos w_k), cos(pos w_k)] with w_k = 10000^(-k / (dim / 4)), k < dim / 4.
+    Computed in float64, returned as float32. Raises ValueError if dim is not a multiple of 4.
+    """
+    if dim % 4:
+        raise ValueError(f"sincos_2d_table: dim={dim} must be divisible by 4")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
+    pos = torch.arange(grid, dtype=torch.float64)
+    rows, cols = torch.meshgrid(pos, pos, indexing="ij")
+
+    def axis(p: torch.Tensor) -> torch.Tensor:
+        ang = p.reshape(-1, 1) * omega
+        return torch.cat([ang.sin(), ang.cos()], dim=1)
+
+    return torch.cat([axis(cols), axis(rows)], dim=1).float()
 
 
 def rope_2d_angles(
@@ -206,23 +268,30 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with 2D RoPE on q, k and optional qk-norm."""
+    """Multi-head self-attention with optional 2D RoPE on q, k and optional qk-norm
+    (RMSNorm per head for ``norm="rms"``; LayerNorm with affine, eps 1e-5, as LightningDiT
+    uses without RMSNorm, for ``norm="layer"``)."""
 
-    def __init__(self, dim: int, num_heads: int, qk_norm: bool) -> None:
+    def __init__(self, dim: int, num_heads: int, qk_norm: bool, norm: str = "rms") -> None:
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.qkv = nn.Linear(dim, 3 * dim)
-        self.q_norm = RMSNorm(self.head_dim) if qk_norm else nn.Identity()
-        self.k_norm = RMSNorm(self.head_dim) if qk_norm else nn.Identity()
+        head_norm = rms_norm if norm == "rms" else nn.LayerNorm
+        self.q_norm = head_norm(self.head_dim) if qk_norm else nn.Identity()
+        self.k_norm = head_norm(self.head_dim) if qk_norm else nn.Identity()
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor | None, sin: torch.Tensor | None
+    ) -> torch.Tensor:
+        """x (B, T, D); cos, sin (T, head_dim / 2) rotary angles, or None for no RoPE."""
         b, n, d = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # (B, heads, T, head_dim)
         q, k = self.q_norm(q), self.k_norm(k)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cos is not None:
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
@@ -240,20 +309,33 @@ class SwiGLU(nn.Module):
         return self.w3(F.silu(a) * b)
 
 
+class GeluMLP(nn.Module):
+    """fc2(gelu_tanh(fc1 x)): the MLP of DiT and SiT (timm ``Mlp``)."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
 class DiTBlock(nn.Module):
     """Pre-norm transformer block with adaLN-zero conditioning."""
 
     def __init__(self, cfg: DiTConfig) -> None:
         super().__init__()
         d = cfg.hidden_size
-        self.norm1 = RMSNorm(d)
-        self.attn = Attention(d, cfg.num_heads, cfg.qk_norm)
-        self.norm2 = RMSNorm(d)
-        self.mlp = SwiGLU(d, cfg.mlp_hidden)
+        self.norm1 = make_norm(cfg.norm, d)
+        self.attn = Attention(d, cfg.num_heads, cfg.qk_norm, cfg.norm)
+        self.norm2 = make_norm(cfg.norm, d)
+        mlp = SwiGLU if cfg.mlp == "swiglu" else GeluMLP
+        self.mlp = mlp(d, cfg.mlp_hidden)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
 
     def forward(
-        self, x: torch.Tensor, c: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+        self, x: torch.Tensor, c: torch.Tensor, cos: torch.Tensor | None, sin: torch.Tensor | None
     ) -> torch.Tensor:
         sh_a, sc_a, g_a, sh_m, sc_m, g_m = self.adaLN_modulation(c).chunk(6, dim=-1)
         x = x + g_a.unsqueeze(1) * self.attn(modulate(self.norm1(x), sh_a, sc_a), cos, sin)
@@ -264,9 +346,9 @@ class DiTBlock(nn.Module):
 class FinalLayer(nn.Module):
     """adaLN (shift, scale) + zero-initialised linear map to p * p * C per token."""
 
-    def __init__(self, d: int, out_dim: int) -> None:
+    def __init__(self, d: int, out_dim: int, norm: str = "rms") -> None:
         super().__init__()
-        self.norm = RMSNorm(d)
+        self.norm = make_norm(norm, d)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
         self.linear = nn.Linear(d, out_dim)
 
@@ -300,7 +382,9 @@ class DiT(nn.Module):
         self.t_embedder = nn.Sequential(nn.Linear(cfg.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.y_embedder = nn.Embedding(cfg.num_classes + 1, d)
         self.blocks = nn.ModuleList([DiTBlock(cfg) for _ in range(cfg.depth)])
-        self.final_layer = FinalLayer(d, p * p * c_in)
+        self.final_layer = FinalLayer(d, p * p * cfg.out_channels, cfg.norm)
+        if cfg.pos_embed:  # fixed, but saved in the state dict as the releases do
+            self.register_buffer("pos_embed", sincos_2d_table(d, self.grid).unsqueeze(0))
         self.initialize_weights()
 
     @property
@@ -329,8 +413,8 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final_layer.linear.bias)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, p * p * C) -> (B, C, H, W)."""
-        p, c, g = self.cfg.patch_size, self.cfg.in_channels, self.grid
+        """(B, T, p * p * C') -> (B, C', H, W), C' = ``cfg.out_channels``."""
+        p, c, g = self.cfg.patch_size, self.cfg.out_channels, self.grid
         x = x.reshape(x.shape[0], g, g, p, p, c)
         x = torch.einsum("nhwpqc->nchpwq", x)
         return x.reshape(x.shape[0], c, g * p, g * p)
@@ -351,13 +435,18 @@ class DiT(nn.Module):
         if y is None:
             y = torch.full((b,), self.null_class, dtype=torch.long, device=x.device)
         h = self.x_embedder(x).flatten(2).transpose(1, 2)  # (B, T, D)
+        if cfg.pos_embed:
+            h = h + self.pos_embed
         t_emb = self.t_embedder(timestep_embedding(t * cfg.time_scale, cfg.freq_dim))
         c = t_emb + self.y_embedder(y)
-        ang = rope_2d_angles(self.grid, self.grid, cfg.head_dim, cfg.rope_theta, device=x.device)
-        cos, sin = ang.cos(), ang.sin()
+        cos = sin = None
+        if cfg.rope:
+            ang = rope_2d_angles(self.grid, self.grid, cfg.head_dim, cfg.rope_theta, x.device)
+            cos, sin = ang.cos(), ang.sin()
         for block in self.blocks:
             h = block(h, c, cos, sin)
-        return self.unpatchify(self.final_layer(h, c))
+        out = self.unpatchify(self.final_layer(h, c))
+        return out[:, : cfg.in_channels] if cfg.learn_sigma else out
 
 
 def build_model(cfg: DiTConfig) -> DiT:

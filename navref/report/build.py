@@ -12,13 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from navref.jobs import resolve_tau
-from navref.models.dit import DIT_SIZES
+from navref import sweeps as S
+from navref.analysis.split_times import SplitTimes
 from navref.report import claims as claims_mod
 from navref.report import figures as F
 from navref.report import tables as T
-
-SIZE_ORDER = [*DIT_SIZES, "custom"]
+from navref.report.tables import SIZE_ORDER
 
 
 def _stem(path: str | Path) -> Path:
@@ -26,22 +25,34 @@ def _stem(path: str | Path) -> Path:
     return p.with_suffix("")
 
 
-def tau_map_from(cfg: Mapping[str, Any], split_times: pd.DataFrame) -> dict[float, float]:
-    """Our stage-swap taus (config specs resolved to numbers) -> the paper's 0.1 / 0.2, by
-    position in the config (``stage_swap_taus`` and ``paper_taus``)."""
-    out = {}
-    for spec, ptau in zip(cfg.get("stage_swap_taus", []), cfg.get("paper_taus", []), strict=False):
-        out[resolve_tau(spec, split_times, cfg["probe_space"])] = float(ptau)
-    return out
+def tau_map_from(
+    settings: Mapping[str, Any], split_times: SplitTimes | pd.DataFrame
+) -> dict[float, float]:
+    """Our stage-swap taus (config specs resolved with the split time of ``probe_space``)
+    -> the paper's 0.1 / 0.2, by position in the config (``stage_swap_taus`` and
+    ``paper_taus``)."""
+    if not isinstance(split_times, SplitTimes):
+        split_times = SplitTimes(split_times)
+    specs, paper_taus = settings.get("stage_swap_taus", []), settings.get("paper_taus", [])
+    return {
+        split_times.resolve(spec, settings["probe_space"]): float(ptau)
+        for spec, ptau in zip(specs, paper_taus, strict=False)
+    }
 
 
-def build_tables(sweeps_path, split_path, out: Mapping[str, str], tau_map) -> None:
-    """Tab. 1-3 (Parquet, Markdown, LaTeX) and the split-time table."""
-    sweeps = pd.read_parquet(sweeps_path)
-    T.write_table(T.table1(sweeps, SIZE_ORDER, tau_map), _stem(out["table1"]))
-    T.write_table(T.table2(sweeps), _stem(out["table2"]))
-    T.write_table(T.table3(sweeps), _stem(out["table3"]))
-    T.write_split_table(pd.read_parquet(split_path), _stem(out["split_times"]))
+def build_tables(
+    sweeps_path: str | Path,
+    split_path: str | Path,
+    out: Mapping[str, str],
+    settings: Mapping[str, Any],
+) -> None:
+    """Each sweep's table (Tab. 1-3: Parquet, Markdown, LaTeX; :mod:`navref.sweeps`) and
+    the split-time table, at the stems of the rule's outputs ``out`` (keyed by table name)."""
+    split_times = SplitTimes.read(split_path)
+    tau_map = tau_map_from(settings, split_times)
+    stems = {name: _stem(path) for name, path in out.items() if isinstance(path, str)}
+    S.write_tables(sweeps_path, stems, tau_map)
+    T.write_split_table(split_times.frame, stems["split_times"])
 
 
 def build_oracle_figures(objective, synthetic, split_times, out: Mapping[str, str]) -> None:
@@ -55,23 +66,18 @@ def build_probe_figures(
     inputs: Mapping[str, Any], cfg: Mapping[str, Any], out: Mapping[str, Any]
 ) -> None:
     """Fig. 4-9 and the training curves."""
-    sp = pd.read_parquet(inputs["split_times"])
+    sp = SplitTimes.read(inputs["split_times"])
     space = cfg["probe_space"]
-    split_t = F.split_time_for(sp, space)
+    split_t = sp.for_space(space)
     spaces = sorted(set(pd.read_parquet(inputs["loss_curves"])["space"]))
-    space_splits = {}
-    for s in spaces:
-        try:
-            space_splits[s] = F.split_time_for(sp, s)
-        except ValueError:
-            pass
+    space_splits = {s: sp.for_space(s) for s in spaces if s in sp.spaces()}
     inter = pd.read_parquet(inputs["intermediate"])
     F.fig_intermediate_grid(
         inter, dict(cfg["intermediate_grids"]), _stem(out["fig4_grid"]), split_t
     )
     F.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), split_t)
     for model, grids in cfg["mixed_grids"].items():
-        taus = {resolve_tau(spec, sp, space): path for spec, path in grids.items()}
+        taus = {sp.resolve(spec, space): path for spec, path in grids.items()}
         F.fig_mixed_grid(taus, _stem(out[f"fig5_grid_{model}"]), split_t, title=model)
     F.fig_mixed(pd.read_parquet(inputs["mixed"]), _stem(out["fig5"]), split_t)
     F.fig_unseen(pd.read_parquet(inputs["unseen"]), _stem(out["fig6"]), split_t)

@@ -11,7 +11,7 @@ Time convention on every time axis: t in [0, 1], t = 0 is noise, t = 1 is data
 (``TIME_LABEL``). Every per-t plot marks the split time(s) passed in with a vertical line
 (``gid == "split"``): the first t at which the mean top-1 posterior weight of the oracle
 reaches the configured threshold (``results/oracle/split_times.parquet``;
-:func:`split_time_for` picks one).
+:meth:`navref.analysis.split_times.SplitTimes.for_space` picks one).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from scipy.stats import binomtest
 
 from navref.io import atomic_path
 from navref.report.tables import final_checkpoints
@@ -49,7 +50,6 @@ __all__ = [
     "fig_unseen",
     "final_checkpoints",
     "save_figure",
-    "split_time_for",
 ]
 
 TIME_LABEL = "t (0 = noise, 1 = data)"
@@ -170,22 +170,6 @@ def _legend_out(ax: Axes) -> None:
 def _time_axis(ax: Axes, label: str = TIME_LABEL) -> None:
     ax.set_xlabel(label)
     ax.set_xlim(-0.02, 1.02)
-
-
-def split_time_for(split_times: pd.DataFrame, space: str, conditional: bool = True) -> float:
-    """The oracle split time of latent space ``space`` (``curve == "objective"``; NaN when
-    the threshold was never reached). Falls back to the other conditioning if only that one
-    was computed."""
-    _require(split_times, ["curve", "space", "conditional", "t_split"], "split_time_for")
-    rows = split_times[(split_times["curve"] == "objective") & (split_times["space"] == space)]
-    if rows.empty:
-        raise ValueError(
-            f"split_time_for: no objective split time for space {space!r} (have "
-            f"{sorted(split_times['space'].dropna().unique())}); run the oracle analysis on it"
-        )
-    same = rows[rows["conditional"].astype(bool) == bool(conditional)]
-    row = same if len(same) else rows
-    return float(row["t_split"].iloc[0])
 
 
 def _palette(n: int, sequential: bool = False) -> list:
@@ -368,7 +352,7 @@ def fig_intermediate_grid(
     """Fig. 4 / 8: the intermediate predictions x1_hat = x_t + (1 - t) v(x_t, t) of each model,
     composed from the probe's PNG grids ``images[model]`` (rows: samples, columns: the model's
     recorded t values from ``intermediate`` in increasing order, then, with ``final_column``
-    as :func:`navref.jobs.run_intermediate` writes it, the final sample), one panel per model,
+    as :func:`navref.probe_runs.run_intermediate` writes it, the final sample), one panel per model,
     with the t of each column as tick labels ("final" for the last) and the split time as a
     vertical line between the columns it falls between (linear in column position)."""
     _require(intermediate, ["model", "t"], "fig_intermediate_grid")
@@ -499,13 +483,23 @@ def fig_mixed_grid(
     return FigureResult(save_figure(fig, stem, dpi), pd.DataFrame(recs), _splits_frame([]), axes)
 
 
+def wilson_band(share: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95 % Wilson score interval (Wilson 1927) of binomial shares ``share`` out of ``n``
+    trials, elementwise, from ``scipy.stats.binomtest``; unlike the Wald band it has
+    non-zero width at shares 0 and 1. NaN where the share or n is not finite or n < 1."""
+    lo = np.full(len(share), np.nan)
+    hi = np.full(len(share), np.nan)
+    for i, (p, k) in enumerate(zip(share, n, strict=True)):
+        if np.isfinite(p) and np.isfinite(k) and k >= 1:
+            ci = binomtest(round(p * k), int(k)).proportion_ci(0.95, method="wilson")
+            lo[i], hi[i] = ci.low, ci.high
+    return lo, hi
+
+
 def _share_band(ax: Axes, x: pd.Series, p: pd.Series, n: pd.Series, color) -> None:
-    pv = p.astype(float).to_numpy()
-    half = 1.96 * np.sqrt(np.clip(pv * (1 - pv), 0, None) / np.clip(n.to_numpy(float), 1, None))
-    ok = np.isfinite(pv)
-    ax.fill_between(
-        x.to_numpy()[ok], (pv - half)[ok], (pv + half)[ok], color=color, alpha=0.18, lw=0
-    )
+    lo, hi = wilson_band(p.astype(float).to_numpy(), n.to_numpy(float))
+    ok = np.isfinite(lo)
+    ax.fill_between(x.to_numpy()[ok], lo[ok], hi[ok], color=color, alpha=0.18, lw=0)
 
 
 def _share_panel(

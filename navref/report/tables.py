@@ -27,10 +27,12 @@ import numpy as np
 import pandas as pd
 
 from navref.io import atomic_path, save_parquet
+from navref.models.dit import DIT_SIZES
 from navref.report import paper
 
 __all__ = [
     "METRICS",
+    "SIZE_ORDER",
     "aggregate_seeds",
     "display_frame",
     "final_checkpoints",
@@ -54,6 +56,10 @@ METRICS = {
     "memorization_share": "memorization",
     "mean_nn1_dist": "nn1_dist",
 }
+
+#: Model size names, smallest first (Tab. 1 maps the smallest to the paper's Base, the
+#: largest to XL).
+SIZE_ORDER = [*DIT_SIZES, "custom"]
 
 _ROLE_ORDER = [("large", "large"), ("small", "large"), ("large", "small"), ("small", "small")]
 _PAPER_NAME = {v: k for k, v in paper.ROLE_OF.items()}  # "small" -> "Base", "large" -> "XL"

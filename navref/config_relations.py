@@ -1,0 +1,212 @@
+"""Relations between config values that the JSON schema cannot express.
+
+Each check returns one line per violation naming both key paths and the fix; they run
+(via :func:`navref.config.check_references`) before any job starts, once every name in
+the config resolves. The relations:
+
+- a VAE trains on an image dataset whose resolution its downsampling divides;
+- a space's pipeline VAE is trained on the dataset the space encodes;
+- models live in image spaces; their patch size divides the space's latent side (where
+  it is known before running: pixel spaces and pipeline VAEs); checkpoints lie within
+  the run;
+- both models of a stage-swap pair share a latent space; cfg-interval ends are ordered
+  and the guided model was trained with label dropout (it needs a null class);
+- KID subset and precision/recall neighbourhood fit the samples per setting; the
+  memorization resolution fits every swept model's images;
+- t-grid ends are ordered; intermediate-probe record times are grid points;
+- report: ``model`` has loss curves; ``space_size`` is the size of some model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_DIGITS_RESOLUTION = 16  # navref.data.digits default
+_CIFAR10_RESOLUTION = 32
+_DEFAULT_VAE_BLOCKS = [32, 64]  # navref.vae.build_small_vae default
+_DEFAULT_LABEL_DROPOUT = 0.1  # navref.training.TrainConfig default
+_GRID_TOL = 1e-6
+
+
+def _resolution(config: dict[str, Any], dataset: str) -> int | None:
+    """Image side of a dataset in pixels (None for vector data)."""
+    conf = config["datasets"][dataset]
+    kind = conf["kind"]
+    if kind == "synthetic_gaussian":
+        return None
+    if kind == "cifar10":
+        return _CIFAR10_RESOLUTION
+    return int(conf.get("resolution", _DIGITS_RESOLUTION))
+
+
+def latent_side(config: dict[str, Any], space: str) -> int | None:
+    """Latent side of a space when the config fixes it (None: vectors or a pretrained VAE)."""
+    conf = config["latent_spaces"][space]
+    side = _resolution(config, conf["dataset"])
+    if side is None or conf["kind"] == "pixel":
+        return side
+    if not conf.get("vae"):
+        return None  # a pretrained VAE's downsampling is known only once it is loaded
+    blocks = config["vaes"][conf["vae"]].get("block_out_channels", _DEFAULT_VAE_BLOCKS)
+    return side // 2 ** (len(blocks) - 1)
+
+
+def _vae_problems(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, vae in (config.get("vaes") or {}).items():
+        side = _resolution(config, vae["dataset"])
+        factor = 2 ** (len(vae.get("block_out_channels", _DEFAULT_VAE_BLOCKS)) - 1)
+        if side is None:
+            problems.append(f"vaes.{name}.dataset: a VAE needs an image dataset, not vectors")
+        elif side % factor:
+            problems.append(
+                f"vaes.{name}.block_out_channels: downsamples by {factor}, which does not divide "
+                f"datasets.{vae['dataset']}.resolution {side}; change either"
+            )
+    for name, space in config["latent_spaces"].items():
+        vae = space.get("vae")
+        if vae and config["vaes"][vae]["dataset"] != space["dataset"]:
+            problems.append(
+                f"latent_spaces.{name}.vae: VAE {vae!r} is trained on dataset "
+                f"{config['vaes'][vae]['dataset']!r} (vaes.{vae}.dataset), but the space "
+                f"encodes {space['dataset']!r} (latent_spaces.{name}.dataset); make them equal"
+            )
+    return problems
+
+
+def _model_problems(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, model in (config.get("models") or {}).items():
+        space = model["space"]
+        side = latent_side(config, space)
+        patch = int(model["arch"].get("patch_size", 1))
+        if _resolution(config, config["latent_spaces"][space]["dataset"]) is None:
+            problems.append(f"models.{name}.space: DiTs need an image latent space, not vectors")
+        elif side is not None and side % patch:
+            problems.append(
+                f"models.{name}.arch.patch_size: {patch} does not divide the latent side {side} "
+                f"of space {space!r} (models.{name}.space); pick a divisor of {side}"
+            )
+        steps = model["train"]["steps"]
+        late = [s for s in model["train"].get("checkpoint_steps", []) if s > steps]
+        if late:
+            problems.append(
+                f"models.{name}.train.checkpoint_steps: {late} exceed "
+                f"models.{name}.train.steps={steps}; checkpoints must lie within the run"
+            )
+    return problems
+
+
+def _sweep_problems(config: dict[str, Any]) -> list[str]:
+    sweeps, models = config.get("sweeps") or {}, config.get("models") or {}
+    problems = []
+    for i, (a, b) in enumerate((sweeps.get("stage_swap") or {}).get("pairs", [])):
+        if models[a]["space"] != models[b]["space"]:
+            problems.append(
+                f"sweeps.stage_swap.pairs[{i}]: models {a!r} (space {models[a]['space']!r}) and "
+                f"{b!r} (space {models[b]['space']!r}) must share a latent space to be combined "
+                "in one sample; pair models of the same space"
+            )
+    guided = sweeps.get("cfg_interval") or {}
+    for i, interval in enumerate(guided.get("intervals", [])):
+        if interval != "none" and interval[0] > interval[1]:
+            problems.append(
+                f"sweeps.cfg_interval.intervals[{i}]: start {interval[0]} > end {interval[1]}; "
+                "write [start, end] with start <= end"
+            )
+    model = guided.get("model")
+    if model and not models[model]["train"].get("label_dropout", _DEFAULT_LABEL_DROPOUT) > 0:
+        problems.append(
+            f"sweeps.cfg_interval.model: {model!r} is trained with "
+            f"models.{model}.train.label_dropout = 0, so it has no null class to guide "
+            "against; set a label_dropout > 0 (e.g. 0.1) or guide another model"
+        )
+    return problems
+
+
+def _swept_models(config: dict[str, Any]) -> set[str]:
+    sweeps = config.get("sweeps") or {}
+    names = {m for pair in (sweeps.get("stage_swap") or {}).get("pairs", []) for m in pair}
+    names |= {(sweeps.get(k) or {}).get("model") for k in ("timestep_shift", "cfg_interval")}
+    return names - {None}
+
+
+def _evaluation_problems(config: dict[str, Any]) -> list[str]:
+    conf, sweeps = config.get("evaluation") or {}, config.get("sweeps") or {}
+    n = int(sweeps.get("num_samples", 500))
+    problems = []
+    kid = int(conf.get("kid_subset_size", 1000))
+    if _swept_models(config) and kid > n:
+        problems.append(
+            f"evaluation.kid_subset_size: {kid} exceeds sweeps.num_samples {n} (KID subsets "
+            "are drawn from one setting's samples); lower it or raise num_samples"
+        )
+    k = int(conf.get("prc_neighborhood", 3))
+    if _swept_models(config) and k >= n:
+        problems.append(
+            f"evaluation.prc_neighborhood: {k} must be below sweeps.num_samples {n}; lower it"
+        )
+    res = conf.get("memorization_resolution")
+    for model in sorted(_swept_models(config)) if res else []:
+        side = _resolution(
+            config, config["latent_spaces"][config["models"][model]["space"]]["dataset"]
+        )
+        if side is not None and res > side:
+            problems.append(
+                f"evaluation.memorization_resolution: {res} exceeds the {side}-pixel images of "
+                f"swept model {model!r}; set at most {side}, or null for full resolution"
+            )
+    return problems
+
+
+def _grid_problems(config: dict[str, Any]) -> list[str]:
+    problems = []
+    probes = config.get("probes") or {}
+    grids = [("oracle.t_grid", (config.get("oracle") or {}).get("t_grid"))]
+    grids.append(("probes.loss_curves.t_grid", (probes.get("loss_curves") or {}).get("t_grid")))
+    for where, grid in grids:
+        if isinstance(grid, dict) and grid.get("start", 0.0) > grid["stop"]:
+            problems.append(
+                f"{where}: start {grid['start']} > stop {grid['stop']}; write start <= stop"
+            )
+    probe = probes.get("intermediate") or {}
+    steps = int(probe.get("steps", 50))
+    off = [t for t in probe.get("record_t", []) if abs(t * steps - round(t * steps)) > _GRID_TOL]
+    if off:
+        problems.append(
+            f"probes.intermediate.record_t: {off} are not points of the {steps}-step grid "
+            f"(probes.intermediate.steps); use multiples of 1/{steps}"
+        )
+    return problems
+
+
+def _report_problems(config: dict[str, Any]) -> list[str]:
+    report, problems = config.get("report") or {}, []
+    curves = ((config.get("probes") or {}).get("loss_curves") or {}).get("models")
+    if report.get("model") and curves is not None and report["model"] not in curves:
+        problems.append(
+            f"report.model: {report['model']!r} has no loss curves; add it to "
+            f"probes.loss_curves.models {curves} or pick one of them"
+        )
+    sizes = sorted({m["arch"].get("size") for m in (config.get("models") or {}).values()} - {None})
+    if report.get("space_size") and report["space_size"] not in sizes:
+        problems.append(
+            f"report.space_size: no model has arch.size {report['space_size']!r}; allowed: {sizes}"
+        )
+    return problems
+
+
+def relation_problems(config: dict[str, Any]) -> list[str]:
+    """Every violated relation (see the module docstring), one line each; [] if none.
+
+    Assumes the config passed the schema and every reference resolves.
+    """
+    checks = (
+        _vae_problems,
+        _model_problems,
+        _sweep_problems,
+        _evaluation_problems,
+        _grid_problems,
+        _report_problems,
+    )
+    return [line for check in checks for line in check(config)]

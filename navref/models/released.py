@@ -1,0 +1,251 @@
+"""Released DiT checkpoints (LightningDiT, SiT) loaded exactly into navref's :class:`DiT`.
+
+Formats (read from the official code, hustvl/LightningDiT ``models/lightningdit.py`` and
+willisma/SiT ``models.py``; both descend from facebookresearch/DiT):
+
+- LightningDiT training / release checkpoint: a dict ``{"model", "ema", "opt", "config"}``
+  of state dicts (``inference.py`` reads ``ema`` when present);
+- SiT release (``SiT-XL-2-256x256.pt``): a bare state dict of the EMA weights.
+
+Both networks take t in [0, 1] unscaled with the linear path x_t = (1 - t) x0 + t x1,
+t = 0 noise and t = 1 data (navref's convention, ``navref/path.py``), and predict the
+velocity; SiT's head has 2C channels of which the first C are the velocity. Their layer
+names differ from navref's only in a few prefixes (:data:`OFFICIAL_TO_NAVREF`); the RoPE
+tables ``feat_rope.freqs_cos/sin`` that LightningDiT saves are recomputed by navref and
+checked against the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from navref.models.dit import DiT, DiTConfig, rope_2d_angles
+
+#: Layer flags and default shapes of each family as released (ImageNet 256 px; LightningDiT
+#: on VA-VAE f16d32 -> 16x16x32 latents, SiT on SD-VAE f8 -> 32x32x4 latents).
+FAMILY_FLAGS: dict[str, dict[str, Any]] = {
+    "LightningDiT": {
+        "norm": "rms", "mlp": "swiglu", "rope": True, "pos_embed": True, "qk_norm": False,
+        "learn_sigma": False, "time_scale": 1.0, "input_size": 16, "in_channels": 32,
+        "num_classes": 1000,
+    },
+    "SiT": {
+        "norm": "layer", "mlp": "gelu", "rope": False, "pos_embed": True, "qk_norm": False,
+        "learn_sigma": True, "time_scale": 1.0, "input_size": 32, "in_channels": 4,
+        "num_classes": 1000,
+    },
+}  # fmt: skip
+
+#: depth / hidden_size / num_heads of the official size tables, and the released patch sizes.
+_SIZES: dict[str, dict[str, tuple[int, int, int]]] = {
+    "LightningDiT": {
+        "B": (12, 768, 12), "L": (24, 1024, 16), "XL": (28, 1152, 16),
+        "1p0B": (24, 1536, 24), "1p6B": (28, 1792, 28),
+    },
+    "SiT": {"S": (12, 384, 6), "B": (12, 768, 12), "L": (24, 1024, 16), "XL": (28, 1152, 16)},
+}  # fmt: skip
+_PATCHES: dict[str, dict[str, tuple[int, ...]]] = {
+    "LightningDiT": {"B": (1, 2), "L": (2,), "XL": (1, 2), "1p0B": (1, 2), "1p6B": (1, 2)},
+    "SiT": {s: (2, 4, 8) for s in ("S", "B", "L", "XL")},
+}
+
+
+def _arch_table() -> dict[str, dict[str, Any]]:
+    table = {}
+    for family, sizes in _SIZES.items():
+        for size, (depth, width, heads) in sizes.items():
+            for p in _PATCHES[family][size]:
+                table[f"{family}-{size}/{p}"] = {
+                    **FAMILY_FLAGS[family],
+                    "depth": depth, "hidden_size": width, "num_heads": heads, "patch_size": p,
+                }  # fmt: skip
+    return table
+
+
+#: Architecture name (the releases' own, e.g. ``LightningDiT-XL/1``, ``SiT-XL/2``) ->
+#: :class:`DiTConfig` fields.
+RELEASED_ARCHS: dict[str, dict[str, Any]] = _arch_table()
+
+#: Official key prefix -> navref key prefix (first match wins); keys not listed are equal.
+OFFICIAL_TO_NAVREF: tuple[tuple[str, str], ...] = (
+    ("x_embedder.proj.", "x_embedder."),
+    ("t_embedder.mlp.", "t_embedder."),
+    ("y_embedder.embedding_table.", "y_embedder."),
+    ("final_layer.norm_final.", "final_layer.norm."),
+)
+#: Wrappers some training scripts leave on keys (DDP, torch.compile).
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+#: Buffers navref recomputes (checked against the file, not loaded).
+_DERIVED = ("feat_rope.freqs_cos", "feat_rope.freqs_sin")
+
+
+def released_config(arch: str, **overrides: Any) -> DiTConfig:
+    """The :class:`DiTConfig` of a released architecture, with field overrides (e.g.
+    ``input_size=32`` for 512 px, or smaller dims for a test model of the same family).
+
+    Raises ValueError naming the known architectures if ``arch`` is not one of them.
+    """
+    if arch not in RELEASED_ARCHS:
+        raise ValueError(
+            f"unknown released architecture {arch!r}; known: {', '.join(sorted(RELEASED_ARCHS))}"
+        )
+    return DiTConfig.from_dict({**RELEASED_ARCHS[arch], **overrides})
+
+
+def official_to_navref(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename an official LightningDiT / SiT / DiT state dict to navref's key names."""
+    out = {}
+    for key, value in state.items():
+        for wrapper in _WRAPPER_PREFIXES:
+            key = key.removeprefix(wrapper)
+        for old, new in OFFICIAL_TO_NAVREF:
+            if key.startswith(old):
+                key = new + key[len(old) :]
+                break
+        out[key] = value
+    return out
+
+
+def select_weights(ckpt: Any, weights: str = "ema") -> dict[str, torch.Tensor]:
+    """The state dict to load from a checkpoint object: ``ckpt[weights]`` for a training
+    checkpoint (``ema`` / ``model`` entries, LightningDiT), the object itself for a bare
+    state dict (the SiT release, which holds EMA weights only).
+
+    Raises ValueError if ``weights`` is not "ema" or "model", or names an entry the file lacks.
+    """
+    if weights not in ("ema", "model"):
+        raise ValueError(f"weights must be 'ema' or 'model', got {weights!r}")
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"checkpoint holds a {type(ckpt).__name__}, expected a dict")
+    if "ema" in ckpt or "model" in ckpt:
+        if weights not in ckpt:
+            raise ValueError(
+                f"checkpoint has no {weights!r} weights (entries: {sorted(ckpt)}); "
+                f"use weights={'model' if weights == 'ema' else 'ema'!r}"
+            )
+        return ckpt[weights]
+    if weights == "model":
+        raise ValueError(
+            "checkpoint is a bare state dict (as the SiT release, which holds EMA weights "
+            "only); there are no raw 'model' weights in it: use weights='ema'"
+        )
+    return ckpt
+
+
+def guess_arch(state: dict[str, torch.Tensor]) -> str:
+    """Describe the architecture a (navref-named) state dict fits: the release names that
+    match its family, depth, width and patch size, or the inferred numbers when none does."""
+    depth = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+    emb = state.get("x_embedder.weight")
+    if emb is None:
+        return "unknown (no patch embedding x_embedder.proj.weight in the file)"
+    width, c_in, p = emb.shape[0], emb.shape[1], emb.shape[-1]
+    family = "SiT" if any(".mlp.fc1." in k for k in state) else "LightningDiT"
+    names = [
+        n
+        for n, a in RELEASED_ARCHS.items()
+        if n.startswith(family + "-")
+        and (a["depth"], a["hidden_size"], a["patch_size"]) == (depth, width, p)
+    ]
+    found = f"{family}-like, depth {depth}, hidden_size {width}, patch {p}, in_channels {c_in}"
+    return f"{' or '.join(names)} ({found})" if names else f"no released name ({found})"
+
+
+def _check_rope(state: dict[str, torch.Tensor], model: DiT) -> None:
+    """LightningDiT saves its RoPE table; it must equal navref's (cos/sin, pairs repeated)."""
+    if "feat_rope.freqs_cos" not in state or not model.cfg.rope:
+        return
+    conf = model.cfg
+    ang = rope_2d_angles(model.grid, model.grid, conf.head_dim, conf.rope_theta)
+    for name, fn in (("freqs_cos", torch.cos), ("freqs_sin", torch.sin)):
+        ours = fn(ang).repeat_interleave(2, dim=-1)
+        theirs = state[f"feat_rope.{name}"].float().reshape(ours.shape[0], -1)
+        if theirs.shape != ours.shape or not torch.allclose(theirs, ours, atol=1e-5):
+            raise ValueError(
+                f"feat_rope.{name} of the checkpoint differs from navref's 2D RoPE for "
+                f"{conf.num_heads} heads of {conf.head_dim} on a {model.grid}x{model.grid} grid: "
+                "check num_heads / input_size / patch_size of the architecture"
+            )
+
+
+def load_state_into(model: DiT, official: dict[str, torch.Tensor], source: str) -> None:
+    """Load an official-named state dict into ``model`` exactly (strict, shapes checked).
+
+    Raises ValueError listing missing / unexpected / mis-shaped keys and the release
+    architecture the file fits (:func:`guess_arch`).
+    """
+    state = official_to_navref(official)
+    derived = {k: state.pop(k) for k in _DERIVED if k in state}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if state[k].shape != own[k].shape
+    )
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f"{source} does not fit {_describe(model.cfg)}:\n"
+            f"  missing keys: {_short(missing)}\n  unexpected keys: {_short(unexpected)}\n"
+            f"  shape mismatches (file vs model): {_short(shapes)}\n"
+            f"  the file fits: {guess_arch(state)}"
+        )
+    model.load_state_dict(state, strict=True)
+    _check_rope(derived, model)
+
+
+def load_released(
+    path: str | Path, arch: str, weights: str = "ema", device: str = "cpu", **overrides: Any
+) -> DiT:
+    """Load a released LightningDiT / SiT checkpoint into navref's :class:`DiT`, in eval mode.
+
+    ``arch`` is a name of :data:`RELEASED_ARCHS`; ``overrides`` change its fields (e.g.
+    ``input_size``, ``num_classes``). ``weights``: "ema" (default) or "model". The model
+    maps (B, C, H, W) latents, t (B,) in [0, 1] (0 noise, 1 data) and labels (B,) (null
+    class = ``num_classes``) to the velocity (B, C, H, W). The file is read with
+    ``torch.load(..., weights_only=True)``.
+
+    Raises FileNotFoundError if ``path`` is missing, ValueError for an unknown ``arch``, an
+    absent ``weights`` entry, or keys / shapes that do not fit (listing them and the
+    architecture the file fits).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"released checkpoint not found: {path}")
+    conf = released_config(arch, **overrides)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model = DiT(conf)
+    load_state_into(model, select_weights(ckpt, weights), f"{path} ({weights} weights)")
+    return model.to(device).eval()
+
+
+def _describe(conf: DiTConfig) -> str:
+    return (
+        f"depth {conf.depth}, hidden_size {conf.hidden_size}, heads {conf.num_heads}, "
+        f"patch {conf.patch_size}, input {conf.input_size}x{conf.input_size}x{conf.in_channels}, "
+        f"{conf.num_classes} classes, norm {conf.norm}, mlp {conf.mlp}"
+    )
+
+
+def _short(items: list[str], n: int = 8) -> str:
+    if not items:
+        return "none"
+    more = f" ... ({len(items) - n} more)" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+__all__ = [
+    "FAMILY_FLAGS",
+    "OFFICIAL_TO_NAVREF",
+    "RELEASED_ARCHS",
+    "guess_arch",
+    "load_released",
+    "load_state_into",
+    "official_to_navref",
+    "released_config",
+    "select_weights",
+]

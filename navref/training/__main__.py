@@ -1,0 +1,5 @@
+"""``python -m navref.training``: see :mod:`navref.training.cli`."""
+
+from navref.training.cli import run
+
+run()

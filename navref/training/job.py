@@ -1,0 +1,114 @@
+"""Training a model of the workflow on its latent space: one process, or DDP under torchrun.
+
+:func:`run_training` is the rule ``train_model``'s single call. It resumes only a run of
+the very same settings (a digest of them is kept in ``config_digest.txt``; checkpoints of
+other settings are moved aside, never mixed in), then trains in this process, or with
+``gpus > 1`` launches ``torchrun --nproc_per_node gpus -m navref.training --space ...``,
+whose ranks all end in the same :func:`train_on_space`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from navref.io import atomic_path
+from navref.latents import LatentSpace
+from navref.training.loop import train
+
+_LOGGER = logging.getLogger("navref.training")
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    """16 hex digits of the SHA-256 of ``settings`` as sorted-key JSON."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare_out_dir(settings: dict[str, Any], out_dir: Path, logger: logging.Logger) -> None:
+    """Make ``out_dir`` resume-safe for ``settings``: checkpoints written under other
+    settings move to ``checkpoints.stale-<digest>``; the digest goes to config_digest.txt."""
+    ckpt = out_dir / "checkpoints"
+    digest = settings_digest(settings)
+    stamp = out_dir / "config_digest.txt"
+    if ckpt.exists() and (not stamp.exists() or stamp.read_text().strip() != digest):
+        old = out_dir / f"checkpoints.stale-{digest}"
+        logger.warning("config changed since the last run: moving %s to %s", ckpt, old)
+        shutil.rmtree(old, ignore_errors=True)
+        ckpt.rename(old)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(stamp) as tmp:
+        tmp.write_text(digest + "\n")
+    if ckpt.exists():
+        logger.info("resuming from checkpoints in %s", ckpt)
+
+
+def train_on_space(
+    train_conf: dict[str, Any],
+    model_conf: dict[str, Any],
+    space_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    split: str = "train",
+    **kwargs: Any,
+) -> Path:
+    """:func:`navref.training.train` on one split of the latent space in ``space_dir``
+    (``LatentSpace.split_arrays``: a contiguous split stays memory-mapped); ``kwargs`` go
+    to ``train``. Returns the model path; raises ``FileNotFoundError`` when ``space_dir`` holds
+    no latent space."""
+    if not (Path(space_dir) / "stats.json").is_file():
+        raise FileNotFoundError(
+            f"{space_dir} is not a latent space (no stats.json); encode it first "
+            "(rule encode_latents) or pass --latents with labels"
+        )
+    space = LatentSpace.load(space_dir)
+    latents, labels = space.split_arrays(split)
+    num_classes = int(space.stats["num_classes"])
+    return train(train_conf, model_conf, latents, labels, num_classes, out_dir, **kwargs)
+
+
+def torchrun_command(space_dir: Path, run_config: Path, out_dir: Path, gpus: int) -> list[str]:
+    """The command that trains on ``gpus`` processes of this node (DDP)."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={gpus}", "-m", "navref.training",
+        "--space", str(space_dir), "--split", "train", "--config", str(run_config),
+        "--out", str(out_dir), "--no-progress",
+    ]  # fmt: skip
+
+
+def run_training(
+    settings: dict[str, Any],
+    space_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    gpus: int = 0,
+    device: str | None = None,
+    logger: logging.Logger | None = None,
+) -> Path:
+    """Train the model of ``settings`` (a ``models:`` entry of the config: ``arch``, ``train``,
+    ...) on the train split of ``space_dir`` into ``out_dir``; ``gpus > 1`` runs DDP under
+    torchrun. Returns ``out_dir / "model.safetensors"``; raises ``CalledProcessError`` when
+    torchrun fails."""
+    logger = logger or _LOGGER
+    out_dir, space_dir = Path(out_dir), Path(space_dir)
+    prepare_out_dir(settings, out_dir, logger)
+    model_conf, train_conf = dict(settings["arch"]), dict(settings["train"])
+    if gpus <= 1:
+        logger.info("training %s on the train split of %s", model_conf, space_dir)
+        return train_on_space(
+            train_conf, model_conf, space_dir, out_dir, log=logger.info, device=device
+        )
+    run_config = out_dir / "run_config.json"
+    with atomic_path(run_config) as tmp:
+        tmp.write_text(json.dumps({"model": model_conf, "train": train_conf}, indent=2))
+    cmd = torchrun_command(space_dir, run_config, out_dir, gpus)
+    logger.info("DDP on %d GPUs: %s", gpus, " ".join(cmd))
+    subprocess.run(cmd, check=True, stderr=sys.stderr, stdout=sys.stderr, env=os.environ)
+    return out_dir / "model.safetensors"

@@ -1,0 +1,53 @@
+# Input, param and target functions of the rules in rules/evaluation.smk.
+
+
+FEATURE_NET = conf("evaluation", "feature_extractor") == "navref-feature-net"
+
+
+def evaluation_params():
+    """The evaluation config without the feature net's training settings."""
+    return {k: v for k, v in conf("evaluation").items() if k != "feature_net"}
+
+
+def feature_net_input(w):
+    return evaluation_file(w.dataset, "feature_net.safetensors") if FEATURE_NET else []
+
+
+def sweep_metric_files():
+    return [
+        f"results/metrics/{kind}/{setting}/seed{seed}.parquet"
+        for kind in SWEEP_KINDS
+        for setting in sweep_settings(kind)
+        for seed in conf("sweeps", "seeds")
+    ]
+
+
+def evaluate_inputs(w):
+    """A sample set, its dataset's reference statistics, the dataset and, when used, the
+    feature net and the downsampled train split."""
+    dataset = space_dataset(setting_space(w.sweep, w.setting))
+    files = {
+        "samples": f"results/samples/{w.sweep}/{w.setting}/seed{w.seed}.npz",
+        "reference": evaluation_file(dataset, "reference.safetensors"),
+        **dataset_files(dataset),
+    }
+    if FEATURE_NET:
+        files["feature_net"] = evaluation_file(dataset, "feature_net.safetensors")
+    if conf("evaluation", "memorization_resolution"):
+        files["memorization_train"] = evaluation_file(dataset, "memorization_train.npy")
+    return files
+
+
+def sweep_meta():
+    """What the sweep table records about each setting: its models and their sizes."""
+    sizes = {name: m["size"] for name, m in model_meta().items()}
+    out = {}
+    for kind in SWEEP_KINDS:
+        sweep = get_sweep(kind, conf("sweeps"))
+        for key, setting in sweep.settings().items():
+            roles = sweep.model_roles(setting)
+            out[f"{kind}/{key}"] = {
+                **roles,
+                **{f"{r}_size": sizes[m] for r, m in roles.items()},
+            }
+    return out

@@ -1,0 +1,66 @@
+# Input, param and target functions of the rules in rules/probes.smk.
+
+
+PROBE_KINDS = ["loss_curves", "intermediate", "mixed", "unseen"]
+
+
+# the schema's probe block is shared by three probes, so these per-probe defaults live here
+PROBE_DEFAULTS = {
+    "intermediate": {"record_t": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]},
+    "mixed": {"taus": [0.0, "s0.25", "s0.5", "s0.75", "s1.0", "s1.5", 1.0]},
+    "unseen": {"taus": ["s0.25", "s0.5", "s1.0", "s1.5", "s2.0"]},
+}
+
+
+def probe_conf(kind):
+    """The config of probe ``kind`` with its per-probe defaults."""
+    return {**PROBE_DEFAULTS.get(kind, {}), **conf("probes", kind)}
+
+
+def probe_models(kind):
+    return conf("probes", kind).get("models", MODELS)
+
+
+def probe_params(kind):
+    """A probe's config slice, without the selectors that only decide which jobs exist."""
+    settings = {
+        k: v for k, v in probe_conf(kind).items() if k not in ("models", "taus")
+    }
+    if kind == "loss_curves":
+        settings["t_grid"] = t_grid(settings.get("t_grid", conf("oracle", "t_grid")))
+        settings["chunk_size"] = conf("oracle", "chunk_size")
+    return settings
+
+
+def model_inputs(w):
+    """A probed model and its latent space."""
+    return {
+        "model": model_file(w.model),
+        "stats": latent_file(model_space(w.model)),
+    }
+
+
+def tau_inputs(w):
+    """Inputs of a tau-indexed probe: the model, its latent space and (for relative taus)
+    the split-time table."""
+    files = model_inputs(w)
+    if is_relative(w.tau):
+        files["split_times"] = SPLIT_TIMES
+    return files
+
+
+def model_checkpoints(model):
+    steps = config["models"][model]["train"]["checkpoint_steps"]
+    return ["ema"] + (
+        [f"step{s}" for s in steps]
+        if conf("probes", "loss_curves", "checkpoints")
+        else []
+    )
+
+
+def tau_files(kind, ext):
+    return [
+        f"results/probes/{kind}/{m}/tau{tau}.{ext}"
+        for m in probe_models(kind)
+        for tau in probe_conf(kind)["taus"]
+    ]

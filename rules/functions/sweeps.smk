@@ -1,0 +1,30 @@
+# Input, param and target functions of the rules in rules/sweeps.smk.
+
+
+def sweep_settings(kind):
+    """{setting id: setting} of sweep ``kind``; the id is the {setting} wildcard."""
+    return get_sweep(kind, conf("sweeps")).settings()
+
+
+def setting_models(kind, setting):
+    return get_sweep(kind, conf("sweeps")).models(sweep_settings(kind)[setting])
+
+
+def setting_space(kind, setting):
+    return model_space(setting_models(kind, setting)[0])
+
+
+def sample_inputs(w):
+    """Inputs of one sampling job: its models, its latent space, the split times."""
+    files = {f"model_{m}": model_file(m) for m in setting_models(w.sweep, w.setting)}
+    files["stats"] = latent_file(setting_space(w.sweep, w.setting))
+    files["split_times"] = SPLIT_TIMES
+    return files
+
+
+def sweep_resources(mem_mb, runtime):
+    """Resources of the sample_sweep rule: :func:`rule_resources` of resources.sample_{sweep},
+    picked per job by its {sweep} wildcard (a key one sweep lacks reads 0 there)."""
+    per_sweep = {k: rule_resources(f"sample_{k}", mem_mb, runtime) for k in SWEEP_KINDS}
+    keys = set().union(*per_sweep.values())
+    return {k: (lambda w, k=k: per_sweep[w.sweep].get(k, 0)) for k in sorted(keys)}

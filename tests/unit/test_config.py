@@ -1,0 +1,117 @@
+"""Config validation: bad configs stop the run before any job, with a message naming the key."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import yaml
+from conftest import REPO, run_snakemake
+
+from navref.config import t_grid
+
+
+def _dry(config, tmp_path):
+    return run_snakemake(config, tmp_path, "-n", "--quiet", timeout=120)
+
+
+def _fails_with(config, tmp_path, *needles):
+    proc = _dry(config, tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    for needle in needles:
+        assert needle in out, f"{needle!r} not in:\n{out}"
+    assert "Traceback" not in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_default_and_smoke_configs_dry_run(tmp_path, smoke_config):
+    assert _dry(smoke_config, tmp_path / "smoke").returncode == 0
+    proc = run_snakemake(REPO / "config.yaml", tmp_path / "default", "-n", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_paper_config_dry_runs_without_data_or_weights(tmp_path):
+    proc = run_snakemake(REPO / "configs" / "paper.yaml", tmp_path, "-n", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "prepare_dataset" in proc.stdout and "encode_latents" in proc.stdout
+    # one sample_sweep rule, resources per sweep kind (paper.yaml gives CFG 480 min, others 360)
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())["resources"]
+    blocks = re.findall(r"^rule sample_sweep:\n((?:    .*\n)*)", proc.stdout, re.M)
+    assert blocks, proc.stdout[-2000:]
+    for block in blocks:
+        sweep = re.search(r"wildcards: sweep=(\w+)", block).group(1)
+        want = paper[f"sample_{sweep}"]
+        assert f"runtime={want['runtime']}," in block, block
+        assert f"gpu={want['gpu']}," in block, block
+    assert {re.search(r"sweep=(\w+)", b).group(1) for b in blocks} == {
+        "stage_swap",
+        "timestep_shift",
+        "cfg_interval",
+    }
+
+
+def test_typo_key(tmp_path, smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["vaes"]["digits_vae"]["stepz"] = 10
+    _fails_with(cfg, tmp_path, "vaes.digits_vae.stepz", "allowed keys", "steps")
+
+
+def test_typo_top_level_key(tmp_path, smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["latent_space"] = cfg.pop("latent_spaces")
+    _fails_with(cfg, tmp_path, "latent_space", "latent_spaces")
+
+
+def test_negative_step_count(tmp_path, smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["vaes"]["digits_vae"]["steps"] = -5
+    _fails_with(cfg, tmp_path, "vaes.digits_vae.steps", "minimum")
+
+
+def test_unknown_dataset_kind(tmp_path, smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["datasets"]["digits"]["kind"] = "mnist"
+    _fails_with(cfg, tmp_path, "datasets.digits.kind", "'mnist'", "imagefolder")
+
+
+def test_missing_required_path(tmp_path, smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["datasets"]["imnet"] = {"kind": "imagefolder", "resolution": 32}
+    _fails_with(cfg, tmp_path, "datasets.imnet", "'root' is a required property")
+
+
+def test_dangling_reference(tmp_path, smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["latent_spaces"]["digits_vae"]["vae"] = "nope"
+    _fails_with(cfg, tmp_path, "latent_spaces.digits_vae.vae", "'nope'", "digits_vae")
+
+
+def test_missing_path_fails_when_the_job_runs(tmp_path, smoke_config):
+    """A local path that does not exist dry-runs fine and fails in its job, clearly."""
+    cfg = {
+        "datasets": {
+            "imnet": {"kind": "imagefolder", "root": str(tmp_path / "no"), "resolution": 8}
+        },
+        "latent_spaces": {"px": {"dataset": "imnet", "kind": "pixel"}},
+    }
+    assert _dry(cfg, tmp_path).returncode == 0
+    proc = run_snakemake(cfg, tmp_path, "--cores", "1", "results/data/imnet/info.json", timeout=300)
+    assert proc.returncode != 0
+    log = (tmp_path / "results/logs/prepare_dataset/imnet.log").read_text()
+    assert "does not exist" in log and str(tmp_path / "no") in log
+    assert not (tmp_path / "results/data/imnet/data.npy").exists()
+
+
+@pytest.mark.parametrize("section", ["datasets", "latent_spaces"])
+def test_empty_sections_rejected(tmp_path, smoke_config, section):
+    cfg = copy.deepcopy(smoke_config)
+    cfg[section] = {}
+    _fails_with(cfg, tmp_path, section)
+
+
+def test_t_grid():
+    assert t_grid([0.1, 0.5]) == [0.1, 0.5]
+    g = t_grid({"start": 0.0, "stop": 0.9, "num": 4})
+    assert g == [0.0, 0.3, 0.6, 0.9]

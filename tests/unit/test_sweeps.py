@@ -1,0 +1,187 @@
+"""The sweep registry (Tab. 1-3): settings from the schema-validated config, grids, info,
+velocity providers, tables and the paper's rows."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO
+from snakemake.utils import validate
+
+from navref import sweeps as S
+from navref.analysis.split_times import SplitTimes
+from navref.report import paper
+from navref.sampling import ModelVelocity, Piecewise
+
+
+def _conf(sweeps: dict) -> dict:
+    """The ``sweeps`` section of the default config with ``sweeps`` replaced, validated (so
+    the schema's defaults are filled in)."""
+    conf = yaml.safe_load((REPO / "config.yaml").read_text())
+    conf = {**copy.deepcopy(conf), "sweeps": sweeps}
+    validate(conf, str(REPO / "schemas" / "config.schema.yaml"))
+    return conf["sweeps"]
+
+
+def test_registry():
+    assert S.KINDS == ["stage_swap", "timestep_shift", "cfg_interval"]
+    assert [S.REGISTRY[k].table_name for k in S.KINDS] == ["table1", "table2", "table3"]
+    with pytest.raises(ValueError, match="unknown sweep 'nope'"):
+        S.get("nope", {})
+    assert S.get("cfg_interval", {}).settings() == {}  # not configured: no jobs
+
+
+def test_settings_take_the_schema_defaults():
+    conf = _conf(
+        {
+            "stage_swap": {"taus": ["s0.5", 0.2], "pairs": [["a", "b"]]},
+            "timestep_shift": {"model": "m", "shifts": [4, 0.5]},
+            "cfg_interval": {"model": "m", "intervals": ["none", [0.1, 0.25]]},
+        }
+    )
+    assert S.get("stage_swap", conf).settings() == {
+        "taus0.5_a-b": {"tau": "s0.5", "stage1": "a", "stage2": "b", "steps_per_stage": 25},
+        "tau0.2_a-b": {"tau": "0.2", "stage1": "a", "stage2": "b", "steps_per_stage": 25},
+    }
+    assert S.get("timestep_shift", conf).settings() == {
+        "s4": {"model": "m", "shift": 4, "steps": 50},
+        "s0.5": {"model": "m", "shift": 0.5, "steps": 50},
+    }
+    cfg_interval = S.get("cfg_interval", conf)
+    assert cfg_interval.settings() == {
+        "none": {"model": "m", "interval": None, "scale": 2.5, "steps": 50},
+        "0.1-0.25": {"model": "m", "interval": [0.1, 0.25], "scale": 2.5, "steps": 50},
+    }
+    assert cfg_interval.models(cfg_interval.settings()["none"]) == ["m"]
+    swap = S.get("stage_swap", conf)
+    assert swap.model_roles(swap.settings()["tau0.2_a-b"]) == {"stage1": "a", "stage2": "b"}
+
+
+def test_default_config_job_count():
+    conf = _conf(yaml.safe_load((REPO / "config.yaml").read_text())["sweeps"])
+    counts = {k: len(S.get(k, conf).settings()) for k in S.KINDS}
+    assert counts == {"stage_swap": 8, "timestep_shift": 7, "cfg_interval": 15}
+
+
+def _splits(t=0.4):
+    import pandas as pd
+
+    return SplitTimes(
+        pd.DataFrame(
+            {"curve": ["objective"], "space": ["z"], "conditional": [True],
+             "t_split": [t], "reached": [True]}
+        )
+    )  # fmt: skip
+
+
+def test_grids_and_info():
+    swap = S.REGISTRY["stage_swap"]({})
+    setting = swap.resolve({"tau": "s0.5", "steps_per_stage": 25}, _splits(), "z")
+    assert setting["tau"] == 0.2
+    grid = swap.grid(setting)
+    assert len(grid) == 51 and float(grid[25]) == pytest.approx(0.2)
+    assert swap.info(setting, grid, None) == {"tau": 0.2, "steps": 50}
+
+    shift = S.REGISTRY["timestep_shift"]({})
+    s, n = 3.0, 10
+    grid = shift.grid({"shift": s, "steps": n})
+    t_n = np.linspace(0, 1, n + 1)
+    np.testing.assert_allclose(grid.numpy(), s * t_n / (1 + (s - 1) * t_n), atol=1e-12)
+    info = shift.info({"shift": 1.0, "steps": 50}, shift.grid({"shift": 1.0, "steps": 50}), 0.2)
+    assert info["share_below_split"] == pytest.approx(0.22)  # paper Tab. 2, s = 1
+    assert "split_time" not in shift.info({"shift": 1.0, "steps": 5}, grid, None)
+
+    cfg = S.REGISTRY["cfg_interval"]({})
+    setting = {"interval": None, "scale": 2.5, "steps": 5}
+    info = cfg.info(setting, cfg.grid(setting), None)
+    assert math.isnan(info["cfg_a"]) and math.isnan(info["cfg_b"]) and len(cfg.grid(setting)) == 6
+    info = cfg.info({**setting, "interval": [0.1, 0.3]}, cfg.grid(setting), None)
+    assert (info["cfg_a"], info["cfg_b"], info["cfg_scale"]) == (0.1, 0.3, 2.5)
+
+
+def _model(value):
+    return lambda x, t, y: torch.full_like(x, value)
+
+
+def test_velocity_providers():
+    models = {"a": _model(1.0), "b": _model(2.0)}
+    x, y = torch.zeros(2, 1, 2, 2), torch.zeros(2, dtype=torch.long)
+    swap = S.REGISTRY["stage_swap"]({})
+    v = swap.velocity({"tau": 0.3, "stage1": "a", "stage2": "b"}, models, 3)
+    assert isinstance(v, Piecewise)
+    assert float(v(x, 0.1, y)[0, 0, 0, 0]) == 1.0 and float(v(x, 0.5, y)[0, 0, 0, 0]) == 2.0
+    assert swap.velocity({"tau": 0.0, "stage1": "a", "stage2": "b"}, models, 3).model is models["b"]
+
+    cfg = S.REGISTRY["cfg_interval"]({})
+    plain = cfg.velocity({"model": "a", "interval": None, "scale": 2.5}, models, 3)
+    assert isinstance(plain, ModelVelocity) and plain.mode == "cond"
+    guided = cfg.velocity({"model": "a", "interval": [0.1, 0.3], "scale": 2.5}, models, 3)
+    assert guided.mode == "cfg" and guided.cfg_interval == (0.1, 0.3) and guided.cfg_scale == 2.5
+    assert guided.guided_at(0.2) and not guided.guided_at(0.5)
+
+    shift = S.REGISTRY["timestep_shift"]({}).velocity({"model": "b"}, models, 3)
+    assert shift.mode == "cond" and shift.model is models["b"]
+
+
+def test_paper_rows():
+    assert S.REGISTRY["stage_swap"]({}).paper_rows().equals(paper.table1())
+    assert S.REGISTRY["timestep_shift"]({}).paper_rows().equals(paper.table2())
+    assert S.REGISTRY["cfg_interval"]({}).paper_rows().equals(paper.table3())
+
+
+def test_gather_metrics(tmp_path):
+    import pandas as pd
+
+    paths = []
+    for i, (kind, setting) in enumerate([("stage_swap", "tau0.2_a-b"), ("cfg_interval", "none")]):
+        paths.append(tmp_path / f"{i}.parquet")
+        pd.DataFrame([{"sweep": kind, "setting": setting, "seed": 0, "fid": 1.0 + i}]).to_parquet(
+            paths[-1]
+        )
+    meta = {
+        "stage_swap/tau0.2_a-b": {"stage1": "a", "stage2": "b", "stage1_size": "tiny",
+                                  "stage2_size": "small"},
+        "cfg_interval/none": {"model": "m", "model_size": "small"},
+    }  # fmt: skip
+    S.gather_metrics(paths, meta, tmp_path / "sweeps.parquet")
+    out = pd.read_parquet(tmp_path / "sweeps.parquet")
+    assert out["fid"].tolist() == [1.0, 2.0]
+    assert out["stage2_size"].tolist()[0] == "small" and out["model"].tolist()[1] == "m"
+    assert pd.isna(out["model"].iloc[0]) and pd.isna(out["stage1"].iloc[1])
+
+
+class _Space:
+    """A stand-in latent space: 3 classes of (1, 2, 2) latents, decoded to uint8 by a clip."""
+
+    stats = {"num_classes": 3, "shape": [0, 1, 2, 2]}
+
+    def decode(self, z):
+        img = (z.clamp(-1, 1) * 127.5 + 127.5).round().to(torch.uint8)
+        return img.permute(0, 2, 3, 1).numpy()
+
+
+def test_sample_set_refuses_non_finite_latents(monkeypatch):
+    """A model that diverges for one sample stops the job naming that sample, instead of
+    writing its NaN latents decoded to plausible-looking uint8 images."""
+    import navref.training
+
+    def diverging(x, t, y):
+        v = torch.zeros_like(x)
+        v[y == 2] = float("nan")  # every third sample: 2, 5, ...
+        return v
+
+    monkeypatch.setattr(navref.training, "load_model", lambda *a, **k: diverging)
+    sweep = S.REGISTRY["timestep_shift"]({})
+    setting = {"model": "m", "shift": 1.0, "steps": 4}
+    with pytest.raises(ValueError, match=r"sampled latents: item 2 "):
+        S.sample_set(sweep, setting, {"m": "dir"}, _Space(), 6, 0, "cpu", batch_size=4)
+    monkeypatch.setattr(navref.training, "load_model", lambda *a, **k: _model(0.0))
+    images, labels, info = S.sample_set(
+        sweep, setting, {"m": "dir"}, _Space(), 6, 0, "cpu", batch_size=4
+    )
+    assert images.shape == (6, 2, 2, 1) and labels.tolist() == [0, 1, 2, 0, 1, 2]

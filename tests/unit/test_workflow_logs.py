@@ -1,0 +1,35 @@
+"""Issue 13, case 9: every warning raised in a job lands in its rule log."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from types import SimpleNamespace
+
+from navref.workflow import HARMLESS_LOG_RECORDS, rule_context
+
+
+def _job(tmp_path):
+    return SimpleNamespace(log=[str(tmp_path / "rule.log")], rule="demo", threads=1, wildcards={})
+
+
+def test_python_and_library_warnings_reach_the_rule_log(tmp_path):
+    with rule_context(_job(tmp_path)):
+        warnings.warn("KID subset 1000 shrunk to the 200 samples", UserWarning, stacklevel=1)
+        logging.getLogger("navref.metrics").warning("navref's own logged warning")
+    text = (tmp_path / "rule.log").read_text()
+    assert "UserWarning: KID subset 1000 shrunk to the 200 samples" in text
+    assert "navref's own logged warning" in text
+    assert logging.getLogger("navref").propagate and not logging.getLogger("py.warnings").handlers
+
+
+def test_known_harmless_messages_are_dropped_by_name_once(tmp_path):
+    name, start = HARMLESS_LOG_RECORDS[0]
+    for _ in range(2):  # a second job in the same process must not add a second filter
+        with rule_context(_job(tmp_path)):
+            logging.getLogger(name).warning(start + " because `accelerate` was not found")
+            logging.getLogger(name).warning("a diffusers warning that matters")
+    text = (tmp_path / "rule.log").read_text()
+    assert start not in text
+    assert text.count("a diffusers warning that matters") == 2
+    assert len(logging.getLogger(name).filters) == 1

@@ -1,0 +1,463 @@
+"""Tests of rectified-flow training, checkpoints, resume and DDP (navref.training)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+import navref.training.state as training_state
+from navref.checkpoint import (
+    find_resume_checkpoint,
+    is_complete,
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+)
+from navref.training import (
+    FlowBatchSampler,
+    TrainConfig,
+    load_model,
+    oracle_target,
+    run_training,
+    train,
+)
+from navref.training.job import prepare_out_dir, settings_digest
+from navref.training.optim import ema_update, lr_at
+
+MODEL = {"depth": 1, "hidden_size": 32, "num_heads": 2, "patch_size": 2}
+NUM_CLASSES = 2
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared 2-core machine the
+    threads' spin-waiting slows every op down several-fold; restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _data(n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % NUM_CLASSES).astype(np.int64)
+    latents = rng.standard_normal((n, 2, 4, 4)).astype(np.float32) * 0.3
+    latents += (2.0 * labels - 1.0)[:, None, None, None]
+    return latents, labels
+
+
+def _conf(**kw) -> TrainConfig:
+    base = {
+        "steps": 6,
+        "batch_size": 4,
+        "lr": 1e-3,
+        "ema_decay": 0.9,
+        "log_every": 2,
+        "save_every": 3,
+    }
+    return TrainConfig(**{**base, **kw})
+
+
+def _run(tmp, name, conf, latents=None, labels=None, **kw):
+    if latents is None:
+        latents, labels = _data()
+    return train(conf, MODEL, latents, labels, NUM_CLASSES, tmp / name, progress=False, **kw)
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+# --------------------------------------------------------------------------- config / sampler
+
+
+def test_train_config_round_trip_and_validation():
+    conf = TrainConfig(checkpoint_steps=(3, 1), betas=(0.9, 0.95), steps=5)
+    d = conf.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    again = TrainConfig.from_dict(d)
+    assert again == TrainConfig.from_dict(json.loads(json.dumps(d)))
+    assert again.betas == (0.9, 0.95)
+    assert TrainConfig.from_dict({"checkpoint_steps": [3, 1, 3], "steps": 5}).checkpoint_steps == (
+        1,
+        3,
+    )
+    for bad in (
+        {"target": "x"},
+        {"time_sampling": "cosine"},
+        {"precision": "fp16"},
+        {"checkpoint_steps": [0]},
+        {"steps": 2, "checkpoint_steps": [3]},
+        {"label_dropout": 1.5},
+        {"ema_decay": 1.0},
+        {"nonsense": 1},
+    ):
+        with pytest.raises(ValueError):
+            TrainConfig.from_dict(bad)
+
+
+def test_batch_sampler_is_a_pure_function_of_seed_and_step():
+    conf = TrainConfig(batch_size=3, seed=5)
+    a, b = FlowBatchSampler(conf, 7, (2, 4, 4)), FlowBatchSampler(conf, 7, (2, 4, 4))
+    for step in (4, 0, 4, 11):
+        x, y = a.batch(step), b.batch(step)
+        for key in x:
+            assert torch.equal(x[key], y[key])
+    # each epoch visits every sample exactly once (7 samples, batches of 3 over 7 steps)
+    seen = torch.cat([a.indices(s) for s in range(7)])
+    for e in range(3):
+        assert sorted(seen[7 * e : 7 * e + 7].tolist()) == list(range(7))
+    other = FlowBatchSampler(TrainConfig(batch_size=3, seed=6), 7, (2, 4, 4))
+    assert not torch.equal(other.batch(0)["x0"], a.batch(0)["x0"])
+    batch = a.batch(0)
+    assert batch["t"].min() >= 0 and batch["t"].max() < 1 and batch["x0"].shape == (3, 2, 4, 4)
+
+
+def test_time_sampling_options():
+    n = 4000
+    uni = FlowBatchSampler(TrainConfig(batch_size=n), 1, (1,)).batch(0)["t"]
+    ln = FlowBatchSampler(
+        TrainConfig(batch_size=n, time_sampling="logit_normal", logit_normal_mean=1.0), 1, (1,)
+    ).batch(0)["t"]
+    assert abs(uni.mean().item() - 0.5) < 0.03 and abs(uni.std().item() - 12**-0.5) < 0.02
+    # logit-normal: logit(t) ~ N(1, 1)
+    z = torch.logit(ln.double())
+    assert abs(z.mean().item() - 1.0) < 0.06 and abs(z.std().item() - 1.0) < 0.06
+    ora = FlowBatchSampler(TrainConfig(batch_size=n, target="oracle", oracle_t_max=0.6), 1, (1,))
+    assert ora.batch(0)["t"].max().item() == pytest.approx(0.6)
+    drop = FlowBatchSampler(TrainConfig(batch_size=n, label_dropout=0.1), 1, (1,)).batch(0)["drop"]
+    assert abs(drop.float().mean().item() - 0.1) < 0.02
+
+
+# --------------------------------------------------------------------------- oracle target
+
+
+def test_oracle_target_equals_cfm_target_for_one_sample():
+    """N = 1: the posterior is a point mass, v* = (x1 - x_t) / (1 - t) = x1 - x0."""
+    g = torch.Generator().manual_seed(0)
+    x1 = torch.randn(1, 2, 4, 4, generator=g, dtype=torch.float64)
+    x0 = torch.randn(5, 2, 4, 4, generator=g, dtype=torch.float64)
+    t = torch.tensor([0.0, 0.2, 0.5, 0.9, 0.999], dtype=torch.float64)
+    tb = t.view(-1, 1, 1, 1)
+    x_t = (1 - tb) * x0 + tb * x1
+    y = torch.tensor([0, 1, 0, 1, 0])  # 1 = null class (num_classes = 1)
+    got = oracle_target(x_t, t, y, 1, x1.numpy().reshape(1, -1), np.zeros(1, dtype=np.int64))
+    assert torch.allclose(got, x1 - x0, atol=1e-9)
+
+
+def test_oracle_target_uses_unconditional_oracle_for_dropped_labels():
+    g = torch.Generator().manual_seed(1)
+    data = torch.randn(6, 8, generator=g, dtype=torch.float64)
+    data_labels = np.array([0, 0, 0, 1, 1, 1])
+    x = torch.randn(4, 8, generator=g, dtype=torch.float64)
+    t = torch.full((4,), 0.3, dtype=torch.float64)
+    y = torch.tensor([0, 2, 1, 2])  # 2 = null
+
+    def brute(xq, tq, rows):
+        logits = -((xq[None] - tq * data[rows]) ** 2).sum(-1) / (2 * (1 - tq) ** 2)
+        w = torch.softmax(logits, 0)
+        return ((w[:, None] * data[rows]).sum(0) - xq) / (1 - tq)
+
+    ref = torch.stack(
+        [
+            brute(x[0], 0.3, [0, 1, 2]),
+            brute(x[1], 0.3, list(range(6))),
+            brute(x[2], 0.3, [3, 4, 5]),
+            brute(x[3], 0.3, list(range(6))),
+        ]
+    )
+    got = oracle_target(x, t, y, 2, data, data_labels)
+    assert torch.allclose(got, ref, atol=1e-10)
+
+
+def test_oracle_training_matches_cfm_training_for_one_sample(tmp_path):
+    latents, labels = _data(1)
+    conf = _conf(steps=3, log_every=1, save_every=0, label_dropout=0.5)
+    a = _run(tmp_path, "cfm", conf, latents, labels)
+    b = _run(tmp_path, "oracle", _conf(**{**conf.to_dict(), "target": "oracle"}), latents, labels)
+    wa, wb = _weights(a), _weights(b)
+    for k in wa:
+        assert torch.allclose(wa[k], wb[k], atol=1e-5), k
+    la = pd.read_parquet(tmp_path / "cfm" / "train_log.parquet")["loss"]
+    lb = pd.read_parquet(tmp_path / "oracle" / "train_log.parquet")["loss"]
+    assert np.allclose(la, lb, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_loss_decreases_and_outputs(tmp_path):
+    conf = _conf(
+        steps=150, batch_size=8, lr=3e-3, log_every=10, save_every=0, checkpoint_steps=(50,)
+    )
+    path = _run(tmp_path, "run", conf)
+    log = pd.read_parquet(tmp_path / "run" / "train_log.parquet")
+    assert list(log.columns) == ["step", "loss", "grad_norm", "lr", "samples_per_s", "time"]
+    assert log["step"].tolist() == list(range(10, 151, 10))
+    assert log["loss"].iloc[-3:].mean() < 0.7 * log["loss"].iloc[0]
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert meta["step"] == 150 and meta["num_classes"] == NUM_CLASSES
+    assert meta["model"]["in_channels"] == 2 and meta["model"]["input_size"] == 4
+    model = load_model(tmp_path / "run")
+    assert not model.training
+    assert set(model.state_dict()) == set(_weights(path))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, _weights(path)[k])
+    # checkpoints: the configured one and the rolling "last" at the end
+    assert is_complete(tmp_path / "run" / "checkpoints" / "step_00000050")
+    assert json.loads((tmp_path / "run/checkpoints/last.json").read_text())["step"] == 150
+    m50 = load_model(tmp_path / "run" / "checkpoints" / "step_00000050.safetensors", which="model")
+    raw = load_model(tmp_path / "run", which="model")
+    assert not torch.equal(m50.final_layer.linear.weight, raw.final_layer.linear.weight)
+    x = torch.randn(2, 2, 4, 4)
+    assert model(x, 0.5, torch.tensor([0, 1])).shape == x.shape
+
+
+def test_checkpoint_round_trip(tmp_path):
+    conf = _conf(steps=3, save_every=3)
+    _run(tmp_path, "run", conf)
+    stem = find_resume_checkpoint(tmp_path / "run" / "checkpoints")
+    assert stem is not None and stem.name == "last"
+    tensors, meta = load_checkpoint(stem)
+    assert meta["step"] == 3 and meta["train"] == conf.to_dict()
+    ema = load_model(tmp_path / "run" / "checkpoints" / "last.json", which="ema")
+    for k, v in ema.state_dict().items():
+        assert torch.equal(v, tensors["ema." + k])
+    # optimiser state survives the tensors + JSON split exactly
+    model = load_model(stem, which="model")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt.load_state_dict(optimizer_from_tensors(tensors, meta["optimizer"]))
+    t2, m2 = optimizer_to_tensors(opt.state_dict())
+    for k, v in t2.items():
+        assert torch.equal(v, tensors[k]), k
+    assert json.loads(json.dumps(m2)) == meta["optimizer"]
+    # a torn pair (tensors rewritten, JSON not) is detected and skipped
+    (stem.parent / "last.json").write_text(json.dumps({**meta, "token": "other"}))
+    assert not is_complete(stem)
+    assert find_resume_checkpoint(stem.parent) is None
+    with pytest.raises(ValueError, match="incomplete"):
+        load_checkpoint(stem)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_is_bitwise_equal(tmp_path, monkeypatch):
+    k = 4
+    conf = _conf(steps=2 * k, save_every=2, log_every=3, checkpoint_steps=(k,))
+    straight = _run(tmp_path, "straight", conf)
+
+    real_save = training_state.save_checkpoint
+
+    def save_then_die(stem, tensors, meta):
+        real_save(stem, tensors, meta)
+        if meta["step"] == k and stem.name == "last":
+            raise _Killed
+
+    monkeypatch.setattr(training_state, "save_checkpoint", save_then_die)
+    with pytest.raises(_Killed):
+        _run(tmp_path, "resumed", conf)
+    monkeypatch.setattr(training_state, "save_checkpoint", real_save)
+    assert not (tmp_path / "resumed" / "model.safetensors").exists()
+    resumed = _run(tmp_path, "resumed", conf)
+
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    ca, _ = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last")
+    cb, _ = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last")
+    for key in ca:
+        if key.startswith(("model.", "ema.", "optim.")):
+            assert torch.equal(ca[key], cb[key]), key
+    la = pd.read_parquet(tmp_path / "straight" / "train_log.parquet")
+    lb = pd.read_parquet(tmp_path / "resumed" / "train_log.parquet")
+    assert la["step"].tolist() == lb["step"].tolist() == [3, 6, 8]
+    assert la["loss"].tolist() == lb["loss"].tolist()
+    # a different config refuses to resume
+    with pytest.raises(ValueError, match="cannot resume"):
+        _run(tmp_path, "resumed", _conf(**{**conf.to_dict(), "lr": 5e-4}))
+    # extending the number of steps resumes from the end of the finished run
+    longer = _run(tmp_path, "resumed", _conf(**{**conf.to_dict(), "steps": 2 * k + 1}))
+    assert json.loads(longer.with_suffix(".json").read_text())["step"] == 2 * k + 1
+
+
+def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(tmp_path):
+    latents, labels = _data(8)
+    conf = _conf(steps=6, batch_size=2, save_every=1, log_every=5)
+    sampler = FlowBatchSampler(conf, 8, (2, 4, 4))
+    bad_sample = int(sampler.indices(3)[0])  # first drawn at update 4 (step index 3)
+    first = min(s for s in range(6) if bad_sample in sampler.indices(s).tolist())
+    latents = latents.copy()
+    latents[bad_sample] = np.nan
+    with pytest.raises(RuntimeError, match=f"at step {first + 1}\\b"):
+        _run(tmp_path, "nan", conf, latents, labels)
+    assert not (tmp_path / "nan" / "model.safetensors").exists()
+    meta = json.loads((tmp_path / "nan" / "checkpoints" / "last.json").read_text())
+    assert meta["step"] == first
+    tensors, _ = load_checkpoint(tmp_path / "nan" / "checkpoints" / "last")
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model."))
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    latents, labels = _data(4)
+    with pytest.raises(ValueError, match="labels must lie"):
+        _run(tmp_path, "a", _conf(), latents, labels + 5)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        _run(tmp_path, "b", _conf(), latents[:, 0], labels)
+    with pytest.raises(ValueError, match="in_channels"):
+        train(_conf(), {**MODEL, "in_channels": 3}, latents, labels, 2, tmp_path / "c")
+
+
+def test_bf16_training_runs(tmp_path):
+    path = _run(tmp_path, "bf16", _conf(steps=2, precision="bf16", save_every=0))
+    assert all(torch.isfinite(v).all() for v in _weights(path).values())
+
+
+def test_cli_trains_from_npy_and_parquet(tmp_path):
+    from navref.training.cli import main
+
+    latents, labels = _data(8)
+    np.save(tmp_path / "lat.npy", latents)
+    pd.DataFrame({"label": labels, "other": 0}).to_parquet(tmp_path / "meta.parquet")
+    (tmp_path / "conf.json").write_text(
+        json.dumps({"model": MODEL, "train": {"steps": 2, "batch_size": 4, "log_every": 1}})
+    )
+    argv = [
+        "--latents",
+        str(tmp_path / "lat.npy"),
+        "--labels-from",
+        str(tmp_path / "meta.parquet"),
+        "--num-classes",
+        "2",
+        "--config",
+        str(tmp_path / "conf.json"),
+        "--out",
+        str(tmp_path / "out"),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    assert load_model(tmp_path / "out").cfg.num_classes == 2
+    with pytest.raises(ValueError, match="no column"):
+        main([*argv[:4], "--label-column", "lbl", *argv[4:]])
+
+
+def _space(root, latents, labels, split):
+    """A minimal latent space directory (latents.npy, meta.parquet, stats.json)."""
+    root.mkdir(parents=True)
+    np.save(root / "latents.npy", latents)
+    pd.DataFrame({"label": labels, "split": split}).to_parquet(root / "meta.parquet")
+    (root / "stats.json").write_text(json.dumps({"num_classes": NUM_CLASSES}))
+    return root
+
+
+def test_cli_space_and_run_training_equal_train_on_the_split(tmp_path):
+    from navref.training.cli import main
+
+    latents, labels = _data(12)
+    split = np.array(["val"] * 2 + ["train"] * 8 + ["val"] * 2)
+    space = _space(tmp_path / "space", latents, labels, split)
+    conf = {"steps": 3, "batch_size": 4, "log_every": 1, "save_every": 0}
+    (tmp_path / "conf.json").write_text(json.dumps({"model": MODEL, "train": conf}))
+    args = ["--space", str(space), "--config", str(tmp_path / "conf.json"), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "cli")]) == 0
+    settings = {"arch": MODEL, "train": conf, "space": "space"}
+    job = run_training(settings, space, tmp_path / "job", device="cpu")
+    ref = _run(tmp_path, "ref", TrainConfig(**conf), latents[2:10], labels[2:10])
+    want = _weights(ref)
+    for got in (_weights(tmp_path / "cli" / "model.safetensors"), _weights(job)):
+        assert got.keys() == want.keys()
+        assert all(torch.equal(got[k], want[k]) for k in want)
+    assert (tmp_path / "job" / "config_digest.txt").read_text().strip() == settings_digest(settings)
+
+
+def test_changed_settings_move_old_checkpoints_aside(tmp_path):
+    out = tmp_path / "run"
+    logger = logging.getLogger("test")
+    prepare_out_dir({"a": 1}, out, logger)
+    (out / "checkpoints").mkdir()
+    prepare_out_dir({"a": 1}, out, logger)  # same settings: resume from them
+    assert (out / "checkpoints").is_dir()
+    prepare_out_dir({"a": 2}, out, logger)
+    digest = settings_digest({"a": 2})
+    assert not (out / "checkpoints").exists()
+    assert (out / f"checkpoints.stale-{digest}").is_dir()
+    assert (out / "config_digest.txt").read_text() == digest + "\n"
+    assert settings_digest({"b": 1, "a": 2}) == settings_digest({"a": 2, "b": 1})
+
+
+def test_learning_rate_warmup_matches_exact_fractions():
+    conf = TrainConfig(lr=3e-4, warmup_steps=7)
+    for step in range(10):
+        exact = Fraction(3e-4) * min(step + 1, 7) / 7
+        assert lr_at(conf, step) == pytest.approx(float(exact), rel=2**-52)
+    assert lr_at(conf, 6) == 3e-4 and lr_at(TrainConfig(lr=3e-4), 0) == 3e-4
+
+
+def test_ema_update_is_torchs_ema_bitwise_and_the_closed_form():
+    torch.manual_seed(0)
+    model, ema = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    lib = [p.detach().clone() for p in ema.parameters()]
+    start = [p.detach().double().clone() for p in ema.parameters()]
+    lib_update = get_ema_multi_avg_fn(0.9)
+    history = []
+    for _ in range(6):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        history.append([p.detach().double().clone() for p in model.parameters()])
+        ema_update(ema, model, 0.9)
+        lib_update(lib, [p.detach() for p in model.parameters()], None)
+    for i, (ours, theirs) in enumerate(zip(ema.parameters(), lib, strict=True)):
+        assert torch.equal(ours.detach(), theirs)
+        # closed form: 0.9^6 start + sum_k 0.1 * 0.9^(5 - k) model_k
+        ref = 0.9**6 * start[i] + sum(0.1 * 0.9 ** (5 - k) * h[i] for k, h in enumerate(history))
+        assert torch.allclose(ours.double(), ref, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- DDP
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        latents, labels = _data(8)
+        conf = _conf(steps=4, batch_size=4, save_every=0)
+        train(conf, MODEL, latents, labels, NUM_CLASSES, out, progress=False, device="cpu")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_two_processes_match_one_process(tmp_path):
+    single = _run(tmp_path, "single", _conf(steps=4, batch_size=4, save_every=0))
+    mp.spawn(
+        _ddp_worker,
+        args=(2, str(tmp_path / "store"), str(tmp_path / "ddp")),
+        nprocs=2,
+        join=True,
+    )
+    a, b = _weights(single), _weights(tmp_path / "ddp" / "model.safetensors")
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-5, rtol=1e-4), key
+    assert json.loads((tmp_path / "ddp" / "model.json").read_text())["world_size"] == 2
+    # only rank 0 writes: no stray files from rank 1
+    assert sorted(os.listdir(tmp_path / "ddp")) == [
+        "checkpoints",
+        "model.json",
+        "model.safetensors",
+        "train_log.parquet",
+    ]
