@@ -237,6 +237,9 @@ class LatentSpace:
         :class:`navref.io.ArtefactError` naming ``stats.json`` and rule encode_latents)."""
         root = Path(root)
         stats = load_json(root / "stats.json")
+        for key in ("shift", "scale", "shape", "num_classes"):
+            if key not in stats:
+                raise artefact_error(root / "stats.json", "encode_latents", f"lacks {key!r}")
         for key in ("shift", "scale"):
             if not np.isfinite(np.asarray(stats[key], dtype=np.float64)).all():
                 raise artefact_error(root / "stats.json", "encode_latents", f"{key} holds NaN")

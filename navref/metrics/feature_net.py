@@ -374,14 +374,14 @@ class FeatureNetExtractor(FeatureExtractorBase):
                 f"{self.name}: expected a uint8 tensor (B, 3, H, W), got "
                 f"{getattr(x, 'dtype', type(x))} {tuple(getattr(x, 'shape', ()))}"
             )
-        cfg = self.net.config
+        conf = self.net.config
         h = x.float()
-        if cfg.in_channels == 1:
+        if conf.in_channels == 1:
             h = h.mean(dim=1, keepdim=True)
-        if tuple(h.shape[-2:]) != (cfg.height, cfg.width):
+        if tuple(h.shape[-2:]) != (conf.height, conf.width):
             h = F.interpolate(
                 h,
-                size=(cfg.height, cfg.width),
+                size=(conf.height, conf.width),
                 mode="bilinear",
                 antialias=True,
                 align_corners=False,

@@ -156,9 +156,9 @@ def guess_arch(state: dict[str, torch.Tensor]) -> str:
 
 def _check_rope(state: dict[str, torch.Tensor], model: DiT) -> None:
     """LightningDiT saves its RoPE table; it must equal navref's (cos/sin, pairs repeated)."""
-    if "feat_rope.freqs_cos" not in state or not model.cfg.rope:
+    if "feat_rope.freqs_cos" not in state or not model.conf.rope:
         return
-    conf = model.cfg
+    conf = model.conf
     ang = rope_2d_angles(model.grid, model.grid, conf.head_dim, conf.rope_theta)
     for name, fn in (("freqs_cos", torch.cos), ("freqs_sin", torch.sin)):
         ours = fn(ang).repeat_interleave(2, dim=-1)
@@ -189,7 +189,7 @@ def load_state_into(model: DiT, official: dict[str, torch.Tensor], source: str) 
     )
     if missing or unexpected or shapes:
         raise ValueError(
-            f"{source} does not fit {_describe(model.cfg)}:\n"
+            f"{source} does not fit {_describe(model.conf)}:\n"
             f"  missing keys: {_short(missing)}\n  unexpected keys: {_short(unexpected)}\n"
             f"  shape mismatches (file vs model): {_short(shapes)}\n"
             f"  the file fits: {guess_arch(state)}"
