@@ -857,11 +857,17 @@ def fig_training(
 ) -> FigureResult:
     """Training curves: (a) CFM (or oracle-target) training loss vs step per model, log
     scale, smoothed by a centred rolling mean over ``window`` logged steps; (b) gradient norm
-    before clipping vs step."""
+    before clipping vs step. An empty ``train_logs`` (only released models) gives a figure
+    that says so."""
     _require(train_logs, ["model", "step", "loss", "grad_norm"], "fig_training")
     if window < 1:
         raise ValueError(f"fig_training: window must be >= 1, got {window}")
     data = train_logs[["model", "step", "loss", "grad_norm"]].copy()
+    if data.empty:  # released models only: nothing was trained
+        fig, axes = _figure(1)
+        axes[0].text(0.5, 0.5, "no model trained by the pipeline", ha="center", va="center")
+        axes[0].set_axis_off()
+        return FigureResult(save_figure(fig, stem, dpi), data, _splits_frame([]), axes)
     data["model"] = data["model"].astype(str)
     data = data.sort_values(["model", "step"])
     for c in ("loss", "grad_norm"):
