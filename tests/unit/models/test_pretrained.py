@@ -127,7 +127,7 @@ def _config(arch, side=16):
         "datasets": {"d": {"kind": "digits", "resolution": side}},
         "latent_spaces": {"s": {"dataset": "d", "kind": "pixel"}},
         "models": {
-            "rel": {"space": "s", "pretrained": "/models/x.pt", "arch": arch},
+            "rel": {"space": "s", "pretrained": "/models/x.pt", "arch": arch, "steps": 9},
             "own": {"space": "s", "arch": {"size": "tiny"}, "train": {"steps": 5}},
         },
         "sweeps": {"cfg_interval": {"model": "rel", "intervals": [[0.1, 0.9]]}},
