@@ -75,6 +75,15 @@ def _patch_size(model: dict[str, Any]) -> int:
     return int(arch.get("patch_size", 1))
 
 
+def _patch_key(name: str, model: dict[str, Any]) -> str:
+    """Where a model's patch size comes from, for messages."""
+    if not is_pretrained(model):
+        return f"models.{name}.arch.patch_size"
+    if "patch_size" in model.get("arch_overrides", {}):
+        return f"models.{name}.arch_overrides.patch_size"
+    return f"models.{name}.arch ({model['arch']}) patch size"
+
+
 def _vae_problems(config: dict[str, Any]) -> list[str]:
     problems = []
     for name, vae in (config.get("vaes") or {}).items():
@@ -108,7 +117,7 @@ def _model_problems(config: dict[str, Any]) -> list[str]:
             problems.append(f"models.{name}.space: DiTs need an image latent space, not vectors")
         elif side is not None and side % patch:
             problems.append(
-                f"models.{name}.arch: patch size {patch} does not divide the latent side {side} "
+                f"{_patch_key(name, model)}: {patch} does not divide the latent side {side} "
                 f"of space {space!r} (models.{name}.space); pick a divisor of {side}"
             )
         if is_pretrained(model):

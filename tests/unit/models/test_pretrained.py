@@ -143,7 +143,9 @@ def test_relations_of_a_released_model():
     assert relation_problems(_config("LightningDiT-XL/1")) == []  # patch 1; a null class
     assert relation_problems(_config("SiT-XL/8")) == []  # patch 8 divides 16
     bad = relation_problems(_config("SiT-XL/2", side=15))
-    assert "models.rel.arch: patch size 2 does not divide the latent side 15" in bad[0], bad
+    assert (
+        "models.rel.arch (SiT-XL/2) patch size: 2 does not divide the latent side 15" in bad[0]
+    ), bad
     trained = _config("SiT-XL/8")
     trained["models"]["own"]["train"]["label_dropout"] = 0.0
     trained["sweeps"]["cfg_interval"]["model"] = "own"
