@@ -15,7 +15,13 @@ os.environ.update(
 )
 
 
-from navref.config import ConfigError, check_references, explain, t_grid
+from navref.config import (
+    ConfigError,
+    check_references,
+    explain,
+    is_ldm_checkpoint,
+    t_grid,
+)
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
@@ -40,6 +46,7 @@ def conf(*keys):
 
 
 from navref.analysis.split_times import is_relative
+from navref.config_relations import is_pretrained, model_size
 from navref.sweeps import KINDS as SWEEP_KINDS
 from navref.sweeps import get as get_sweep
 
@@ -47,6 +54,9 @@ DATASETS = list(config["datasets"])
 VAES = list(conf("vaes"))
 SPACES = list(config["latent_spaces"])
 MODELS = list(conf("models"))
+# released checkpoints (rule link_pretrained) and models the pipeline trains (rule train_model)
+PRETRAINED = [m for m in MODELS if is_pretrained(config["models"][m])]
+TRAINED = [m for m in MODELS if m not in PRETRAINED]
 DEVICE = config["device"]
 SEED = config["seed"]
 SPLIT_TIMES = "results/oracle/split_times.parquet"
@@ -133,8 +143,9 @@ def all_targets():
     targets = expand("results/data/{dataset}/info.json", dataset=DATASETS)
     targets += [latent_file(space) for space in SPACES]
     targets += [SPLIT_TIMES]
-    if MODELS:
+    if TRAINED:
         targets += ["results/training/train_logs.parquet"]
+    if MODELS:
         targets += [f"results/probes/{k}.parquet" for k in PROBE_KINDS]
     if sweep_metric_files():
         targets += ["results/metrics/sweeps.parquet", "results/tables/table1.md"]
