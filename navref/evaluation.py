@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from navref.data.splits import image_split
-from navref.io import save_parquet
+from navref.io import load_array, load_npz, save_parquet
 from navref.metrics.feature_net import save_feature_net, train_feature_net
 from navref.metrics.fidelity import check_feature_extractor, compute_metrics, reference_statistics
 from navref.metrics.memorization import downsample_images, memorization_metrics, save_downsampled
@@ -98,8 +97,8 @@ def evaluate_sample_set(
     when used, ``feature_net`` and ``memorization_train``."""
     weights = inputs.get("feature_net") or settings["weights_path"]
     check_feature_extractor(settings["feature_extractor"], weights)  # before any work
-    with np.load(samples_path, allow_pickle=False) as f:
-        images, info = f["images"], json.loads(str(f["info"]))
+    sample_file = load_npz(samples_path, "sample_sweep")
+    images, info = sample_file["images"], json.loads(str(sample_file["info"]))
     metrics = compute_metrics(
         images, inputs["reference"], settings["feature_extractor"], weights,
         kid_subset_size=settings["kid_subset_size"],
@@ -108,7 +107,7 @@ def evaluate_sample_set(
     )  # fmt: skip
     # uint8 in, converted chunk by chunk: the train split is streamed from its memmap
     if settings["memorization_resolution"]:
-        train = np.load(inputs["memorization_train"], mmap_mode="r")
+        train = load_array(inputs["memorization_train"], "memorization_train")
         queries = downsample_images(images, int(settings["memorization_resolution"]))
     else:
         train, _ = image_split(Path(inputs["info"]).parent, "train")
@@ -117,6 +116,7 @@ def evaluate_sample_set(
     mem = memorization_metrics(
         queries, train, threshold=settings["memorization_threshold"], device=device
     )
+    log.info("train split: %d byte-identical duplicate rows", mem["train_duplicates"])
     row = {
         **ids,
         **info,

@@ -309,6 +309,7 @@ def sample_set(
     import numpy as np
     import torch
 
+    from navref.io import check_finite
     from navref.precision import autocast
     from navref.sampling import balanced_labels, make_noise, sample
     from navref.training import load_model
@@ -327,6 +328,12 @@ def sample_set(
         noise = make_noise((stop - start, *shape), seed, start, device=device)
         with torch.no_grad(), autocast(device, precision):
             z = sample(provider, grid.to(device), noise, labels[start:stop].to(device))
+        check_finite(
+            z,
+            "sampled latents",
+            "the model diverges on this setting: check its training log",
+            first_row=start,
+        )  # fmt: skip (decoding NaN to uint8 would hide it)
         images.append(space.decode(z.cpu()))
     seconds = time.perf_counter() - t0
     info.update(seed=seed, num_samples=num_samples, nfe=len(grid) - 1)

@@ -16,7 +16,13 @@ os.environ.update(
 
 
 from navref.booking import booking, check_bookings
-from navref.config import ConfigError, check_references, explain, t_grid
+from navref.config import (
+    ConfigError,
+    check_references,
+    explain,
+    is_ldm_checkpoint,
+    t_grid,
+)
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
@@ -42,6 +48,7 @@ def conf(*keys):
 
 
 from navref.analysis.split_times import is_relative
+from navref.config_relations import is_pretrained, model_size
 from navref.sweeps import KINDS as SWEEP_KINDS
 from navref.sweeps import get as get_sweep
 
@@ -49,6 +56,9 @@ DATASETS = list(config["datasets"])
 VAES = list(conf("vaes"))
 SPACES = list(config["latent_spaces"])
 MODELS = list(conf("models"))
+# released checkpoints (rule link_pretrained) and models the pipeline trains (rule train_model)
+PRETRAINED = [m for m in MODELS if is_pretrained(config["models"][m])]
+TRAINED = [m for m in MODELS if m not in PRETRAINED]
 DEVICE = config["device"]
 PRECISION = config["precision"]  # rules pass it as params.precision (navref.workflow)
 SEED = config["seed"]
@@ -135,8 +145,9 @@ def all_targets():
     targets = expand("results/data/{dataset}/info.json", dataset=DATASETS)
     targets += [latent_file(space) for space in SPACES]
     targets += [SPLIT_TIMES]
-    if MODELS:
+    if TRAINED:
         targets += ["results/training/train_logs.parquet"]
+    if MODELS:
         targets += [f"results/probes/{k}.parquet" for k in PROBE_KINDS]
     if sweep_metric_files():
         targets += ["results/metrics/sweeps.parquet", "results/tables/table1.md"]

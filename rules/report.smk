@@ -120,6 +120,9 @@ rule report_claims:
         objective="results/oracle/objective.parquet",
         loss_curves="results/probes/loss_curves.parquet",
         mixed="results/probes/mixed.parquet",
+        table1="results/tables/table1.parquet",
+        table2="results/tables/table2.parquet",
+        table3="results/tables/table3.parquet",
         sweeps="results/metrics/sweeps.parquet",
     output:
         md=report(
@@ -139,12 +142,6 @@ rule report_claims:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=lambda w: report_params(
-            "probe_space",
-            "stage_swap_taus",
-            "paper_taus",
-            "semantic_space",
-            "other_space",
-        ),
+        settings=lambda w: report_params("probe_space", "semantic_space", "other_space"),
     script:
         "../workflow_scripts/report_claims.py"

@@ -50,7 +50,7 @@ def tau_inputs(w):
 
 
 def model_checkpoints(model):
-    steps = config["models"][model]["train"]["checkpoint_steps"]
+    steps = config["models"][model].get("train", {}).get("checkpoint_steps", [])
     return ["ema"] + (
         [f"step{s}" for s in steps]
         if conf("probes", "loss_curves", "checkpoints")

@@ -7,9 +7,10 @@ def report_settings():
     probed = probe_models("loss_curves")
     settings.setdefault("model", probed[0] if probed else None)
     if settings["model"]:
-        arch = config["models"][settings["model"]]["arch"]
         settings.setdefault("probe_space", model_space(settings["model"]))
-        settings.setdefault("space_size", arch.get("size"))
+        settings.setdefault(
+            "space_size", model_size(config["models"][settings["model"]])
+        )
     settings["stage_swap_taus"] = [
         str(t) for t in conf("sweeps", "stage_swap").get("taus", [])
     ]
