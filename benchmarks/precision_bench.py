@@ -14,6 +14,7 @@ mostly slower (no bf16 matmul units); the GPU figures are what the setting is fo
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -50,15 +51,15 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    args.results, args.config = args.results.resolve(), args.config.resolve()
+    os.chdir(args.results.parent)  # a run's stats.json names its VAE relative to its workdir
     conf = yaml.safe_load(args.config.read_text())
-    sweep = get_sweep("timestep_shift", conf["sweeps"]["timestep_shift"])
+    sweep = get_sweep("timestep_shift", conf["sweeps"])
     setting = sweep.settings()[args.setting]
     model = sweep.model_roles(setting)["model"]
     space = conf["models"][model]["space"]
     dataset = conf["latent_spaces"][space]["dataset"]
-    model_dirs = {
-        role: args.results / "models" / m for role, m in sweep.model_roles(setting).items()
-    }
+    model_dirs = {m: args.results / "models" / m for m in sweep.models(setting)}
     ev = args.results / "evaluation" / dataset
     for path in [
         *model_dirs.values(),
@@ -79,8 +80,8 @@ def main() -> None:
             device=args.device,
         )  # fmt: skip
         fid[precision] = metrics["fid"]
-        print(f"  {precision}: {rate:8.1f} images/s, FID {metrics['fid']:.3f}")
-    print(f"  FID bf16 - fp32: {fid['bf16'] - fid['fp32']:+.3f}")
+        print(f"  {precision}: {rate:8.1f} images/s, FID {metrics['fid']:.4f}")
+    print(f"  FID bf16 - fp32: {fid['bf16'] - fid['fp32']:+.4f}")
 
 
 if __name__ == "__main__":
