@@ -101,6 +101,7 @@ def build_claims(
         objective=read.get("objective"),
         loss_curves=read.get("loss_curves"),
         mixed=read.get("mixed"),
+        unseen=read.get("unseen"),
         table1=read.get("table1"),
         table2=read.get("table2"),
         table3=read.get("table3"),
