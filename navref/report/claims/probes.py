@@ -40,6 +40,9 @@ def _se(p: float, n: float) -> float:
 
 
 TOL = 1e-9
+#: resolved taus are rounded to 4 decimals (:func:`navref.analysis.split_times.resolve_time`),
+#: so "s2.0" may sit up to 5e-5 below 2 t_s: it still counts as at or above 2 t_s
+TAU_ROUNDING = 5e-5
 #: the model-free controls of the mixed-sampling table (:func:`navref.probes.model_free_controls`)
 STATE_CONTROLS = {
     "state": "state_memorization_share",
@@ -49,9 +52,10 @@ STATE_CONTROLS = {
 
 def early_late(g: pd.DataFrame, ts: float) -> tuple[pd.Series | None, pd.Series | None]:
     """The rows of one model's taus strictly inside (0, 1): early = the largest tau < t_s,
-    late = the smallest tau >= 2 t_s (None where there is none)."""
+    late = the smallest tau >= 2 t_s, up to the 4-decimal rounding of resolved taus (None where
+    there is none)."""
     inner = g[(g["tau"] > TOL) & (g["tau"] < 1 - TOL)].sort_values("tau")
-    early, late = inner[inner["tau"] < ts], inner[inner["tau"] >= 2 * ts - TOL]
+    early, late = inner[inner["tau"] < ts], inner[inner["tau"] >= 2 * ts - TAU_ROUNDING]
     return (
         None if early.empty else early.iloc[-1],
         None if late.empty else late.iloc[0],

@@ -252,6 +252,8 @@ def test_claim4():
     assert C.claim4(_mixed([0.0, 0.9, 0.9, 0.95, 1.0]), None, 0.4)["verdict"] == N
     assert C.claim4(_mixed([0.45, 0.45, 0.5, 0.5, 1.0], n=20), None, 0.4)["verdict"] == INC
     assert C.claim4(_mixed(good), None, 0.5)["verdict"] == INC  # no tau >= 2 t_s below 1
+    # "s2.0" resolved and rounded to 4 decimals (0.8 for t_s = 0.40002) is still late
+    assert "tau = 0.80 (late)" in C.claim4(_mixed(good), None, 0.40002)["numbers"]
     assert C.claim4(_mixed(good), None, None)["verdict"] == INC
 
 
