@@ -30,7 +30,7 @@ rule report_tables:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda w: report_params("probe_space", "stage_swap_taus", "paper_taus"),
+        settings=lambda w: report_params("probe_space", "stage_swap_taus", "paper_split"),
     script:
         "../workflow_scripts/report_tables.py"
 
