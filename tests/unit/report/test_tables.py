@@ -309,7 +309,9 @@ def test_build_tables_through_the_sweep_registry(tmp_path):
         pd.testing.assert_frame_equal(back, direct[name], check_dtype=False)
         assert (tmp_path / "tables" / f"{name}.md").read_text() == T.to_markdown(direct[name])
     t1 = pd.read_parquet(tmp_path / "tables" / "table1.parquet")
-    assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [0.2]  # s2.0 of pix (2 x 0.175) -> 2 x the paper split 0.1
+    assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [
+        0.2
+    ]  # s2.0 of pix (2 x 0.175) -> 2 x the paper split 0.1
     assert (tmp_path / "tables" / "split_times.md").read_text() == T.split_markdown(split)
 
 
