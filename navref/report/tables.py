@@ -388,17 +388,11 @@ def display_frame(frame: pd.DataFrame, pm: str = " ± ") -> pd.DataFrame:
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """GitHub-flavoured Markdown of :func:`display_frame` (no tabulate needed)."""
-    disp = display_frame(frame)
-    cols = [str(c) for c in disp.columns]
-
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(esc(c) for c in cols) + " |", "|" + "---|" * len(cols)]
-    for row in disp.itertuples(index=False):
-        lines.append("| " + " | ".join(esc(str(v)) for v in row) + " |")
-    return "\n".join(lines) + "\n"
+    """GitHub-flavoured Markdown of :func:`display_frame` (``DataFrame.to_markdown``,
+    tabulate's ``github`` format; ``|`` inside cells escaped)."""
+    disp = display_frame(frame).map(lambda v: str(v).replace("|", "\\|"))
+    disp.columns = [str(c).replace("|", "\\|") for c in disp.columns]
+    return disp.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
 
 
 _TEX_ESC = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$"}

@@ -237,7 +237,12 @@ def test_write_table(tmp_path):
     lines = md.strip().splitlines()
     assert len(lines) == 2 + len(tab)
     assert lines[0].count("|") == lines[2].count("|")
-    assert "fid_std" not in lines[0] and "| fid |" in lines[0]
+    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+    assert (
+        "fid" in header
+        and "fid_std" not in header
+        and len(header) == len(lines[0]) - len(lines[0].replace("|", "")) - 1
+    )
     assert "12.45" in md and "125.5 ± 1" in md  # Base/Base tau 0.1: 10 * 12.45 + 1 ± 1
     tex = paths[2].read_text()
     assert "\\begin{tabular}" in tex and "$\\pm$" in tex and "paper\\_gfid" in tex
