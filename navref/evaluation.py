@@ -23,9 +23,15 @@ from navref.data.splits import image_split
 from navref.io import load_array, load_npz, save_parquet
 from navref.metrics.feature_net import save_feature_net, train_feature_net
 from navref.metrics.fidelity import check_feature_extractor, compute_metrics, reference_statistics
-from navref.metrics.memorization import downsample_images, memorization_metrics, save_downsampled
+from navref.metrics.memorization import memorization_metrics, save_downsampled, to_pixels
 
-__all__ = ["evaluate_sample_set", "fit_feature_net", "memorization_train", "reference_stats"]
+__all__ = [
+    "evaluate_sample_set",
+    "fit_feature_net",
+    "memorization_reference",
+    "memorization_train",
+    "reference_stats",
+]
 
 
 def fit_feature_net(
@@ -82,6 +88,17 @@ def memorization_train(
     log.info("train split %s -> %s", train.shape, shape)
 
 
+def memorization_reference(inputs: Mapping[str, str], resolution: int | None) -> Any:
+    """The train split the memorization metric searches (uint8, memory-mapped): the
+    downsampled copy ``inputs["memorization_train"]`` when ``resolution`` is set, else the
+    prepared dataset's train split (``inputs["info"]``'s folder). Shared by
+    ``evaluate_samples`` and the mixed / unseen probes."""
+    if resolution:
+        return load_array(inputs["memorization_train"], "memorization_train")
+    train, _ = image_split(Path(inputs["info"]).parent, "train")
+    return train
+
+
 def evaluate_sample_set(
     samples_path: str | os.PathLike,
     inputs: Mapping[str, str],
@@ -106,12 +123,8 @@ def evaluate_sample_set(
         batch_size=settings["batch_size"], device=device,
     )  # fmt: skip
     # uint8 in, converted chunk by chunk: the train split is streamed from its memmap
-    if settings["memorization_resolution"]:
-        train = load_array(inputs["memorization_train"], "memorization_train")
-        queries = downsample_images(images, int(settings["memorization_resolution"]))
-    else:
-        train, _ = image_split(Path(inputs["info"]).parent, "train")
-        queries = images
+    train = memorization_reference(inputs, settings["memorization_resolution"])
+    queries = to_pixels(images, settings["memorization_resolution"])
     log.info("memorization: %s samples against %s train images", queries.shape, train.shape)
     mem = memorization_metrics(
         queries, train, threshold=settings["memorization_threshold"], device=device
@@ -123,6 +136,7 @@ def evaluate_sample_set(
         **{k: v for k, v in metrics.items() if not isinstance(v, (list, dict))},
         "memorization_share": mem["memorization_share"],
         "mean_nn1_dist": mem["mean_nn1_dist"],
+        **{k: v for k, v in mem.items() if k.startswith("memorization_share_")},
     }
     log.info("metrics: %s", row)
     save_parquet(out_path, pd.DataFrame([row]))

@@ -116,6 +116,15 @@ def dataset_files(name):
     }
 
 
+def memorization_inputs(dataset):
+    """The dataset and, when downsampled, its memorization train split: what the
+    memorization metric searches (evaluate_samples and the mixed / unseen probes)."""
+    files = dataset_files(dataset)
+    if conf("evaluation", "memorization_resolution"):
+        files["memorization_train"] = evaluation_file(dataset, "memorization_train.npy")
+    return files
+
+
 def latent_file(space, name="stats.json"):
     """A file of encoded latent space ``space`` (latents.npy, meta.parquet, stats.json)."""
     return f"results/latents/{space}/{name}"

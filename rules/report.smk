@@ -30,7 +30,7 @@ rule report_tables:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda w: report_params("probe_space", "stage_swap_taus", "paper_taus"),
+        settings=lambda w: report_params("probe_space", "stage_swap_taus", "paper_split"),
     script:
         "../workflow_scripts/report_tables.py"
 
@@ -120,6 +120,7 @@ rule report_claims:
         objective="results/oracle/objective.parquet",
         loss_curves="results/probes/loss_curves.parquet",
         mixed="results/probes/mixed.parquet",
+        unseen="results/probes/unseen.parquet",
         table1="results/tables/table1.parquet",
         table2="results/tables/table2.parquet",
         table3="results/tables/table3.parquet",

@@ -19,5 +19,6 @@ with rule_context(sm) as log:
         sm.output.table,
         sm.output.grid,
         log,
+        {k: sm.input[k] for k in ("info", "memorization_train") if k in sm.input.keys()},
         precision=job_precision(sm),
     )

@@ -32,6 +32,5 @@ def test_known_harmless_messages_are_dropped_by_name_once(tmp_path):
     text = (tmp_path / "rule.log").read_text()
     assert start not in text
     assert text.count("a diffusers warning that matters") == 2
-    # count navref's filters only: diffusers, once imported, adds its own (_RankZeroFilter)
     ours = [f for f in logging.getLogger(name).filters if isinstance(f, _DropMessage)]
-    assert len(ours) == 1
+    assert len(ours) == 1  # (diffusers adds its own filters once it is imported)

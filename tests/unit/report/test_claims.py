@@ -221,25 +221,57 @@ def test_claim8():
 # ----------------------------------------------------------------------------- claim 4
 
 
-def _mixed(mem, n=200):
+def _mixed(mem, n=200, control=0.1, extrapolation=None):
+    """Mixed-sampling table at taus 0, 0.2, 0.5, 0.8, 1 (split 0.4: early 0.2, late 0.8),
+    with the model-free control shares ``control`` (state) and ``extrapolation``."""
     taus = [0.0, 0.2, 0.5, 0.8, 1.0]
-    return pd.DataFrame(
-        [
-            {"model": "m", "tau": tau, "n": n, "memorization_share": p, "match_share": p}
-            for tau, p in zip(taus, mem, strict=True)
-        ]
-    )
+    ext = control if extrapolation is None else extrapolation
+    rows = [
+        {"model": "m", "tau": tau, "n": n, "memorization_share": p, "match_share": p}
+        for tau, p in zip(taus, mem, strict=True)
+    ]
+    if control is not None:
+        for r in rows:
+            r.update(state_memorization_share=control, extrapolation_memorization_share=ext)
+    return pd.DataFrame(rows)
+
+
+def _unseen(share, tau=0.8, n=200):
+    return pd.DataFrame([{"model": "m", "tau": tau, "n": n, "source_memorization_share": share}])
 
 
 def test_claim4():
-    rec = C.claim4(_mixed([0.0, 0.02, 0.6, 0.9, 1.0]), 0.4)
+    good = [0.0, 0.02, 0.6, 0.9, 1.0]
+    rec = C.claim4(_mixed(good), None, 0.4)
     _keys_ok(rec, 4)
     assert rec["verdict"] == R and "tau = 0.80 (late)" in rec["numbers"]
-    assert C.claim4(_mixed([0.05] * 4 + [1.0]), 0.4)["verdict"] == N  # never memorizes
-    assert C.claim4(_mixed([0.9, 0.9, 0.9, 0.95, 1.0]), 0.4)["verdict"] == N  # memorizes early
-    assert C.claim4(_mixed([0.45, 0.45, 0.5, 0.5, 1.0], n=20), 0.4)["verdict"] == INC
-    assert C.claim4(_mixed([0.0, 0.02, 0.6, 0.9, 1.0]), 0.9)["verdict"] == INC  # no late tau < 1
-    assert C.claim4(_mixed([0.0, 0.02, 0.6, 0.9, 1.0]), None)["verdict"] == INC
+    assert "tau = 0.20 (early)" in rec["numbers"]  # largest tau below the split, not tau = 0
+    assert C.claim4(_mixed([0.05] * 4 + [1.0]), None, 0.4)["verdict"] == N  # never memorizes
+    assert C.claim4(_mixed([0.9, 0.9, 0.9, 0.95, 1.0]), None, 0.4)["verdict"] == N  # early
+    # early is the largest tau < t_s: memorizing there fails even if tau = 0 does not
+    assert C.claim4(_mixed([0.0, 0.9, 0.9, 0.95, 1.0]), None, 0.4)["verdict"] == N
+    assert C.claim4(_mixed([0.45, 0.45, 0.5, 0.5, 1.0], n=20), None, 0.4)["verdict"] == INC
+    assert C.claim4(_mixed(good), None, 0.5)["verdict"] == INC  # no tau >= 2 t_s below 1
+    # "s2.0" resolved and rounded to 4 decimals (0.8 for t_s = 0.40002) is still late
+    assert "tau = 0.80 (late)" in C.claim4(_mixed(good), None, 0.40002)["numbers"]
+    assert C.claim4(_mixed(good), None, None)["verdict"] == INC
+
+
+def test_claim4_controls():
+    good = [0.0, 0.02, 0.6, 0.9, 1.0]
+    # the straight-line extrapolation memorizes more than mixed sampling: not the model
+    rec = C.claim4(_mixed(good, extrapolation=0.99), None, 0.4)
+    assert rec["verdict"] == N and "excess over extrapolation -0.09" in rec["numbers"]
+    # a control as high as mixed sampling (within noise): cannot be attributed
+    assert C.claim4(_mixed(good, control=0.88), None, 0.4)["verdict"] == INC
+    # the unseen resume at the same tau ends as near its source: not reproduced
+    rec = C.claim4(_mixed(good), _unseen(0.97), 0.4)
+    assert rec["verdict"] == N and "unseen 0.97" in rec["numbers"]
+    # an unseen row at another tau is no control
+    assert C.claim4(_mixed(good), _unseen(0.97, tau=0.5), 0.4)["verdict"] == R
+    assert C.claim4(_mixed(good), _unseen(0.1), 0.4)["verdict"] == R
+    # without any control the excess is unknown
+    assert C.claim4(_mixed(good, control=None), None, 0.4)["verdict"] == INC
 
 
 # ----------------------------------------------------------------------------- claims 5-7

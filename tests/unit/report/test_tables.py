@@ -237,7 +237,12 @@ def test_write_table(tmp_path):
     lines = md.strip().splitlines()
     assert len(lines) == 2 + len(tab)
     assert lines[0].count("|") == lines[2].count("|")
-    assert "fid_std" not in lines[0] and "| fid |" in lines[0]
+    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+    assert (
+        "fid" in header
+        and "fid_std" not in header
+        and len(header) == len(lines[0]) - len(lines[0].replace("|", "")) - 1
+    )
     assert "12.45" in md and "125.5 ± 1" in md  # Base/Base tau 0.1: 10 * 12.45 + 1 ± 1
     tex = paths[2].read_text()
     assert "\\begin{tabular}" in tex and "$\\pm$" in tex and "paper\\_gfid" in tex
@@ -291,12 +296,12 @@ def test_build_tables_through_the_sweep_registry(tmp_path):
     _sweeps().to_parquet(tmp_path / "sweeps.parquet")
     split = pd.DataFrame(
         {"curve": ["objective"], "space": ["pix"], "conditional": [True], "threshold": 0.9,
-         "t_split_grid": [0.4], "t_split": [0.35], "reached": [True]}
+         "t_split_grid": [0.2], "t_split": [0.175], "reached": [True]}
     )  # fmt: skip
     split.to_parquet(tmp_path / "split.parquet")
     names = ["table1", "table2", "table3", "split_times"]
     out = {n: str(tmp_path / "tables" / f"{n}.md") for n in names}
-    settings = {"probe_space": "pix", "stage_swap_taus": ["s1.0"], "paper_taus": [0.2]}
+    settings = {"probe_space": "pix", "stage_swap_taus": ["s2.0"], "paper_split": 0.1}
     build_tables(tmp_path / "sweeps.parquet", tmp_path / "split.parquet", out, settings)
     direct = {
         "table1": T.table1(_sweeps(), T.SIZE_ORDER, {0.35: 0.2}),
@@ -309,5 +314,20 @@ def test_build_tables_through_the_sweep_registry(tmp_path):
         pd.testing.assert_frame_equal(back, direct[name], check_dtype=False)
         assert (tmp_path / "tables" / f"{name}.md").read_text() == T.to_markdown(direct[name])
     t1 = pd.read_parquet(tmp_path / "tables" / "table1.parquet")
-    assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [0.2]  # s1.0 of pix -> 0.2
+    assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [
+        0.2
+    ]  # s2.0 of pix (2 x 0.175) -> 2 x the paper split 0.1
     assert (tmp_path / "tables" / "split_times.md").read_text() == T.split_markdown(split)
+
+
+def test_tau_map_by_multiples_of_each_split():
+    """s<f> stands for f x the paper's split; an absolute tau for its multiple of ours."""
+    from navref.report.build import tau_map_from
+
+    split = pd.DataFrame(
+        {"curve": ["objective"], "space": ["pix"], "conditional": [True], "threshold": 0.9,
+         "t_split_grid": [0.4], "t_split": [0.36], "reached": [True]}
+    )  # fmt: skip
+    settings = {"probe_space": "pix", "stage_swap_taus": ["s0.5", "s1.0", 0.72]}
+    got = tau_map_from({**settings, "paper_split": 0.1}, split)
+    assert got == {0.18: 0.05, 0.36: 0.1, 0.72: 0.2}
