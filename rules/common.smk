@@ -89,6 +89,24 @@ def rule_resources(rule_name, mem_mb, runtime):
     return out
 
 
+# ----------------------------------------------------------------------------- report
+
+# Report categories in the paper's order (the report sorts categories by name).
+REPORT_CATEGORIES = {
+    "oracle": "1 Oracle velocity (Fig. 2, 3)",
+    "training": "2 Training",
+    "probes": "3 Probes (Fig. 4-6, 8)",
+    "losses": "4 Model losses (Fig. 7, 9)",
+    "tables": "5 Tables 1-3",
+    "claims": "6 Claims",
+}
+
+# Probe sub-categories: the assembled figures beside the per-model / per-tau tiles.
+SUB_INTERMEDIATE = "Intermediate predictions (Fig. 4, 8)"
+SUB_MIXED = "Mixed oracle-to-model sampling (Fig. 5)"
+SUB_UNSEEN = "Unseen-data resume (Fig. 6)"
+
+
 # ----------------------------------------------------------------------------- paths
 
 
@@ -132,15 +150,16 @@ def all_targets():
     """Every table, figure and the claims of the configured experiment."""
     targets = expand("results/data/{dataset}/info.json", dataset=DATASETS)
     targets += [latent_file(space) for space in SPACES]
-    targets += [SPLIT_TIMES]
+    targets += [SPLIT_TIMES, "results/tables/split_times.html"]
     if MODELS:
         targets += ["results/training/train_logs.parquet"]
         targets += [f"results/probes/{k}.parquet" for k in PROBE_KINDS]
     if sweep_metric_files():
-        targets += ["results/metrics/sweeps.parquet", "results/tables/table1.md"]
+        targets += ["results/metrics/sweeps.parquet"]
+        targets += [f"results/tables/{t}.html" for t in configured_tables()]
     targets += ["results/figures/fig2_objective.png"]
     if MODELS:
         targets += ["results/figures/fig7a_losses.png"]
         if sweep_metric_files():
-            targets += ["results/claims.md"]
+            targets += ["results/claims.md", "results/claims.html"]
     return targets

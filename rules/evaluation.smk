@@ -108,3 +108,24 @@ rule sweep_tables:
         meta=sweep_meta(),
     script:
         "../workflow_scripts/sweep_tables.py"
+
+
+rule sweep_metrics:
+    input:
+        lambda w: sweep_metric_files([w.sweep]),
+    output:
+        "results/metrics/{sweep}.parquet",
+    log:
+        "results/logs/sweep_metrics/{sweep}.log",
+    benchmark:
+        "results/benchmarks/sweep_metrics/{sweep}.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        meta=lambda w: sweep_meta([w.sweep]),
+    script:
+        "../workflow_scripts/sweep_tables.py"

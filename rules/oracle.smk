@@ -48,6 +48,26 @@ rule oracle_synthetic:
         "../workflow_scripts/oracle_synthetic.py"
 
 
+rule oracle_split_time:
+    input:
+        space_objective_files,
+    output:
+        "results/oracle/split_times/{space}.parquet",
+    log:
+        "results/logs/oracle_split_time/{space}.log",
+    benchmark:
+        "results/benchmarks/oracle_split_time/{space}.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        **rule_resources("oracle_tables", mem_mb=2000, runtime=10),
+    params:
+        threshold=conf("oracle", "split_threshold"),
+    script:
+        "../workflow_scripts/oracle_split_time.py"
+
+
 rule oracle_tables:
     input:
         objective=expand(

@@ -35,8 +35,8 @@ rule probe_intermediate:
         grid=report(
             "results/probes/intermediate/{model}.png",
             caption="../report/captions/intermediate_grid.rst",
-            category="Probes",
-            subcategory="Intermediate predictions (Fig. 4, 8)",
+            category=REPORT_CATEGORIES["probes"],
+            subcategory=SUB_INTERMEDIATE,
             labels={"model": "{model}"},
         ),
     log:
@@ -64,8 +64,8 @@ rule probe_mixed:
         grid=report(
             "results/probes/mixed/{model}/tau{tau}.png",
             caption="../report/captions/mixed_grid.rst",
-            category="Probes",
-            subcategory="Mixed oracle-to-model sampling (Fig. 5)",
+            category=REPORT_CATEGORIES["probes"],
+            subcategory=SUB_MIXED,
             labels={"model": "{model}", "tau": "{tau}"},
         ),
     log:
@@ -93,8 +93,8 @@ rule probe_unseen:
         grid=report(
             "results/probes/unseen/{model}/tau{tau}.png",
             caption="../report/captions/unseen_grid.rst",
-            category="Probes",
-            subcategory="Unseen-data resume (Fig. 6)",
+            category=REPORT_CATEGORIES["probes"],
+            subcategory=SUB_UNSEEN,
             labels={"model": "{model}", "tau": "{tau}"},
         ),
     log:

@@ -4,25 +4,26 @@
 include: "functions/report.smk"
 
 
-rule report_tables:
+rule report_sweep_table:
     input:
-        sweeps="results/metrics/sweeps.parquet",
-        split_times=SPLIT_TIMES,
+        sweeps=lambda w: f"results/metrics/{table_sweep(w.table)}.parquet",
+        split_times=lambda w: split_time_file(report_settings()["probe_space"]),
     output:
-        **table_outputs(),
-        extra=multiext(
-            "results/tables/",
-            *[
-                f"{name}.{ext}"
-                for name in sweep_tables()
-                for ext in ("parquet", "tex")
-            ],
-            "split_times.parquet",
+        html=report(
+            "results/tables/{table}.html",
+            caption="../report/captions/sweep_table.rst",
+            category=REPORT_CATEGORIES["tables"],
+            labels={"table": "{table}"},
         ),
+        md="results/tables/{table}.md",
+        parquet="results/tables/{table}.parquet",
+        tex="results/tables/{table}.tex",
     log:
-        "results/logs/report_tables.log",
+        "results/logs/report_sweep_table/{table}.log",
     benchmark:
-        "results/benchmarks/report_tables.tsv"
+        "results/benchmarks/report_sweep_table/{table}.tsv"
+    wildcard_constraints:
+        table="|".join(sweep_tables()),
     conda:
         "../envs/navref.yaml"
     threads: 1
@@ -32,7 +33,33 @@ rule report_tables:
     params:
         settings=lambda w: report_params("probe_space", "stage_swap_taus", "paper_taus"),
     script:
-        "../workflow_scripts/report_tables.py"
+        "../workflow_scripts/report_sweep_table.py"
+
+
+rule report_split_table:
+    input:
+        SPLIT_TIMES,
+    output:
+        html=report(
+            "results/tables/split_times.html",
+            caption="../report/captions/split_times.rst",
+            category=REPORT_CATEGORIES["oracle"],
+            labels={"table": "split times"},
+        ),
+        md="results/tables/split_times.md",
+        parquet="results/tables/split_times.parquet",
+    log:
+        "results/logs/report_split_table.log",
+    benchmark:
+        "results/benchmarks/report_split_table.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow_scripts/report_split_table.py"
 
 
 rule report_oracle_figures:
@@ -41,8 +68,8 @@ rule report_oracle_figures:
         synthetic="results/oracle/synthetic.parquet",
         split_times=SPLIT_TIMES,
     output:
-        fig2=figure("fig2_objective", "fig2_objective", "Oracle velocity"),
-        fig3=figure("fig3_synthetic", "fig3_synthetic", "Oracle velocity"),
+        fig2=figure("fig2_objective", "fig2_objective", "oracle"),
+        fig3=figure("fig3_synthetic", "fig3_synthetic", "oracle"),
         pdf=multiext("results/figures/fig", "2_objective.pdf", "3_synthetic.pdf"),
     log:
         "results/logs/report_oracle_figures.log",
@@ -60,7 +87,7 @@ rule report_oracle_figures:
 
 rule report_probe_figures:
     input:
-        split_times=SPLIT_TIMES,
+        split_times=probe_split_files(),
         loss_curves="results/probes/loss_curves.parquet",
         intermediate="results/probes/intermediate.parquet",
         mixed="results/probes/mixed.parquet",
@@ -71,18 +98,25 @@ rule report_probe_figures:
     output:
         **{
             f"fig5_grid_{m}": figure(
-                f"fig5_mixed_grid_{m}", "fig5_mixed_grid", "Probes"
+                f"fig5_mixed_grid_{m}", "fig5_mixed_grid", "probes", SUB_MIXED
             )
             for m in probe_models("mixed")
         },
-        fig4_grid=figure("fig4_intermediate_grid", "fig4_intermediate_grid", "Probes"),
-        fig4_curve=figure("fig4_settledness", "fig4_settledness", "Probes"),
-        fig5=figure("fig5_mixed", "fig5_mixed", "Probes"),
-        fig6=figure("fig6_unseen", "fig6_unseen", "Probes"),
-        fig7a=figure("fig7a_losses", "fig7a_losses", "Model losses"),
-        fig7b=figure("fig7b_sizes", "fig7b_sizes", "Model losses"),
-        fig9=figure("fig9_spaces", "fig9_spaces", "Model losses"),
-        training=figure("training_curves", "training_curves", "Training"),
+        fig4_grid=figure(
+            "fig4_intermediate_grid",
+            "fig4_intermediate_grid",
+            "probes",
+            SUB_INTERMEDIATE,
+        ),
+        fig4_curve=figure(
+            "fig4_settledness", "fig4_settledness", "probes", SUB_INTERMEDIATE
+        ),
+        fig5=figure("fig5_mixed", "fig5_mixed", "probes", SUB_MIXED),
+        fig6=figure("fig6_unseen", "fig6_unseen", "probes", SUB_UNSEEN),
+        fig7a=figure("fig7a_losses", "fig7a_losses", "losses"),
+        fig7b=figure("fig7b_sizes", "fig7b_sizes", "losses"),
+        fig9=figure("fig9_spaces", "fig9_spaces", "losses"),
+        training=figure("training_curves", "training_curves", "training"),
         pdf=[
             f"results/figures/{name}.pdf"
             for name in [
@@ -122,11 +156,7 @@ rule report_claims:
         mixed="results/probes/mixed.parquet",
         sweeps="results/metrics/sweeps.parquet",
     output:
-        md=report(
-            "results/claims.md",
-            caption="../report/captions/claims.rst",
-            category="Claims",
-        ),
+        md="results/claims.md",
         parquet="results/claims.parquet",
     log:
         "results/logs/report_claims.log",
@@ -148,3 +178,27 @@ rule report_claims:
         ),
     script:
         "../workflow_scripts/report_claims.py"
+
+
+rule report_claims_html:
+    input:
+        "results/claims.parquet",
+    output:
+        report(
+            "results/claims.html",
+            caption="../report/captions/claims.rst",
+            category=REPORT_CATEGORIES["claims"],
+            labels={"check": "claims"},
+        ),
+    log:
+        "results/logs/report_claims_html.log",
+    benchmark:
+        "results/benchmarks/report_claims_html.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow_scripts/report_claims_html.py"

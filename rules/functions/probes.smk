@@ -42,10 +42,10 @@ def model_inputs(w):
 
 def tau_inputs(w):
     """Inputs of a tau-indexed probe: the model, its latent space and (for relative taus)
-    the split-time table."""
+    the split times of that space)."""
     files = model_inputs(w)
     if is_relative(w.tau):
-        files["split_times"] = SPLIT_TIMES
+        files["split_times"] = split_time_file(model_space(w.model))
     return files
 
 
