@@ -6,22 +6,22 @@ include: "functions/report.smk"
 
 rule report_sweep_table:
     input:
-        sweeps=lambda w: f"results/metrics/{table_sweep(w.table)}.parquet",
+        sweeps=lambda w: f"{RESULTS}/metrics/{table_sweep(w.table)}.parquet",
         split_times=lambda w: split_time_file(report_settings()["probe_space"]),
     output:
         html=report(
-            "results/tables/{table}.html",
+            f"{RESULTS}/tables/{{table}}.html",
             caption="../report/captions/sweep_table.rst",
             category=REPORT_CATEGORIES["tables"],
             labels={"table": "{table}"},
         ),
-        md="results/tables/{table}.md",
-        parquet="results/tables/{table}.parquet",
-        tex="results/tables/{table}.tex",
+        md=f"{RESULTS}/tables/{{table}}.md",
+        parquet=f"{RESULTS}/tables/{{table}}.parquet",
+        tex=f"{RESULTS}/tables/{{table}}.tex",
     log:
-        "results/logs/report_sweep_table/{table}.log",
+        f"{RESULTS}/logs/report_sweep_table/{{table}}.log",
     benchmark:
-        "results/benchmarks/report_sweep_table/{table}.tsv"
+        f"{RESULTS}/benchmarks/report_sweep_table/{{table}}.tsv"
     wildcard_constraints:
         table="|".join(sweep_tables()),
     conda:
@@ -41,17 +41,17 @@ rule report_split_table:
         SPLIT_TIMES,
     output:
         html=report(
-            "results/tables/split_times.html",
+            f"{RESULTS}/tables/split_times.html",
             caption="../report/captions/split_times.rst",
             category=REPORT_CATEGORIES["oracle"],
             labels={"table": "split times"},
         ),
-        md="results/tables/split_times.md",
-        parquet="results/tables/split_times.parquet",
+        md=f"{RESULTS}/tables/split_times.md",
+        parquet=f"{RESULTS}/tables/split_times.parquet",
     log:
-        "results/logs/report_split_table.log",
+        f"{RESULTS}/logs/report_split_table.log",
     benchmark:
-        "results/benchmarks/report_split_table.tsv"
+        f"{RESULTS}/benchmarks/report_split_table.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1
@@ -64,17 +64,17 @@ rule report_split_table:
 
 rule report_oracle_figures:
     input:
-        objective="results/oracle/objective.parquet",
-        synthetic="results/oracle/synthetic.parquet",
+        objective=f"{RESULTS}/oracle/objective.parquet",
+        synthetic=f"{RESULTS}/oracle/synthetic.parquet",
         split_times=SPLIT_TIMES,
     output:
         fig2=figure("fig2_objective", "fig2_objective", "oracle"),
         fig3=figure("fig3_synthetic", "fig3_synthetic", "oracle"),
-        pdf=multiext("results/figures/fig", "2_objective.pdf", "3_synthetic.pdf"),
+        pdf=multiext(f"{RESULTS}/figures/fig", "2_objective.pdf", "3_synthetic.pdf"),
     log:
-        "results/logs/report_oracle_figures.log",
+        f"{RESULTS}/logs/report_oracle_figures.log",
     benchmark:
-        "results/benchmarks/report_oracle_figures.tsv"
+        f"{RESULTS}/benchmarks/report_oracle_figures.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1
@@ -88,11 +88,11 @@ rule report_oracle_figures:
 rule report_probe_figures:
     input:
         split_times=probe_split_files(),
-        loss_curves="results/probes/loss_curves.parquet",
-        intermediate="results/probes/intermediate.parquet",
-        mixed="results/probes/mixed.parquet",
-        unseen="results/probes/unseen.parquet",
-        train_logs="results/training/train_logs.parquet",
+        loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
+        intermediate=f"{RESULTS}/probes/intermediate.parquet",
+        mixed=f"{RESULTS}/probes/mixed.parquet",
+        unseen=f"{RESULTS}/probes/unseen.parquet",
+        train_logs=f"{RESULTS}/training/train_logs.parquet",
         grids=lambda w: list(report_settings()["intermediate_grids"].values())
         + [p for g in report_settings()["mixed_grids"].values() for p in g.values()],
     output:
@@ -118,7 +118,7 @@ rule report_probe_figures:
         fig9=figure("fig9_spaces", "fig9_spaces", "losses"),
         training=figure("training_curves", "training_curves", "training"),
         pdf=[
-            f"results/figures/{name}.pdf"
+            f"{RESULTS}/figures/{name}.pdf"
             for name in [
                 "fig4_intermediate_grid",
                 "fig4_settledness",
@@ -132,9 +132,9 @@ rule report_probe_figures:
             + [f"fig5_mixed_grid_{m}" for m in probe_models("mixed")]
         ],
     log:
-        "results/logs/report_probe_figures.log",
+        f"{RESULTS}/logs/report_probe_figures.log",
     benchmark:
-        "results/benchmarks/report_probe_figures.tsv"
+        f"{RESULTS}/benchmarks/report_probe_figures.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1
@@ -149,19 +149,19 @@ rule report_probe_figures:
 
 rule report_claims:
     input:
-        split_times="results/oracle/split_times.parquet",
-        synthetic="results/oracle/synthetic.parquet",
-        objective="results/oracle/objective.parquet",
-        loss_curves="results/probes/loss_curves.parquet",
-        mixed="results/probes/mixed.parquet",
-        sweeps="results/metrics/sweeps.parquet",
+        split_times=f"{RESULTS}/oracle/split_times.parquet",
+        synthetic=f"{RESULTS}/oracle/synthetic.parquet",
+        objective=f"{RESULTS}/oracle/objective.parquet",
+        loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
+        mixed=f"{RESULTS}/probes/mixed.parquet",
+        sweeps=f"{RESULTS}/metrics/sweeps.parquet",
     output:
-        md="results/claims.md",
-        parquet="results/claims.parquet",
+        md=f"{RESULTS}/claims.md",
+        parquet=f"{RESULTS}/claims.parquet",
     log:
-        "results/logs/report_claims.log",
+        f"{RESULTS}/logs/report_claims.log",
     benchmark:
-        "results/benchmarks/report_claims.tsv"
+        f"{RESULTS}/benchmarks/report_claims.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1
@@ -182,18 +182,18 @@ rule report_claims:
 
 rule report_claims_html:
     input:
-        "results/claims.parquet",
+        f"{RESULTS}/claims.parquet",
     output:
         report(
-            "results/claims.html",
+            f"{RESULTS}/claims.html",
             caption="../report/captions/claims.rst",
             category=REPORT_CATEGORIES["claims"],
             labels={"check": "claims"},
         ),
     log:
-        "results/logs/report_claims_html.log",
+        f"{RESULTS}/logs/report_claims_html.log",
     benchmark:
-        "results/benchmarks/report_claims_html.tsv"
+        f"{RESULTS}/benchmarks/report_claims_html.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1

@@ -6,5 +6,5 @@ def encode_inputs(wildcards):
     space = config["latent_spaces"][wildcards.space]
     inputs = dataset_files(space["dataset"])
     if space.get("vae"):
-        inputs["vae"] = f"results/vae/{space['vae']}/config.json"
+        inputs["vae"] = f"{RESULTS}/vae/{space['vae']}/config.json"
     return inputs

@@ -16,7 +16,7 @@ def feature_net_input(w):
 def sweep_metric_files(kinds=SWEEP_KINDS):
     """The metrics files of every (setting, seed) of the sweeps ``kinds`` (default: all)."""
     return [
-        f"results/metrics/{kind}/{setting}/seed{seed}.parquet"
+        f"{RESULTS}/metrics/{kind}/{setting}/seed{seed}.parquet"
         for kind in kinds
         for setting in sweep_settings(kind)
         for seed in conf("sweeps", "seeds")
@@ -28,7 +28,7 @@ def evaluate_inputs(w):
     feature net and the downsampled train split."""
     dataset = space_dataset(setting_space(w.sweep, w.setting))
     files = {
-        "samples": f"results/samples/{w.sweep}/{w.setting}/seed{w.seed}.npz",
+        "samples": f"{RESULTS}/samples/{w.sweep}/{w.setting}/seed{w.seed}.npz",
         "reference": evaluation_file(dataset, "reference.safetensors"),
         **dataset_files(dataset),
     }

@@ -22,14 +22,14 @@ def split_time_file(space):
     spaces' jobs; a space left out of oracle.objective.spaces reads the aggregate table
     (which then names the problem if a relative time needs it)."""
     if space in ORACLE_SPACES:
-        return f"results/oracle/split_times/{space}.parquet"
+        return f"{RESULTS}/oracle/split_times/{space}.parquet"
     return SPLIT_TIMES
 
 
 def space_objective_files(w):
     """The objective curves (every configured mode) of latent space ``w.space``."""
     return expand(
-        "results/oracle/objective/{space}_{mode}.parquet",
+        f"{RESULTS}/oracle/objective/{{space}}_{{mode}}.parquet",
         space=w.space,
         mode=ORACLE_MODES,
     )

@@ -60,7 +60,7 @@ def model_checkpoints(model):
 
 def tau_files(kind, ext):
     return [
-        f"results/probes/{kind}/{m}/tau{tau}.{ext}"
+        f"{RESULTS}/probes/{kind}/{m}/tau{tau}.{ext}"
         for m in probe_models(kind)
         for tau in probe_conf(kind)["taus"]
     ]

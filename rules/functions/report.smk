@@ -33,11 +33,12 @@ def report_settings():
         str(t) for t in conf("sweeps", "stage_swap").get("taus", [])
     ]
     settings["intermediate_grids"] = {
-        m: f"results/probes/intermediate/{m}.png" for m in probe_models("intermediate")
+        m: f"{RESULTS}/probes/intermediate/{m}.png"
+        for m in probe_models("intermediate")
     }
     settings["mixed_grids"] = {
         m: {
-            str(t): f"results/probes/mixed/{m}/tau{t}.png"
+            str(t): f"{RESULTS}/probes/mixed/{m}/tau{t}.png"
             for t in probe_conf("mixed")["taus"]
         }
         for m in probe_models("mixed")
@@ -55,7 +56,7 @@ def figure(name, caption, category, subcategory=None):
     """A report figure: PNG for the report, PDF beside it; ``category`` a key of
     ``REPORT_CATEGORIES``."""
     return report(
-        f"results/figures/{name}.png",
+        f"{RESULTS}/figures/{name}.png",
         caption=f"../report/captions/{caption}.rst",
         category=REPORT_CATEGORIES[category],
         subcategory=subcategory,

@@ -2,13 +2,13 @@
 
 
 def figure_files(*names):
-    return [f"results/figures/{name}.png" for name in names]
+    return [f"{RESULTS}/figures/{name}.png" for name in names]
 
 
 def named_targets():
     """{target name: the files it asks for}; each pulls only the jobs those files need
     (e.g. table3: the CFG-interval sweep's sampling and metric jobs, nothing else)."""
-    tables = {t: [f"results/tables/{t}.html"] for t in configured_tables()}
+    tables = {t: [f"{RESULTS}/tables/{t}.html"] for t in configured_tables()}
     probe_figs = {
         "fig4": figure_files("fig4_intermediate_grid", "fig4_settledness"),
         "fig5": figure_files("fig5_mixed")
@@ -16,18 +16,19 @@ def named_targets():
         "fig6": figure_files("fig6_unseen"),
         "fig7": figure_files("fig7a_losses", "fig7b_sizes"),
         "fig8": [
-            f"results/probes/intermediate/{m}.png" for m in probe_models("intermediate")
+            f"{RESULTS}/probes/intermediate/{m}.png"
+            for m in probe_models("intermediate")
         ],
         "fig9": figure_files("fig9_spaces"),
         "training": figure_files("training_curves"),
     }
     return {
         **tables,
-        "split_times": ["results/tables/split_times.html"],
+        "split_times": [f"{RESULTS}/tables/split_times.html"],
         "fig2": figure_files("fig2_objective"),
         "fig3": figure_files("fig3_synthetic"),
         **(probe_figs if MODELS else {}),
-        "claims": ["results/claims.html"] if MODELS and sweep_metric_files() else [],
+        "claims": [f"{RESULTS}/claims.html"] if MODELS and sweep_metric_files() else [],
     }
 
 
