@@ -19,6 +19,7 @@ with ``train_data`` rows, which must live in that same space.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from navref.metrics.memorization import DEFAULT_THRESHOLD, memorization_table
 from navref.path import cfm_target, x_t
@@ -100,7 +102,7 @@ def _run(provider: VelocityProvider, grid: Tensor, x: Tensor, labels: Tensor | N
     """Euler over ``grid`` (identity when the grid has fewer than 2 points)."""
     if grid.numel() < 2:
         return x
-    return sample(provider, grid, x, labels)
+    return sample(provider, grid, x, labels, progress=True)
 
 
 def _grid_index(grid: Tensor, t: float) -> int:
@@ -183,7 +185,8 @@ def loss_curves(
 
     kinds = ["cfm", "oracle"] + (["gap"] if include_gap else [])
     per = {(t, k): [] for t in ts for k in kinds}
-    for s in range(0, num_samples, batch_size):
+    batches = range(0, num_samples, batch_size)
+    for s in tqdm(batches, desc="loss curves", unit="batch", file=sys.stderr, mininterval=5):
         e = min(num_samples, s + batch_size)
         x1 = _take_rows(latents, idx[s:e], dev)
         y = all_labels[torch.as_tensor(idx[s:e])].to(device=dev, dtype=torch.long)

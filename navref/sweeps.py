@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -305,6 +306,7 @@ def sample_set(
     with the same seed start from the same noise (paired comparison)."""
     import numpy as np
     import torch
+    from tqdm import tqdm
 
     from navref.sampling import balanced_labels, make_noise, sample
     from navref.training import load_model
@@ -318,12 +320,15 @@ def sample_set(
     labels = balanced_labels(num_samples, k)
     images = []
     t0 = time.perf_counter()
+    bar = tqdm(total=num_samples, desc="sample", unit="img", file=sys.stderr, mininterval=5)
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         noise = make_noise((stop - start, *shape), seed, start, device=device)
         with torch.no_grad():
             z = sample(provider, grid.to(device), noise, labels[start:stop].to(device))
         images.append(space.decode(z.cpu()))
+        bar.update(stop - start)
+    bar.close()
     seconds = time.perf_counter() - t0
     info.update(seed=seed, num_samples=num_samples, nfe=len(grid) - 1)
     if log is not None:  # the timing goes to the log only: ``info`` must be deterministic

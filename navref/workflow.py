@@ -58,6 +58,27 @@ def resolve_device(name: str = "auto") -> str:
     return str(devices.resolve_device(name))
 
 
+class LogLines:
+    """A text stream for the rule log that keeps every line whole: tqdm redraws its bar with
+    a carriage return and no newline, so the next log record would be glued onto the bar in
+    a file; here each redraw becomes its own newline-terminated line."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        for part in text.replace("\r\n", "\n").split("\r"):
+            if part.strip():
+                self.stream.write(part if part.endswith("\n") else part + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _route(name: str, handlers: list, level: int, propagate: bool) -> tuple[list, int, bool]:
     """Give logger ``name`` these handlers, level and propagation; return the old ones."""
     target = logging.getLogger(name)
@@ -101,7 +122,7 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     torch.set_num_threads(max(1, int(getattr(snakemake, "threads", 1))))
     old_stderr = sys.stderr
     if stream is not None:
-        sys.stderr = stream  # tqdm and library warnings go to the rule's log
+        sys.stderr = LogLines(stream)  # tqdm and library warnings go to the rule's log
     wildcards = dict(getattr(snakemake, "wildcards", {}).items())
     logger.info("rule %s %s", name, wildcards)
     logger.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES"))

@@ -33,3 +33,21 @@ def test_known_harmless_messages_are_dropped_by_name_once(tmp_path):
     assert start not in text
     assert text.count("a diffusers warning that matters") == 2
     assert len(logging.getLogger(name).filters) == 1
+
+
+def test_log_lines_keep_tqdm_redraws_and_log_records_apart(tmp_path):
+    import io
+
+    from tqdm import tqdm
+
+    from navref.workflow import LogLines
+
+    raw = io.StringIO()
+    stream = LogLines(raw)
+    for _ in tqdm(range(3), desc="sample", file=stream, mininterval=0, miniters=1):
+        pass
+    stream.write("12:00:00 INFO after the bar\n")
+    lines = raw.getvalue().split("\n")
+    assert "\r" not in raw.getvalue() and raw.getvalue().endswith("\n")
+    assert lines[-2] == "12:00:00 INFO after the bar"  # its own line, not glued to the bar
+    assert any(line.startswith("sample: 100%") and "3/3" in line for line in lines)
