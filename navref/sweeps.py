@@ -53,7 +53,7 @@ class Sweep:
     defaults filled in by the schema; empty or None when the sweep is not run)."""
 
     kind: ClassVar[str]
-    #: the report's name of its table (``results/tables/<table_name>.*``)
+    #: the report's name of its table (``results/<run_name>/tables/<table_name>.*``)
     table_name: ClassVar[str]
 
     def __init__(self, conf: Mapping[str, Any] | None) -> None:

@@ -61,15 +61,20 @@ def resolve_device(name: str = "auto") -> str:
 class LogLines:
     """A text stream for the rule log that keeps every line whole: tqdm redraws its bar with
     a carriage return and no newline, so the next log record would be glued onto the bar in
-    a file; here each redraw becomes its own newline-terminated line."""
+    a file; here each redraw becomes its own newline-terminated line (a redraw equal to the
+    line before it, e.g. tqdm's final refresh on close, is written once; blank redraws, e.g.
+    a ``leave=False`` bar clearing itself, not at all)."""
 
     def __init__(self, stream) -> None:
         self.stream = stream
+        self._last = ""
 
     def write(self, text: str) -> int:
         for part in text.replace("\r\n", "\n").split("\r"):
-            if part.strip():
-                self.stream.write(part if part.endswith("\n") else part + "\n")
+            line = part if part.endswith("\n") else part + "\n"
+            if part.strip() and line != self._last:
+                self.stream.write(line)
+                self._last = line
         return len(text)
 
     def flush(self) -> None:

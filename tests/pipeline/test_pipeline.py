@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -96,3 +98,29 @@ def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
     want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"report_sweep_table": 1, "report_claims": 1, "report_claims_html": 1, "all": 1}
     assert jobs == want
+
+
+def report_items(html: str) -> dict[str, str]:
+    """The text/html items embedded in a Snakemake report: {file name: decoded page}."""
+    pattern = r'"data_uri": "data:text/html;[^"]*?filename=([^;"]+);base64,([^"]+)"'
+    return {m[1]: base64.b64decode(m[2]).decode() for m in re.finditer(pattern, html)}
+
+
+def test_report_shows_tables_and_claims(smoke_run):
+    r = smoke_run / "results" / "smoke"
+    proc = run_snakemake(_config(smoke_run), smoke_run, "--report", str(r / "report.html"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (r / "report.html").read_text()
+    items = report_items(html)
+    names = {f"{t}.html" for t in ("table1", "table2", "table3", "split_times", "claims")}
+    assert names <= set(items), sorted(items)
+    t3 = pd.read_parquet(r / "tables/table3.parquet")
+    page = items["table3.html"]
+    for fid in t3["fid"]:  # the values, as the readable table prints them
+        assert f"{fid:.4g}"[:4] in page, (fid, page[-2000:])
+    claims = pd.read_parquet(r / "claims.parquet")
+    for verdict in claims["verdict"]:
+        assert f"<td>{verdict}</td>" in items["claims.html"]
+    cats = [c for c in ("1 Oracle", "2 Training", "3 Probes", "4 Model", "5 Tables", "6 Claims")]
+    assert all(c in html for c in cats)
+    assert 'href="mailto:' not in html

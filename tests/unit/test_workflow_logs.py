@@ -51,3 +51,8 @@ def test_log_lines_keep_tqdm_redraws_and_log_records_apart(tmp_path):
     assert "\r" not in raw.getvalue() and raw.getvalue().endswith("\n")
     assert lines[-2] == "12:00:00 INFO after the bar"  # its own line, not glued to the bar
     assert any(line.startswith("sample: 100%") and "3/3" in line for line in lines)
+    raw.seek(0), raw.truncate()
+    stream.write("\rbar 100%")
+    stream.write("\rbar 100%")  # tqdm's close() repeats its last redraw: written once
+    stream.write("\r        \r")  # a leave=False bar clearing itself: nothing
+    assert raw.getvalue() == "bar 100%\n"
