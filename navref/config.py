@@ -12,6 +12,16 @@ from typing import Any
 
 import yaml
 
+#: File endings of an LDM-format VAE checkpoint named by ``latent_spaces.<s>.pretrained``
+#: (converted once by rule ``convert_vae``); any other path is a diffusers directory.
+LDM_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+
+
+def is_ldm_checkpoint(path: str | Path) -> bool:
+    """Whether ``latent_spaces.<s>.pretrained`` names an LDM checkpoint file (by its ending,
+    so the workflow plans the same jobs whether or not the file is on this machine)."""
+    return Path(path).suffix.lower() in LDM_CHECKPOINT_SUFFIXES
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key and the fix."""

@@ -6,11 +6,12 @@ the config resolves. The relations:
 
 - a VAE trains on an image dataset whose resolution its downsampling divides;
 - a space's pipeline VAE is trained on the dataset the space encodes;
-- models live in image spaces; their patch size divides the space's latent side (where
-  it is known before running: pixel spaces and pipeline VAEs); checkpoints lie within
-  the run;
+- models live in image spaces; their patch size (a release's own for ``pretrained``
+  models) divides the space's latent side (where it is known before running: pixel spaces
+  and pipeline VAEs); checkpoints lie within the run;
 - both models of a stage-swap pair share a latent space; cfg-interval ends are ordered
-  and the guided model was trained with label dropout (it needs a null class);
+  and the guided model was trained with label dropout (it needs a null class; released
+  models have one);
 - KID subset and precision/recall neighbourhood fit the samples per setting; the
   memorization resolution fits every swept model's images;
 - t-grid ends are ordered; intermediate-probe record times are grid points;
@@ -20,6 +21,8 @@ the config resolves. The relations:
 from __future__ import annotations
 
 from typing import Any
+
+from navref.models.release_archs import RELEASED_ARCHS, release_size
 
 _DIGITS_RESOLUTION = 16  # navref.data.digits default
 _CIFAR10_RESOLUTION = 32
@@ -51,6 +54,36 @@ def latent_side(config: dict[str, Any], space: str) -> int | None:
     return side // 2 ** (len(blocks) - 1)
 
 
+def is_pretrained(model: dict[str, Any]) -> bool:
+    """Whether a ``models`` entry is a released checkpoint (no training job)."""
+    return "pretrained" in model
+
+
+def model_size(model: dict[str, Any]) -> str | None:
+    """The size name of a ``models`` entry: the release's (``LightningDiT-XL/1`` -> "XL")
+    for a pretrained model, ``arch.size`` for a trained one (None when unset)."""
+    arch = model["arch"]
+    return release_size(arch) if isinstance(arch, str) else arch.get("size")
+
+
+def _patch_size(model: dict[str, Any]) -> int:
+    arch = model["arch"]
+    if isinstance(arch, str):
+        return int(
+            model.get("arch_overrides", {}).get("patch_size", RELEASED_ARCHS[arch]["patch_size"])
+        )
+    return int(arch.get("patch_size", 1))
+
+
+def _patch_key(name: str, model: dict[str, Any]) -> str:
+    """Where a model's patch size comes from, for messages."""
+    if not is_pretrained(model):
+        return f"models.{name}.arch.patch_size"
+    if "patch_size" in model.get("arch_overrides", {}):
+        return f"models.{name}.arch_overrides.patch_size"
+    return f"models.{name}.arch ({model['arch']}) patch size"
+
+
 def _vae_problems(config: dict[str, Any]) -> list[str]:
     problems = []
     for name, vae in (config.get("vaes") or {}).items():
@@ -79,14 +112,16 @@ def _model_problems(config: dict[str, Any]) -> list[str]:
     for name, model in (config.get("models") or {}).items():
         space = model["space"]
         side = latent_side(config, space)
-        patch = int(model["arch"].get("patch_size", 1))
+        patch = _patch_size(model)
         if _resolution(config, config["latent_spaces"][space]["dataset"]) is None:
             problems.append(f"models.{name}.space: DiTs need an image latent space, not vectors")
         elif side is not None and side % patch:
             problems.append(
-                f"models.{name}.arch.patch_size: {patch} does not divide the latent side {side} "
+                f"{_patch_key(name, model)}: {patch} does not divide the latent side {side} "
                 f"of space {space!r} (models.{name}.space); pick a divisor of {side}"
             )
+        if is_pretrained(model):
+            continue
         steps = model["train"]["steps"]
         late = [s for s in model["train"].get("checkpoint_steps", []) if s > steps]
         if late:
@@ -115,7 +150,8 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
                 "write [start, end] with start <= end"
             )
     model = guided.get("model")
-    if model and not models[model]["train"].get("label_dropout", _DEFAULT_LABEL_DROPOUT) > 0:
+    train = (models[model].get("train") or {}) if model else {}
+    if train and not train.get("label_dropout", _DEFAULT_LABEL_DROPOUT) > 0:
         problems.append(
             f"sweeps.cfg_interval.model: {model!r} is trained with "
             f"models.{model}.train.label_dropout = 0, so it has no null class to guide "
@@ -188,10 +224,11 @@ def _report_problems(config: dict[str, Any]) -> list[str]:
             f"report.model: {report['model']!r} has no loss curves; add it to "
             f"probes.loss_curves.models {curves} or pick one of them"
         )
-    sizes = sorted({m["arch"].get("size") for m in (config.get("models") or {}).values()} - {None})
+    sizes = sorted({model_size(m) for m in (config.get("models") or {}).values()} - {None})
     if report.get("space_size") and report["space_size"] not in sizes:
         problems.append(
-            f"report.space_size: no model has arch.size {report['space_size']!r}; allowed: {sizes}"
+            f"report.space_size: no model has size {report['space_size']!r} (arch.size, or the "
+            f"release's size name); allowed: {sizes}"
         )
     return problems
 

@@ -17,16 +17,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from navref.data.splits import image_split
-from navref.io import save_parquet
+from navref.io import load_array, load_npz, save_parquet
 from navref.metrics.feature_net import save_feature_net, train_feature_net
 from navref.metrics.fidelity import check_feature_extractor, compute_metrics, reference_statistics
-from navref.metrics.memorization import downsample_images, memorization_metrics, save_downsampled
+from navref.metrics.memorization import memorization_metrics, save_downsampled, to_pixels
 
-__all__ = ["evaluate_sample_set", "fit_feature_net", "memorization_train", "reference_stats"]
+__all__ = [
+    "evaluate_sample_set",
+    "fit_feature_net",
+    "memorization_reference",
+    "memorization_train",
+    "reference_stats",
+]
 
 
 def fit_feature_net(
@@ -83,6 +88,17 @@ def memorization_train(
     log.info("train split %s -> %s", train.shape, shape)
 
 
+def memorization_reference(inputs: Mapping[str, str], resolution: int | None) -> Any:
+    """The train split the memorization metric searches (uint8, memory-mapped): the
+    downsampled copy ``inputs["memorization_train"]`` when ``resolution`` is set, else the
+    prepared dataset's train split (``inputs["info"]``'s folder). Shared by
+    ``evaluate_samples`` and the mixed / unseen probes."""
+    if resolution:
+        return load_array(inputs["memorization_train"], "memorization_train")
+    train, _ = image_split(Path(inputs["info"]).parent, "train")
+    return train
+
+
 def evaluate_sample_set(
     samples_path: str | os.PathLike,
     inputs: Mapping[str, str],
@@ -98,8 +114,8 @@ def evaluate_sample_set(
     when used, ``feature_net`` and ``memorization_train``."""
     weights = inputs.get("feature_net") or settings["weights_path"]
     check_feature_extractor(settings["feature_extractor"], weights)  # before any work
-    with np.load(samples_path, allow_pickle=False) as f:
-        images, info = f["images"], json.loads(str(f["info"]))
+    sample_file = load_npz(samples_path, "sample_sweep")
+    images, info = sample_file["images"], json.loads(str(sample_file["info"]))
     metrics = compute_metrics(
         images, inputs["reference"], settings["feature_extractor"], weights,
         kid_subset_size=settings["kid_subset_size"],
@@ -107,22 +123,20 @@ def evaluate_sample_set(
         batch_size=settings["batch_size"], device=device,
     )  # fmt: skip
     # uint8 in, converted chunk by chunk: the train split is streamed from its memmap
-    if settings["memorization_resolution"]:
-        train = np.load(inputs["memorization_train"], mmap_mode="r")
-        queries = downsample_images(images, int(settings["memorization_resolution"]))
-    else:
-        train, _ = image_split(Path(inputs["info"]).parent, "train")
-        queries = images
+    train = memorization_reference(inputs, settings["memorization_resolution"])
+    queries = to_pixels(images, settings["memorization_resolution"])
     log.info("memorization: %s samples against %s train images", queries.shape, train.shape)
     mem = memorization_metrics(
         queries, train, threshold=settings["memorization_threshold"], device=device
     )
+    log.info("train split: %d byte-identical duplicate rows", mem["train_duplicates"])
     row = {
         **ids,
         **info,
         **{k: v for k, v in metrics.items() if not isinstance(v, (list, dict))},
         "memorization_share": mem["memorization_share"],
         "mean_nn1_dist": mem["mean_nn1_dist"],
+        **{k: v for k, v in mem.items() if k.startswith("memorization_share_")},
     }
     log.info("metrics: %s", row)
     save_parquet(out_path, pd.DataFrame([row]))

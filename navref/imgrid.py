@@ -1,35 +1,32 @@
-"""Image grids as PNG: the visual outputs of the probes and sweeps."""
+"""Image grids as PNG: the visual outputs of the probes and sweeps, through
+``torchvision.utils.make_grid`` / ``save_image``."""
 
 from __future__ import annotations
 
 import os
 
 import numpy as np
-from PIL import Image
+import torch
+from torchvision.utils import make_grid, save_image
 
 from navref.io import atomic_path
 
 
-def make_grid(images: np.ndarray, pad: int = 1, pad_value: int = 255) -> np.ndarray:
-    """Tile uint8 images (R, C, H, W, ch) into one (R*(H+pad)+pad, C*(W+pad)+pad, ch) image."""
+def save_grid(images: np.ndarray, path: str | os.PathLike, scale: int = 1, pad: int = 1) -> None:
+    """Save uint8 images (R, C, H, W, ch) as one PNG grid of R rows and C columns, white
+    ``pad``-pixel borders, nearest-neighbour upscaled ``scale`` times, atomically.
+
+    Raises ``ValueError`` for another shape or dtype. One-channel images come out grey
+    (torchvision replicates the channel)."""
     if images.ndim != 5 or images.dtype != np.uint8:
-        raise ValueError(f"make_grid wants uint8 (rows, cols, H, W, ch), got {images.shape}")
-    r, c, h, w, ch = images.shape
-    out = np.full((r * (h + pad) + pad, c * (w + pad) + pad, ch), pad_value, np.uint8)
-    for i in range(r):
-        for j in range(c):
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
-            out[y : y + h, x : x + w] = images[i, j]
-    return out
-
-
-def save_grid(images: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
-    """Save a (R, C, H, W, ch) uint8 grid as PNG (nearest-neighbour upscaled), atomically."""
-    grid = make_grid(images)
-    if grid.shape[-1] == 1:
-        grid = grid[..., 0]
-    im = Image.fromarray(grid)
+        raise ValueError(
+            f"save_grid wants uint8 (rows, cols, H, W, ch), got {images.dtype} {images.shape}"
+        )
+    rows, cols = images.shape[:2]
+    batch = torch.from_numpy(np.ascontiguousarray(images.reshape(rows * cols, *images.shape[2:])))
+    batch = batch.permute(0, 3, 1, 2).float() / 255.0  # (R*C, ch, H, W) in [0, 1]
+    grid = make_grid(batch, nrow=cols, padding=pad, pad_value=1.0)
     if scale > 1:
-        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+        grid = grid.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
     with atomic_path(path, suffix=".png") as tmp:
-        im.save(tmp, format="PNG")
+        save_image(grid, tmp, format="PNG")

@@ -85,6 +85,17 @@ class NonFiniteError(ValueError):
     """An array produced for later rules holds NaN or infinity."""
 
 
+def file_signature(path: str | os.PathLike) -> dict[str, int] | None:
+    """``{"size": bytes, "mtime_ns": ns}`` of a local input the workflow does not track as
+    a file (a released checkpoint, an LDM VAE: they need not exist for a dry run), or None
+    when it is absent. Rules pass it as a param, so replacing the file reruns its jobs."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return {"size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+
+
 def check_finite(
     array: Any,
     what: str,

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from navref.config import LDM_CHECKPOINT_SUFFIXES
 from navref.data.base import load_prepared
 from navref.io import (
     artefact_error,
@@ -76,9 +77,15 @@ def _space_vae(space_cfg: dict[str, Any], vae_dir, device: str) -> tuple[Any, di
     """The space's VAE (None for pixel spaces) and the stats entries naming it."""
     if space_cfg["kind"] != "vae":
         return None, {}
-    path = space_cfg.get("pretrained") or vae_dir
+    path = vae_dir or space_cfg.get("pretrained")  # vae_dir: trained, or converted from LDM
     if path is None:
         raise ValueError("vae latent space needs `pretrained: <dir>` or `vae: <name>`")
+    if Path(path).is_file():
+        raise ValueError(
+            f"latent space VAE {path} is a file: an LDM checkpoint must end in "
+            f"{', '.join(LDM_CHECKPOINT_SUFFIXES)} to be converted by rule convert_vae, and a "
+            "diffusers VAE is a directory (save_pretrained)"
+        )
     vae = load_vae(path, space_cfg.get("subfolder"), device=device)
     return vae, {"vae_path": str(path), "vae_subfolder": space_cfg.get("subfolder")}
 
@@ -165,8 +172,9 @@ def encode_latents(
 ) -> dict[str, Any]:
     """Encode the prepared dataset at ``dataset_dir`` into the latent space ``space_cfg``.
 
-    ``vae_dir`` is the pipeline-trained VAE for ``vae: <name>`` spaces; for
-    ``pretrained: <dir>`` spaces it is taken from the config. Writes ``latents.npy``,
+    ``vae_dir`` is the pipeline-trained VAE for ``vae: <name>`` spaces, or the diffusers
+    conversion of an LDM checkpoint ``pretrained: <file>`` (rule ``convert_vae``); for
+    ``pretrained: <dir>`` spaces the directory is taken from the config. Writes ``latents.npy``,
     ``meta.parquet`` and ``stats.json`` atomically and returns the stats. Raises
     :class:`navref.io.NonFiniteError` naming the item (index and source file) if the
     encoder returns NaN/inf for it; nothing is written then.
@@ -237,6 +245,9 @@ class LatentSpace:
         :class:`navref.io.ArtefactError` naming ``stats.json`` and rule encode_latents)."""
         root = Path(root)
         stats = load_json(root / "stats.json")
+        for key in ("shift", "scale", "shape", "num_classes"):
+            if key not in stats:
+                raise artefact_error(root / "stats.json", "encode_latents", f"lacks {key!r}")
         for key in ("shift", "scale"):
             if not np.isfinite(np.asarray(stats[key], dtype=np.float64)).all():
                 raise artefact_error(root / "stats.json", "encode_latents", f"{key} holds NaN")

@@ -441,20 +441,15 @@ def _single_chunk_mean(
     return torch.softmax(logits, dim=1) @ xc
 
 
-def _run(
+def _check_options(
     x: Tensor,
-    t: float | ArrayLike,
-    data: ArrayLike,
     data_labels: ArrayLike | None,
     labels: ArrayLike | None,
     chunk_size: int | None,
     compute_dtype: torch.dtype | None,
-    want_stats: bool,
-) -> tuple[Tensor, Tensor, _Pass, np.ndarray]:
-    x2 = _as_queries(x)
-    batch, dim = x2.shape
-    data2 = _as_data(data, dim)
-    tt = _as_times(t, batch)
+) -> tuple[int | None, torch.dtype]:
+    """The validated ``chunk_size`` and ``compute_dtype`` (float64 for float64 queries, else
+    float32, unless given); ``ValueError`` for bad options or labels given on one side only."""
     if (data_labels is None) != (labels is None):
         raise ValueError(
             "oracle: pass both data_labels (N,) and labels (B,) for the class-conditional "
@@ -470,43 +465,41 @@ def _run(
         if chunk_size < 1:
             raise ValueError(f"oracle: chunk_size must be a positive int, got {chunk_size!r}")
         chunk_size = int(chunk_size)
-    device = x2.device
-    xc = x2.to(compute_dtype)
+    return chunk_size, compute_dtype
 
-    if batch == 0:
-        empty = _Pass(
-            mean=xc.clone(),
-            den=xc.new_zeros(0),
-            s1=xc.new_zeros(0),
-            s2=xc.new_zeros(0),
-            top1_index=torch.zeros(0, dtype=torch.int64, device=device),
-        )
-        return x2, xc, empty, tt
 
-    def chunk_for(nq: int) -> int:
-        return chunk_size if chunk_size is not None else default_chunk_size(dim, nq, device)
+def _one_pass(
+    q: Tensor,
+    tq: np.ndarray,
+    sub: ArrayLike,
+    rows: np.ndarray | None,
+    chunk_size: int | None,
+    compute_dtype: torch.dtype,
+    want_stats: bool,
+) -> _Pass:
+    """The posterior of queries ``q`` over ``sub`` (or its ``rows``): one fused softmax when
+    the (B, N) logits fit the working set and the data block is one chunk, or a view of
+    in-memory data (no copy to bound); else the online pass :func:`_stream`."""
+    device = q.device
+    nq = q.shape[0]
+    chunk = chunk_size if chunk_size is not None else default_chunk_size(q.shape[1], nq, device)
+    total = sub.shape[0] if rows is None else rows.shape[0]
+    view = (
+        rows is None and isinstance(sub, Tensor) and sub.device == device
+        and sub.dtype == compute_dtype
+    )  # fmt: skip
+    fits = chunk_size is None and view and single_chunk_fits(nq, total, device)
+    if not want_stats and (total <= chunk or fits):
+        mean = _single_chunk_mean(q, tq, sub, rows, compute_dtype)
+        return _Pass(mean=mean, den=None, s1=None, s2=None, top1_index=None)
+    return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats)
 
-    def stream(q: Tensor, tq: np.ndarray, sub: ArrayLike, rows: np.ndarray | None) -> _Pass:
-        nq, chunk = q.shape[0], chunk_for(q.shape[0])
-        total = sub.shape[0] if rows is None else rows.shape[0]
-        # one fused softmax when the (B, N) logits fit the working set and the data block
-        # is one chunk, or a view of in-memory data (no copy to bound)
-        view = (
-            rows is None
-            and isinstance(sub, Tensor)
-            and sub.device == device
-            and sub.dtype == compute_dtype
-        )
-        fits = chunk_size is None and view and single_chunk_fits(nq, total, device)
-        if not want_stats and (total <= chunk or fits):
-            mean = _single_chunk_mean(q, tq, sub, rows, compute_dtype)
-            return _Pass(mean=mean, den=None, s1=None, s2=None, top1_index=None)
-        return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats)
 
-    if labels is None:
-        return x2, xc, stream(xc, tt, data2, None), tt
-
-    n = data2.shape[0]
+def _class_rows(
+    data_labels: ArrayLike, labels: ArrayLike, n: int, batch: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(query indices, data rows) per query class; ``ValueError`` for a query class with
+    no data row (the class-conditional oracle is undefined there)."""
     dl = _as_labels(data_labels, n, "data_labels")
     ql = _as_labels(labels, batch, "labels")
     order = np.argsort(dl, kind="stable")
@@ -519,28 +512,58 @@ def _run(
             f"oracle: query classes {missing[:10].tolist()} have no sample in data_labels "
             "(empty class); the class-conditional oracle is undefined there"
         )
+    for cls, p in zip(wanted, pos, strict=True):
+        yield np.nonzero(ql == cls)[0], order[starts[p] : starts[p] + counts[p]]
+
+
+def _empty_pass(xc: Tensor) -> _Pass:
+    """The posterior of zero queries."""
+    zero = xc.new_zeros(0)
+    index = torch.zeros(0, dtype=torch.int64, device=xc.device)
+    return _Pass(mean=xc.clone(), den=zero, s1=zero.clone(), s2=zero.clone(), top1_index=index)
+
+
+def _run(
+    x: Tensor,
+    t: float | ArrayLike,
+    data: ArrayLike,
+    data_labels: ArrayLike | None,
+    labels: ArrayLike | None,
+    chunk_size: int | None,
+    compute_dtype: torch.dtype | None,
+    want_stats: bool,
+) -> tuple[Tensor, Tensor, _Pass, np.ndarray]:
+    """Checked inputs and the posterior pass: (queries (B, D), queries in the compute dtype,
+    the pass, times (B,)); class-conditional by streaming each query class's data rows (a
+    slice when they are contiguous)."""
+    x2 = _as_queries(x)
+    batch, dim = x2.shape
+    data2 = _as_data(data, dim)
+    tt = _as_times(t, batch)
+    chunk_size, compute_dtype = _check_options(x, data_labels, labels, chunk_size, compute_dtype)
+    xc = x2.to(compute_dtype)
+    if batch == 0:
+        return x2, xc, _empty_pass(xc), tt
+    if labels is None:
+        return x2, xc, _one_pass(xc, tt, data2, None, chunk_size, compute_dtype, want_stats), tt
+    device = x2.device
     mean = torch.empty_like(xc)
     den = xc.new_empty(batch) if want_stats else None
     s1 = xc.new_empty(batch) if want_stats else None
     s2 = xc.new_empty(batch) if want_stats else None
     best = torch.empty(batch, dtype=torch.int64, device=device) if want_stats else None
-    for cls, p in zip(wanted, pos, strict=True):
-        q = np.nonzero(ql == cls)[0]
-        rows = order[starts[p] : starts[p] + counts[p]]
+    for q, rows in _class_rows(data_labels, labels, data2.shape[0], batch):
         if rows[-1] - rows[0] + 1 == rows.size:  # contiguous rows: stream a slice
             sub = data2[int(rows[0]) : int(rows[-1]) + 1]
-            part = stream(xc[q], tt[q], sub, None)
+            part = _one_pass(xc[q], tt[q], sub, None, chunk_size, compute_dtype, want_stats)
             if want_stats:
                 part.top1_index += int(rows[0])
         else:
-            part = stream(xc[q], tt[q], data2, rows)
+            part = _one_pass(xc[q], tt[q], data2, rows, chunk_size, compute_dtype, want_stats)
         qd = torch.from_numpy(q).to(device)
         mean[qd] = part.mean
         if want_stats:
-            den[qd] = part.den
-            s1[qd] = part.s1
-            s2[qd] = part.s2
-            best[qd] = part.top1_index
+            den[qd], s1[qd], s2[qd], best[qd] = part.den, part.s1, part.s2, part.top1_index
     return x2, xc, _Pass(mean=mean, den=den, s1=s1, s2=s2, top1_index=best), tt
 
 
@@ -548,7 +571,8 @@ def _no_autocast(x: Tensor) -> torch.autocast:
     """Autocast off on the queries' device: in bf16 the logits a <x, x1_i> - b ||x1_i||^2
     lose the digits the softmax depends on, so the oracle computes in its ``compute_dtype``
     even when called inside a caller's ``torch.autocast`` region."""
-    return torch.autocast(x.device.type, enabled=False)
+    device_type = x.device.type if isinstance(x, Tensor) else "cpu"  # bad x: _run says so
+    return torch.autocast(device_type, enabled=False)
 
 
 def _velocity(xc: Tensor, mean: Tensor, tt: np.ndarray, inplace: bool = False) -> Tensor:

@@ -18,12 +18,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from navref.analysis.split_times import SplitTimes, resolve_time
 from navref.checkpoint import checkpoint_path
+from navref.data.splits import image_split
+from navref.evaluation import memorization_reference
 from navref.imgrid import save_grid
 from navref.io import save_parquet
 from navref.latents import LatentSpace
+from navref.metrics.memorization import DEFAULT_THRESHOLD, to_pixels
 from navref.probes import intermediate_predictions, loss_curves, mixed_sampling, unseen_resume
 from navref.sampling import (
     ModelVelocity,
@@ -44,6 +48,23 @@ __all__ = [
 ]
 
 Settings = dict[str, Any]
+
+
+def _pixel_metric(
+    space: LatentSpace, files: Mapping[str, str], settings: Settings
+) -> tuple[Callable[[Any], torch.Tensor], Any, dict[str, float]]:
+    """The memorization metric of ``evaluate_samples`` for probe samples: the embedding
+    latents -> decoded uint8 pixels (downsampled to ``memorization_resolution`` when set), the
+    train split it searches (:func:`navref.evaluation.memorization_reference`) and the
+    threshold keyword."""
+    res = settings.get("memorization_resolution")
+
+    def embed(z: Any) -> torch.Tensor:
+        z = z.detach().cpu() if isinstance(z, torch.Tensor) else z
+        return torch.from_numpy(to_pixels(space.decode(z), res)).float()
+
+    thr = float(settings.get("memorization_threshold", DEFAULT_THRESHOLD))
+    return embed, memorization_reference(files, res), {"threshold": thr}
 
 
 def run_loss_curves(
@@ -124,11 +145,14 @@ def run_mixed(
     seed: int,
     device: str,
     png: Path,
+    files: Mapping[str, str],
 ) -> pd.DataFrame:
-    """Oracle for t < tau, model after (Fig. 5); grid: samples above their nearest
-    training images."""
+    """Oracle for t < tau, model after (Fig. 5), memorization in pixel space against the
+    real train split (``files``: the dataset's ``info`` and, when downsampled,
+    ``memorization_train``); grid: samples above their nearest training images."""
     space, k, provider = _conditional_model(model_dir, space_dir, device)
     data, labels = space.split_arrays("train")
+    embed, train_px, thr = _pixel_metric(space, files, settings)
     n = int(settings["num_samples"])
     noise = make_noise((n, *data.shape[1:]), seed, device=device)
     y = balanced_labels(n, k).to(device)
@@ -139,8 +163,10 @@ def run_mixed(
         int(settings["steps"]),
         noise,
         y,
-        data,
+        train_px,
         labels,
+        embed=embed,
+        **thr,
     )
     cols = min(int(settings.get("grid_cols", k)), n)
     samples = space.decode(res.samples[:cols].cpu())
@@ -157,13 +183,18 @@ def run_unseen(
     seed: int,
     device: str,
     png: Path,
+    files: Mapping[str, str],
 ) -> pd.DataFrame:
-    """Resume from x_tau built on validation latents (Fig. 6); grid: validation source,
-    result, nearest training image."""
+    """Resume from x_tau built on validation latents (Fig. 6), distances in pixel space to
+    the real validation image and the real train split (``files`` as in :func:`run_mixed`);
+    grid: validation source, result, nearest training image."""
     space, k, provider = _conditional_model(model_dir, space_dir, device)
     train, _ = space.split_arrays("train")
     val, val_labels = space.split_arrays("val")
+    embed, train_px, thr = _pixel_metric(space, files, settings)
     n = min(int(settings["num_samples"]), len(val))
+    val_images, _ = image_split(Path(files["info"]).parent, "val")
+    source = to_pixels(np.asarray(val_images[:n]), settings.get("memorization_resolution"))
     res = unseen_resume(
         provider,
         tau,
@@ -171,8 +202,11 @@ def run_unseen(
         np.asarray(val[:n]),
         np.asarray(val_labels[:n]),
         seed,
-        train,
+        train_px,
+        embed=embed,
+        source=source.astype(np.float32),
         device=device,
+        **thr,
     )
     cols = min(int(settings.get("grid_cols", k)), n)
     src = space.decode(np.asarray(val[:cols]))
@@ -194,15 +228,17 @@ def run_tau_probe(
     out_table: str | os.PathLike,
     out_png: str | os.PathLike,
     log: logging.Logger,
+    files: Mapping[str, str],
 ) -> None:
     """Rules ``probe_mixed`` / ``probe_unseen`` (``probe`` = ``"mixed"`` / ``"unseen"``) at
     switch time ``tau_spec`` (absolute, or relative ``"s<f>"``, which needs the split-time
-    table): writes the summary (with the spec in ``tau_spec``) and the grid."""
+    table): writes the summary (with the spec in ``tau_spec``) and the grid. ``files``: the
+    memorization metric's train split (:func:`_pixel_metric`)."""
     split_times = SplitTimes.read(split_times_path) if split_times_path else None
     tau = resolve_time(tau_spec, split_times, Path(space_dir).name)
     log.info("tau %s -> %.4f", tau_spec, tau)
     run = {"mixed": run_mixed, "unseen": run_unseen}[probe]
-    summary = run(model_dir, space_dir, tau, settings, seed, device, Path(out_png))
+    summary = run(model_dir, space_dir, tau, settings, seed, device, Path(out_png), files)
     summary.insert(0, "tau_spec", tau_spec)
     save_parquet(out_table, summary)
 

@@ -14,6 +14,10 @@ with ``train_data`` rows, which must live in that same space.
   and how far it is from the final sample (Fig. 4, 8).
 - :func:`mixed_sampling` -- oracle for t < tau, model after (Fig. 5).
 - :func:`unseen_resume` -- start from x_tau built on validation data, model from tau (Fig. 6).
+
+Memorization (NN1/NN2 < 1/3, :mod:`navref.metrics.memorization`) is judged in the space
+``embed`` maps to; the probe jobs (:mod:`navref.probe_runs`) pass the decoder to uint8 pixels
+and the real train split, the same metric as ``evaluate_samples``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,13 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from navref.metrics.memorization import DEFAULT_THRESHOLD, memorization_table
-from navref.path import cfm_target, x_t
+from navref.metrics.memorization import (
+    DEFAULT_THRESHOLD,
+    duplicate_groups,
+    memorization_table,
+    threshold_shares,
+)
+from navref.path import cfm_target, x1_hat, x_t
 from navref.sampling import (
     TIME_TOL,
     ModelVelocity,
@@ -267,6 +276,47 @@ class ProbeResult(NamedTuple):
     per_sample: pd.DataFrame
 
 
+def _nn_table(x: Tensor, embed, train_data: Any, threshold: float, groups, chunk: int):
+    return memorization_table(
+        _embed(x, embed), _flat_rows(train_data), threshold, chunk_size=chunk, groups=groups
+    )
+
+
+def model_free_controls(
+    x_h: Tensor,
+    noise: Tensor,
+    t_h: float,
+    train_data: Any,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    embed: Callable[[Tensor], Tensor] | None = None,
+    groups: np.ndarray | None = None,
+    nn_chunk_size: int = 8192,
+) -> dict[str, float]:
+    """Memorization shares of two model-free stand-ins for the sample at handover time t_h
+    (controls of claim 4; issue 15):
+
+    - ``state_memorization_share``: the state x_{t_h} itself, no model;
+    - ``extrapolation_memorization_share``: its straight-line extrapolation to t = 1 along
+      the line from its own noise x0, x1_hat = x_t + (1 - t) (x_t - x0) / t
+      (:func:`navref.path.x1_hat` with v = (x_t - x0) / t, the CFM target that the straight
+      path x_t = (1 - t) x0 + t x1 implies); NaN at t_h = 0, where it is undefined.
+
+    What mixed sampling memorizes beyond these is attributable to the model."""
+    out = {
+        "state_memorization_share": float(
+            _nn_table(x_h, embed, train_data, threshold, groups, nn_chunk_size)["memorized"].mean()
+        )
+    }
+    if t_h <= TIME_TOL:
+        out["extrapolation_memorization_share"] = float("nan")
+        return out
+    x_line = x1_hat(x_h, t_h, (x_h - noise) / t_h)
+    tab = _nn_table(x_line, embed, train_data, threshold, groups, nn_chunk_size)
+    out["extrapolation_memorization_share"] = float(tab["memorized"].mean())
+    return out
+
+
 def mixed_sampling(
     oracle_provider: Any,
     model_provider: VelocityProvider,
@@ -296,7 +346,10 @@ def mixed_sampling(
 
     Summary columns: ``tau, handover_t, steps, n, match_share`` (share of samples whose
     nearest training row is the oracle's top-1 at handover), ``mean_top1_weight``,
-    ``mean_nn1_dist``, ``memorization_share`` (NN1/NN2 distance ratio < ``threshold``),
+    ``mean_nn1_dist``, ``memorization_share`` (NN1/NN2 distance ratio < ``threshold``), its
+    sensitivity ``memorization_share_q25`` / ``_q33`` / ``_q50`` (ratio < 1/4, 1/3, 1/2), the
+    model-free controls at the handover (:func:`model_free_controls`:
+    ``state_memorization_share``, ``extrapolation_memorization_share``) and
     ``nn_same_class_share`` (NN1 has the sample's label; NaN without labels).
     """
     tau = float(tau)
@@ -321,9 +374,12 @@ def mixed_sampling(
 
     top1_idx = stats.top1_index.cpu().numpy().astype(np.int64)
     top1_w = stats.top1_weight.double().cpu().numpy()
-    table = memorization_table(
-        _embed(samples, embed), _flat_rows(train_data), threshold, chunk_size=nn_chunk_size
-    )
+    groups = duplicate_groups(train_data, nn_chunk_size)
+    table = _nn_table(samples, embed, train_data, threshold, groups, nn_chunk_size)
+    controls = model_free_controls(
+        x_h, noise, handover_t, train_data,
+        threshold=threshold, embed=embed, groups=groups, nn_chunk_size=nn_chunk_size,
+    )  # fmt: skip
     per = table.assign(
         handover_top1_index=top1_idx,
         handover_top1_weight=top1_w,
@@ -347,6 +403,8 @@ def mixed_sampling(
                 "mean_top1_weight": float(top1_w.mean()),
                 "mean_nn1_dist": float(per["nn1_dist"].mean()),
                 "memorization_share": float(per["memorized"].mean()),
+                **threshold_shares(per["ratio"]),
+                **controls,
                 "nn_same_class_share": same,
             }
         ]
@@ -368,6 +426,7 @@ def unseen_resume(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     embed: Callable[[Tensor], Tensor] | None = None,
+    source: Any = None,
     start_index: int = 0,
     device: torch.device | str | None = None,
     nn_chunk_size: int = 8192,
@@ -381,9 +440,14 @@ def unseen_resume(
 
     Per sample: ``dist_to_source`` = ||e(x) - e(x1_val)||, ``rel_dist_to_source`` (divided by
     ||e(x1_val)||), nearest training row (``nn1_index``, ``nn1_dist``, ``ratio``,
-    ``memorized``) and ``closer_to_source`` (dist_to_source < nn1_dist), with e = ``embed``
-    (default: flatten). Summary columns: ``tau, steps, n, mean_dist_to_source,
-    mean_rel_dist_to_source, mean_nn1_dist, memorization_share, closer_to_source_share``.
+    ``memorized``), ``closer_to_source`` (dist_to_source < nn1_dist) and
+    ``source_memorized`` (dist_to_source < ``threshold`` x nn1_dist: the memorization test
+    against the train split plus the sample's own source, which the source wins; the
+    unseen-data control of claim 4), with e = ``embed`` (default: flatten) and the source
+    e(x1_val), or ``source`` (rows in e's space, e.g. the real validation images) when given.
+    Summary columns: ``tau, steps, n, mean_dist_to_source, mean_rel_dist_to_source,
+    mean_nn1_dist, memorization_share, memorization_share_q25 / _q33 / _q50,
+    closer_to_source_share, source_memorization_share``.
     """
     tau = float(tau)
     if not 0.0 <= tau <= 1.0:
@@ -406,14 +470,18 @@ def unseen_resume(
         sub = grid[_grid_index(grid, tau) :]
         samples, steps = _run(model_provider, sub, x_tau, y), sub.numel() - 1
 
-    e_s, e_v = _embed(samples, embed).double(), _embed(x1, embed).double()
-    d_src = torch.linalg.vector_norm(e_s - e_v, dim=1)
-    rel = d_src / torch.linalg.vector_norm(e_v, dim=1).clamp_min(1e-30)
+    e_s = _embed(samples, embed).double()
+    e_v = _embed(x1, embed) if source is None else torch.as_tensor(np.asarray(source))
+    e_v = e_v.reshape(e_v.shape[0], -1).to(device=e_s.device, dtype=torch.float64)
+    d_src = torch.linalg.vector_norm(e_s - e_v, dim=1).cpu().numpy()
+    rel = d_src / torch.linalg.vector_norm(e_v, dim=1).clamp_min(1e-30).cpu().numpy()
     table = memorization_table(e_s, _flat_rows(train_data), threshold, chunk_size=nn_chunk_size)
+    nn1 = table["nn1_dist"].to_numpy()
     per = table.assign(
-        dist_to_source=d_src.cpu().numpy(),
-        rel_dist_to_source=rel.cpu().numpy(),
-        closer_to_source=d_src.cpu().numpy() < table["nn1_dist"].to_numpy(),
+        dist_to_source=d_src,
+        rel_dist_to_source=rel,
+        closer_to_source=d_src < nn1,
+        source_memorized=d_src < threshold * nn1,
     )
     summary = pd.DataFrame(
         [
@@ -425,7 +493,9 @@ def unseen_resume(
                 "mean_rel_dist_to_source": float(per["rel_dist_to_source"].mean()),
                 "mean_nn1_dist": float(per["nn1_dist"].mean()),
                 "memorization_share": float(per["memorized"].mean()),
+                **threshold_shares(per["ratio"]),
                 "closer_to_source_share": float(per["closer_to_source"].mean()),
+                "source_memorization_share": float(per["source_memorized"].mean()),
             }
         ]
     )

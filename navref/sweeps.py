@@ -308,6 +308,7 @@ def sample_set(
     import torch
     from tqdm import tqdm
 
+    from navref.io import check_finite
     from navref.sampling import balanced_labels, make_noise, sample
     from navref.training import load_model
 
@@ -326,6 +327,12 @@ def sample_set(
         noise = make_noise((stop - start, *shape), seed, start, device=device)
         with torch.no_grad():
             z = sample(provider, grid.to(device), noise, labels[start:stop].to(device))
+        check_finite(
+            z,
+            "sampled latents",
+            "the model diverges on this setting: check its training log",
+            first_row=start,
+        )  # fmt: skip (decoding NaN to uint8 would hide it)
         images.append(space.decode(z.cpu()))
         bar.update(stop - start)
     bar.close()

@@ -37,20 +37,20 @@ def unit_to_images(x: torch.Tensor) -> np.ndarray:
     return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def build_small_vae(cfg: dict[str, Any], in_channels: int, resolution: int):
+def build_small_vae(conf: dict[str, Any], in_channels: int, resolution: int):
     """A small ``AutoencoderKL`` (downsampling 2^(len(block_out_channels) - 1))."""
     from diffusers import AutoencoderKL
 
-    blocks = list(cfg.get("block_out_channels", [32, 64]))
-    groups = math.gcd(*blocks, int(cfg.get("norm_num_groups", 32)))
+    blocks = list(conf.get("block_out_channels", [32, 64]))
+    groups = math.gcd(*blocks, int(conf.get("norm_num_groups", 32)))
     return AutoencoderKL(
         in_channels=in_channels,
         out_channels=in_channels,
         down_block_types=("DownEncoderBlock2D",) * len(blocks),
         up_block_types=("UpDecoderBlock2D",) * len(blocks),
         block_out_channels=tuple(blocks),
-        layers_per_block=int(cfg.get("layers_per_block", 1)),
-        latent_channels=int(cfg.get("latent_channels", 4)),
+        layers_per_block=int(conf.get("layers_per_block", 1)),
+        latent_channels=int(conf.get("latent_channels", 4)),
         norm_num_groups=groups,
         sample_size=resolution,
     )
@@ -87,7 +87,7 @@ def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def train_vae(
     images: np.ndarray,
-    cfg: dict[str, Any],
+    conf: dict[str, Any],
     out_dir: str | Path,
     val_images: np.ndarray | None = None,
     log: logging.Logger | None = None,
@@ -100,15 +100,15 @@ def train_vae(
     the final train/val reconstruction MSE (in [-1, 1] units) and PSNR (dB, on [0, 255]).
     """
     log = log or logging.getLogger(__name__)
-    seed = int(cfg.get("seed", 0))
+    seed = int(conf.get("seed", 0))
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     x_all = images_to_unit(images)
     n, c, h, w = x_all.shape
-    vae = build_small_vae(cfg, c, h).to(device)
-    opt = torch.optim.AdamW(vae.parameters(), lr=float(cfg.get("lr", 1e-3)), weight_decay=0.0)
-    steps, bs = int(cfg.get("steps", 1000)), int(cfg.get("batch_size", 64))
-    kl_w = float(cfg.get("kl_weight", 1e-6))
+    vae = build_small_vae(conf, c, h).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=float(conf.get("lr", 1e-3)), weight_decay=0.0)
+    steps, bs = int(conf.get("steps", 1000)), int(conf.get("batch_size", 64))
+    kl_w = float(conf.get("kl_weight", 1e-6))
     rows = []
     t0 = time.perf_counter()
     vae.train()
@@ -168,7 +168,7 @@ def reconstruction_mse(
 
 def train_vae_on_dataset(
     dataset_dir: str | Path,
-    cfg: dict[str, Any],
+    conf: dict[str, Any],
     out_dir: str | Path,
     device: str = "cpu",
     log: logging.Logger | None = None,
@@ -180,7 +180,7 @@ def train_vae_on_dataset(
     train, _ = image_split(dataset_dir, "train", allow_empty=True)
     val, _ = image_split(dataset_dir, "val", allow_empty=True)
     return train_vae(
-        np.asarray(train), cfg, out_dir, val_images=np.asarray(val), log=log, device=device
+        np.asarray(train), conf, out_dir, val_images=np.asarray(val), log=log, device=device
     )
 
 

@@ -15,7 +15,13 @@ os.environ.update(
 )
 
 
-from navref.config import ConfigError, check_references, explain, t_grid
+from navref.config import (
+    ConfigError,
+    check_references,
+    explain,
+    is_ldm_checkpoint,
+    t_grid,
+)
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
@@ -40,6 +46,7 @@ def conf(*keys):
 
 
 from navref.analysis.split_times import is_relative
+from navref.config_relations import is_pretrained, model_size
 from navref.sweeps import KINDS as SWEEP_KINDS
 from navref.sweeps import get as get_sweep
 
@@ -47,6 +54,9 @@ DATASETS = list(config["datasets"])
 VAES = list(conf("vaes"))
 SPACES = list(config["latent_spaces"])
 MODELS = list(conf("models"))
+# released checkpoints (rule link_pretrained) and models the pipeline trains (rule train_model)
+PRETRAINED = [m for m in MODELS if is_pretrained(config["models"][m])]
+TRAINED = [m for m in MODELS if m not in PRETRAINED]
 DEVICE = config["device"]
 # Every output of this config lives under results/<run_name>/ (default: results/default/),
 # so the default, smoke and paper runs can share one clone without overwriting each other.
@@ -126,6 +136,15 @@ def dataset_files(name):
     }
 
 
+def memorization_inputs(dataset):
+    """The dataset and, when downsampled, its memorization train split: what the
+    memorization metric searches (evaluate_samples and the mixed / unseen probes)."""
+    files = dataset_files(dataset)
+    if conf("evaluation", "memorization_resolution"):
+        files["memorization_train"] = evaluation_file(dataset, "memorization_train.npy")
+    return files
+
+
 def latent_file(space, name="stats.json"):
     """A file of encoded latent space ``space`` (latents.npy, meta.parquet, stats.json)."""
     return f"{RESULTS}/latents/{space}/{name}"
@@ -155,8 +174,9 @@ def all_targets():
     targets = expand(f"{RESULTS}/data/{{dataset}}/info.json", dataset=DATASETS)
     targets += [latent_file(space) for space in SPACES]
     targets += [SPLIT_TIMES, f"{RESULTS}/tables/split_times.html"]
-    if MODELS:
+    if TRAINED:
         targets += [f"{RESULTS}/training/train_logs.parquet"]
+    if MODELS:
         targets += [f"{RESULTS}/probes/{k}.parquet" for k in PROBE_KINDS]
     if sweep_metric_files():
         targets += [f"{RESULTS}/metrics/sweeps.parquet"]

@@ -46,6 +46,28 @@ rule train_vae:
         "../workflow_scripts/train_vae.py"
 
 
+rule convert_vae:
+    output:
+        config=converted_vae_file("{space}"),
+        weights=converted_vae_file("{space}", "diffusion_pytorch_model.safetensors"),
+    log:
+        f"{RESULTS}/logs/convert_vae/{{space}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/convert_vae/{{space}}.tsv"
+    wildcard_constraints:
+        space="|".join(CONVERTED_SPACES) or "NONE",
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        **rule_resources("convert_vae", mem_mb=8000, runtime=30),
+    params:
+        checkpoint=lambda w: convert_params(w.space)["checkpoint"],
+        signature=lambda w: convert_params(w.space)["signature"],
+    script:
+        "../workflow_scripts/convert_vae.py"
+
+
 rule encode_latents:
     input:
         unpack(encode_inputs),

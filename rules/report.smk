@@ -31,7 +31,9 @@ rule report_sweep_table:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda w: report_params("probe_space", "stage_swap_taus", "paper_taus"),
+        settings=lambda w: report_params(
+            "probe_space", "stage_swap_taus", "paper_split"
+        ),
     script:
         "../workflow_scripts/report_sweep_table.py"
 
@@ -154,6 +156,10 @@ rule report_claims:
         objective=f"{RESULTS}/oracle/objective.parquet",
         loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
         mixed=f"{RESULTS}/probes/mixed.parquet",
+        unseen=f"{RESULTS}/probes/unseen.parquet",
+        table1=f"{RESULTS}/tables/table1.parquet",
+        table2=f"{RESULTS}/tables/table2.parquet",
+        table3=f"{RESULTS}/tables/table3.parquet",
         sweeps=f"{RESULTS}/metrics/sweeps.parquet",
     output:
         md=f"{RESULTS}/claims.md",
@@ -169,13 +175,7 @@ rule report_claims:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=lambda w: report_params(
-            "probe_space",
-            "stage_swap_taus",
-            "paper_taus",
-            "semantic_space",
-            "other_space",
-        ),
+        settings=lambda w: report_params("probe_space", "semantic_space", "other_space"),
     script:
         "../workflow_scripts/report_claims.py"
 

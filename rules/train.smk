@@ -17,6 +17,8 @@ rule train_model:
         f"{RESULTS}/logs/train_model/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_model/{{model}}.tsv"
+    wildcard_constraints:
+        model="|".join(TRAINED) or "NONE",
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("train_model")
@@ -29,9 +31,32 @@ rule train_model:
         "../workflow_scripts/train_model.py"
 
 
+rule link_pretrained:
+    input:
+        stats=lambda w: latent_file(model_space(w.model), "stats.json"),
+    output:
+        model_file("{model}", "model.json"),
+    log:
+        f"{RESULTS}/logs/link_pretrained/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/link_pretrained/{{model}}.tsv"
+    wildcard_constraints:
+        model="|".join(PRETRAINED) or "NONE",
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        **rule_resources("link_pretrained", mem_mb=16000, runtime=20),
+    params:
+        settings=lambda w: link_params(w.model)["settings"],
+        signature=lambda w: link_params(w.model)["signature"],
+    script:
+        "../workflow_scripts/link_pretrained.py"
+
+
 rule training_logs:
     input:
-        [model_file(m, "train_log.parquet") for m in MODELS],
+        [model_file(m, "train_log.parquet") for m in TRAINED],
     output:
         f"{RESULTS}/training/train_logs.parquet",
     log:
@@ -45,6 +70,6 @@ rule training_logs:
         mem_mb=1000,
         runtime=5,
     params:
-        models=MODELS,
+        models=TRAINED,
     script:
         "../workflow_scripts/training_logs.py"

@@ -19,4 +19,5 @@ with rule_context(sm) as log:
         sm.output.table,
         sm.output.grid,
         log,
+        {k: sm.input[k] for k in ("info", "memorization_train") if k in sm.input.keys()},
     )

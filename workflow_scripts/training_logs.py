@@ -3,6 +3,7 @@
 import pandas as pd
 
 from navref.io import save_parquet
+from navref.training.loss_window import LOG_COLUMNS
 from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
@@ -12,4 +13,5 @@ with rule_context(sm):
         frame = pd.read_parquet(path)
         frame.insert(0, "model", model)
         frames.append(frame)
-    save_parquet(sm.output[0], pd.concat(frames, ignore_index=True))
+    empty = pd.DataFrame(columns=["model", *LOG_COLUMNS])  # only released models: no training
+    save_parquet(sm.output[0], pd.concat(frames, ignore_index=True) if frames else empty)

@@ -84,6 +84,11 @@ def seeded_split(labels: np.ndarray, val_fraction: float, seed: int) -> np.ndarr
     """Deterministic stratified train/val split: ``val_fraction`` of each class goes to val.
 
     Returns an array of "train"/"val" strings. Each class keeps at least one training item.
+
+    Kept instead of ``sklearn.model_selection.train_test_split(stratify=labels)``, which
+    refuses a class with a single item (a small ImageFolder class) and apportions the
+    validation count over all classes rather than rounding per class; the test
+    ``test_seeded_split_where_sklearn_refuses`` shows both.
     """
     labels = np.asarray(labels)
     split = np.full(len(labels), "train", dtype=object)

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,85 @@ def evaluate_accuracy(
     return correct / len(x)
 
 
+def _check_training_inputs(
+    images_uint8: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    val: tuple[np.ndarray | None, np.ndarray | None],
+    steps: int,
+    batch_size: int,
+    lr: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checked (images, labels) of :func:`train_feature_net`; ``ValueError`` otherwise."""
+    images_uint8 = _check_images(images_uint8, "train_feature_net images")
+    labels = np.asarray(labels)
+    if labels.shape != (len(images_uint8),):
+        raise ValueError(
+            f"train_feature_net: labels shape {labels.shape} does not match "
+            f"{len(images_uint8)} images"
+        )
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"train_feature_net: labels must lie in [0, {num_classes}), "
+            f"got [{labels.min()}, {labels.max()}]"
+        )
+    if (val[0] is None) != (val[1] is None):
+        raise ValueError("train_feature_net: give both val_images and val_labels, or neither")
+    if steps < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError(
+            f"train_feature_net: need steps >= 1, batch_size >= 1, lr > 0; "
+            f"got steps={steps}, batch_size={batch_size}, lr={lr}"
+        )
+    return images_uint8, labels
+
+
+def _warmup_cosine(steps: int) -> Callable[[int], float]:
+    """Learning-rate factor: linear warm-up over the first 5 % of ``steps``, then cosine
+    decay to 0 (for ``torch.optim.lr_scheduler.LambdaLR``)."""
+    warmup = max(1, steps // 20)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    return factor
+
+
+def _fit(
+    model: FeatureNet,
+    x_all: torch.Tensor,
+    y_all: torch.Tensor,
+    steps: int,
+    batch_size: int,
+    opt: torch.optim.Optimizer,
+    seed: int,
+    augment: bool,
+    progress: bool,
+) -> float:
+    """Cross-entropy steps on batches drawn with replacement; returns the loss EMA."""
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(steps))
+    gen = torch.Generator(device=x_all.device).manual_seed(seed)
+    model.train()
+    loss_ema = None
+    with tqdm(range(steps), desc="feature net", disable=not progress, leave=False) as bar:
+        for _ in bar:
+            idx = torch.randint(len(x_all), (batch_size,), generator=gen, device=x_all.device)
+            xb, yb = x_all[idx], y_all[idx]
+            if augment:
+                xb = _augment(xb, gen)
+            _, logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            value = float(loss.detach())
+            loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
+            bar.set_postfix(loss=f"{loss_ema:.3f}", refresh=False)
+    return loss_ema
+
+
 def train_feature_net(
     images_uint8: np.ndarray,
     labels: np.ndarray,
@@ -185,77 +265,32 @@ def train_feature_net(
     drawn uniformly with replacement from a ``seed``-ed generator (deterministic on CPU).
     Returns ``(model in eval mode on CPU, metrics)``; metrics hold ``train_accuracy``,
     ``val_accuracy`` (None without a validation set), ``final_loss``, ``train_seconds``.
+    Raises ``ValueError`` for mismatched labels or bad settings.
     """
-    images_uint8 = _check_images(images_uint8, "train_feature_net images")
-    labels = np.asarray(labels)
-    if labels.shape != (len(images_uint8),):
-        raise ValueError(
-            f"train_feature_net: labels shape {labels.shape} does not match "
-            f"{len(images_uint8)} images"
-        )
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(
-            f"train_feature_net: labels must lie in [0, {num_classes}), "
-            f"got [{labels.min()}, {labels.max()}]"
-        )
-    if (val_images is None) != (val_labels is None):
-        raise ValueError("train_feature_net: give both val_images and val_labels, or neither")
-    if steps < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError(
-            f"train_feature_net: need steps >= 1, batch_size >= 1, lr > 0; "
-            f"got steps={steps}, batch_size={batch_size}, lr={lr}"
-        )
+    images_uint8, labels = _check_training_inputs(
+        images_uint8, labels, num_classes, (val_images, val_labels), steps, batch_size, lr
+    )
     _, h, w, c = images_uint8.shape
     config = FeatureNetConfig(
-        in_channels=c,
-        height=h,
-        width=w,
-        num_classes=int(num_classes),
-        widths=tuple(widths),
-        feature_dim=int(feature_dim),
-    )
+        in_channels=c, height=h, width=w, num_classes=int(num_classes),
+        widths=tuple(widths), feature_dim=int(feature_dim),
+    )  # fmt: skip
     device = torch.device(device)
     torch.manual_seed(seed)
     model = FeatureNet(config).to(device)
     x_all = images_to_tensor(images_uint8).to(device)
     y_all = torch.as_tensor(labels, dtype=torch.long, device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    warmup = max(1, steps // 20)
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    model.train()
     start = time.perf_counter()
-    loss_ema = None
-    with tqdm(range(steps), desc="feature net", disable=not progress, leave=False) as bar:
-        for _ in bar:
-            idx = torch.randint(len(x_all), (batch_size,), generator=gen, device=device)
-            xb, yb = x_all[idx], y_all[idx]
-            if augment:
-                xb = _augment(xb, gen)
-            _, logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            value = float(loss.detach())
-            loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
-            bar.set_postfix(loss=f"{loss_ema:.3f}", refresh=False)
+    loss_ema = _fit(model, x_all, y_all, steps, batch_size, opt, seed, augment, progress)
     seconds = time.perf_counter() - start
     model = model.cpu().eval()
+    val_accuracy = None
+    if val_images is not None:
+        val_accuracy = evaluate_accuracy(model, _check_images(val_images, "val_images"), val_labels)
     metrics: dict[str, Any] = {
         "train_accuracy": evaluate_accuracy(model, images_uint8, labels),
-        "val_accuracy": (
-            evaluate_accuracy(model, _check_images(val_images, "val_images"), val_labels)
-            if val_images is not None
-            else None
-        ),
+        "val_accuracy": val_accuracy,
         "final_loss": loss_ema,
         "train_seconds": seconds,
         "steps": steps,
@@ -339,14 +374,14 @@ class FeatureNetExtractor(FeatureExtractorBase):
                 f"{self.name}: expected a uint8 tensor (B, 3, H, W), got "
                 f"{getattr(x, 'dtype', type(x))} {tuple(getattr(x, 'shape', ()))}"
             )
-        cfg = self.net.config
+        conf = self.net.config
         h = x.float()
-        if cfg.in_channels == 1:
+        if conf.in_channels == 1:
             h = h.mean(dim=1, keepdim=True)
-        if tuple(h.shape[-2:]) != (cfg.height, cfg.width):
+        if tuple(h.shape[-2:]) != (conf.height, conf.width):
             h = F.interpolate(
                 h,
-                size=(cfg.height, cfg.width),
+                size=(conf.height, conf.width),
                 mode="bilinear",
                 antialias=True,
                 align_corners=False,

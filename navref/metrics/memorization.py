@@ -1,12 +1,18 @@
 """Exact nearest neighbours and the memorization metric.
 
-A generated sample x is called *memorized* when its nearest training sample is much closer
-than the second nearest: ||x - NN1|| / ||x - NN2|| < threshold (1/3 by default, the usual
-"ratio to the second neighbour" test). The paper's App. F does not give its metric; this
-one is a common choice and the threshold is a parameter.
+A generated sample x is called *memorized* when its nearest training image is much closer
+than the second nearest distinct one: ||x - NN1|| / ||x - NN2|| < threshold, 1/3 by default
+(Yoon et al. 2023, "Diffusion probabilistic models generalize when they fail to memorize",
+ICML workshop; Gu et al. 2023, "On memorization in diffusion models", arXiv:2310.02664,
+Sec. 3: l2 distance in pixel space, ratio to the second neighbour < 1/3). The paper's
+App. F does not give its metric. navref applies it in one place and one space for every
+caller: :func:`pixel_memorization`, decoded uint8 images (optionally area-downsampled, see
+``downsample_images``) against the real train split, used by ``evaluate_samples`` and by the
+mixed-sampling / unseen-resume probes alike; its sensitivity to the threshold is reported at
+:data:`SENSITIVITY_THRESHOLDS` (1/4, 1/3, 1/2).
 
-Distances are Euclidean (L2) in whatever space the caller passes (flattened latents or
-pixels). Both sets are (n, D) arrays, tensors or numpy memmaps (anything with more than 2
+The lower-level functions take Euclidean (L2) distances in whatever space the caller passes
+(flattened latents or pixels). Both sets are (n, D) arrays, tensors or numpy memmaps (anything with more than 2
 dims is flattened per row); the training set is streamed in chunks, so memory stays bounded
 by ``chunk_size`` rows of it plus one (query chunk x chunk) distance block.
 
@@ -31,6 +37,8 @@ from tqdm import tqdm
 from navref.io import atomic_path
 
 DEFAULT_THRESHOLD = 1.0 / 3.0
+#: thresholds at which every memorization share is also reported (column suffixes)
+SENSITIVITY_THRESHOLDS = {"q25": 0.25, "q33": 1.0 / 3.0, "q50": 0.5}
 _RERANK_ROWS = 256  # queries per float64 re-ranking batch
 
 
@@ -204,6 +212,43 @@ def summarize_memorization(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def threshold_shares(ratio: Any, prefix: str = "memorization_share") -> dict[str, float]:
+    """Share of ``ratio`` (NN1/NN2 distance ratios) below each of
+    :data:`SENSITIVITY_THRESHOLDS`, keyed ``<prefix>_q25`` / ``_q33`` / ``_q50``."""
+    r = np.asarray(ratio, dtype=np.float64)
+    return {f"{prefix}_{k}": float((r < thr).mean()) for k, thr in SENSITIVITY_THRESHOLDS.items()}
+
+
+def to_pixels(images: Any, resolution: int | None = None) -> np.ndarray:
+    """Images as the memorization metric compares them: uint8 (N, H, W, C), area-downsampled
+    to ``resolution`` x ``resolution`` when given (the train split must be prepared alike:
+    rule ``memorization_train``)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(
+            f"pixel memorization takes uint8 images (N, H, W, C), got {images.dtype} "
+            f"{images.shape}; decode latents first (LatentSpace.decode)"
+        )
+    return downsample_images(images, int(resolution)) if resolution else images
+
+
+def pixel_memorization(
+    images: Any,
+    train: Any,
+    threshold: float = DEFAULT_THRESHOLD,
+    resolution: int | None = None,
+    device: torch.device | str | None = None,
+    groups: np.ndarray | None = None,
+    chunk_size: int = 8192,
+) -> pd.DataFrame:
+    """The memorization metric of navref: :func:`memorization_table` of decoded uint8
+    ``images`` (downsampled to ``resolution`` when given, see :func:`to_pixels`) against the
+    uint8 train split ``train`` (already at that resolution), distances in 0-255 pixel units."""
+    return memorization_table(
+        to_pixels(images, resolution), train, threshold, chunk_size, device, groups
+    )
+
+
 def memorization_metrics(
     samples: Any,
     train: Any,
@@ -215,10 +260,10 @@ def memorization_metrics(
     also reports the ``threshold`` used and ``train_duplicates``, the number of training rows
     that are byte-identical copies of an earlier row."""
     groups = duplicate_groups(train, chunk_size)
-    out = summarize_memorization(
-        memorization_table(samples, train, threshold, chunk_size, device, groups)
-    )
+    table = memorization_table(samples, train, threshold, chunk_size, device, groups)
+    out = summarize_memorization(table)
     out["threshold"] = float(threshold)
+    out.update(threshold_shares(table["ratio"]))
     out["train_duplicates"] = int((groups != np.arange(len(groups))).sum())
     return out
 

@@ -324,14 +324,14 @@ class GeluMLP(nn.Module):
 class DiTBlock(nn.Module):
     """Pre-norm transformer block with adaLN-zero conditioning."""
 
-    def __init__(self, cfg: DiTConfig) -> None:
+    def __init__(self, conf: DiTConfig) -> None:
         super().__init__()
-        d = cfg.hidden_size
-        self.norm1 = make_norm(cfg.norm, d)
-        self.attn = Attention(d, cfg.num_heads, cfg.qk_norm, cfg.norm)
-        self.norm2 = make_norm(cfg.norm, d)
-        mlp = SwiGLU if cfg.mlp == "swiglu" else GeluMLP
-        self.mlp = mlp(d, cfg.mlp_hidden)
+        d = conf.hidden_size
+        self.norm1 = make_norm(conf.norm, d)
+        self.attn = Attention(d, conf.num_heads, conf.qk_norm, conf.norm)
+        self.norm2 = make_norm(conf.norm, d)
+        mlp = SwiGLU if conf.mlp == "swiglu" else GeluMLP
+        self.mlp = mlp(d, conf.mlp_hidden)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
 
     def forward(
@@ -367,29 +367,29 @@ class DiT(nn.Module):
     unconditional velocity used for classifier-free guidance.
     """
 
-    def __init__(self, cfg: DiTConfig) -> None:
+    def __init__(self, conf: DiTConfig) -> None:
         super().__init__()
         for name in ("input_size", "in_channels", "num_classes"):
-            if getattr(cfg, name) is None:
+            if getattr(conf, name) is None:
                 raise ValueError(
                     f"DiT needs DiTConfig.{name} set (it is None); fill it from the data, "
-                    f"e.g. dataclasses.replace(cfg, {name}=...)"
+                    f"e.g. dataclasses.replace(conf, {name}=...)"
                 )
-        self.cfg = cfg
-        d, p, c_in = cfg.hidden_size, cfg.patch_size, cfg.in_channels
-        self.grid = cfg.input_size // p
+        self.conf = conf
+        d, p, c_in = conf.hidden_size, conf.patch_size, conf.in_channels
+        self.grid = conf.input_size // p
         self.x_embedder = nn.Conv2d(c_in, d, kernel_size=p, stride=p)
-        self.t_embedder = nn.Sequential(nn.Linear(cfg.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
-        self.y_embedder = nn.Embedding(cfg.num_classes + 1, d)
-        self.blocks = nn.ModuleList([DiTBlock(cfg) for _ in range(cfg.depth)])
-        self.final_layer = FinalLayer(d, p * p * cfg.out_channels, cfg.norm)
-        if cfg.pos_embed:  # fixed, but saved in the state dict as the releases do
+        self.t_embedder = nn.Sequential(nn.Linear(conf.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.y_embedder = nn.Embedding(conf.num_classes + 1, d)
+        self.blocks = nn.ModuleList([DiTBlock(conf) for _ in range(conf.depth)])
+        self.final_layer = FinalLayer(d, p * p * conf.out_channels, conf.norm)
+        if conf.pos_embed:  # fixed, but saved in the state dict as the releases do
             self.register_buffer("pos_embed", sincos_2d_table(d, self.grid).unsqueeze(0))
         self.initialize_weights()
 
     @property
     def null_class(self) -> int:
-        return self.cfg.num_classes
+        return self.conf.num_classes
 
     def initialize_weights(self) -> None:
         """DiT initialisation: xavier-uniform linears, N(0, 0.02) embeddings, adaLN-zero."""
@@ -413,8 +413,8 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final_layer.linear.bias)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, p * p * C') -> (B, C', H, W), C' = ``cfg.out_channels``."""
-        p, c, g = self.cfg.patch_size, self.cfg.out_channels, self.grid
+        """(B, T, p * p * C') -> (B, C', H, W), C' = ``conf.out_channels``."""
+        p, c, g = self.conf.patch_size, self.conf.out_channels, self.grid
         x = x.reshape(x.shape[0], g, g, p, p, c)
         x = torch.einsum("nhwpqc->nchpwq", x)
         return x.reshape(x.shape[0], c, g * p, g * p)
@@ -422,11 +422,11 @@ class DiT(nn.Module):
     def forward(
         self, x: torch.Tensor, t: torch.Tensor | float, y: torch.Tensor | None = None
     ) -> torch.Tensor:
-        cfg = self.cfg
-        if x.ndim != 4 or x.shape[1:] != (cfg.in_channels, cfg.input_size, cfg.input_size):
+        conf = self.conf
+        if x.ndim != 4 or x.shape[1:] != (conf.in_channels, conf.input_size, conf.input_size):
             raise ValueError(
-                f"DiT expects x of shape (B, {cfg.in_channels}, {cfg.input_size}, "
-                f"{cfg.input_size}), got {tuple(x.shape)}"
+                f"DiT expects x of shape (B, {conf.in_channels}, {conf.input_size}, "
+                f"{conf.input_size}), got {tuple(x.shape)}"
             )
         b = x.shape[0]
         t = torch.as_tensor(t, device=x.device, dtype=torch.float32)
@@ -435,23 +435,23 @@ class DiT(nn.Module):
         if y is None:
             y = torch.full((b,), self.null_class, dtype=torch.long, device=x.device)
         h = self.x_embedder(x).flatten(2).transpose(1, 2)  # (B, T, D)
-        if cfg.pos_embed:
+        if conf.pos_embed:
             h = h + self.pos_embed
-        t_emb = self.t_embedder(timestep_embedding(t * cfg.time_scale, cfg.freq_dim))
+        t_emb = self.t_embedder(timestep_embedding(t * conf.time_scale, conf.freq_dim))
         c = t_emb + self.y_embedder(y)
         cos = sin = None
-        if cfg.rope:
-            ang = rope_2d_angles(self.grid, self.grid, cfg.head_dim, cfg.rope_theta, x.device)
+        if conf.rope:
+            ang = rope_2d_angles(self.grid, self.grid, conf.head_dim, conf.rope_theta, x.device)
             cos, sin = ang.cos(), ang.sin()
         for block in self.blocks:
             h = block(h, c, cos, sin)
         out = self.unpatchify(self.final_layer(h, c))
-        return out[:, : cfg.in_channels] if cfg.learn_sigma else out
+        return out[:, : conf.in_channels] if conf.learn_sigma else out
 
 
-def build_model(cfg: DiTConfig) -> DiT:
+def build_model(conf: DiTConfig) -> DiT:
     """Instantiate a freshly initialised :class:`DiT` (uses the global torch RNG)."""
-    return DiT(cfg)
+    return DiT(conf)
 
 
 def count_params(model: nn.Module) -> int:

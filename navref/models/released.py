@@ -23,51 +23,7 @@ from typing import Any
 import torch
 
 from navref.models.dit import DiT, DiTConfig, rope_2d_angles
-
-#: Layer flags and default shapes of each family as released (ImageNet 256 px; LightningDiT
-#: on VA-VAE f16d32 -> 16x16x32 latents, SiT on SD-VAE f8 -> 32x32x4 latents).
-FAMILY_FLAGS: dict[str, dict[str, Any]] = {
-    "LightningDiT": {
-        "norm": "rms", "mlp": "swiglu", "rope": True, "pos_embed": True, "qk_norm": False,
-        "learn_sigma": False, "time_scale": 1.0, "input_size": 16, "in_channels": 32,
-        "num_classes": 1000,
-    },
-    "SiT": {
-        "norm": "layer", "mlp": "gelu", "rope": False, "pos_embed": True, "qk_norm": False,
-        "learn_sigma": True, "time_scale": 1.0, "input_size": 32, "in_channels": 4,
-        "num_classes": 1000,
-    },
-}  # fmt: skip
-
-#: depth / hidden_size / num_heads of the official size tables, and the released patch sizes.
-_SIZES: dict[str, dict[str, tuple[int, int, int]]] = {
-    "LightningDiT": {
-        "B": (12, 768, 12), "L": (24, 1024, 16), "XL": (28, 1152, 16),
-        "1p0B": (24, 1536, 24), "1p6B": (28, 1792, 28),
-    },
-    "SiT": {"S": (12, 384, 6), "B": (12, 768, 12), "L": (24, 1024, 16), "XL": (28, 1152, 16)},
-}  # fmt: skip
-_PATCHES: dict[str, dict[str, tuple[int, ...]]] = {
-    "LightningDiT": {"B": (1, 2), "L": (2,), "XL": (1, 2), "1p0B": (1, 2), "1p6B": (1, 2)},
-    "SiT": {s: (2, 4, 8) for s in ("S", "B", "L", "XL")},
-}
-
-
-def _arch_table() -> dict[str, dict[str, Any]]:
-    table = {}
-    for family, sizes in _SIZES.items():
-        for size, (depth, width, heads) in sizes.items():
-            for p in _PATCHES[family][size]:
-                table[f"{family}-{size}/{p}"] = {
-                    **FAMILY_FLAGS[family],
-                    "depth": depth, "hidden_size": width, "num_heads": heads, "patch_size": p,
-                }  # fmt: skip
-    return table
-
-
-#: Architecture name (the releases' own, e.g. ``LightningDiT-XL/1``, ``SiT-XL/2``) ->
-#: :class:`DiTConfig` fields.
-RELEASED_ARCHS: dict[str, dict[str, Any]] = _arch_table()
+from navref.models.release_archs import FAMILY_FLAGS, RELEASED_ARCHS, release_size
 
 #: Official key prefix -> navref key prefix (first match wins); keys not listed are equal.
 OFFICIAL_TO_NAVREF: tuple[tuple[str, str], ...] = (
@@ -156,9 +112,9 @@ def guess_arch(state: dict[str, torch.Tensor]) -> str:
 
 def _check_rope(state: dict[str, torch.Tensor], model: DiT) -> None:
     """LightningDiT saves its RoPE table; it must equal navref's (cos/sin, pairs repeated)."""
-    if "feat_rope.freqs_cos" not in state or not model.cfg.rope:
+    if "feat_rope.freqs_cos" not in state or not model.conf.rope:
         return
-    conf = model.cfg
+    conf = model.conf
     ang = rope_2d_angles(model.grid, model.grid, conf.head_dim, conf.rope_theta)
     for name, fn in (("freqs_cos", torch.cos), ("freqs_sin", torch.sin)):
         ours = fn(ang).repeat_interleave(2, dim=-1)
@@ -189,7 +145,7 @@ def load_state_into(model: DiT, official: dict[str, torch.Tensor], source: str) 
     )
     if missing or unexpected or shapes:
         raise ValueError(
-            f"{source} does not fit {_describe(model.cfg)}:\n"
+            f"{source} does not fit {_describe(model.conf)}:\n"
             f"  missing keys: {_short(missing)}\n  unexpected keys: {_short(unexpected)}\n"
             f"  shape mismatches (file vs model): {_short(shapes)}\n"
             f"  the file fits: {guess_arch(state)}"
@@ -246,6 +202,7 @@ __all__ = [
     "load_released",
     "load_state_into",
     "official_to_navref",
+    "release_size",
     "released_config",
     "select_weights",
 ]

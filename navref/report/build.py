@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from navref import sweeps as S
-from navref.analysis.split_times import SplitTimes
+from navref.analysis.split_times import SplitTimes, is_relative
 from navref.report import claims as claims_mod
 from navref.report import figures as F
 from navref.report import tables as T
@@ -29,16 +29,23 @@ def _stem(path: str | Path) -> Path:
 def tau_map_from(
     settings: Mapping[str, Any], split_times: SplitTimes | pd.DataFrame
 ) -> dict[float, float]:
-    """Our stage-swap taus (config specs resolved with the split time of ``probe_space``)
-    -> the paper's 0.1 / 0.2, by position in the config (``stage_swap_taus`` and
-    ``paper_taus``)."""
+    """Our stage-swap taus -> the paper's taus they stand for, by multiples of each side's
+    split: a relative spec ``"s<f>"`` stands for f x ``paper_split`` (the paper's objective
+    split, about t = 0.1 on ImageNet, Sec. 3 / Fig. 2), an absolute tau for
+    (tau / our split) x ``paper_split``; our taus are resolved with the split of
+    ``probe_space``. So ``s1.0`` (our split) stands for the paper's 0.1 and ``s2.0`` for its
+    0.2. (Before 2026-11-29 the map went by position in the config, placing ``s0.5`` /
+    ``s1.0`` against 0.1 / 0.2: off by a factor of 2; issue 15.)"""
     if not isinstance(split_times, SplitTimes):
         split_times = SplitTimes(split_times)
-    specs, paper_taus = settings.get("stage_swap_taus", []), settings.get("paper_taus", [])
-    return {
-        split_times.resolve(spec, settings["probe_space"]): float(ptau)
-        for spec, ptau in zip(specs, paper_taus, strict=False)
-    }
+    space, paper_split = settings["probe_space"], float(settings.get("paper_split", 0.1))
+    ours = split_times.for_space(space)
+    out = {}
+    for spec in settings.get("stage_swap_taus", []):
+        tau = split_times.resolve(spec, space)
+        multiple = float(str(spec)[1:]) if is_relative(spec) else tau / ours
+        out[tau] = round(multiple * paper_split, 4)
+    return out
 
 
 def sweep_of_table(table_name: str) -> S.Sweep:
@@ -125,9 +132,11 @@ def build_probe_figures(
 
 
 def build_claims(
-    inputs: Mapping[str, str], cfg: Mapping[str, Any], tau_map, md_path, parquet_path
+    inputs: Mapping[str, str], settings: Mapping[str, Any], md_path, parquet_path
 ) -> list[dict]:
-    """The eight claims of the paper, each with its criterion, numbers and verdict."""
+    """The eight claims of the paper, each with its criterion, numbers and verdict, judged on
+    the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them and on the
+    per-seed sweep table (paired comparisons)."""
     read = {k: pd.read_parquet(v) for k, v in inputs.items()}
     records = claims_mod.evaluate_claims(
         split_times=read.get("split_times"),
@@ -135,12 +144,15 @@ def build_claims(
         objective=read.get("objective"),
         loss_curves=read.get("loss_curves"),
         mixed=read.get("mixed"),
+        unseen=read.get("unseen"),
+        table1=read.get("table1"),
+        table2=read.get("table2"),
+        table3=read.get("table3"),
         sweeps=read.get("sweeps"),
         size_order=SIZE_ORDER,
-        model_space=cfg["probe_space"],
-        semantic_space=cfg.get("semantic_space"),
-        other_space=cfg.get("other_space"),
-        tau_map=tau_map,
+        model_space=settings["probe_space"],
+        semantic_space=settings.get("semantic_space"),
+        other_space=settings.get("other_space"),
     )
     claims_mod.write_claims(records, md_path, parquet_path)
     return records

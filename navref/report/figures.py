@@ -799,9 +799,10 @@ def fig_loss_by_space(
     target: str = "cfm",
     dpi: int = 150,
 ) -> FigureResult:
-    """Fig. 9: oracle loss per t over training, one panel per latent space (one model per
-    space: of ``size`` when given, else the space's only model trained on ``target``), one
-    line per checkpoint coloured by training step. ``split_t`` may map space -> split time to
+    """Fig. 9: oracle loss per t over training, one panel per latent space (its models of
+    ``size`` when given, else its models trained on ``target``), one line per checkpoint
+    coloured by training step; several models in one space (e.g. released models trained for
+    64 and 800 epochs) share the panel, their lines named "<model>: <checkpoint>". ``split_t`` may map space -> split time to
     mark each panel with its own space's split."""
     _require(loss_curves, _LOSS_COLS, "fig_loss_by_space")
     f = loss_curves[(loss_curves["loss_kind"] == "oracle") & (loss_curves["target"] == target)]
@@ -820,15 +821,14 @@ def fig_loss_by_space(
     for i, (ax, sp) in enumerate(zip(axes, spaces, strict=True)):
         g = f[f["space"] == sp].copy()
         models = sorted(g["model"].astype(str).unique())
-        if len(models) > 1:
-            raise ValueError(
-                f"fig_loss_by_space: space {sp!r} has several models {models}; pass size=... to "
-                f"pick one per space"
-            )
         g["checkpoint_label"] = [
             _ckpt_label(s, c) for s, c in zip(g["step"], g["checkpoint"], strict=True)
         ]
         order = _step_order(g)
+        if len(models) > 1:  # e.g. released models of one size trained for different lengths
+            g = g.sort_values(["step", "checkpoint"])
+            g["checkpoint_label"] = g["model"].astype(str) + ": " + g["checkpoint_label"]
+            order = list(dict.fromkeys(g["checkpoint_label"]))
         pal = dict(zip(order, _palette(len(order), sequential=True), strict=True))
         _loss_lines(ax, g.sort_values("t"), "checkpoint_label", order, pal, True)
         if isinstance(split_t, Mapping):
@@ -836,7 +836,7 @@ def fig_loss_by_space(
         else:
             sp_split = split_t
         _vlines(ax, i, sp_split, rows)
-        ax.set_title(f"{sp} ({models[0]})")
+        ax.set_title(f"{sp} ({', '.join(models)})")
         ax.set_ylabel("oracle loss  ‖vθ − v*‖² / D")
         _time_axis(ax)
         parts.append(g)
@@ -860,11 +860,17 @@ def fig_training(
     trailing exponential moving average over ``window`` logged steps (span ``window``,
     ``adjust=True``: each point averages only itself and earlier steps, the first point is
     the raw first value, so neither end is biased) solid. ``FigureResult.data`` holds the
-    smoothed values in ``loss`` / ``grad_norm`` and the logged ones in ``*_raw``."""
+    smoothed values in ``loss`` / ``grad_norm`` and the logged ones in ``*_raw``. An empty
+    ``train_logs`` (only released models) gives a figure that says so."""
     _require(train_logs, ["model", "step", "loss", "grad_norm"], "fig_training")
     if window < 1:
         raise ValueError(f"fig_training: window must be >= 1, got {window}")
     data = train_logs[["model", "step", "loss", "grad_norm"]].copy()
+    if data.empty:  # released models only: nothing was trained
+        fig, axes = _figure(1)
+        axes[0].text(0.5, 0.5, "no model trained by the pipeline", ha="center", va="center")
+        axes[0].set_axis_off()
+        return FigureResult(save_figure(fig, stem, dpi), data, _splits_frame([]), axes)
     data["model"] = data["model"].astype(str)
     data = data.sort_values(["model", "step"])
     for c in ("loss", "grad_norm"):

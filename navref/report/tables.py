@@ -191,8 +191,10 @@ def table1(
     Sizes are mapped to the paper's roles with ``size_order`` (size names, smallest first):
     the smallest size present in the sweep is ``"small"`` (the paper's Base), the largest
     ``"large"`` (XL), any other ``"mid"`` (no paper row). ``tau_map`` maps one of our tau to
-    the paper's tau it stands for (e.g. our data's split 0.35 -> the paper's 0.2); without it
-    a paper row matches only the same tau. Columns: ``tau, paper_tau, stage1, stage2,
+    the paper's tau it stands for, by multiples of each side's split
+    (:func:`navref.report.build.tau_map_from`: our s1.0, e.g. 0.36, -> the paper's objective
+    split 0.1; s2.0 -> 0.2); ``paper_tau`` shows the pairing; without a map a paper row
+    matches only the same tau. Columns: ``tau, paper_tau, stage1, stage2,
     stage1_size, stage2_size, stage1_role, stage2_role, paper_stage1, paper_stage2``, the
     seed aggregate (module docstring) and ``paper_gfid``. Sorted by tau, then the paper's
     row order.
@@ -386,17 +388,11 @@ def display_frame(frame: pd.DataFrame, pm: str = " ± ") -> pd.DataFrame:
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """GitHub-flavoured Markdown of :func:`display_frame` (no tabulate needed)."""
-    disp = display_frame(frame)
-    cols = [str(c) for c in disp.columns]
-
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(esc(c) for c in cols) + " |", "|" + "---|" * len(cols)]
-    for row in disp.itertuples(index=False):
-        lines.append("| " + " | ".join(esc(str(v)) for v in row) + " |")
-    return "\n".join(lines) + "\n"
+    """GitHub-flavoured Markdown of :func:`display_frame` (``DataFrame.to_markdown``,
+    tabulate's ``github`` format; ``|`` inside cells escaped)."""
+    disp = display_frame(frame).map(lambda v: str(v).replace("|", "\\|"))
+    disp.columns = [str(c).replace("|", "\\|") for c in disp.columns]
+    return disp.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
 
 
 _TEX_ESC = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$"}

@@ -1,7 +1,10 @@
-"""Loading a trained DiT from a training output directory, its model file or a checkpoint."""
+"""Loading a model by its model file: a trained DiT (training output directory, its model
+file or a checkpoint) or a released checkpoint linked by rule ``link_pretrained``
+(:mod:`navref.models.pretrained`)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +13,17 @@ from safetensors.torch import load_file
 
 from navref.checkpoint import checkpoint_stem, find_resume_checkpoint, read_meta, unprefixed
 from navref.models.dit import DiT, DiTConfig
+from navref.models.pretrained import RELEASED_KIND, load_linked
+
+
+def _released_meta(p: Path) -> dict | None:
+    """The model.json of a released model at ``p`` (its directory, model.json or
+    model.safetensors path), None for anything else."""
+    json_path = p / "model.json" if p.is_dir() else checkpoint_stem(p).with_suffix(".json")
+    if not json_path.is_file():
+        return None
+    meta = json.loads(json_path.read_text())
+    return meta if meta.get("kind") == RELEASED_KIND else None
 
 
 def load_model(
@@ -17,16 +31,29 @@ def load_model(
     which: str = "ema",
     device: str | torch.device = "cpu",
 ) -> DiT:
-    """Load a trained DiT in eval mode.
+    """Load a model in eval mode.
 
     ``path_or_dir`` is a training output directory (``which="ema"``: its
     ``model.safetensors``; ``which="model"``: the raw weights of its newest checkpoint),
     a final ``model.safetensors``/``.json`` (EMA only), or a checkpoint file
-    ``checkpoints/step_XXXXXXXX.safetensors``/``.json`` (EMA or raw weights).
+    ``checkpoints/step_XXXXXXXX.safetensors``/``.json`` (EMA or raw weights). When the
+    model.json is a released model's (``kind: "released"``), the checkpoint it names is
+    loaded with the weights entry it names (``models.<m>.weights``, "ema" by default);
+    ``which`` must then be "ema" (the model's final weights) or that entry.
+
+    Raises ValueError for a bad ``which``; FileNotFoundError for missing files.
     """
     if which not in ("ema", "model"):
         raise ValueError(f"which must be 'ema' or 'model', got {which!r}")
     p = Path(path_or_dir)
+    released = _released_meta(p)
+    if released is not None:
+        if which not in ("ema", released["weights"]):
+            raise ValueError(
+                f"{p} is a released model linked with its {released['weights']!r} weights; "
+                f"which={which!r} is not available (set models.<m>.weights instead)"
+            )
+        return load_linked(released, str(device))
     if p.is_dir():
         if which == "ema" and (p / "model.safetensors").is_file():
             stem = p / "model"

@@ -1,5 +1,7 @@
 # Input, param and target functions of the rules in rules/data.smk.
 
+from navref.io import file_signature
+
 
 def encode_inputs(wildcards):
     """The prepared dataset and, for a pipeline VAE, its weights."""
@@ -7,4 +9,25 @@ def encode_inputs(wildcards):
     inputs = dataset_files(space["dataset"])
     if space.get("vae"):
         inputs["vae"] = f"{RESULTS}/vae/{space['vae']}/config.json"
+    elif wildcards.space in CONVERTED_SPACES:
+        inputs["vae"] = converted_vae_file(wildcards.space)
     return inputs
+
+
+# latent spaces whose `pretrained` VAE is an LDM checkpoint file, converted by rule convert_vae
+CONVERTED_SPACES = [
+    s
+    for s, space in config["latent_spaces"].items()
+    if space.get("pretrained") and is_ldm_checkpoint(space["pretrained"])
+]
+
+
+def converted_vae_file(space, name="config.json"):
+    """A file of the diffusers conversion of space ``space``'s LDM VAE checkpoint."""
+    return f"{RESULTS}/vae_converted/{space}/{name}"
+
+
+def convert_params(space):
+    """The LDM checkpoint to convert and its size / mtime (a replaced file reconverts)."""
+    path = config["latent_spaces"][space]["pretrained"]
+    return {"checkpoint": path, "signature": file_signature(path)}

@@ -30,12 +30,10 @@ def evaluate_inputs(w):
     files = {
         "samples": f"{RESULTS}/samples/{w.sweep}/{w.setting}/seed{w.seed}.npz",
         "reference": evaluation_file(dataset, "reference.safetensors"),
-        **dataset_files(dataset),
+        **memorization_inputs(dataset),
     }
     if FEATURE_NET:
         files["feature_net"] = evaluation_file(dataset, "feature_net.safetensors")
-    if conf("evaluation", "memorization_resolution"):
-        files["memorization_train"] = evaluation_file(dataset, "memorization_train.npy")
     return files
 
 

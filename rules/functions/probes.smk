@@ -26,6 +26,9 @@ def probe_params(kind):
     settings = {
         k: v for k, v in probe_conf(kind).items() if k not in ("models", "taus")
     }
+    if kind in ("mixed", "unseen"):  # the memorization metric of evaluate_samples
+        for key in ("memorization_threshold", "memorization_resolution"):
+            settings[key] = conf("evaluation", key)
     if kind == "loss_curves":
         settings["t_grid"] = t_grid(settings.get("t_grid", conf("oracle", "t_grid")))
         settings["chunk_size"] = conf("oracle", "chunk_size")
@@ -41,16 +44,20 @@ def model_inputs(w):
 
 
 def tau_inputs(w):
-    """Inputs of a tau-indexed probe: the model, its latent space and (for relative taus)
-    the split times of that space)."""
-    files = model_inputs(w)
+    """Inputs of a tau-indexed probe: the model, its latent space, the train split the
+    memorization metric searches (as evaluate_samples) and (for relative taus) the
+    split times of that space."""
+    files = {
+        **model_inputs(w),
+        **memorization_inputs(space_dataset(model_space(w.model))),
+    }
     if is_relative(w.tau):
         files["split_times"] = split_time_file(model_space(w.model))
     return files
 
 
 def model_checkpoints(model):
-    steps = config["models"][model]["train"]["checkpoint_steps"]
+    steps = config["models"][model].get("train", {}).get("checkpoint_steps", [])
     return ["ema"] + (
         [f"step{s}" for s in steps]
         if conf("probes", "loss_curves", "checkpoints")

@@ -8,7 +8,7 @@ def largest_model(models):
     """The model of ``models`` with the largest DiT size (``SIZE_ORDER``; the first of
     equal sizes, so the config's order breaks ties); None for no models."""
     rank = {size: i for i, size in enumerate(SIZE_ORDER)}
-    sizes = [rank.get(config["models"][m]["arch"].get("size"), -1) for m in models]
+    sizes = [rank.get(model_size(config["models"][m]), -1) for m in models]
     return models[sizes.index(max(sizes))] if models else None
 
 
@@ -27,8 +27,9 @@ def report_settings():
         settings.setdefault("model", largest_model(in_space or probed))
     settings.setdefault("model", None)
     if settings["model"]:
-        arch = config["models"][settings["model"]]["arch"]
-        settings.setdefault("space_size", arch.get("size"))
+        settings.setdefault(
+            "space_size", model_size(config["models"][settings["model"]])
+        )
     settings["stage_swap_taus"] = [
         str(t) for t in conf("sweeps", "stage_swap").get("taus", [])
     ]

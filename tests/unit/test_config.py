@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
+from conftest import REPO, job_counts, run_snakemake
 
 from navref.config import t_grid
 
@@ -50,6 +50,15 @@ def test_paper_config_dry_runs_without_data_or_weights(tmp_path):
         "timestep_shift",
         "cfg_interval",
     }
+
+
+def test_released_config_dry_runs_without_weights_or_training(tmp_path):
+    proc = run_snakemake(REPO / "configs" / "released.yaml", tmp_path, "-n", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    jobs = job_counts(proc.stdout)
+    assert "train_model" not in jobs and jobs["link_pretrained"] == 3, jobs
+    assert jobs["convert_vae"] == 1 and jobs["encode_latents"] == 2  # VA-VAE from LDM format
+    assert jobs["probe_loss_curves"] == 3 and jobs["sample_sweep"] == 8 + 7 + 16, jobs
 
 
 def test_typo_key(tmp_path, smoke_config):

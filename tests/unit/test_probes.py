@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from navref.oracle import oracle_velocity
-from navref.probes import intermediate_predictions, loss_curves, mixed_sampling, unseen_resume
+from navref.path import x_t
+from navref.probes import (
+    intermediate_predictions,
+    loss_curves,
+    mixed_sampling,
+    model_free_controls,
+    unseen_resume,
+)
 from navref.sampling import ModelVelocity, OracleVelocity, make_noise, uniform_grid
 
 SHAPE = (2, 3, 3)
@@ -173,3 +180,66 @@ def test_unseen_resume_stays_near_source_late(toy):
     np.testing.assert_allclose(late.per_sample["dist_to_source"], d, rtol=1e-9)
     nn = torch.cdist(late.samples.reshape(6, -1).double(), flat.double()).min(1).values.numpy()
     np.testing.assert_allclose(late.per_sample["nn1_dist"], nn, rtol=1e-9)
+
+
+def _brute_memorized(q, train, thr=1 / 3):
+    """Independent brute force: NN1/NN2 distance ratio < thr (rows distinct)."""
+    d = torch.cdist(q.reshape(len(q), -1).double(), train.reshape(len(train), -1).double())
+    two = d.topk(2, largest=False).values
+    return (two[:, 0] / two[:, 1] < thr).numpy()
+
+
+def test_model_free_controls_state_and_straight_line(toy):
+    data, _ = toy
+    flat = data.reshape(24, -1)
+    x0 = make_noise((6, D), seed=3)
+    x1 = flat[[0, 5, 7, 11, 13, 20]]
+    t = 0.3
+    state = x_t(x0, x1, t)  # on the straight line from its own noise
+    c = model_free_controls(state, x0, t, flat)
+    # the line's extrapolation lands on x1 exactly: all memorized; the state: brute force
+    assert c["extrapolation_memorization_share"] == 1.0
+    assert c["state_memorization_share"] == pytest.approx(_brute_memorized(state, flat).mean())
+    # off the line the extrapolation is x_t + (1 - t)(x_t - x0)/t, checked by brute force
+    bent = state + 0.5 * make_noise((6, D), seed=4)
+    want = bent + (1 - t) * (bent - x0) / t
+    c = model_free_controls(bent, x0, t, flat)
+    assert c["extrapolation_memorization_share"] == pytest.approx(
+        _brute_memorized(want, flat).mean()
+    )
+    assert np.isnan(model_free_controls(x0, x0, 0.0, flat)["extrapolation_memorization_share"])
+
+
+def test_mixed_sampling_reports_controls_and_threshold_shares(toy):
+    data, labels = toy
+    flat = data.reshape(24, -1)
+    oracle = OracleVelocity(flat, labels)
+    model = ModelVelocity(GaussianModel(), 3, "cond")
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    noise = make_noise((8, *SHAPE), seed=11)
+    res = mixed_sampling(oracle, model, 0.6, 25, noise, y, flat, labels)
+    s, r = res.summary.iloc[0], res.per_sample["ratio"].to_numpy()
+    for key, thr in [("q25", 0.25), ("q33", 1 / 3), ("q50", 0.5)]:
+        assert s[f"memorization_share_{key}"] == pytest.approx((r < thr).mean())
+    assert s["memorization_share_q33"] == s["memorization_share"]
+    for key in ("state_memorization_share", "extrapolation_memorization_share"):
+        assert 0.0 <= s[key] <= 1.0
+
+
+def test_unseen_resume_source_memorized(toy):
+    data, _ = toy
+    flat = data.reshape(24, -1)
+    model = ModelVelocity(GaussianModel(), 3, "cond")
+    val = data[:4] + 0.01  # near training rows 0-3
+    y = torch.tensor([0, 1, 2, 0])
+    one = unseen_resume(model, 1.0, 50, val, y, seed=0, train_data=flat)
+    # the result is its source: within 1/3 of any training image's distance
+    assert one.summary["source_memorization_share"].iloc[0] == 1.0
+    # a source given elsewhere (far away) is never the memorized one
+    far = unseen_resume(model, 1.0, 50, val, y, seed=0, train_data=flat, source=val + 100.0)
+    assert far.summary["source_memorization_share"].iloc[0] == 0.0
+    assert far.summary["closer_to_source_share"].iloc[0] == 0.0
+    late = unseen_resume(model, 0.9, 50, val, y, seed=0, train_data=flat)
+    p = late.per_sample
+    want = p["dist_to_source"] < p["nn1_dist"] / 3
+    assert late.summary["source_memorization_share"].iloc[0] == pytest.approx(want.mean())

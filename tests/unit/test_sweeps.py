@@ -153,3 +153,35 @@ def test_gather_metrics(tmp_path):
     assert out["fid"].tolist() == [1.0, 2.0]
     assert out["stage2_size"].tolist()[0] == "small" and out["model"].tolist()[1] == "m"
     assert pd.isna(out["model"].iloc[0]) and pd.isna(out["stage1"].iloc[1])
+
+
+class _Space:
+    """A stand-in latent space: 3 classes of (1, 2, 2) latents, decoded to uint8 by a clip."""
+
+    stats = {"num_classes": 3, "shape": [0, 1, 2, 2]}
+
+    def decode(self, z):
+        img = (z.clamp(-1, 1) * 127.5 + 127.5).round().to(torch.uint8)
+        return img.permute(0, 2, 3, 1).numpy()
+
+
+def test_sample_set_refuses_non_finite_latents(monkeypatch):
+    """A model that diverges for one sample stops the job naming that sample, instead of
+    writing its NaN latents decoded to plausible-looking uint8 images."""
+    import navref.training
+
+    def diverging(x, t, y):
+        v = torch.zeros_like(x)
+        v[y == 2] = float("nan")  # every third sample: 2, 5, ...
+        return v
+
+    monkeypatch.setattr(navref.training, "load_model", lambda *a, **k: diverging)
+    sweep = S.REGISTRY["timestep_shift"]({})
+    setting = {"model": "m", "shift": 1.0, "steps": 4}
+    with pytest.raises(ValueError, match=r"sampled latents: item 2 "):
+        S.sample_set(sweep, setting, {"m": "dir"}, _Space(), 6, 0, "cpu", batch_size=4)
+    monkeypatch.setattr(navref.training, "load_model", lambda *a, **k: _model(0.0))
+    images, labels, info = S.sample_set(
+        sweep, setting, {"m": "dir"}, _Space(), 6, 0, "cpu", batch_size=4
+    )
+    assert images.shape == (6, 2, 2, 1) and labels.tolist() == [0, 1, 2, 0, 1, 2]

@@ -6,7 +6,7 @@ import logging
 import warnings
 from types import SimpleNamespace
 
-from navref.workflow import HARMLESS_LOG_RECORDS, rule_context
+from navref.workflow import HARMLESS_LOG_RECORDS, _DropMessage, rule_context
 
 
 def _job(tmp_path):
@@ -32,7 +32,8 @@ def test_known_harmless_messages_are_dropped_by_name_once(tmp_path):
     text = (tmp_path / "rule.log").read_text()
     assert start not in text
     assert text.count("a diffusers warning that matters") == 2
-    assert len(logging.getLogger(name).filters) == 1
+    ours = [f for f in logging.getLogger(name).filters if isinstance(f, _DropMessage)]
+    assert len(ours) == 1  # (diffusers adds its own filters once it is imported)
 
 
 def test_log_lines_keep_tqdm_redraws_and_log_records_apart(tmp_path):

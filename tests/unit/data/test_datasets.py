@@ -167,3 +167,17 @@ def test_cifar10_rejects_corrupt_and_malicious(tmp_path):
         prepare_dataset({"kind": "cifar10", "root": str(root)}, tmp_path / "o")
     with pytest.raises(DatasetError, match="does not exist"):
         prepare_dataset({"kind": "cifar10", "root": str(tmp_path / "missing")}, tmp_path / "o")
+
+
+def test_seeded_split_where_sklearn_refuses():
+    """Why navref keeps its own stratified split (see navref.data.base.seeded_split)."""
+    from sklearn.model_selection import train_test_split
+
+    from navref.data.base import seeded_split
+
+    labels = np.array([0] * 10 + [1] * 5 + [2])  # class 2 has one item
+    split = seeded_split(labels, 0.2, seed=0)
+    for c, n_val in [(0, 2), (1, 1), (2, 0)]:  # round(0.2 * n) per class, one train item kept
+        assert (split[labels == c] == "val").sum() == n_val
+    with pytest.raises(ValueError, match="least populated class"):
+        train_test_split(np.arange(16), test_size=0.2, stratify=labels, random_state=0)

@@ -140,3 +140,23 @@ def test_downsample_images_block_means(tmp_path):
         downsample_images(imgs, 16)
     with pytest.raises(ValueError, match="uint8 images"):
         downsample_images(imgs.astype(np.float32), 2)
+
+
+def test_pixel_memorization_is_the_table_on_uint8_pixels_with_sensitivity():
+    from navref.metrics.memorization import pixel_memorization, threshold_shares
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, size=(30, 4, 4, 1), dtype=np.uint8)
+    samples = np.clip(train[:10].astype(int) + rng.integers(-20, 21, (10, 4, 4, 1)), 0, 255)
+    samples = samples.astype(np.uint8)
+    tab = pixel_memorization(samples, train)
+    d = np.linalg.norm(
+        samples.reshape(10, 1, -1).astype(float) - train.reshape(1, 30, -1).astype(float), axis=2
+    )
+    two = np.sort(d, axis=1)[:, :2]
+    np.testing.assert_allclose(tab["ratio"], two[:, 0] / two[:, 1], rtol=1e-12)
+    shares = threshold_shares(tab["ratio"])
+    for key, thr in [("q25", 0.25), ("q33", 1 / 3), ("q50", 0.5)]:
+        assert shares[f"memorization_share_{key}"] == ((two[:, 0] / two[:, 1]) < thr).mean()
+    with pytest.raises(ValueError, match="uint8"):
+        pixel_memorization(samples.astype(np.float32), train)

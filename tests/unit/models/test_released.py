@@ -195,8 +195,30 @@ def test_schema_release_names_are_the_loaders():
 @pytest.mark.parametrize(
     ("model", "ok"),
     [
-        ({"space": "s", "pretrained": "/w/xl.pt", "arch": "LightningDiT-XL/1"}, True),
-        ({"space": "s", "pretrained": "/w/sit.pt", "arch": "SiT-XL/2", "weights": "ema"}, True),
+        ({"space": "s", "pretrained": "/w/xl.pt", "arch": "LightningDiT-XL/1", "steps": 8}, True),
+        (
+            {
+                "space": "s",
+                "pretrained": "/w/sit.pt",
+                "arch": "SiT-XL/2",
+                "weights": "ema",
+                "steps": 7,
+                "arch_overrides": {"depth": 2},
+            },
+            True,
+        ),
+        ({"space": "s", "pretrained": "/w/xl.pt", "arch": "LightningDiT-XL/1"}, False),  # steps
+        (
+            {
+                "space": "s",
+                "pretrained": "/w/x.pt",
+                "arch": "SiT-XL/2",
+                "steps": 7,
+                "arch_overrides": {"input_size": 2},
+            },  # from the latent space, never set
+            False,
+        ),
+        ({"space": "s", "arch": {"size": "tiny"}, "train": {"steps": 10}, "steps": 10}, False),
         ({"space": "s", "arch": {"size": "tiny"}, "train": {"steps": 10}}, True),
         ({"space": "s", "pretrained": "/w/xl.pt", "arch": "LightningDiT-XL/3"}, False),
         ({"space": "s", "pretrained": "/w/xl.pt", "arch": {"size": "XL"}}, False),

@@ -9,6 +9,7 @@ import pytest
 
 from navref.report import claims as C
 from navref.report import tables as T
+from navref.report.claims.paired import paired_difference
 
 R, N, INC = C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE
 
@@ -220,91 +221,179 @@ def test_claim8():
 # ----------------------------------------------------------------------------- claim 4
 
 
-def _mixed(mem, n=200):
+def _mixed(mem, n=200, control=0.1, extrapolation=None):
+    """Mixed-sampling table at taus 0, 0.2, 0.5, 0.8, 1 (split 0.4: early 0.2, late 0.8),
+    with the model-free control shares ``control`` (state) and ``extrapolation``."""
     taus = [0.0, 0.2, 0.5, 0.8, 1.0]
-    return pd.DataFrame(
-        [
-            {"model": "m", "tau": tau, "n": n, "memorization_share": p, "match_share": p}
-            for tau, p in zip(taus, mem, strict=True)
-        ]
-    )
+    ext = control if extrapolation is None else extrapolation
+    rows = [
+        {"model": "m", "tau": tau, "n": n, "memorization_share": p, "match_share": p}
+        for tau, p in zip(taus, mem, strict=True)
+    ]
+    if control is not None:
+        for r in rows:
+            r.update(state_memorization_share=control, extrapolation_memorization_share=ext)
+    return pd.DataFrame(rows)
+
+
+def _unseen(share, tau=0.8, n=200):
+    return pd.DataFrame([{"model": "m", "tau": tau, "n": n, "source_memorization_share": share}])
 
 
 def test_claim4():
-    rec = C.claim4(_mixed([0.0, 0.02, 0.6, 0.9, 1.0]), 0.4)
+    good = [0.0, 0.02, 0.6, 0.9, 1.0]
+    rec = C.claim4(_mixed(good), None, 0.4)
     _keys_ok(rec, 4)
     assert rec["verdict"] == R and "tau = 0.80 (late)" in rec["numbers"]
-    assert C.claim4(_mixed([0.05] * 4 + [1.0]), 0.4)["verdict"] == N  # never memorizes
-    assert C.claim4(_mixed([0.9, 0.9, 0.9, 0.95, 1.0]), 0.4)["verdict"] == N  # memorizes early
-    assert C.claim4(_mixed([0.45, 0.45, 0.5, 0.5, 1.0], n=20), 0.4)["verdict"] == INC
-    assert C.claim4(_mixed([0.0, 0.02, 0.6, 0.9, 1.0]), 0.9)["verdict"] == INC  # no late tau < 1
-    assert C.claim4(_mixed([0.0, 0.02, 0.6, 0.9, 1.0]), None)["verdict"] == INC
+    assert "tau = 0.20 (early)" in rec["numbers"]  # largest tau below the split, not tau = 0
+    assert C.claim4(_mixed([0.05] * 4 + [1.0]), None, 0.4)["verdict"] == N  # never memorizes
+    assert C.claim4(_mixed([0.9, 0.9, 0.9, 0.95, 1.0]), None, 0.4)["verdict"] == N  # early
+    # early is the largest tau < t_s: memorizing there fails even if tau = 0 does not
+    assert C.claim4(_mixed([0.0, 0.9, 0.9, 0.95, 1.0]), None, 0.4)["verdict"] == N
+    assert C.claim4(_mixed([0.45, 0.45, 0.5, 0.5, 1.0], n=20), None, 0.4)["verdict"] == INC
+    assert C.claim4(_mixed(good), None, 0.5)["verdict"] == INC  # no tau >= 2 t_s below 1
+    # "s2.0" resolved and rounded to 4 decimals (0.8 for t_s = 0.40002) is still late
+    assert "tau = 0.80 (late)" in C.claim4(_mixed(good), None, 0.40002)["numbers"]
+    assert C.claim4(_mixed(good), None, None)["verdict"] == INC
+
+
+def test_claim4_controls():
+    good = [0.0, 0.02, 0.6, 0.9, 1.0]
+    # the straight-line extrapolation memorizes more than mixed sampling: not the model
+    rec = C.claim4(_mixed(good, extrapolation=0.99), None, 0.4)
+    assert rec["verdict"] == N and "excess over extrapolation -0.09" in rec["numbers"]
+    # a control as high as mixed sampling (within noise): cannot be attributed
+    assert C.claim4(_mixed(good, control=0.88), None, 0.4)["verdict"] == INC
+    # the unseen resume at the same tau ends as near its source: not reproduced
+    rec = C.claim4(_mixed(good), _unseen(0.97), 0.4)
+    assert rec["verdict"] == N and "unseen 0.97" in rec["numbers"]
+    # an unseen row at another tau is no control
+    assert C.claim4(_mixed(good), _unseen(0.97, tau=0.5), 0.4)["verdict"] == R
+    assert C.claim4(_mixed(good), _unseen(0.1), 0.4)["verdict"] == R
+    # without any control the excess is unknown
+    assert C.claim4(_mixed(good, control=None), None, 0.4)["verdict"] == INC
 
 
 # ----------------------------------------------------------------------------- claims 5-7
 
+#: noise shared by every setting of one seed (sample i of every setting starts from the same
+#: noise): large next to the differences between settings, which pairing removes
+SEED_SHIFT = (0.0, 2.0, -1.5)
 
-def _tab1(fids, std):
+
+def seeded(
+    table: pd.DataFrame, sweep: str, jitter: float = 0.02, shifts=SEED_SHIFT, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(table, sweeps): per-seed FIDs = the table's FID + the seed's shared shift + a small
+    independent jitter; the table's ``fid`` becomes their mean."""
+    rng = np.random.default_rng(seed)
+    table = table.assign(setting=[f"{sweep}-{i}" for i in range(len(table))])
+    rows = [
+        {
+            "sweep": sweep,
+            "setting": r.setting,
+            "seed": k,
+            "fid": r.fid + shift + rng.normal(0, jitter),
+        }
+        for r in table.itertuples()
+        for k, shift in enumerate(shifts)
+    ]
+    sweeps = pd.DataFrame(rows)
+    table["fid"] = table["setting"].map(sweeps.groupby("setting")["fid"].mean())
+    return table, sweeps
+
+
+def test_paired_difference():
+    from scipy import stats
+
+    a = pd.Series([3.0, 5.0, 1.5, 2.0], index=[0, 1, 2, 3])
+    b = pd.Series([2.0, 4.5, 0.4, 9.0, 7.0], index=[1, 0, 2, 3, 4])  # seed 4 has no partner
+    d = paired_difference(a, b)
+    ci = stats.ttest_rel(a.loc[[0, 1, 2, 3]], b.loc[[0, 1, 2, 3]]).confidence_interval()
+    assert d.n == 4 and np.isclose(d.mean, (-1.5 + 3.0 + 1.1 - 7.0) / 4)
+    assert np.isclose(d.low, ci.low) and np.isclose(d.high, ci.high)
+    one = paired_difference(pd.Series([3.0]), pd.Series([2.0]))
+    assert one.n == 1 and np.isnan(one.low) and one.part(lower=False) == "pass"  # 1 > 5 % of 2
+    assert paired_difference(pd.Series([2.05]), pd.Series([2.0])).part(lower=False) is None
+
+
+def _tab1(fids):
     roles = [("large", "large"), ("small", "large"), ("large", "small"), ("small", "small")]
     rows = []
     for tau, vals in fids.items():
         for (a, b), f in zip(roles, vals, strict=True):
-            rows.append({"tau": tau, "stage1_role": a, "stage2_role": b, "fid": f, "fid_std": std})
+            rows.append({"tau": tau, "stage1_role": a, "stage2_role": b, "fid": f})
     return pd.DataFrame(rows)
+
+
+PAPER_TAB1 = {0.1: [2.94, 3.71, 11.26, 12.45], 0.2: [2.60, 4.47, 9.24, 12.01]}
 
 
 def test_claim5():
-    paper_like = {0.1: [2.94, 3.71, 11.26, 12.45], 0.2: [2.60, 4.47, 9.24, 12.01]}
-    rec = C.claim5(_tab1(paper_like, 0.3))
+    rec = C.claim5(*seeded(_tab1(PAPER_TAB1), "stage_swap"))
     _keys_ok(rec, 5)
-    assert rec["verdict"] == R
+    assert rec["verdict"] == R and "paired t 95%, 3 seeds" in rec["numbers"]
     reversed_ = {0.1: [2.94, 11.26, 3.71, 12.45]}
-    assert C.claim5(_tab1(reversed_, 0.3))["verdict"] == N
-    assert C.claim5(_tab1(paper_like, 10.0))["verdict"] == INC  # within the seed spread
-    assert C.claim5(_tab1(paper_like, np.nan))["verdict"] == INC  # a single seed
-    assert C.claim5(_tab1(paper_like, 0.3).iloc[:2])["verdict"] == INC  # swap settings missing
+    assert C.claim5(*seeded(_tab1(reversed_), "stage_swap"))["verdict"] == N
+    close = {0.1: [2.94, 3.71, 3.72, 12.45]}  # the two costs differ by less than the jitter
+    assert C.claim5(*seeded(_tab1(close), "stage_swap", jitter=0.5))["verdict"] == INC
+    assert C.claim5(_tab1(PAPER_TAB1))["verdict"] == R  # one run each: the margin decides
+    assert C.claim5(_tab1(close))["verdict"] == INC
+    assert C.claim5(_tab1(PAPER_TAB1).iloc[:2])["verdict"] == INC  # swap settings missing
 
 
-def _tab2(fids, std):
-    s = [4.0, 2.0, 1.0, 0.7, 0.5, 0.3, 0.1]
-    return pd.DataFrame({"shift": s, "fid": fids, "fid_std": std})
+def _tab2(fids):
+    return pd.DataFrame({"shift": [4.0, 2.0, 1.0, 0.7, 0.5, 0.3, 0.1], "fid": fids})
+
+
+PAPER_TAB2 = [18.89, 14.82, 12.99, 12.46, 12.23, 12.66, 19.91]
 
 
 def test_claim6():
-    paper_fids = [18.89, 14.82, 12.99, 12.46, 12.23, 12.66, 19.91]
-    rec = C.claim6(_tab2(paper_fids, 0.1))
+    rec = C.claim6(*seeded(_tab2(PAPER_TAB2), "timestep_shift"))
     _keys_ok(rec, 6)
     assert rec["verdict"] == R, rec
     mild_worse = [18.89, 14.82, 12.0, 13.5, 14.0, 12.66, 19.91]
-    assert C.claim6(_tab2(mild_worse, 0.1))["verdict"] == N
-    extreme_better = [18.89, 14.82, 12.99, 12.46, 12.23, 12.66, 10.0]
-    assert C.claim6(_tab2(extreme_better, 0.1))["verdict"] == N
-    assert C.claim6(_tab2(paper_fids, 5.0))["verdict"] == INC
-    assert C.claim6(_tab2(paper_fids, 0.1).drop(index=2))["verdict"] == INC  # no uniform
+    assert C.claim6(*seeded(_tab2(mild_worse), "timestep_shift"))["verdict"] == N
+    # issue 15's default run: both extreme shifts beat uniform by about 0.4 in every seed
+    extremes_better = [12.6, 12.8, 13.0, 12.9, 12.9, 12.8, 12.6]
+    rec = C.claim6(*seeded(_tab2(extremes_better), "timestep_shift"))
+    assert rec["verdict"] == N and "(ii) s small worse: fail" in rec["why"]
+    flat = [13.0] * 7
+    assert C.claim6(*seeded(_tab2(flat), "timestep_shift", jitter=0.5))["verdict"] == INC
+    assert C.claim6(_tab2(PAPER_TAB2).drop(index=2))["verdict"] == INC  # no uniform
 
 
-def _tab3(short, wide, std):
-    rows = [{"interval": "none", "cfg_a": np.nan, "cfg_b": np.nan, "fid": 12.99, "fid_std": std}]
+def _tab3(short, wide):
+    rows = [{"interval": "none", "cfg_a": np.nan, "cfg_b": np.nan, "fid": 12.99}]
     for k, f in enumerate(short):
-        rows.append({"cfg_a": k / 10, "cfg_b": (k + 1) / 10, "fid": f, "fid_std": std})
+        rows.append({"cfg_a": k / 10, "cfg_b": (k + 1) / 10, "fid": f})
     for (a, b), f in wide.items():
-        rows.append({"cfg_a": a, "cfg_b": b, "fid": f, "fid_std": std})
+        rows.append({"cfg_a": a, "cfg_b": b, "fid": f})
     return pd.DataFrame(rows)
 
 
+SHORT = [6.33, 5.21, 7.70, 9.39, 10.39, 10.59, 11.06, 11.38, 11.64, 12.20]
+
+
 def test_claim7():
-    short = [6.33, 5.21, 7.70, 9.39, 10.39, 10.59, 11.06, 11.38, 11.64, 12.20]
     wide = {(0.0, 0.6): 8.03, (0.1, 0.6): 2.80, (0.0, 1.0): 10.79, (0.1, 1.0): 9.0}
-    rec = C.claim7(_tab3(short, wide, 0.2), 0.15)
+    tab, sw = seeded(_tab3(SHORT, wide), "cfg_interval")
+    rec = C.claim7(tab, 0.15, sw)
     _keys_ok(rec, 7)
     assert rec["verdict"] == R, rec
-    far = short.copy()
+    far = SHORT.copy()
     far[8] = 1.0  # best short interval [0.8, 0.9], far from the transition
-    assert C.claim7(_tab3(far, wide, 0.2), 0.15)["verdict"] == N
+    tab, sw = seeded(_tab3(far, wide), "cfg_interval")
+    assert C.claim7(tab, 0.15, sw)["verdict"] == N
     worse_wide = {(0.0, 0.6): 2.80, (0.1, 0.6): 8.03}
-    assert C.claim7(_tab3(short, worse_wide, 0.2), 0.15)["verdict"] == N
-    assert C.claim7(_tab3(short, wide, 20.0), 0.15)["verdict"] == INC
-    assert C.claim7(_tab3(short, wide, 0.2), None)["verdict"] == INC
+    tab, sw = seeded(_tab3(SHORT, worse_wide), "cfg_interval")
+    assert C.claim7(tab, 0.15, sw)["verdict"] == N
+    flat = _tab3([10.0] * 10, {(0.0, 0.6): 10.0, (0.1, 0.6): 10.0})
+    tab, sw = seeded(flat, "cfg_interval", jitter=0.5)
+    assert C.claim7(tab, 0.15, sw)["verdict"] == INC
+    assert C.claim7(flat, 0.15)["verdict"] == INC  # one run each, no difference
+    assert C.claim7(_tab3(SHORT, wide), None)["verdict"] == INC
 
 
 # ----------------------------------------------------------------------------- all
@@ -345,16 +434,14 @@ def test_evaluate_and_write(tmp_path):
         synthetic=_syn_curves(sp),
         objective=obj,
         mixed=_mixed([0.0, 0.02, 0.6, 0.9, 1.0]),
-        sweeps=_sweeps(),
+        table1=T.table1(_sweeps(), ["tiny", "small"]),
         size_order=["tiny", "small"],
     )
     assert [r["claim_id"] for r in recs] == list(range(1, 9))
     v = {r["claim_id"]: r["verdict"] for r in recs}
     # split 0.4 of space pix is used for the mixed-sampling claim
     assert v == {1: R, 2: R, 3: INC, 4: R, 5: R, 6: INC, 7: INC, 8: INC}, recs
-    assert "timestep_shift" in recs[5]["why"]  # the sweep was not run
-    recs_no_order = C.evaluate_claims(sweeps=_sweeps())
-    assert recs_no_order[4]["verdict"] == INC and "size_order" in recs_no_order[4]["why"]
+    assert "table 2" in recs[5]["why"]  # the sweep's table was not given
 
     md, pq = tmp_path / "claims.md", tmp_path / "claims.parquet"
     C.write_claims(recs, md, pq)

@@ -293,8 +293,13 @@ def test_fig_losses(tmp_path):
     assert [a.get_title() for a in res.axes] == ["pix (pix-small)", "vae (vae-small)"]
     assert [len(_data_lines(a)) for a in res.axes] == [4, 3]
     assert _split_x(res.axes[0]) == [0.5] and _split_x(res.axes[1]) == [0.3]
-    with pytest.raises(ValueError, match="several models"):
-        F.fig_loss_by_space(lc, stem)
+    res = F.fig_loss_by_space(lc, tmp_path / "fig9_all", dpi=DPI)  # several models a space
+    assert res.axes[0].get_title() == "pix (pix-small, pix-tiny)"
+    orc = lc[(lc["space"] == "pix") & (lc["loss_kind"] == "oracle")]
+    curves = orc[["model", "step", "checkpoint"]].drop_duplicates()
+    assert len(_data_lines(res.axes[0])) == len(curves) > 4
+    labels = set(res.data.loc[res.data["space"] == "pix", "checkpoint_label"])
+    assert {lab.split(": ")[0] for lab in labels} == {"pix-small", "pix-tiny"}
 
 
 def test_fig_training_and_split_time(tmp_path):

@@ -237,7 +237,12 @@ def test_write_table(tmp_path):
     lines = md.strip().splitlines()
     assert len(lines) == 2 + len(tab)
     assert lines[0].count("|") == lines[2].count("|")
-    assert "fid_std" not in lines[0] and "| fid |" in lines[0]
+    header = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+    assert (
+        "fid" in header
+        and "fid_std" not in header
+        and len(header) == len(lines[0]) - len(lines[0].replace("|", "")) - 1
+    )
     assert "12.45" in md and "125.5 ± 1" in md  # Base/Base tau 0.1: 10 * 12.45 + 1 ± 1
     tex = paths[2].read_text()
     assert "\\begin{tabular}" in tex and "$\\pm$" in tex and "paper\\_gfid" in tex
@@ -290,10 +295,10 @@ def test_build_sweep_table_through_the_sweep_registry(tmp_path):
 
     split = pd.DataFrame(
         {"curve": ["objective"], "space": ["pix"], "conditional": [True], "threshold": 0.9,
-         "t_split_grid": [0.4], "t_split": [0.35], "reached": [True]}
+         "t_split_grid": [0.2], "t_split": [0.175], "reached": [True]}
     )  # fmt: skip
     split.to_parquet(tmp_path / "split.parquet")
-    settings = {"probe_space": "pix", "stage_swap_taus": ["s1.0"], "paper_taus": [0.2]}
+    settings = {"probe_space": "pix", "stage_swap_taus": ["s2.0"], "paper_split": 0.1}
     direct = {
         "table1": T.table1(_sweeps(), T.SIZE_ORDER, {0.35: 0.2}),
         "table2": T.table2(_sweeps()),
@@ -315,11 +320,26 @@ def test_build_sweep_table_through_the_sweep_registry(tmp_path):
         first = T.display_frame(direct[name]).iloc[0]
         assert f"<td>{first['setting']}</td>" in page and "<table" in page
     t1 = pd.read_parquet(tmp_path / "tables" / "table1.parquet")
-    assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [0.2]  # s1.0 of pix -> 0.2
+    assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [
+        0.2
+    ]  # s2.0 of pix (2 x 0.175) -> 2 x the paper split 0.1
     with pytest.raises(ValueError, match="no sweep writes table 'table9'"):
         build_sweep_table("table9", "x", "y", {}, {})
     out = {k: str(tmp_path / "tables" / f"split_times.{k}") for k in ("md", "parquet", "html")}
     build_split_table(tmp_path / "split.parquet", out)
     assert (tmp_path / "tables" / "split_times.md").read_text() == T.split_markdown(split)
     page = (tmp_path / "tables" / "split_times.html").read_text()
-    assert "<td>pix</td>" in page and "<td>0.350</td>" in page
+    assert "<td>pix</td>" in page and "<td>0.175</td>" in page
+
+
+def test_tau_map_by_multiples_of_each_split():
+    """s<f> stands for f x the paper's split; an absolute tau for its multiple of ours."""
+    from navref.report.build import tau_map_from
+
+    split = pd.DataFrame(
+        {"curve": ["objective"], "space": ["pix"], "conditional": [True], "threshold": 0.9,
+         "t_split_grid": [0.4], "t_split": [0.36], "reached": [True]}
+    )  # fmt: skip
+    settings = {"probe_space": "pix", "stage_swap_taus": ["s0.5", "s1.0", 0.72]}
+    got = tau_map_from({**settings, "paper_split": 0.1}, split)
+    assert got == {0.18: 0.05, 0.36: 0.1, 0.72: 0.2}

@@ -348,7 +348,7 @@ def test_cli_trains_from_npy_and_parquet(tmp_path):
         "--no-progress",
     ]
     assert main(argv) == 0
-    assert load_model(tmp_path / "out").cfg.num_classes == 2
+    assert load_model(tmp_path / "out").conf.num_classes == 2
     with pytest.raises(ValueError, match="no column"):
         main([*argv[:4], "--label-column", "lbl", *argv[4:]])
 
@@ -358,7 +358,12 @@ def _space(root, latents, labels, split):
     root.mkdir(parents=True)
     np.save(root / "latents.npy", latents)
     pd.DataFrame({"label": labels, "split": split}).to_parquet(root / "meta.parquet")
-    (root / "stats.json").write_text(json.dumps({"num_classes": NUM_CLASSES}))
+    channels = latents.shape[1]
+    stats = {
+        "num_classes": NUM_CLASSES, "shape": list(latents.shape),
+        "shift": [0.0] * channels, "scale": [1.0] * channels,
+    }  # fmt: skip
+    (root / "stats.json").write_text(json.dumps(stats))
     return root
 
 

@@ -1,0 +1,126 @@
+"""Claim 7 (Tab. 3, CFG interval): guidance on a short interval helps most at the
+navigation/refinement transition; wide intervals are better without the very start.
+
+Inputs: Tab. 3 as ``report_tables`` writes it, the per-seed FIDs (:mod:`.sweeps`) and the split
+t_s of the swept models' space; CFG applied for t in [cfg_a, cfg_b], t = 0 noise, t = 1 data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from navref.report import paper
+from navref.report.claims.registry import claim
+from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, best, fid_difference
+from navref.report.claims.verdict import (
+    Outcome,
+    Part,
+    Splits,
+    combine,
+    fmt,
+    missing_input,
+    one_split,
+    undecided,
+)
+
+
+def _paper_interval_text() -> str:
+    """The paper's Tab. 3 FIDs the claim is about (labelled rows only)."""
+    ref = paper.table3()
+    ref = ref[ref["label_known"] & (ref["interval"] != "none")]
+    short = ref[ref["column"] == "width 0.1"]
+    best_short, first_short = best(short, "gfid"), short.iloc[0]
+    wide = ref[ref["column"] == "wider"]
+    best_wide = best(wide, "gfid")
+    full = wide[np.isclose(wide["cfg_a"], 0.0) & np.isclose(wide["cfg_b"], 1.0)].iloc[0]
+
+    def show(r: pd.Series) -> str:
+        return f"{r['interval']} {r['gfid']:.2f}"
+
+    return (
+        f"paper (t_s about {paper.OBJECTIVE_SPLIT_T:g}-{paper.MODEL_SPLIT_T:g}): best width-0.1 "
+        f"interval {show(best_short)} vs {show(first_short)}; {show(best_wide)} vs {show(full)}"
+    )
+
+
+def _best_vsbest(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str, sweeps):
+    """Whether the best interval of ``a`` has a lower FID than the best of ``b`` (paired)."""
+    ba, bb = best(a), best(b)
+    d = fid_difference(ba, bb, sweeps, "cfg_interval")
+    txt = (
+        f"{a_name} [{ba['cfg_a']:g}, {ba['cfg_b']:g}] FID {fmt(ba['fid'])}, {b_name} "
+        f"[{bb['cfg_a']:g}, {bb['cfg_b']:g}] FID {fmt(bb['fid'])} ({d.text})"
+    )
+    return d.part(lower=True), txt
+
+
+def _transition_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]:
+    """Claim 7 (i): the best short interval lies at the transition."""
+    short = f[np.isclose(f["w"], w)]
+    if len(short) < 3:
+        return None, f"only {len(short)} intervals of the narrowest width {w:g}"
+    mid = (short["cfg_a"] + short["cfg_b"]) / 2
+    tr, other = short[(mid - ts).abs() <= w + 1e-9], short[(mid - ts).abs() > w + 1e-9]
+    if tr.empty or other.empty:
+        return None, "no short interval on one side of the transition test"
+    return _best_vsbest(
+        tr, other, "best short interval at the transition", "best elsewhere", sweeps
+    )
+
+
+def _wide_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]:
+    """Claim 7 (ii): the best wide interval excluding the start beats the best one from 0."""
+    wide = f[f["w"] > w + 1e-9]
+    late = wide[(wide["cfg_a"] > 1e-9) & (wide["cfg_a"] <= ts + w + 1e-9)]
+    zero = wide[np.isclose(wide["cfg_a"], 0.0)]
+    if late.empty or zero.empty:
+        return None, "no wide interval [0, b] or [a, b] with 0 < a <= t_s + w"
+    return _best_vsbest(late, zero, "best wide", "best from 0", sweeps)
+
+
+@claim(
+    7,
+    statement="CFG on a short interval helps most at the navigation/refinement transition; wide "
+    "intervals are better when they exclude the very start.",
+    criterion="Tab. 3, FID differences paired by seed. Short = the narrowest interval width w "
+    "present (>= 3 intervals); transition = short intervals with |midpoint - t_s| <= w. (i) the "
+    "best transition interval is below the best other short interval beyond the noise (fails "
+    "if above beyond it). (ii) wide = width > w: the best wide interval [a, b] with 0 < a <= "
+    "t_s + w is below the best wide interval [0, b'] (any end b') beyond the noise (fails if "
+    "above beyond it). Best = lowest mean FID. Reproduced if (i) and (ii) pass, not reproduced "
+    f"if either fails, else inconclusive; {BEYOND_NOISE}. {PAIRED_CHANGE} Also changed "
+    "2026-11-29 (issue 15): (ii) compared [0, b] with [a, b] of the same end b only, a pair "
+    "that neither config nor the paper's labelled Tab. 3 contains, so (ii) could never pass.",
+    source="Tab. 3",
+    inputs=("table3", "model_split", "sweeps"),
+)
+def claim7(
+    tab3: pd.DataFrame | None, split_t: Splits, sweeps: pd.DataFrame | None = None
+) -> Outcome:
+    """Claim 7; ``tab3`` is Tab. 3 (:func:`navref.report.tables.table3`), ``sweeps`` the
+    per-seed sweep table."""
+    bad = missing_input(tab3, ["cfg_a", "cfg_b", "fid"], "table 3")
+    if bad:
+        return bad
+    ts = one_split(split_t)
+    if not np.isfinite(ts):
+        return undecided("no split time given")
+    f = tab3[tab3["cfg_a"].notna() & tab3["cfg_b"].notna()].copy()
+    f["w"] = (f["cfg_b"] - f["cfg_a"]).round(6)
+    if f.empty:
+        return undecided("no CFG intervals in the sweep")
+    w = float(f["w"].min())
+    part_i, txt_i = _transition_part(f, w, ts, sweeps)
+    part_ii, txt_ii = _wide_part(f, w, ts, sweeps)
+    parts, nums = [part_i, part_ii], [txt_i, txt_ii]
+    if "interval" in tab3.columns:
+        none = tab3[tab3["interval"] == "none"]
+        if len(none):
+            nums.insert(0, f"no CFG FID {fmt(none['fid'].iloc[0])}; t_s = {ts:.3f}")
+    nums.append(_paper_interval_text())
+    why = (
+        f"(i) short interval best at the transition: {parts[0]}; (ii) excluding the start helps "
+        f"wide intervals: {parts[1]} (None = within the noise or missing)"
+    )
+    return Outcome(combine(parts), "; ".join(nums), why)

@@ -1,0 +1,124 @@
+"""Judge every registered claim on the pipeline's results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from navref.analysis.split_times import SplitTimes
+from navref.report.claims import sensitivity as S
+from navref.report.claims.registry import registered
+from navref.report.claims.verdict import Splits, one_split
+
+
+def space_splits(split_times: pd.DataFrame | None) -> dict[str, float]:
+    """The split time of every latent space with an objective curve
+    (:meth:`SplitTimes.for_space`, class-conditional curve preferred); empty without a usable
+    split-time table."""
+    if split_times is None or split_times.empty:
+        return {}
+    try:
+        table = SplitTimes(split_times)
+    except ValueError:
+        return {}
+    return {str(space): table.for_space(space) for space in table.spaces()}
+
+
+def model_split(splits: Splits, model_space: str | None) -> float:
+    """The split of the space the probed / swept models were trained on, or the only one."""
+    if isinstance(splits, Mapping) and model_space is not None:
+        return float(splits.get(model_space, math.nan))
+    return one_split(splits)
+
+
+def claim_context(
+    frames: Mapping[str, pd.DataFrame | None],
+    split_t: Splits = None,
+    model_space: str | None = None,
+    **settings: object,
+) -> dict[str, object]:
+    """What the judges read (:mod:`.registry`): the input ``frames``, the split per space
+    (``split_t``, else from ``frames["split_times"]``), the models' split and ``settings``."""
+    splits = split_t if split_t is not None else (space_splits(frames.get("split_times")) or None)
+    return {**frames, **settings, "splits": splits, "model_split": model_split(splits, model_space)}
+
+
+def threshold_contexts(
+    frames: Mapping[str, pd.DataFrame | None], model_space: str | None, settings: Mapping
+) -> dict[float, dict | None]:
+    """The judges' context with the split recomputed at each of ``SPLIT_THRESHOLDS``
+    (:mod:`.sensitivity`); None where the top-1 curves to recompute it are missing."""
+    out: dict[float, dict | None] = {}
+    for threshold in S.SPLIT_THRESHOLDS:
+        table = S.split_table(frames.get("objective"), frames.get("synthetic"), threshold)
+        frames_at = {**frames, "split_times": table}
+        out[threshold] = (
+            None if table is None else claim_context(frames_at, None, model_space, **settings)
+        )
+    return out
+
+
+def evaluate_claims(
+    *,
+    split_times: pd.DataFrame | None = None,
+    synthetic: pd.DataFrame | None = None,
+    objective: pd.DataFrame | None = None,
+    loss_curves: pd.DataFrame | None = None,
+    mixed: pd.DataFrame | None = None,
+    unseen: pd.DataFrame | None = None,
+    table1: pd.DataFrame | None = None,
+    table2: pd.DataFrame | None = None,
+    table3: pd.DataFrame | None = None,
+    sweeps: pd.DataFrame | None = None,
+    size_order: Sequence[str] | None = None,
+    split_t: Splits = None,
+    model_space: str | None = None,
+    semantic_space: str | None = None,
+    other_space: str | None = None,
+) -> list[dict]:
+    """All registered claims, in order, each with its sensitivity to the split threshold
+    (:mod:`.sensitivity`). Inputs not given make their claims inconclusive.
+
+    ``table1``-``table3``: the tables of :mod:`navref.report.tables` (as ``report_tables``
+    writes them); ``sweeps``: the per-seed sweep table, for the paired comparisons of claims
+    5-7 (:mod:`.paired`). ``split_t``: the split time separating navigation from refinement for the
+    model claims (3, 4, 7, 8), one value or one per latent space; by default each space's
+    split from ``split_times`` (then also recomputed at the other thresholds). Claims 4 and 7
+    (no space in their tables) use the split of ``model_space`` (the space the probed /
+    swept models were trained on), or the only value. ``size_order`` (smallest first) is
+    needed for claim 3(c).
+    """
+    frames = {
+        "split_times": split_times,
+        "synthetic": synthetic,
+        "objective": objective,
+        "loss_curves": loss_curves,
+        "mixed": mixed,
+        "unseen": unseen,
+        "table1": table1,
+        "table2": table2,
+        "table3": table3,
+        "sweeps": sweeps,
+    }
+    settings = {
+        "size_order": size_order,
+        "semantic_space": semantic_space,
+        "other_space": other_space,
+    }
+    context = claim_context(frames, split_t, model_space, **settings)
+    # a split given by the caller is not recomputed: sensitivity not assessed
+    others = threshold_contexts(frames, model_space, settings) if split_t is None else {}
+    base = S.base_threshold(split_times)
+    records = []
+    for entry in registered():
+        record = entry.evaluate(context)
+
+        def judge_at(threshold: float, entry=entry) -> str | None:
+            at = others.get(threshold)
+            return None if at is None else entry.evaluate(at)["verdict"]
+
+        found = S.assess(entry.inputs, record["verdict"], base, judge_at)
+        records.append({**record, "sensitivity": found.text, "fragile": found.fragile})
+    return records

@@ -1,0 +1,73 @@
+"""Claim 5 (Tab. 1, stage swap): a small stage-1 model costs little, a small stage-2 model a lot.
+
+Inputs: Tab. 1 as ``report_tables`` writes it and the per-seed FIDs (:mod:`.sweeps`). Model A on
+[0, tau], model B on [tau, 1]; t = 0 noise, t = 1 data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from navref.report.claims.registry import claim
+from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, fid_difference, row_where
+from navref.report.claims.verdict import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Outcome,
+    Part,
+    combine,
+    fmt,
+    missing_input,
+)
+
+
+def _swap_costs(tau: float, g: pd.DataFrame, sweeps: pd.DataFrame | None) -> tuple[Part, str]:
+    """Claim 5 at one tau: the cost of a small stage-2 vs a small stage-1 model."""
+
+    def role(a: str, b: str) -> pd.Series | None:
+        return row_where(g, (g["stage1_role"] == a) & (g["stage2_role"] == b))
+
+    ll, sl, ls = role("large", "large"), role("small", "large"), role("large", "small")
+    if ll is None or sl is None or ls is None:
+        return None, f"tau {tau}: missing (large, large), (small, large) or (large, small)"
+    c1, c2 = sl["fid"] - ll["fid"], ls["fid"] - ll["fid"]
+    d = fid_difference(ls, sl, sweeps, "stage_swap")  # cost2 - cost1
+    txt = f"tau {tau}: cost stage 1 {fmt(c1)}, cost stage 2 {fmt(c2)}, cost2 - cost1 {d.text}"
+    if "paper_gfid" in g.columns and np.isfinite(ll.get("paper_gfid", np.nan)):
+        p1, p2 = sl["paper_gfid"] - ll["paper_gfid"], ls["paper_gfid"] - ll["paper_gfid"]
+        txt += f" (paper: {fmt(p1)}, {fmt(p2)})"
+    return d.part(lower=False), txt
+
+
+@claim(
+    5,
+    statement="Swapping in a smaller model for stage 1 costs little; for stage 2, a lot.",
+    criterion="Tab. 1, per tau: cost1 = FID(small, large) - FID(large, large), cost2 = FID(large, "
+    "small) - FID(large, large); cost2 - cost1 = FID(large, small) - FID(small, large), paired "
+    f"by seed. Reproduced if cost2 - cost1 > 0 {BEYOND_NOISE}, at every tau; not reproduced if "
+    f"cost2 - cost1 < 0 beyond the noise at any tau; else inconclusive. {PAIRED_CHANGE}",
+    source="Tab. 1",
+    inputs=("table1", "sweeps"),
+)
+def claim5(tab1: pd.DataFrame | None, sweeps: pd.DataFrame | None = None) -> Outcome:
+    """Claim 5; ``tab1`` is Tab. 1 (:func:`navref.report.tables.table1`), ``sweeps`` the
+    per-seed sweep table."""
+    bad = missing_input(tab1, ["tau", "stage1_role", "stage2_role", "fid"], "table 1")
+    if bad:
+        return bad
+    parts, nums = [], []
+    for tau, g in tab1.groupby("tau", sort=True):
+        part, txt = _swap_costs(tau, g, sweeps)
+        parts.append(part)
+        nums.append(txt)
+    verdict = combine(parts)
+    why = {
+        REPRODUCED: "a smaller stage-2 model costs more FID than a smaller stage-1 model, beyond "
+        "the noise, at every tau",
+        NOT_REPRODUCED: "a smaller stage-1 model costs more than a smaller stage-2 model beyond "
+        "the noise",
+        INCONCLUSIVE: "cost difference within the noise, or swap settings missing",
+    }[verdict]
+    return Outcome(verdict, "; ".join(nums), why)

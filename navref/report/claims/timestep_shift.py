@@ -1,0 +1,100 @@
+"""Claim 6 (Tab. 2, timestep shift t_m = s t_n / (1 + (s - 1) t_n)): a mild shift towards early
+steps beats uniform, an extreme one is worse.
+
+Inputs: Tab. 2 as ``report_tables`` writes it and the per-seed FIDs (:mod:`.sweeps`); t = 0
+noise, t = 1 data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from navref.report import paper
+from navref.report.claims.registry import claim
+from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, best, fid_difference, row_where
+from navref.report.claims.verdict import (
+    FAIL,
+    PASS,
+    Outcome,
+    Part,
+    combine,
+    fmt,
+    missing_input,
+    undecided,
+)
+
+#: mild shifts are 0.5 <= s < 1; extremes s <= 0.2 and s >= 3
+MILD_S, LOW_EXTREME_S, HIGH_EXTREME_S = (0.5, 1.0), 0.2, 3.0
+
+
+def _paper_shift_text() -> str:
+    """The paper's Tab. 2 FIDs the claim is about: uniform, the mild and the extreme s."""
+    ref = paper.table2().set_index("shift")["gfid"]
+    shown = [("uniform", 1.0), ("s = 0.5", 0.5), ("s = 0.7", 0.7), ("s = 0.1", 0.1)]
+    shown.append(("s = 4", 4.0))
+    return "paper: " + ", ".join(f"{name} {ref[s]:g}" for name, s in shown)
+
+
+def _mild_part(tab2, s: pd.Series, uni: pd.Series, sweeps) -> tuple[Part, str]:
+    """Claim 6 (i): the best mild shift beats uniform."""
+    mild = tab2[(s >= MILD_S[0]) & (s < MILD_S[1])]
+    if mild.empty:
+        return None, "no mild s in [0.5, 1)"
+    top = best(mild)
+    d = fid_difference(top, uni, sweeps, "timestep_shift")
+    txt = f"best mild s = {top['shift']:g}: FID {fmt(top['fid'])} ({d.text})"
+    if d.part(lower=True) == PASS:
+        return PASS, txt
+    others = (fid_difference(r, uni, sweeps, "timestep_shift") for _, r in mild.iterrows())
+    if all(o.part(lower=True) == FAIL for o in others):
+        return FAIL, txt
+    return None, txt
+
+
+def _extreme_part(name: str, row, uni: pd.Series, sweeps) -> tuple[Part, str]:
+    """Claim 6 (ii), (iii): an extreme shift is worse than uniform."""
+    if row is None:
+        return None, f"no extreme {name} s"
+    d = fid_difference(row, uni, sweeps, "timestep_shift")
+    return d.part(lower=False), f"{name} s = {row['shift']:g}: FID {fmt(row['fid'])} ({d.text})"
+
+
+@claim(
+    6,
+    statement="A mild shift towards early steps (s a little below 1) beats uniform; an extreme "
+    "shift in either direction is worse.",
+    criterion=f"Tab. 2, FID differences to uniform (s = 1) paired by seed. (i) the best mild s "
+    f"in [{MILD_S[0]}, {MILD_S[1]}) (lowest mean FID) is below uniform beyond the noise; fails "
+    f"if every mild s is above uniform beyond the noise. (ii) the smallest s (<= "
+    f"{LOW_EXTREME_S}) and (iii) the largest s (>= {HIGH_EXTREME_S}) each are above uniform "
+    "beyond the noise; fail if below beyond it. Reproduced if (i)-(iii) pass, not reproduced "
+    f"if any fails, else (or settings missing) inconclusive; {BEYOND_NOISE}. {PAIRED_CHANGE}",
+    source="Tab. 2",
+    inputs=("table2", "sweeps"),
+)
+def claim6(tab2: pd.DataFrame | None, sweeps: pd.DataFrame | None = None) -> Outcome:
+    """Claim 6; ``tab2`` is Tab. 2 (:func:`navref.report.tables.table2`), ``sweeps`` the
+    per-seed sweep table."""
+    bad = missing_input(tab2, ["shift", "fid"], "table 2")
+    if bad:
+        return bad
+    s = tab2["shift"].astype(float)
+    uni = row_where(tab2, np.isclose(s, 1.0))
+    if uni is None:
+        return undecided("no uniform schedule (s = 1) in the sweep")
+    part, txt = _mild_part(tab2, s, uni, sweeps)
+    parts, nums = [part], [f"uniform FID {fmt(uni['fid'])}", txt]
+    for name, row in (
+        ("smallest", row_where(tab2, s == s.min()) if s.min() <= LOW_EXTREME_S else None),
+        ("largest", row_where(tab2, s == s.max()) if s.max() >= HIGH_EXTREME_S else None),
+    ):
+        part, txt = _extreme_part(name, row, uni, sweeps)
+        parts.append(part)
+        nums.append(txt)
+    nums.append(_paper_shift_text())
+    why = (
+        f"(i) mild beats uniform: {parts[0]}; (ii) s small worse: {parts[1]}; (iii) s large "
+        f"worse: {parts[2]} (None = within the noise or missing)"
+    )
+    return Outcome(combine(parts), "; ".join(nums), why)
