@@ -1,14 +1,32 @@
 # navref: two commands do everything.
 #   make reproduce   create .venv, install, run the default pipeline (config.yaml) and write the report
 #   make test        create .venv if needed, run the test suite
+#   make help        every target, including one per paper table and figure
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.navref-installed
 CORES  ?= all
 CONFIG ?= config.yaml
+# the config's run_name: its outputs live under results/$(RUN)/
+RUN    ?= $(or $(shell sed -n 's/^run_name: *\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG)),default)
+OUT    := results/$(RUN)
+SNAKE  := $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+# one named target per paper artefact (rules/targets.smk)
+ARTEFACTS := table1 table2 table3 split_times fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 training claims
 
-.PHONY: reproduce test venv lint format dryrun report clean
+.PHONY: help reproduce test venv lint format dryrun report clean $(ARTEFACTS)
+
+help:
+	@echo "make reproduce     install (.venv) and run the whole pipeline of CONFIG=$(CONFIG), write $(OUT)/report.html"
+	@echo "make test          run the test suite"
+	@echo "make <artefact>    only the jobs one artefact needs, e.g. make table3 (outputs under $(OUT)/):"
+	@echo "                   $(ARTEFACTS)"
+	@echo "make report        $(OUT)/report.html from the finished outputs"
+	@echo "make dryrun        what snakemake would run (snakemake -n)"
+	@echo "make lint / format ruff, snakemake --lint, snakefmt"
+	@echo "make clean         remove $(OUT) and .snakemake"
+	@echo "Options: CONFIG=configs/paper.yaml (its run_name picks results/<run_name>/), CORES=N"
 
 venv: $(STAMP)
 
@@ -21,8 +39,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+	$(SNAKE) --rerun-incomplete
+	$(MAKE) --no-print-directory report
+	@echo
+	@cat $(OUT)/claims.md 2>/dev/null | sed -n '1,/^$$/p' || true
+	@echo "Report: $(OUT)/report.html (open it with any browser, e.g. xdg-open $(OUT)/report.html)"
+
+report: $(STAMP)
+	$(SNAKE) --report $(OUT)/report.html
+
+$(ARTEFACTS): $(STAMP)
+	$(BIN)/snakemake $@ --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -40,4 +67,4 @@ dryrun: $(STAMP)
 	$(BIN)/snakemake -n --configfile $(CONFIG)
 
 clean:
-	rm -rf results .snakemake
+	rm -rf $(OUT) .snakemake

@@ -22,6 +22,7 @@ include: "rules/probes.smk"
 include: "rules/sweeps.smk"
 include: "rules/evaluation.smk"
 include: "rules/report.smk"
+include: "rules/targets.smk"
 
 
 report: "report/workflow.rst"

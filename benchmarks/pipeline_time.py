@@ -1,6 +1,6 @@
 """Where a pipeline run spent its time: the Snakemake ``benchmark:`` files, summed per rule.
 
-Every rule writes ``results/benchmarks/<rule>[/<wildcards>...].tsv`` (wall seconds ``s``,
+Every rule writes ``results/<run_name>/benchmarks/<rule>[/<wildcards>...].tsv`` (wall seconds ``s``,
 peak resident memory ``max_rss`` in MB, ``cpu_time``). This prints, per rule, the number of
 jobs, the job-minutes (sum of wall times), their share of the total, and the largest peak
 memory of any of its jobs; then the total. Job-minutes are not the run's wall time: with
@@ -8,7 +8,7 @@ memory of any of its jobs; then the total. Job-minutes are not the run's wall ti
 
 Usage:
 
-    python benchmarks/pipeline_time.py [--root results/benchmarks]
+    python benchmarks/pipeline_time.py [--run default | --root results/<run_name>/benchmarks]
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ def summarise(jobs: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--root", type=Path, default=Path("results/benchmarks"))
+    p.add_argument("--run", default="default", help="the config's run_name (default: default)")
+    p.add_argument("--root", type=Path, help="benchmark folder (default: results/<run>/benchmarks)")
     args = p.parse_args(argv)
+    args.root = args.root or Path("results") / args.run / "benchmarks"
     if not args.root.is_dir():
         raise SystemExit(f"pipeline_time: {args.root} does not exist; run the pipeline first")
     per = summarise(collect(args.root))

@@ -292,4 +292,15 @@ def gather_probe_tables(
     save_parquet(out["loss_curves"], _gather(inputs["loss_curves"], ckpt))
     save_parquet(out["intermediate"], _gather(inputs["intermediate"], lambda p: by_model(p.stem)))
     for probe in ("mixed", "unseen"):
-        save_parquet(out[probe], _gather(inputs[probe], lambda p: by_model(p.parent.name)))
+        frame = _gather(inputs[probe], lambda p: by_model(p.parent.name))
+        save_parquet(out[probe], _by_model_then_tau(frame))
+
+
+def _by_model_then_tau(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a tau probe in model order (as gathered) and, per model, by the absolute tau
+    (not by the spec's text, where "s0.25" would sort after "1.0")."""
+    if frame.empty:
+        return frame
+    order = {m: i for i, m in enumerate(dict.fromkeys(frame["model"]))}
+    keys = frame["model"].map(order).to_numpy() * 10.0 + frame["tau"].to_numpy()  # tau in [0, 1]
+    return frame.iloc[np.argsort(keys, kind="stable")].reset_index(drop=True)

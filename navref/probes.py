@@ -23,6 +23,7 @@ and the real train split, the same metric as ``evaluate_samples``.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from navref.devices import resident_rows
 from navref.metrics.memorization import (
@@ -110,7 +112,7 @@ def _run(provider: VelocityProvider, grid: Tensor, x: Tensor, labels: Tensor | N
     """Euler over ``grid`` (identity when the grid has fewer than 2 points)."""
     if grid.numel() < 2:
         return x
-    return sample(provider, grid, x, labels)
+    return sample(provider, grid, x, labels, progress=True)
 
 
 def _grid_index(grid: Tensor, t: float) -> int:
@@ -194,7 +196,8 @@ def loss_curves(
 
     kinds = ["cfm", "oracle"] + (["gap"] if include_gap else [])
     per = {(t, k): [] for t in ts for k in kinds}
-    for s in range(0, num_samples, batch_size):
+    batches = range(0, num_samples, batch_size)
+    for s in tqdm(batches, desc="loss curves", unit="batch", file=sys.stderr, mininterval=5):
         e = min(num_samples, s + batch_size)
         x1 = _take_rows(latents, idx[s:e], dev)
         y = all_labels[torch.as_tensor(idx[s:e])].to(device=dev, dtype=torch.long)

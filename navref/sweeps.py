@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -52,7 +53,7 @@ class Sweep:
     defaults filled in by the schema; empty or None when the sweep is not run)."""
 
     kind: ClassVar[str]
-    #: the report's name of its table (``results/tables/<table_name>.*``)
+    #: the report's name of its table (``results/<run_name>/tables/<table_name>.*``)
     table_name: ClassVar[str]
 
     def __init__(self, conf: Mapping[str, Any] | None) -> None:
@@ -308,6 +309,7 @@ def sample_set(
     so the ODE state stays float32 and the oracle turns it off inside itself)."""
     import numpy as np
     import torch
+    from tqdm import tqdm
 
     from navref.io import check_finite
     from navref.precision import autocast
@@ -323,6 +325,7 @@ def sample_set(
     labels = balanced_labels(num_samples, k)
     images = []
     t0 = time.perf_counter()
+    bar = tqdm(total=num_samples, desc="sample", unit="img", file=sys.stderr, mininterval=5)
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         noise = make_noise((stop - start, *shape), seed, start, device=device)
@@ -335,6 +338,8 @@ def sample_set(
             first_row=start,
         )  # fmt: skip (decoding NaN to uint8 would hide it)
         images.append(space.decode(z.cpu()))
+        bar.update(stop - start)
+    bar.close()
     seconds = time.perf_counter() - t0
     info.update(seed=seed, num_samples=num_samples, nfe=len(grid) - 1)
     if log is not None:  # the timing goes to the log only: ``info`` must be deterministic

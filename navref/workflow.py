@@ -58,6 +58,32 @@ def resolve_device(name: str = "auto") -> str:
     return str(devices.resolve_device(name))
 
 
+class LogLines:
+    """A text stream for the rule log that keeps every line whole: tqdm redraws its bar with
+    a carriage return and no newline, so the next log record would be glued onto the bar in
+    a file; here each redraw becomes its own newline-terminated line (a redraw equal to the
+    line before it, e.g. tqdm's final refresh on close, is written once; blank redraws, e.g.
+    a ``leave=False`` bar clearing itself, not at all)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self._last = ""
+
+    def write(self, text: str) -> int:
+        for part in text.replace("\r\n", "\n").split("\r"):
+            line = part if part.endswith("\n") else part + "\n"
+            if part.strip() and line != self._last:
+                self.stream.write(line)
+                self._last = line
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _route(name: str, handlers: list, level: int, propagate: bool) -> tuple[list, int, bool]:
     """Give logger ``name`` these handlers, level and propagation; return the old ones."""
     target = logging.getLogger(name)
@@ -112,7 +138,7 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     torch.set_num_threads(max(1, int(getattr(snakemake, "threads", 1))))
     old_stderr = sys.stderr
     if stream is not None:
-        sys.stderr = stream  # tqdm and library warnings go to the rule's log
+        sys.stderr = LogLines(stream)  # tqdm and library warnings go to the rule's log
     wildcards = dict(getattr(snakemake, "wildcards", {}).items())
     logger.info("rule %s %s", name, wildcards)
     logger.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES"))

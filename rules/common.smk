@@ -61,8 +61,12 @@ PRETRAINED = [m for m in MODELS if is_pretrained(config["models"][m])]
 TRAINED = [m for m in MODELS if m not in PRETRAINED]
 DEVICE = config["device"]
 PRECISION = config["precision"]  # rules pass it as params.precision (navref.workflow)
+# Every output of this config lives under results/<run_name>/ (default: results/default/),
+# so the default, smoke and paper runs can share one clone without overwriting each other.
+RUN_NAME = config["run_name"]
+RESULTS = f"results/{RUN_NAME}"
 SEED = config["seed"]
-SPLIT_TIMES = "results/oracle/split_times.parquet"
+SPLIT_TIMES = f"{RESULTS}/oracle/split_times.parquet"
 
 
 wildcard_constraints:
@@ -101,13 +105,31 @@ def rule_resources(rule_name, mem_mb, runtime):
     return out
 
 
+# ----------------------------------------------------------------------------- report
+
+# Report categories in the paper's order (the report sorts categories by name).
+REPORT_CATEGORIES = {
+    "oracle": "1 Oracle velocity (Fig. 2, 3)",
+    "training": "2 Training",
+    "probes": "3 Probes (Fig. 4-6, 8)",
+    "losses": "4 Model losses (Fig. 7, 9)",
+    "tables": "5 Tables 1-3",
+    "claims": "6 Claims",
+}
+
+# Probe sub-categories: the assembled figures beside the per-model / per-tau tiles.
+SUB_INTERMEDIATE = "Intermediate predictions (Fig. 4, 8)"
+SUB_MIXED = "Mixed oracle-to-model sampling (Fig. 5)"
+SUB_UNSEEN = "Unseen-data resume (Fig. 6)"
+
+
 # ----------------------------------------------------------------------------- paths
 
 
 def dataset_files(name):
     """The three files of a prepared dataset."""
     return {
-        key: f"results/data/{name}/{fname}"
+        key: f"{RESULTS}/data/{name}/{fname}"
         for key, fname in [
             ("data", "data.npy"),
             ("meta", "meta.parquet"),
@@ -127,12 +149,12 @@ def memorization_inputs(dataset):
 
 def latent_file(space, name="stats.json"):
     """A file of encoded latent space ``space`` (latents.npy, meta.parquet, stats.json)."""
-    return f"results/latents/{space}/{name}"
+    return f"{RESULTS}/latents/{space}/{name}"
 
 
 def model_file(model, name="model.json"):
     """A file of trained model ``model`` (model.json, model.safetensors, train_log.parquet)."""
-    return f"results/models/{model}/{name}"
+    return f"{RESULTS}/models/{model}/{name}"
 
 
 def model_space(model):
@@ -146,23 +168,24 @@ def space_dataset(space):
 
 def evaluation_file(dataset, name):
     """A per-dataset file of the evaluation (reference stats, feature net, ...)."""
-    return f"results/evaluation/{dataset}/{name}"
+    return f"{RESULTS}/evaluation/{dataset}/{name}"
 
 
 def all_targets():
     """Every table, figure and the claims of the configured experiment."""
-    targets = expand("results/data/{dataset}/info.json", dataset=DATASETS)
+    targets = expand(f"{RESULTS}/data/{{dataset}}/info.json", dataset=DATASETS)
     targets += [latent_file(space) for space in SPACES]
-    targets += [SPLIT_TIMES]
+    targets += [SPLIT_TIMES, f"{RESULTS}/tables/split_times.html"]
     if TRAINED:
-        targets += ["results/training/train_logs.parquet"]
+        targets += [f"{RESULTS}/training/train_logs.parquet"]
     if MODELS:
-        targets += [f"results/probes/{k}.parquet" for k in PROBE_KINDS]
+        targets += [f"{RESULTS}/probes/{k}.parquet" for k in PROBE_KINDS]
     if sweep_metric_files():
-        targets += ["results/metrics/sweeps.parquet", "results/tables/table1.md"]
-    targets += ["results/figures/fig2_objective.png"]
+        targets += [f"{RESULTS}/metrics/sweeps.parquet"]
+        targets += [f"{RESULTS}/tables/{t}.html" for t in configured_tables()]
+    targets += [f"{RESULTS}/figures/fig2_objective.png"]
     if MODELS:
-        targets += ["results/figures/fig7a_losses.png"]
+        targets += [f"{RESULTS}/figures/fig7a_losses.png"]
         if sweep_metric_files():
-            targets += ["results/claims.md"]
+            targets += [f"{RESULTS}/claims.md", f"{RESULTS}/claims.html"]
     return targets

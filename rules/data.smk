@@ -8,9 +8,9 @@ rule prepare_dataset:
     output:
         **dataset_files("{dataset}"),
     log:
-        "results/logs/prepare_dataset/{dataset}.log",
+        f"{RESULTS}/logs/prepare_dataset/{{dataset}}.log",
     benchmark:
-        "results/benchmarks/prepare_dataset/{dataset}.tsv"
+        f"{RESULTS}/benchmarks/prepare_dataset/{{dataset}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("prepare_dataset")
@@ -26,14 +26,14 @@ rule train_vae:
     input:
         unpack(lambda w: dataset_files(config["vaes"][w.vae]["dataset"])),
     output:
-        config="results/vae/{vae}/config.json",
-        weights="results/vae/{vae}/diffusion_pytorch_model.safetensors",
-        log_table="results/vae/{vae}/train_log.parquet",
-        metrics="results/vae/{vae}/metrics.json",
+        config=f"{RESULTS}/vae/{{vae}}/config.json",
+        weights=f"{RESULTS}/vae/{{vae}}/diffusion_pytorch_model.safetensors",
+        log_table=f"{RESULTS}/vae/{{vae}}/train_log.parquet",
+        metrics=f"{RESULTS}/vae/{{vae}}/metrics.json",
     log:
-        "results/logs/train_vae/{vae}.log",
+        f"{RESULTS}/logs/train_vae/{{vae}}.log",
     benchmark:
-        "results/benchmarks/train_vae/{vae}.tsv"
+        f"{RESULTS}/benchmarks/train_vae/{{vae}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("train_vae")
@@ -51,9 +51,9 @@ rule convert_vae:
         config=converted_vae_file("{space}"),
         weights=converted_vae_file("{space}", "diffusion_pytorch_model.safetensors"),
     log:
-        "results/logs/convert_vae/{space}.log",
+        f"{RESULTS}/logs/convert_vae/{{space}}.log",
     benchmark:
-        "results/benchmarks/convert_vae/{space}.tsv"
+        f"{RESULTS}/benchmarks/convert_vae/{{space}}.tsv"
     wildcard_constraints:
         space="|".join(CONVERTED_SPACES) or "NONE",
     conda:
@@ -76,9 +76,9 @@ rule encode_latents:
         meta=latent_file("{space}", "meta.parquet"),
         stats=latent_file("{space}", "stats.json"),
     log:
-        "results/logs/encode_latents/{space}.log",
+        f"{RESULTS}/logs/encode_latents/{{space}}.log",
     benchmark:
-        "results/benchmarks/encode_latents/{space}.tsv"
+        f"{RESULTS}/benchmarks/encode_latents/{{space}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("encode_latents")

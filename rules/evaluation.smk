@@ -11,9 +11,9 @@ rule train_feature_net:
         weights=evaluation_file("{dataset}", "feature_net.safetensors"),
         info=evaluation_file("{dataset}", "feature_net.json"),
     log:
-        "results/logs/train_feature_net/{dataset}.log",
+        f"{RESULTS}/logs/train_feature_net/{{dataset}}.log",
     benchmark:
-        "results/benchmarks/train_feature_net/{dataset}.tsv"
+        f"{RESULTS}/benchmarks/train_feature_net/{{dataset}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("train_feature_net")
@@ -33,9 +33,9 @@ rule reference_stats:
     output:
         evaluation_file("{dataset}", "reference.safetensors"),
     log:
-        "results/logs/reference_stats/{dataset}.log",
+        f"{RESULTS}/logs/reference_stats/{{dataset}}.log",
     benchmark:
-        "results/benchmarks/reference_stats/{dataset}.tsv"
+        f"{RESULTS}/benchmarks/reference_stats/{{dataset}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("reference_stats")
@@ -54,9 +54,9 @@ rule memorization_train:
     output:
         evaluation_file("{dataset}", "memorization_train.npy"),
     log:
-        "results/logs/memorization_train/{dataset}.log",
+        f"{RESULTS}/logs/memorization_train/{{dataset}}.log",
     benchmark:
-        "results/benchmarks/memorization_train/{dataset}.tsv"
+        f"{RESULTS}/benchmarks/memorization_train/{{dataset}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("memorization_train")
@@ -72,11 +72,11 @@ rule evaluate_samples:
     input:
         unpack(evaluate_inputs),
     output:
-        "results/metrics/{sweep}/{setting}/seed{seed}.parquet",
+        f"{RESULTS}/metrics/{{sweep}}/{{setting}}/seed{{seed}}.parquet",
     log:
-        "results/logs/evaluate_samples/{sweep}/{setting}/seed{seed}.log",
+        f"{RESULTS}/logs/evaluate_samples/{{sweep}}/{{setting}}/seed{{seed}}.log",
     benchmark:
-        "results/benchmarks/evaluate_samples/{sweep}/{setting}/seed{seed}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_samples/{{sweep}}/{{setting}}/seed{{seed}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("evaluate_samples")
@@ -93,11 +93,11 @@ rule sweep_tables:
     input:
         sweep_metric_files(),
     output:
-        "results/metrics/sweeps.parquet",
+        f"{RESULTS}/metrics/sweeps.parquet",
     log:
-        "results/logs/sweep_tables.log",
+        f"{RESULTS}/logs/sweep_tables.log",
     benchmark:
-        "results/benchmarks/sweep_tables.tsv"
+        f"{RESULTS}/benchmarks/sweep_tables.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1
@@ -106,5 +106,26 @@ rule sweep_tables:
         runtime=10,
     params:
         meta=sweep_meta(),
+    script:
+        "../workflow_scripts/sweep_tables.py"
+
+
+rule sweep_metrics:
+    input:
+        lambda w: sweep_metric_files([w.sweep]),
+    output:
+        f"{RESULTS}/metrics/{{sweep}}.parquet",
+    log:
+        f"{RESULTS}/logs/sweep_metrics/{{sweep}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/sweep_metrics/{{sweep}}.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        meta=lambda w: sweep_meta([w.sweep]),
     script:
         "../workflow_scripts/sweep_tables.py"

@@ -10,11 +10,11 @@ rule oracle_objective:
         latents=latent_file("{space}", "latents.npy"),
         meta=latent_file("{space}", "meta.parquet"),
     output:
-        "results/oracle/objective/{space}_{mode}.parquet",
+        f"{RESULTS}/oracle/objective/{{space}}_{{mode}}.parquet",
     log:
-        "results/logs/oracle_objective/{space}_{mode}.log",
+        f"{RESULTS}/logs/oracle_objective/{{space}}_{{mode}}.log",
     benchmark:
-        "results/benchmarks/oracle_objective/{space}_{mode}.tsv"
+        f"{RESULTS}/benchmarks/oracle_objective/{{space}}_{{mode}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("oracle_objective")
@@ -30,11 +30,11 @@ rule oracle_objective:
 
 rule oracle_synthetic:
     output:
-        "results/oracle/synthetic/D{dim}_N{size}.parquet",
+        f"{RESULTS}/oracle/synthetic/D{{dim}}_N{{size}}.parquet",
     log:
-        "results/logs/oracle_synthetic/D{dim}_N{size}.log",
+        f"{RESULTS}/logs/oracle_synthetic/D{{dim}}_N{{size}}.log",
     benchmark:
-        "results/benchmarks/oracle_synthetic/D{dim}_N{size}.tsv"
+        f"{RESULTS}/benchmarks/oracle_synthetic/D{{dim}}_N{{size}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("oracle_synthetic")
@@ -48,26 +48,46 @@ rule oracle_synthetic:
         "../workflow_scripts/oracle_synthetic.py"
 
 
+rule oracle_split_time:
+    input:
+        space_objective_files,
+    output:
+        f"{RESULTS}/oracle/split_times/{{space}}.parquet",
+    log:
+        f"{RESULTS}/logs/oracle_split_time/{{space}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/oracle_split_time/{{space}}.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        **rule_resources("oracle_tables", mem_mb=2000, runtime=10),
+    params:
+        threshold=conf("oracle", "split_threshold"),
+    script:
+        "../workflow_scripts/oracle_split_time.py"
+
+
 rule oracle_tables:
     input:
         objective=expand(
-            "results/oracle/objective/{space}_{mode}.parquet",
+            f"{RESULTS}/oracle/objective/{{space}}_{{mode}}.parquet",
             space=ORACLE_SPACES,
             mode=ORACLE_MODES,
         ),
         synthetic=expand(
-            "results/oracle/synthetic/D{dim}_N{size}.parquet",
+            f"{RESULTS}/oracle/synthetic/D{{dim}}_N{{size}}.parquet",
             dim=conf("oracle", "synthetic", "dims"),
             size=conf("oracle", "synthetic", "sizes"),
         ),
     output:
-        objective="results/oracle/objective.parquet",
-        synthetic="results/oracle/synthetic.parquet",
+        objective=f"{RESULTS}/oracle/objective.parquet",
+        synthetic=f"{RESULTS}/oracle/synthetic.parquet",
         split_times=SPLIT_TIMES,
     log:
-        "results/logs/oracle_tables.log",
+        f"{RESULTS}/logs/oracle_tables.log",
     benchmark:
-        "results/benchmarks/oracle_tables.tsv"
+        f"{RESULTS}/benchmarks/oracle_tables.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1

@@ -9,11 +9,11 @@ rule probe_loss_curves:
     input:
         unpack(model_inputs),
     output:
-        "results/probes/loss_curves/{model}/{ckpt}.parquet",
+        f"{RESULTS}/probes/loss_curves/{{model}}/{{ckpt}}.parquet",
     log:
-        "results/logs/probe_loss_curves/{model}/{ckpt}.log",
+        f"{RESULTS}/logs/probe_loss_curves/{{model}}/{{ckpt}}.log",
     benchmark:
-        "results/benchmarks/probe_loss_curves/{model}/{ckpt}.tsv"
+        f"{RESULTS}/benchmarks/probe_loss_curves/{{model}}/{{ckpt}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("probe_loss_curves")
@@ -31,18 +31,18 @@ rule probe_intermediate:
     input:
         unpack(model_inputs),
     output:
-        table="results/probes/intermediate/{model}.parquet",
+        table=f"{RESULTS}/probes/intermediate/{{model}}.parquet",
         grid=report(
-            "results/probes/intermediate/{model}.png",
+            f"{RESULTS}/probes/intermediate/{{model}}.png",
             caption="../report/captions/intermediate_grid.rst",
-            category="Probes",
-            subcategory="Intermediate predictions (Fig. 4, 8)",
+            category=REPORT_CATEGORIES["probes"],
+            subcategory=SUB_INTERMEDIATE,
             labels={"model": "{model}"},
         ),
     log:
-        "results/logs/probe_intermediate/{model}.log",
+        f"{RESULTS}/logs/probe_intermediate/{{model}}.log",
     benchmark:
-        "results/benchmarks/probe_intermediate/{model}.tsv"
+        f"{RESULTS}/benchmarks/probe_intermediate/{{model}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("probe_intermediate")
@@ -60,18 +60,18 @@ rule probe_mixed:
     input:
         unpack(tau_inputs),
     output:
-        table="results/probes/mixed/{model}/tau{tau}.parquet",
+        table=f"{RESULTS}/probes/mixed/{{model}}/tau{{tau}}.parquet",
         grid=report(
-            "results/probes/mixed/{model}/tau{tau}.png",
+            f"{RESULTS}/probes/mixed/{{model}}/tau{{tau}}.png",
             caption="../report/captions/mixed_grid.rst",
-            category="Probes",
-            subcategory="Mixed oracle-to-model sampling (Fig. 5)",
+            category=REPORT_CATEGORIES["probes"],
+            subcategory=SUB_MIXED,
             labels={"model": "{model}", "tau": "{tau}"},
         ),
     log:
-        "results/logs/probe_mixed/{model}/tau{tau}.log",
+        f"{RESULTS}/logs/probe_mixed/{{model}}/tau{{tau}}.log",
     benchmark:
-        "results/benchmarks/probe_mixed/{model}/tau{tau}.tsv"
+        f"{RESULTS}/benchmarks/probe_mixed/{{model}}/tau{{tau}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("probe_mixed")
@@ -89,18 +89,18 @@ rule probe_unseen:
     input:
         unpack(tau_inputs),
     output:
-        table="results/probes/unseen/{model}/tau{tau}.parquet",
+        table=f"{RESULTS}/probes/unseen/{{model}}/tau{{tau}}.parquet",
         grid=report(
-            "results/probes/unseen/{model}/tau{tau}.png",
+            f"{RESULTS}/probes/unseen/{{model}}/tau{{tau}}.png",
             caption="../report/captions/unseen_grid.rst",
-            category="Probes",
-            subcategory="Unseen-data resume (Fig. 6)",
+            category=REPORT_CATEGORIES["probes"],
+            subcategory=SUB_UNSEEN,
             labels={"model": "{model}", "tau": "{tau}"},
         ),
     log:
-        "results/logs/probe_unseen/{model}/tau{tau}.log",
+        f"{RESULTS}/logs/probe_unseen/{{model}}/tau{{tau}}.log",
     benchmark:
-        "results/benchmarks/probe_unseen/{model}/tau{tau}.tsv"
+        f"{RESULTS}/benchmarks/probe_unseen/{{model}}/tau{{tau}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("probe_unseen")
@@ -117,25 +117,25 @@ rule probe_unseen:
 rule probe_tables:
     input:
         loss_curves=[
-            f"results/probes/loss_curves/{m}/{c}.parquet"
+            f"{RESULTS}/probes/loss_curves/{m}/{c}.parquet"
             for m in probe_models("loss_curves")
             for c in model_checkpoints(m)
         ],
         intermediate=expand(
-            "results/probes/intermediate/{model}.parquet",
+            f"{RESULTS}/probes/intermediate/{{model}}.parquet",
             model=probe_models("intermediate"),
         ),
         mixed=tau_files("mixed", "parquet"),
         unseen=tau_files("unseen", "parquet"),
     output:
-        loss_curves="results/probes/loss_curves.parquet",
-        intermediate="results/probes/intermediate.parquet",
-        mixed="results/probes/mixed.parquet",
-        unseen="results/probes/unseen.parquet",
+        loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
+        intermediate=f"{RESULTS}/probes/intermediate.parquet",
+        mixed=f"{RESULTS}/probes/mixed.parquet",
+        unseen=f"{RESULTS}/probes/unseen.parquet",
     log:
-        "results/logs/probe_tables.log",
+        f"{RESULTS}/logs/probe_tables.log",
     benchmark:
-        "results/benchmarks/probe_tables.tsv"
+        f"{RESULTS}/benchmarks/probe_tables.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1

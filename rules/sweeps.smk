@@ -11,11 +11,11 @@ rule sample_sweep:
     input:
         unpack(sample_inputs),
     output:
-        "results/samples/{sweep}/{setting}/seed{seed}.npz",
+        f"{RESULTS}/samples/{{sweep}}/{{setting}}/seed{{seed}}.npz",
     log:
-        "results/logs/sample_sweep/{sweep}/{setting}/seed{seed}.log",
+        f"{RESULTS}/logs/sample_sweep/{{sweep}}/{{setting}}/seed{{seed}}.log",
     benchmark:
-        "results/benchmarks/sample_sweep/{sweep}/{setting}/seed{seed}.tsv"
+        f"{RESULTS}/benchmarks/sample_sweep/{{sweep}}/{{setting}}/seed{{seed}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: lambda w: rule_threads(f"sample_{w.sweep}")

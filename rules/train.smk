@@ -14,9 +14,9 @@ rule train_model:
         info=model_file("{model}", "model.json"),
         log_table=model_file("{model}", "train_log.parquet"),
     log:
-        "results/logs/train_model/{model}.log",
+        f"{RESULTS}/logs/train_model/{{model}}.log",
     benchmark:
-        "results/benchmarks/train_model/{model}.tsv"
+        f"{RESULTS}/benchmarks/train_model/{{model}}.tsv"
     wildcard_constraints:
         model="|".join(TRAINED) or "NONE",
     conda:
@@ -37,9 +37,9 @@ rule link_pretrained:
     output:
         model_file("{model}", "model.json"),
     log:
-        "results/logs/link_pretrained/{model}.log",
+        f"{RESULTS}/logs/link_pretrained/{{model}}.log",
     benchmark:
-        "results/benchmarks/link_pretrained/{model}.tsv"
+        f"{RESULTS}/benchmarks/link_pretrained/{{model}}.tsv"
     wildcard_constraints:
         model="|".join(PRETRAINED) or "NONE",
     conda:
@@ -58,11 +58,11 @@ rule training_logs:
     input:
         [model_file(m, "train_log.parquet") for m in TRAINED],
     output:
-        "results/training/train_logs.parquet",
+        f"{RESULTS}/training/train_logs.parquet",
     log:
-        "results/logs/training_logs.log",
+        f"{RESULTS}/logs/training_logs.log",
     benchmark:
-        "results/benchmarks/training_logs.tsv"
+        f"{RESULTS}/benchmarks/training_logs.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1

@@ -1,4 +1,5 @@
-"""Rule sweep_tables: every sample set's metrics in one table (Tab. 1-3 inputs)."""
+"""Rules sweep_tables and sweep_metrics: the metrics of every sample set (of all sweeps, or
+of one) in one table (Tab. 1-3 inputs)."""
 
 from navref.sweeps import gather_metrics
 from navref.workflow import rule_context

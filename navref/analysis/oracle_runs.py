@@ -18,7 +18,7 @@ from navref.analysis.oracle_curves import objective_curves, split_times
 from navref.io import save_parquet
 from navref.latents import LatentSpace
 
-__all__ = ["objective_of_space", "oracle_tables"]
+__all__ = ["objective_of_space", "objective_split_times", "oracle_tables", "space_split_times"]
 
 
 def objective_of_space(
@@ -44,6 +44,30 @@ def objective_of_space(
     return frame
 
 
+def objective_split_times(objective: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Split time per (space, conditional) of objective curves (Fig. 2 frames), as rows of
+    the split-time table (``curve = "objective"``; see
+    :class:`navref.analysis.split_times.SplitTimes`)."""
+    frame = split_times(objective, ["space", "conditional"], threshold)
+    frame.insert(0, "curve", "objective")
+    return frame
+
+
+def space_split_times(
+    objective_paths: Sequence[str], threshold: float, out_path: str, log: logging.Logger
+) -> None:
+    """Rule ``oracle_split_time``: the split times of one latent space (its objective curves,
+    cond and / or uncond) to ``out_path``; the rows equal that space's rows of the aggregate
+    table of :func:`oracle_tables`. Curves of more than one space are a ``ValueError``."""
+    objective = pd.concat([pd.read_parquet(p) for p in objective_paths], ignore_index=True)
+    spaces = sorted(objective["space"].unique())
+    if len(spaces) != 1:
+        raise ValueError(f"oracle_split_time expects the curves of one space, got {spaces}")
+    splits = objective_split_times(objective, threshold)
+    log.info("split times of %s (threshold %.2f):\n%s", spaces[0], threshold, splits.to_string())
+    save_parquet(out_path, splits)
+
+
 def oracle_tables(
     objective_paths: Sequence[str],
     synthetic_paths: Sequence[str],
@@ -56,8 +80,7 @@ def oracle_tables(
     ``threshold``) to ``out["split_times"]``."""
     objective = pd.concat([pd.read_parquet(p) for p in objective_paths], ignore_index=True)
     synthetic = pd.concat([pd.read_parquet(p) for p in synthetic_paths], ignore_index=True)
-    a = split_times(objective, ["space", "conditional"], threshold)
-    a.insert(0, "curve", "objective")
+    a = objective_split_times(objective, threshold)
     b = split_times(synthetic, ["dim", "size"], threshold)
     b.insert(0, "curve", "synthetic")
     splits = pd.concat([a, b], ignore_index=True)

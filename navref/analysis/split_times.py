@@ -1,10 +1,13 @@
 """The split time of a latent space, looked up in one place.
 
-The oracle analysis (:func:`navref.analysis.oracle_curves.split_times`, rule
-``oracle_tables``) writes ``results/oracle/split_times.parquet``: per curve (``objective``
-for the Fig. 2 analysis of a latent space, ``synthetic`` for Fig. 3), the first t at which
-the mean top-1 posterior weight reaches the threshold (0.9). Every consumer (probes,
-sweeps, tables, figures, claims) asks :class:`SplitTimes` for it.
+The oracle analysis (:func:`navref.analysis.oracle_curves.split_times`) writes, per curve
+(``objective`` for the Fig. 2 analysis of a latent space, ``synthetic`` for Fig. 3), the
+first t at which the mean top-1 posterior weight reaches the threshold (0.9): one file per
+latent space, ``results/<run>/oracle/split_times/{space}.parquet`` (rule
+``oracle_split_time``; what probes and sweeps of that space read, so a new space or
+synthetic size reruns none of the others' jobs), and the aggregate
+``results/<run>/oracle/split_times.parquet`` (rule ``oracle_tables``, for the report).
+Every consumer (probes, sweeps, tables, figures, claims) asks :class:`SplitTimes` for it.
 
 Time convention: t = 0 noise, t = 1 data. A *relative* time ``"s<f>"`` (e.g. ``"s1.5"``)
 means f x the split time of the space.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -40,16 +44,21 @@ class SplitTimes:
     frame: pd.DataFrame
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> SplitTimes:
-        """Read ``split_times.parquet``; a missing column is a ``ValueError``."""
-        return cls(pd.read_parquet(path))
+    def read(cls, paths: str | os.PathLike | Sequence[str | os.PathLike]) -> SplitTimes:
+        """Read one split-time file or several (e.g. the per-space files), rows in the order
+        given; no file, or a missing column, is a ``ValueError``."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        if not paths:
+            raise ValueError("no split-time file given; rerun rule oracle_split_time")
+        return cls(pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True))
 
     def __post_init__(self) -> None:
         missing = [c for c in COLUMNS if c not in self.frame.columns]
         if missing:
             raise ValueError(
                 f"split-time table lacks columns {missing} (has {list(self.frame.columns)}); "
-                "rerun rule oracle_tables"
+                "rerun rule oracle_split_time / oracle_tables"
             )
 
     def spaces(self) -> list[str]:

@@ -17,6 +17,7 @@ from navref.analysis.split_times import SplitTimes, is_relative
 from navref.report import claims as claims_mod
 from navref.report import figures as F
 from navref.report import tables as T
+from navref.report.html import write_html
 from navref.report.tables import SIZE_ORDER
 
 
@@ -47,19 +48,54 @@ def tau_map_from(
     return out
 
 
-def build_tables(
+def sweep_of_table(table_name: str) -> S.Sweep:
+    """The sweep kind whose table is ``table_name`` (``table1`` ...), from the registry of
+    :mod:`navref.sweeps`; an unknown name is a ``ValueError`` listing the known ones."""
+    sweeps = {S.get(kind, {}).table_name: S.get(kind, {}) for kind in S.KINDS}
+    if table_name not in sweeps:
+        raise ValueError(f"no sweep writes table {table_name!r}; known: {sorted(sweeps)}")
+    return sweeps[table_name]
+
+
+def build_sweep_table(
+    table_name: str,
     sweeps_path: str | Path,
-    split_path: str | Path,
+    split_paths: str | Path | list,
     out: Mapping[str, str],
     settings: Mapping[str, Any],
 ) -> None:
-    """Each sweep's table (Tab. 1-3: Parquet, Markdown, LaTeX; :mod:`navref.sweeps`) and
-    the split-time table, at the stems of the rule's outputs ``out`` (keyed by table name)."""
+    """One sweep's table (Tab. 1, 2 or 3 beside the paper's numbers) from that sweep's
+    metrics (``results/<run>/metrics/<sweep>.parquet``): ``out["parquet"]``, ``out["md"]``,
+    ``out["tex"]`` (:func:`navref.report.tables.write_table`, one stem) and ``out["html"]``
+    (the readable frame, for the report). Stage-swap taus map to the paper's through the split
+    time of ``settings["probe_space"]`` (:func:`tau_map_from`)."""
+    sweep = sweep_of_table(table_name)
+    tau_map = tau_map_from(settings, SplitTimes.read(split_paths)) if settings else {}
+    frame = sweep.table(pd.read_parquet(sweeps_path), tau_map)
+    T.write_table(frame, _stem(out["md"]))
+    title = f"{table_name.replace('table', 'Table ')}: {sweep.kind.replace('_', ' ')}"
+    write_html(out["html"], title, [("", T.display_frame(frame))])
+
+
+def build_split_table(split_path: str | Path, out: Mapping[str, str]) -> None:
+    """The split-time table (aggregate of the oracle analysis): ``out["md"]``,
+    ``out["parquet"]`` (:func:`navref.report.tables.write_split_table`) and ``out["html"]``."""
     split_times = SplitTimes.read(split_path)
-    tau_map = tau_map_from(settings, split_times)
-    stems = {name: _stem(path) for name, path in out.items() if isinstance(path, str)}
-    S.write_tables(sweeps_path, stems, tau_map)
-    T.write_split_table(split_times.frame, stems["split_times"])
+    T.write_split_table(split_times.frame, _stem(out["md"]))
+    intro, sections = T.split_sections(split_times.frame)
+    write_html(out["html"], "Split times", sections, intro)
+
+
+def build_claims_html(claims_path: str | Path, out_path: str | Path) -> None:
+    """The claims check (``claims.parquet`` of rule ``report_claims``) as an HTML table: one
+    row per claim with its verdict, criterion, numbers and reason."""
+    claims = pd.read_parquet(claims_path)
+    cols = [c for c in ("claim_id", "verdict", "claim", "criterion", "numbers", "why")]
+    missing = [c for c in cols if c not in claims.columns]
+    if missing:
+        raise ValueError(f"{claims_path} lacks columns {missing}; rerun rule report_claims")
+    frame = claims[cols].rename(columns={"claim_id": "#"})
+    write_html(out_path, "Claims of the paper, checked on this run", [("", frame)])
 
 
 def build_oracle_figures(objective, synthetic, split_times, out: Mapping[str, str]) -> None:

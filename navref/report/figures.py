@@ -856,9 +856,12 @@ def fig_training(
     dpi: int = 150,
 ) -> FigureResult:
     """Training curves: (a) CFM (or oracle-target) training loss vs step per model, log
-    scale, smoothed by a centred rolling mean over ``window`` logged steps; (b) gradient norm
-    before clipping vs step. An empty ``train_logs`` (only released models) gives a figure
-    that says so."""
+    scale; (b) gradient norm before clipping vs step. The logged values are drawn faint and a
+    trailing exponential moving average over ``window`` logged steps (span ``window``,
+    ``adjust=True``: each point averages only itself and earlier steps, the first point is
+    the raw first value, so neither end is biased) solid. ``FigureResult.data`` holds the
+    smoothed values in ``loss`` / ``grad_norm`` and the logged ones in ``*_raw``. An empty
+    ``train_logs`` (only released models) gives a figure that says so."""
     _require(train_logs, ["model", "step", "loss", "grad_norm"], "fig_training")
     if window < 1:
         raise ValueError(f"fig_training: window must be >= 1, got {window}")
@@ -871,26 +874,22 @@ def fig_training(
     data["model"] = data["model"].astype(str)
     data = data.sort_values(["model", "step"])
     for c in ("loss", "grad_norm"):
+        data[f"{c}_raw"] = data[c]
         data[c] = data.groupby("model")[c].transform(
-            lambda s: s.rolling(window, center=True, min_periods=1).mean()
+            lambda s: s.ewm(span=window, adjust=True).mean()
         )
     models = sorted(data["model"].unique())
     colors = dict(zip(models, _palette(len(models)), strict=True))
     fig, axes = _figure(2)
     for i, (ax, y) in enumerate(zip(axes, ("loss", "grad_norm"), strict=True)):
-        sns.lineplot(
-            data=data,
-            x="step",
-            y=y,
-            hue="model",
-            hue_order=models,
-            palette=colors,
-            errorbar=None,
-            ax=ax,
-            legend=i == 0,
-        )
+        for model in models:
+            rows = data[data["model"] == model]
+            ax.plot(rows["step"], rows[f"{y}_raw"], color=colors[model], alpha=0.25, lw=0.8)
+            ax.plot(rows["step"], rows[y], color=colors[model], lw=1.6, label=model)
+        if i == 0:
+            ax.legend(title="model (faint: logged)", fontsize="small")
         ax.set_xlabel("training step")
-        if (data[y] > 0).all():
+        if (data[f"{y}_raw"] > 0).all():
             ax.set_yscale("log")
     axes[0].set_ylabel("training loss (MSE per dimension)")
     axes[1].set_ylabel("gradient norm (before clipping)")

@@ -454,23 +454,24 @@ def split_table(split_times: pd.DataFrame) -> pd.DataFrame:
     return f[cols].reset_index(drop=True)
 
 
-def split_markdown(split_times: pd.DataFrame) -> str:
-    """Markdown with two tables: the split time per latent space (rows: space, columns:
-    conditional / unconditional) and, for the synthetic Gaussians, t_split with D in rows and N
-    in columns ("not reached" where the threshold was never reached)."""
+def split_sections(split_times: pd.DataFrame) -> tuple[str, list[tuple[str, pd.DataFrame]]]:
+    """The split-time table for reading: (one sentence on the threshold, [(title, frame)]):
+    the split time per latent space (rows: space, columns: conditional / unconditional) and,
+    for the synthetic Gaussians, t_split with D in rows and N in columns ("not reached" where
+    the threshold was never reached, "—" where the curve was not computed)."""
     f = split_table(split_times)
     thr = ", ".join(sorted({_fmt(float(x)) for x in f["threshold"]}))
-    parts = [
+    intro = (
         f"Split time: first t (0 = noise, 1 = data) at which the mean top-1 posterior weight "
-        f"reaches {thr} (linear interpolation between grid points).\n"
-    ]
+        f"reaches {thr} (linear interpolation between grid points)."
+    )
 
     def cell(r: pd.Series) -> str:
         return f"{r['t_split']:.3f}" if bool(r["reached"]) else "not reached"
 
+    sections = []
     obj = f[f["curve"] == "objective"]
     if len(obj):
-        parts.append("\n**Latent spaces**\n\n")
         rows = []
         for space, g in obj.groupby("space", sort=True):
             rec = {"space": space}
@@ -478,16 +479,29 @@ def split_markdown(split_times: pd.DataFrame) -> str:
                 key = "conditional" if bool(r["conditional"]) else "unconditional"
                 rec[key] = cell(r)
             rows.append(rec)
-        parts.append(_plain_md(pd.DataFrame(rows).fillna("—")))
+        sections.append(("Latent spaces", pd.DataFrame(rows).fillna("—")))
     syn = f[f["curve"] == "synthetic"]
     if len(syn):
-        parts.append("\n**Synthetic unit Gaussians** (rows: dimension D, columns: size N)\n\n")
         syn = syn.assign(cell=[cell(r) for _, r in syn.iterrows()])
         piv = syn.pivot_table(index="dim", columns="size", values="cell", aggfunc="first")
         piv = piv.sort_index().reindex(sorted(piv.columns), axis=1).fillna("—")
         piv.columns = [f"N = {int(c)}" for c in piv.columns]
         piv.insert(0, "D", [str(int(d)) for d in piv.index])
-        parts.append(_plain_md(piv.reset_index(drop=True)))
+        title = "Synthetic unit Gaussians (rows: dimension D, columns: size N)"
+        sections.append((title, piv.reset_index(drop=True)))
+    return intro, sections
+
+
+def split_markdown(split_times: pd.DataFrame) -> str:
+    """Markdown of :func:`split_sections`: the sentence, then each section as a bold title
+    and a table."""
+    intro, sections = split_sections(split_times)
+    parts = [intro + "\n"]
+    for title, frame in sections:
+        head, _, rest = title.partition(" (")
+        title_md = f"**{head}**" + (f" ({rest}" if rest else "")
+        parts.append(f"\n{title_md}\n\n")
+        parts.append(_plain_md(frame))
     return "".join(parts)
 
 

@@ -8,7 +8,7 @@ def encode_inputs(wildcards):
     space = config["latent_spaces"][wildcards.space]
     inputs = dataset_files(space["dataset"])
     if space.get("vae"):
-        inputs["vae"] = f"results/vae/{space['vae']}/config.json"
+        inputs["vae"] = f"{RESULTS}/vae/{space['vae']}/config.json"
     elif wildcards.space in CONVERTED_SPACES:
         inputs["vae"] = converted_vae_file(wildcards.space)
     return inputs
@@ -24,7 +24,7 @@ CONVERTED_SPACES = [
 
 def converted_vae_file(space, name="config.json"):
     """A file of the diffusers conversion of space ``space``'s LDM VAE checkpoint."""
-    return f"results/vae_converted/{space}/{name}"
+    return f"{RESULTS}/vae_converted/{space}/{name}"
 
 
 def convert_params(space):

@@ -13,10 +13,11 @@ def feature_net_input(w):
     return evaluation_file(w.dataset, "feature_net.safetensors") if FEATURE_NET else []
 
 
-def sweep_metric_files():
+def sweep_metric_files(kinds=SWEEP_KINDS):
+    """The metrics files of every (setting, seed) of the sweeps ``kinds`` (default: all)."""
     return [
-        f"results/metrics/{kind}/{setting}/seed{seed}.parquet"
-        for kind in SWEEP_KINDS
+        f"{RESULTS}/metrics/{kind}/{setting}/seed{seed}.parquet"
+        for kind in kinds
         for setting in sweep_settings(kind)
         for seed in conf("sweeps", "seeds")
     ]
@@ -27,7 +28,7 @@ def evaluate_inputs(w):
     feature net and the downsampled train split."""
     dataset = space_dataset(setting_space(w.sweep, w.setting))
     files = {
-        "samples": f"results/samples/{w.sweep}/{w.setting}/seed{w.seed}.npz",
+        "samples": f"{RESULTS}/samples/{w.sweep}/{w.setting}/seed{w.seed}.npz",
         "reference": evaluation_file(dataset, "reference.safetensors"),
         **memorization_inputs(dataset),
     }
@@ -36,11 +37,12 @@ def evaluate_inputs(w):
     return files
 
 
-def sweep_meta():
-    """What the sweep table records about each setting: its models and their sizes."""
+def sweep_meta(kinds=SWEEP_KINDS):
+    """What the sweep table records about each setting of the sweeps ``kinds``: its models
+    and their sizes."""
     sizes = {name: m["size"] for name, m in model_meta().items()}
     out = {}
-    for kind in SWEEP_KINDS:
+    for kind in kinds:
         sweep = get_sweep(kind, conf("sweeps"))
         for key, setting in sweep.settings().items():
             roles = sweep.model_roles(setting)

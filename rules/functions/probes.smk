@@ -46,13 +46,13 @@ def model_inputs(w):
 def tau_inputs(w):
     """Inputs of a tau-indexed probe: the model, its latent space, the train split the
     memorization metric searches (as evaluate_samples) and (for relative taus) the
-    split-time table."""
+    split times of that space."""
     files = {
         **model_inputs(w),
         **memorization_inputs(space_dataset(model_space(w.model))),
     }
     if is_relative(w.tau):
-        files["split_times"] = SPLIT_TIMES
+        files["split_times"] = split_time_file(model_space(w.model))
     return files
 
 
@@ -67,7 +67,7 @@ def model_checkpoints(model):
 
 def tau_files(kind, ext):
     return [
-        f"results/probes/{kind}/{m}/tau{tau}.{ext}"
+        f"{RESULTS}/probes/{kind}/{m}/tau{tau}.{ext}"
         for m in probe_models(kind)
         for tau in probe_conf(kind)["taus"]
     ]

@@ -15,10 +15,11 @@ def setting_space(kind, setting):
 
 
 def sample_inputs(w):
-    """Inputs of one sampling job: its models, its latent space, the split times."""
+    """Inputs of one sampling job: its models, its latent space, that space's split times."""
     files = {f"model_{m}": model_file(m) for m in setting_models(w.sweep, w.setting)}
-    files["stats"] = latent_file(setting_space(w.sweep, w.setting))
-    files["split_times"] = SPLIT_TIMES
+    space = setting_space(w.sweep, w.setting)
+    files["stats"] = latent_file(space)
+    files["split_times"] = split_time_file(space)
     return files
 
 

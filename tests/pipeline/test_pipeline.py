@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -19,13 +21,17 @@ def _config(workdir):
 
 
 def test_outputs(smoke_run):
-    r = smoke_run / "results"
+    r = smoke_run / "results" / "smoke"  # run_name: smoke
     cfg = _config(smoke_run)
     data = np.load(r / "data/digits/data.npy")
     assert data.shape[1:] == (8, 8, 1) and data.dtype == np.uint8
     assert json.loads((r / "latents/digits_vae/stats.json").read_text())["normalize"] is True
     splits = pd.read_parquet(r / "oracle/split_times.parquet")
     assert len(splits) == 2 * 2 + 2 * 2  # 2 spaces x {cond, uncond} + 2 dims x 2 sizes
+    # the per-space file the probes and sweeps read holds that space's aggregate rows
+    own = pd.read_parquet(r / "oracle/split_times/digits_vae.parquet")
+    agg = splits[splits["space"] == "digits_vae"].dropna(axis=1, how="all")
+    pd.testing.assert_frame_equal(own, agg[own.columns].reset_index(drop=True), check_dtype=False)
     obj = pd.read_parquet(r / "oracle/objective.parquet")
     assert set(obj["space"]) == {"digits_pixel", "digits_vae"} and obj["t"].nunique() == 8
     logs = pd.read_parquet(r / "training/train_logs.parquet")
@@ -52,7 +58,13 @@ def test_outputs(smoke_run):
     train = data[(meta["split"] == "train").to_numpy()].astype(np.float64)
     block_means = train.reshape(-1, 4, 2, 4, 2, 1).mean((2, 4))
     np.testing.assert_array_equal(small, np.round(block_means))
-    log = (r.parent / "results/logs/evaluate_samples").rglob("*.log")
+    for table in ("table1", "table2", "table3", "split_times"):
+        page = (r / f"tables/{table}.html").read_text()
+        assert "<table" in page and "mailto" not in page, table
+    t3 = pd.read_parquet(r / "tables/table3.parquet")
+    assert set(t3["setting"]) >= {"none"} and len(t3) == 2
+    assert "reproduced" in (r / "claims.html").read_text()
+    log = (r / "logs/evaluate_samples").rglob("*.log")
     assert any("against (" in p.read_text() and ", 4, 4, 1)" in p.read_text() for p in log)
 
 
@@ -75,22 +87,40 @@ def test_changing_tau_grid_reruns_only_mixed_sampling(smoke_run, tmp_path):
     cfg = copy.deepcopy(_config(smoke_run))
     cfg["probes"]["mixed"]["taus"].append(0.5)
     jobs = _dry_jobs(smoke_run, cfg, tmp_path)
-    allowed = {"probe_mixed", "probe_tables", "report_probe_figures", "report_claims", "all"}
-    assert jobs.get("probe_mixed") == 1
-    assert set(jobs) <= allowed, jobs
+    want = {"probe_mixed": 1, "probe_tables": 1, "report_probe_figures": 1}
+    assert jobs == {**want, "report_claims": 1, "report_claims_html": 1, "all": 1}
 
 
 def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
     cfg = copy.deepcopy(_config(smoke_run))
     cfg["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
     jobs = _dry_jobs(smoke_run, cfg, tmp_path)
-    assert jobs.get("sample_sweep") == 1 and jobs.get("evaluate_samples") == 1
-    allowed = {
-        "sample_sweep",
-        "evaluate_samples",
-        "sweep_tables",
-        "report_tables",
-        "report_claims",
-        "all",
-    }
-    assert set(jobs) <= allowed, jobs
+    want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    want |= {"report_sweep_table": 1, "report_claims": 1, "report_claims_html": 1, "all": 1}
+    assert jobs == want
+
+
+def report_items(html: str) -> dict[str, str]:
+    """The text/html items embedded in a Snakemake report: {file name: decoded page}."""
+    pattern = r'"data_uri": "data:text/html;[^"]*?filename=([^;"]+);base64,([^"]+)"'
+    return {m[1]: base64.b64decode(m[2]).decode() for m in re.finditer(pattern, html)}
+
+
+def test_report_shows_tables_and_claims(smoke_run):
+    r = smoke_run / "results" / "smoke"
+    proc = run_snakemake(_config(smoke_run), smoke_run, "--report", str(r / "report.html"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (r / "report.html").read_text()
+    items = report_items(html)
+    names = {f"{t}.html" for t in ("table1", "table2", "table3", "split_times", "claims")}
+    assert names <= set(items), sorted(items)
+    t3 = pd.read_parquet(r / "tables/table3.parquet")
+    page = items["table3.html"]
+    for fid in t3["fid"]:  # the values, as the readable table prints them
+        assert f"{fid:.4g}"[:4] in page, (fid, page[-2000:])
+    claims = pd.read_parquet(r / "claims.parquet")
+    for verdict in claims["verdict"]:
+        assert f"<td>{verdict}</td>" in items["claims.html"]
+    cats = [c for c in ("1 Oracle", "2 Training", "3 Probes", "4 Model", "5 Tables", "6 Claims")]
+    assert all(c in html for c in cats)
+    assert 'href="mailto:' not in html

@@ -61,7 +61,10 @@ def released_run(tmp_path_factory):
         "arch": "LightningDiT-B/1", "arch_overrides": SMALL, "steps": 5,
     }  # fmt: skip
     conf["probes"]["loss_curves"]["models"] = ["tiny", "rel"]
-    targets = ["results/probes/loss_curves/rel/ema.parquet", "results/probes/intermediate/rel.png"]
+    targets = [
+        "results/smoke/probes/loss_curves/rel/ema.parquet",
+        "results/smoke/probes/intermediate/rel.png",
+    ]
     conf["probes"]["intermediate"]["models"] = ["tiny", "rel"]
     return work, conf, targets
 
@@ -73,14 +76,14 @@ def test_plan_has_no_training_for_the_release(released_run):
     jobs = job_counts(proc.stdout)
     assert jobs["train_model"] == 2  # tiny and small; not rel
     assert jobs["link_pretrained"] == 1 and jobs["convert_vae"] == 1
-    assert "results/models/rel/model.safetensors" not in proc.stdout
+    assert "results/smoke/models/rel/model.safetensors" not in proc.stdout
 
 
 def test_release_runs_and_reruns_exactly(released_run):
     work, conf, targets = released_run
     proc = run_snakemake(conf, work / "run", "--cores", "2", *targets, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = work / "run" / "results"
+    out = work / "run" / "results" / "smoke"  # run_name of configs/smoke.yaml
     assert (out / "vae_converted" / "digits_ldm" / "config.json").is_file()
     stats = yaml.safe_load((out / "latents" / "digits_ldm" / "stats.json").read_text())
     assert stats["shape"][1:] == [8, 2, 2] and stats["vae_path"].endswith("digits_ldm")

@@ -61,7 +61,7 @@ CLUSTER_ARGS = [
 # Outputs that legitimately differ between two processes: per-run logs and timings; in
 # training checkpoints also the process's global RNG state and a random token pairing the
 # .json with its .safetensors (the trained weights themselves must be equal).
-SKIP_DIRS = ("results/logs/", "results/benchmarks/")
+SKIP_DIRS = ("results/smoke/logs/", "results/smoke/benchmarks/")  # run_name: smoke
 SKIP_SUFFIXES = (".pdf", ".html")  # embed a creation date
 VOLATILE = re.compile(
     r"^(?:time|elapsed|wall|walltime|duration|timestamp|date|hostname|host|pid|token)"
@@ -346,12 +346,12 @@ def test_failing_job_is_reported_and_its_logs_kept(runs, cluster):
         assert ctl[slurm_id]["JobState"] == "FAILED", ctl[slurm_id]
         assert f"SLURM-job '{slurm_id}' failed" in run.log
         assert Path(slurm_log).is_file(), f"SLURM log of a failed job deleted: {slurm_log}"
-    rule_log = run.workdir / "results" / "logs" / "prepare_dataset" / "missing.log"
+    rule_log = run.workdir / "results" / "default" / "logs" / "prepare_dataset" / "missing.log"
     text = rule_log.read_text()
     assert (
         "navref: rule prepare_dataset" in text and "/nonexistent/navref-slurm-test/images" in text
     ), text
-    assert not (run.workdir / "results" / "data" / "missing" / "info.json").exists()
+    assert not (run.workdir / "results" / "default" / "data" / "missing" / "info.json").exists()
 
 
 @pytest.mark.parametrize("profile", ["slurm", "local"])

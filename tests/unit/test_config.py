@@ -128,11 +128,13 @@ def test_missing_path_fails_when_the_job_runs(tmp_path, smoke_config):
         "latent_spaces": {"px": {"dataset": "imnet", "kind": "pixel"}},
     }
     assert _dry(cfg, tmp_path).returncode == 0
-    proc = run_snakemake(cfg, tmp_path, "--cores", "1", "results/data/imnet/info.json", timeout=300)
+    proc = run_snakemake(
+        cfg, tmp_path, "--cores", "1", "results/default/data/imnet/info.json", timeout=300
+    )
     assert proc.returncode != 0
-    log = (tmp_path / "results/logs/prepare_dataset/imnet.log").read_text()
+    log = (tmp_path / "results/default/logs/prepare_dataset/imnet.log").read_text()
     assert "does not exist" in log and str(tmp_path / "no") in log
-    assert not (tmp_path / "results/data/imnet/data.npy").exists()
+    assert not (tmp_path / "results/default/data/imnet/data.npy").exists()
 
 
 @pytest.mark.parametrize("section", ["datasets", "latent_spaces"])

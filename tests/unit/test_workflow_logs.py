@@ -34,3 +34,26 @@ def test_known_harmless_messages_are_dropped_by_name_once(tmp_path):
     assert text.count("a diffusers warning that matters") == 2
     ours = [f for f in logging.getLogger(name).filters if isinstance(f, _DropMessage)]
     assert len(ours) == 1  # (diffusers adds its own filters once it is imported)
+
+
+def test_log_lines_keep_tqdm_redraws_and_log_records_apart(tmp_path):
+    import io
+
+    from tqdm import tqdm
+
+    from navref.workflow import LogLines
+
+    raw = io.StringIO()
+    stream = LogLines(raw)
+    for _ in tqdm(range(3), desc="sample", file=stream, mininterval=0, miniters=1):
+        pass
+    stream.write("12:00:00 INFO after the bar\n")
+    lines = raw.getvalue().split("\n")
+    assert "\r" not in raw.getvalue() and raw.getvalue().endswith("\n")
+    assert lines[-2] == "12:00:00 INFO after the bar"  # its own line, not glued to the bar
+    assert any(line.startswith("sample: 100%") and "3/3" in line for line in lines)
+    raw.seek(0), raw.truncate()
+    stream.write("\rbar 100%")
+    stream.write("\rbar 100%")  # tqdm's close() repeats its last redraw: written once
+    stream.write("\r        \r")  # a leave=False bar clearing itself: nothing
+    assert raw.getvalue() == "bar 100%\n"

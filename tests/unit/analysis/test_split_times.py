@@ -65,3 +65,43 @@ def test_resolve():
 def test_read(tmp_path):
     _table().frame.to_parquet(tmp_path / "s.parquet")
     assert SplitTimes.read(tmp_path / "s.parquet").for_space("z") == 0.4
+
+
+def test_read_several_files_concatenates_them(tmp_path):
+    # one file per latent space (rule oracle_split_time), read together
+    frame = _table(spaces=("z", "y"), conditional=(True, True)).frame
+    frame.iloc[[0]].to_parquet(tmp_path / "z.parquet")
+    frame.iloc[[1]].to_parquet(tmp_path / "y.parquet")
+    sp = SplitTimes.read([tmp_path / "z.parquet", tmp_path / "y.parquet"])
+    assert sp.for_space("z") == 0.4 and sp.for_space("y") == 0.9
+    assert sp.spaces() == ["y", "z"]
+    with pytest.raises(ValueError, match="no split-time file"):
+        SplitTimes.read([])
+
+
+def test_space_split_times_equal_the_aggregate_rows(tmp_path):
+    import logging
+
+    from navref.analysis.oracle_runs import oracle_tables, space_split_times
+
+    t = [0.0, 0.5, 1.0]
+    curves = {
+        s: pd.DataFrame({"space": s, "conditional": True, "t": t, "top1_mean": v})
+        for s, v in {"a": [0.1, 0.5, 1.0], "b": [0.2, 0.95, 1.0]}.items()
+    }
+    syn = pd.DataFrame({"dim": 4, "size": 10, "t": t, "top1_mean": [0.1, 0.2, 0.3]})
+    for s, c in curves.items():
+        c.to_parquet(tmp_path / f"{s}.parquet")
+    syn.to_parquet(tmp_path / "syn.parquet")
+    log = logging.getLogger("test")
+    out = {k: str(tmp_path / f"agg_{k}.parquet") for k in ("objective", "synthetic", "split_times")}
+    oracle_tables([tmp_path / "a.parquet", tmp_path / "b.parquet"], [tmp_path / "syn.parquet"],
+                  0.9, out, log)  # fmt: skip
+    space_split_times([tmp_path / "a.parquet"], 0.9, str(tmp_path / "split_a.parquet"), log)
+    one = SplitTimes.read(tmp_path / "split_a.parquet")
+    # linear interpolation between (0.5, 0.5) and (1.0, 1.0): 0.9 at t = 0.9
+    assert one.for_space("a") == pytest.approx(0.9)
+    agg = SplitTimes.read(out["split_times"])
+    assert agg.for_space("a") == one.for_space("a")
+    with pytest.raises(ValueError, match="one space"):
+        space_split_times([tmp_path / "a.parquet", tmp_path / "b.parquet"], 0.9, "x", log)

@@ -313,10 +313,18 @@ def test_fig_training_and_split_time(tmp_path):
     stem = tmp_path / "train"
     res = F.fig_training(logs, stem, window=1, dpi=DPI)
     _check_files(res, stem)
-    assert [len(_data_lines(ax)) for ax in res.axes] == [2, 2]
+    assert [len(_data_lines(ax)) for ax in res.axes] == [4, 4]  # logged + smoothed per model
     assert res.axes[0].get_xlabel() == "training step"
     a = res.data[res.data["model"] == "a"].sort_values("step")
     assert a["loss"].tolist() == pytest.approx([1 / (s + 1) for s in range(0, 50, 5)])
+    # window 3: trailing EMA, alpha = 2 / (3 + 1), weights (1 - alpha)^(t - i) over i <= t only
+    res = F.fig_training(logs, stem, window=3, dpi=DPI)
+    raw = np.array([1 / (s + 1) for s in range(0, 50, 5)])
+    w = 0.5 ** np.arange(len(raw))
+    want = [np.dot(w[: t + 1][::-1], raw[: t + 1]) / w[: t + 1].sum() for t in range(len(raw))]
+    a = res.data[res.data["model"] == "a"].sort_values("step")
+    assert a["loss"].tolist() == pytest.approx(want)
+    assert a["loss"].iloc[0] == raw[0]  # the first point is the logged value, not biased
 
 
 def test_wilson_band_matches_closed_form_and_is_wide_at_0_and_1():

@@ -290,34 +290,46 @@ AGGREGATE = [
 ]  # fmt: skip
 
 
-def test_build_tables_through_the_sweep_registry(tmp_path):
-    from navref.report.build import build_tables
+def test_build_sweep_table_through_the_sweep_registry(tmp_path):
+    from navref.report.build import build_split_table, build_sweep_table
 
-    _sweeps().to_parquet(tmp_path / "sweeps.parquet")
     split = pd.DataFrame(
         {"curve": ["objective"], "space": ["pix"], "conditional": [True], "threshold": 0.9,
          "t_split_grid": [0.2], "t_split": [0.175], "reached": [True]}
     )  # fmt: skip
     split.to_parquet(tmp_path / "split.parquet")
-    names = ["table1", "table2", "table3", "split_times"]
-    out = {n: str(tmp_path / "tables" / f"{n}.md") for n in names}
     settings = {"probe_space": "pix", "stage_swap_taus": ["s2.0"], "paper_split": 0.1}
-    build_tables(tmp_path / "sweeps.parquet", tmp_path / "split.parquet", out, settings)
     direct = {
         "table1": T.table1(_sweeps(), T.SIZE_ORDER, {0.35: 0.2}),
         "table2": T.table2(_sweeps()),
         "table3": T.table3(_sweeps()),
     }
+    kinds = {"table1": "stage_swap", "table2": "timestep_shift", "table3": "cfg_interval"}
     for name, cols in TABLE_COLUMNS.items():
+        # each table from its own sweep's rows only (results/<run>/metrics/<sweep>.parquet)
+        own = _sweeps()[_sweeps()["sweep"] == kinds[name]].reset_index(drop=True)
+        own.to_parquet(tmp_path / f"{name}_sweep.parquet")
+        out = {k: str(tmp_path / "tables" / f"{name}.{k}") for k in ("md", "html")}
+        build_sweep_table(name, tmp_path / f"{name}_sweep.parquet", tmp_path / "split.parquet",
+                          out, settings)  # fmt: skip
         back = pd.read_parquet(tmp_path / "tables" / f"{name}.parquet")
         assert list(back.columns) == cols + AGGREGATE, name
         pd.testing.assert_frame_equal(back, direct[name], check_dtype=False)
         assert (tmp_path / "tables" / f"{name}.md").read_text() == T.to_markdown(direct[name])
+        page = (tmp_path / "tables" / f"{name}.html").read_text()
+        first = T.display_frame(direct[name]).iloc[0]
+        assert f"<td>{first['setting']}</td>" in page and "<table" in page
     t1 = pd.read_parquet(tmp_path / "tables" / "table1.parquet")
     assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [
         0.2
     ]  # s2.0 of pix (2 x 0.175) -> 2 x the paper split 0.1
+    with pytest.raises(ValueError, match="no sweep writes table 'table9'"):
+        build_sweep_table("table9", "x", "y", {}, {})
+    out = {k: str(tmp_path / "tables" / f"split_times.{k}") for k in ("md", "parquet", "html")}
+    build_split_table(tmp_path / "split.parquet", out)
     assert (tmp_path / "tables" / "split_times.md").read_text() == T.split_markdown(split)
+    page = (tmp_path / "tables" / "split_times.html").read_text()
+    assert "<td>pix</td>" in page and "<td>0.175</td>" in page
 
 
 def test_tau_map_by_multiples_of_each_split():

@@ -1,0 +1,44 @@
+# The files behind each named target of rules/targets.smk (one per paper artefact).
+
+
+def figure_files(*names):
+    return [f"{RESULTS}/figures/{name}.png" for name in names]
+
+
+def named_targets():
+    """{target name: the files it asks for}; each pulls only the jobs those files need
+    (e.g. table3: the CFG-interval sweep's sampling and metric jobs, nothing else)."""
+    tables = {t: [f"{RESULTS}/tables/{t}.html"] for t in configured_tables()}
+    probe_figs = {
+        "fig4": figure_files("fig4_intermediate_grid", "fig4_settledness"),
+        "fig5": figure_files("fig5_mixed")
+        + figure_files(*[f"fig5_mixed_grid_{m}" for m in probe_models("mixed")]),
+        "fig6": figure_files("fig6_unseen"),
+        "fig7": figure_files("fig7a_losses", "fig7b_sizes"),
+        "fig8": [
+            f"{RESULTS}/probes/intermediate/{m}.png"
+            for m in probe_models("intermediate")
+        ],
+        "fig9": figure_files("fig9_spaces"),
+        "training": figure_files("training_curves"),
+    }
+    return {
+        **tables,
+        "split_times": [f"{RESULTS}/tables/split_times.html"],
+        "fig2": figure_files("fig2_objective"),
+        "fig3": figure_files("fig3_synthetic"),
+        **(probe_figs if MODELS else {}),
+        "claims": [f"{RESULTS}/claims.html"] if MODELS and sweep_metric_files() else [],
+    }
+
+
+def named_target(name):
+    """The files of target ``name``; a target this config cannot make is an error naming
+    why (e.g. table1 without a stage-swap sweep)."""
+    files = named_targets().get(name)
+    if not files:
+        raise ValueError(
+            f"target {name!r} is not made by this config (no models or sweeps for it); "
+            f"targets it makes: {sorted(k for k, v in named_targets().items() if v)}"
+        )
+    return files

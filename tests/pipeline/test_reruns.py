@@ -1,0 +1,147 @@
+"""Incremental reruns and named targets, planned (``snakemake -n``) on the smoke DAG.
+
+The finished run is simulated: every output of configs/smoke.yaml is created empty and
+marked up to date with ``snakemake --touch`` (which also records the jobs' metadata, so
+parameter changes count as in a real run). Each test then changes one thing and asserts the
+exact set of jobs snakemake plans: what depends on the change, nothing else. The smoke run
+itself (tests/pipeline/test_pipeline.py) checks the same on real outputs for two changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+
+import pytest
+import yaml
+from conftest import REPO, SNAKEMAKE, job_counts, run_snakemake
+
+REPORT = {"report_claims": 1, "report_claims_html": 1, "all": 1}
+ORACLE_REPORT = {"oracle_tables": 1, "report_oracle_figures": 1, "report_split_table": 1}
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory) -> tuple:
+    """A working directory in which the smoke config's every output exists, up to date."""
+    workdir = tmp_path_factory.mktemp("touched")
+    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    proc = run_snakemake(config, workdir, "--summary", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = [line.split("\t")[0] for line in proc.stdout.splitlines()[1:]]
+    for rel in files:
+        if rel.startswith("results/"):
+            (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (workdir / rel).touch()
+    proc = run_snakemake(workdir / "config.yaml", workdir, "--touch", "--cores", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir, config
+
+
+def _plan(done, change, *targets) -> dict[str, int]:
+    workdir, config = done
+    cfg = copy.deepcopy(config)
+    change(cfg)
+    path = workdir / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(path, workdir, "-n", *targets, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return job_counts(proc.stdout)
+
+
+def test_unchanged_config_plans_nothing(done):
+    assert _plan(done, lambda c: None) == {}
+
+
+def test_new_synthetic_dim_or_size_reruns_only_the_oracle_report(done):
+    want = {"oracle_synthetic": 2, **ORACLE_REPORT, **REPORT}  # 1 new D x 2 sizes
+    assert _plan(done, lambda c: c["oracle"]["synthetic"]["dims"].append(128)) == want
+    assert _plan(done, lambda c: c["oracle"]["synthetic"]["sizes"].append(400)) == want
+
+
+def test_new_latent_space_reruns_only_its_oracle_jobs(done):
+    def change(c):
+        c["latent_spaces"]["digits_px2"] = {"dataset": "digits", "kind": "pixel"}
+
+    want = {"encode_latents": 1, "oracle_objective": 2, **ORACLE_REPORT, **REPORT}
+    assert _plan(done, change) == want
+
+
+def test_new_dataset_reruns_only_its_jobs(done):
+    def change(c):
+        c["datasets"]["digits2"] = {**c["datasets"]["digits"], "seed": 1}
+        c["latent_spaces"]["d2"] = {"dataset": "digits2", "kind": "pixel"}
+
+    want = {"prepare_dataset": 1, "encode_latents": 1, "oracle_objective": 2}
+    assert _plan(done, change) == {**want, **ORACLE_REPORT, **REPORT}
+
+
+def test_new_model_trains_and_probes_only_it(done):
+    def change(c):
+        c["models"]["tiny2"] = {**c["models"]["tiny"], "space": "digits_pixel"}
+
+    # its space's split time (Fig. 7/9 mark it), its training and 3 loss-curve checkpoints
+    want = {"oracle_split_time": 1, "train_model": 1, "probe_loss_curves": 3}
+    want |= {"training_logs": 1, "probe_tables": 1, "report_probe_figures": 1}
+    assert _plan(done, change) == {**want, **REPORT}
+
+
+def test_one_models_lr_reruns_that_model_and_its_sweeps(done):
+    def change(c):
+        c["models"]["small"]["train"] = {**c["models"]["small"]["train"], "lr": 0.002}
+
+    want = {"train_model": 1, "probe_loss_curves": 3, "training_logs": 1, "probe_tables": 1}
+    want |= {"report_probe_figures": 1}
+    # small samples only in the stage swap (tiny -> small): one set, its metrics, Table 1
+    want |= {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    want |= {"report_sweep_table": 1}
+    assert _plan(done, change) == {**want, **REPORT}
+
+
+def test_one_cfg_interval_adds_one_sample_set_and_table3(done):
+    def change(c):
+        c["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
+
+    want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    assert _plan(done, change) == {**want, "report_sweep_table": 1, **REPORT}
+
+
+def test_one_tau_adds_one_probe(done):
+    want = {"probe_mixed": 1, "probe_tables": 1, "report_probe_figures": 1, **REPORT}
+    assert _plan(done, lambda c: c["probes"]["mixed"]["taus"].append(0.5)) == want
+
+
+def _plan_fresh(tmp_path, config, *targets) -> dict[str, int]:
+    proc = run_snakemake(config, tmp_path, "-n", *targets, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return job_counts(proc.stdout)
+
+
+def test_table3_from_scratch_runs_only_what_table3_needs(tmp_path, smoke_config):
+    # the CFG-interval sweep (2 settings x 1 seed) of model tiny (VAE space), its FID
+    # reference, the VAE space's split time; no stage swap, shift, probe or other model
+    want = {
+        "prepare_dataset": 1, "train_vae": 1, "encode_latents": 1, "oracle_objective": 2,
+        "oracle_split_time": 1, "train_model": 1, "train_feature_net": 1,
+        "reference_stats": 1, "memorization_train": 1, "sample_sweep": 2,
+        "evaluate_samples": 2, "sweep_metrics": 1, "report_sweep_table": 1, "table3": 1,
+    }  # fmt: skip
+    assert _plan_fresh(tmp_path, smoke_config, "table3") == want
+
+
+def test_each_config_writes_under_its_run_name(tmp_path, smoke_config):
+    proc = run_snakemake(smoke_config, tmp_path, "--summary", timeout=300)
+    files = [line.split("\t")[0] for line in proc.stdout.splitlines()[1:] if line.strip()]
+    assert files and all(f.startswith("results/smoke/") for f in files), files[:5]
+    other = {**smoke_config, "run_name": "mine"}
+    proc = run_snakemake(other, tmp_path / "b", "--summary", timeout=300)
+    files = [line.split("\t")[0] for line in proc.stdout.splitlines()[1:] if line.strip()]
+    assert files and all(f.startswith("results/mine/") for f in files), files[:5]
+
+
+def test_make_help_lists_the_artefact_targets():
+    out = subprocess.run(
+        ["make", "-s", "-C", str(REPO), "help"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in ("table1", "table3", "fig2", "fig9", "claims", "report"):
+        assert name in out, out
+    assert SNAKEMAKE.name == "snakemake"
