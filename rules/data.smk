@@ -87,5 +87,6 @@ rule encode_latents:
     params:
         settings=lambda w: config["latent_spaces"][w.space],
         device=DEVICE,
+        precision=PRECISION,
     script:
         "../workflow_scripts/encode_latents.py"

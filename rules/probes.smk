@@ -23,6 +23,7 @@ rule probe_loss_curves:
         settings=lambda w: probe_params("loss_curves"),
         seed=SEED,
         device=DEVICE,
+        precision=PRECISION,
     script:
         "../workflow_scripts/probe_loss_curves.py"
 
@@ -52,6 +53,7 @@ rule probe_intermediate:
         settings=lambda w: probe_params("intermediate"),
         seed=SEED,
         device=DEVICE,
+        precision=PRECISION,
     script:
         "../workflow_scripts/probe_intermediate.py"
 
@@ -81,6 +83,7 @@ rule probe_mixed:
         settings=lambda w: probe_params("mixed"),
         seed=SEED,
         device=DEVICE,
+        precision=PRECISION,
     script:
         "../workflow_scripts/probe_tau.py"
 
@@ -110,6 +113,7 @@ rule probe_unseen:
         settings=lambda w: probe_params("unseen"),
         seed=SEED,
         device=DEVICE,
+        precision=PRECISION,
     script:
         "../workflow_scripts/probe_tau.py"
 

@@ -26,5 +26,6 @@ rule sample_sweep:
         num_samples=conf("sweeps", "num_samples"),
         batch_size=conf("sweeps", "batch_size"),
         device=DEVICE,
+        precision=PRECISION,
     script:
         "../workflow_scripts/sample_sweep.py"
