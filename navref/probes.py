@@ -319,6 +319,40 @@ def model_free_controls(
     return out
 
 
+def _handover(
+    oracle_provider: Any,
+    model_provider: VelocityProvider,
+    tau: float,
+    grid_n: int,
+    noise: Tensor,
+    labels: Tensor | None,
+) -> tuple[Tensor, int, Tensor, Any, Tensor]:
+    """Euler with the oracle up to the handover step k, then with the model (oracle only
+    for tau = 1, handing over at the last evaluated step): (grid with tau inserted, k,
+    x at the handover, the oracle's posterior statistics there, final samples)."""
+    grid = uniform_grid(grid_n)
+    if TIME_TOL < tau < 1.0 - TIME_TOL:
+        grid = grid_with_point(grid, tau)
+    if tau >= 1.0 - TIME_TOL:
+        k, second = grid.numel() - 2, oracle_provider
+    else:
+        k, second = (0 if tau <= TIME_TOL else _grid_index(grid, tau)), model_provider
+    x_h = _run(oracle_provider, grid[: k + 1], noise, labels)
+    stats = oracle_provider.stats(x_h, grid[k].item(), labels)
+    return grid, k, x_h, stats, _run(second, grid[k:], x_h, labels)
+
+
+def _same_class_share(per: pd.DataFrame, labels: Any, train_labels: Any) -> float:
+    """Share of samples whose nearest training row has the sample's label (adds the column
+    ``nn_same_class`` to ``per``); NaN without labels."""
+    if labels is None or train_labels is None:
+        return float("nan")
+    tl = np.asarray(train_labels.cpu() if isinstance(train_labels, Tensor) else train_labels)
+    lab = labels.cpu().numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    per["nn_same_class"] = tl[per["nn1_index"].to_numpy()] == lab
+    return float(per["nn_same_class"].mean())
+
+
 def mixed_sampling(
     oracle_provider: Any,
     model_provider: VelocityProvider,
@@ -359,19 +393,9 @@ def mixed_sampling(
         raise ValueError(f"mixed_sampling: tau must be in [0, 1], got {tau}")
     if not hasattr(oracle_provider, "stats"):
         raise ValueError("mixed_sampling: oracle_provider must offer .stats (use OracleVelocity)")
-    grid = uniform_grid(grid_n)
-    if TIME_TOL < tau < 1.0 - TIME_TOL:
-        grid = grid_with_point(grid, tau)
-    if tau >= 1.0 - TIME_TOL:
-        k = grid.numel() - 2  # handover at the last evaluated step
-        x_h = _run(oracle_provider, grid[: k + 1], noise, labels)
-        stats = oracle_provider.stats(x_h, grid[k].item(), labels)
-        samples = _run(oracle_provider, grid[k:], x_h, labels)
-    else:
-        k = 0 if tau <= TIME_TOL else _grid_index(grid, tau)
-        x_h = _run(oracle_provider, grid[: k + 1], noise, labels)
-        stats = oracle_provider.stats(x_h, grid[k].item(), labels)
-        samples = _run(model_provider, grid[k:], x_h, labels)
+    grid, k, x_h, stats, samples = _handover(
+        oracle_provider, model_provider, tau, grid_n, noise, labels
+    )
     handover_t = grid[k].item()
 
     top1_idx = stats.top1_index.cpu().numpy().astype(np.int64)
@@ -387,13 +411,7 @@ def mixed_sampling(
         handover_top1_weight=top1_w,
         matched=table["nn1_index"].to_numpy() == top1_idx,
     )
-    if labels is not None and train_labels is not None:
-        tl = np.asarray(train_labels.cpu() if isinstance(train_labels, Tensor) else train_labels)
-        lab = labels.cpu().numpy() if isinstance(labels, Tensor) else np.asarray(labels)
-        per["nn_same_class"] = tl[per["nn1_index"].to_numpy()] == lab
-        same = float(per["nn_same_class"].mean())
-    else:
-        same = float("nan")
+    same = _same_class_share(per, labels, train_labels)
     summary = pd.DataFrame(
         [
             {
