@@ -179,6 +179,28 @@ def _palette(n: int, sequential: bool = False) -> list:
 # ----------------------------------------------------------------------------- Fig. 2
 
 
+def _objective_split_lines(
+    axes: Sequence[Axes], split_times: pd.DataFrame | None, colors: Mapping[str, object]
+) -> list[dict]:
+    """Fig. 2's split times as vertical lines (dotted: conditional, dash-dot: unconditional)
+    in each space's colour on every panel; returns one record per line drawn."""
+    rows: list[dict] = []
+    if split_times is None or not len(split_times):
+        return rows
+    for _, r in split_times[split_times["curve"] == "objective"].iterrows():
+        if not bool(r["reached"]) or str(r["space"]) not in colors:
+            continue
+        cond = "conditional" if bool(r["conditional"]) else "unconditional"
+        for i, ax in enumerate(axes):
+            line = ax.axvline(
+                r["t_split"], color=colors[str(r["space"])],
+                ls=":" if cond == "conditional" else "-.", lw=1.0, zorder=1,
+            )  # fmt: skip
+            line.set_gid("split")
+            rows.append({"panel": i, "label": f"{r['space']} {cond}", "t": float(r["t_split"])})
+    return rows
+
+
 def fig_objective(
     objective: pd.DataFrame,
     split_times: pd.DataFrame | None,
@@ -226,23 +248,7 @@ def fig_objective(
         axes[0].fill_between(g["t"], lo, hi, color=c, alpha=0.2, lw=0)
         axes[1].fill_between(g["t"], g["top1_q05"], g["top1_q95"], color=c, alpha=0.12, lw=0)
         axes[1].fill_between(g["t"], g["top1_q25"], g["top1_q75"], color=c, alpha=0.25, lw=0)
-    rows: list[dict] = []
-    if split_times is not None and len(split_times):
-        sp = split_times[split_times["curve"] == "objective"]
-        for _, r in sp.iterrows():
-            if not bool(r["reached"]) or str(r["space"]) not in colors:
-                continue
-            cond = "conditional" if bool(r["conditional"]) else "unconditional"
-            for i, ax in enumerate(axes):
-                line = ax.axvline(
-                    r["t_split"],
-                    color=colors[str(r["space"])],
-                    ls=":" if cond == "conditional" else "-.",
-                    lw=1.0,
-                    zorder=1,
-                )
-                line.set_gid("split")
-                rows.append({"panel": i, "label": f"{r['space']} {cond}", "t": float(r["t_split"])})
+    rows = _objective_split_lines(axes, split_times, colors)
     axes[0].set_ylabel("objective gap ‖u − v*‖² / D")
     axes[0].set_title("(a) CFM target vs oracle")
     if logy:
