@@ -126,6 +126,35 @@ def _grid_index(grid: Tensor, t: float) -> int:
 
 
 @torch.inference_mode()
+def _check_loss_curve_inputs(
+    t_grid: Any, latents: Any, labels: Any, num_samples: int, oracle_data: Any, oracle_labels: Any
+) -> tuple[list[float], int, Tensor]:
+    """(distinct times, latent rows, labels on the CPU) of :func:`loss_curves`, checked;
+    ``ValueError`` naming the problem otherwise."""
+    ts = list(dict.fromkeys(torch.as_tensor(t_grid, dtype=torch.float64).flatten().tolist()))
+    if not ts or any(not 0.0 <= t < 1.0 for t in ts):
+        raise ValueError(
+            f"loss_curves: t_grid must be non-empty with every t in [0, 1) (the oracle is "
+            f"singular at t = 1), got {ts}"
+        )
+    n_rows = int(latents.shape[0])
+    if n_rows < 1 or num_samples < 1:
+        raise ValueError(
+            f"loss_curves: need latent rows and num_samples >= 1, got {n_rows}, {num_samples}"
+        )
+    all_labels = _labels_cpu(labels)
+    if all_labels.shape != (n_rows,):
+        raise ValueError(
+            f"loss_curves: labels must have shape ({n_rows},), one per latent row, got "
+            f"{tuple(all_labels.shape)}"
+        )
+    if oracle_data is not None and oracle_labels is None:
+        raise ValueError(
+            "loss_curves: pass oracle_labels with oracle_data (the oracle is class-conditional)"
+        )
+    return ts, n_rows, all_labels
+
+
 def loss_curves(
     model: Callable[[Tensor, Tensor, Tensor], Tensor],
     latents: Any,
@@ -165,27 +194,9 @@ def loss_curves(
     """
     from navref.oracle import oracle_velocity
 
-    ts = list(dict.fromkeys(torch.as_tensor(t_grid, dtype=torch.float64).flatten().tolist()))
-    if not ts or any(not 0.0 <= t < 1.0 for t in ts):
-        raise ValueError(
-            f"loss_curves: t_grid must be non-empty with every t in [0, 1) (the oracle is "
-            f"singular at t = 1), got {ts}"
-        )
-    n_rows = int(latents.shape[0])
-    if n_rows < 1 or num_samples < 1:
-        raise ValueError(
-            f"loss_curves: need latent rows and num_samples >= 1, got {n_rows}, {num_samples}"
-        )
-    all_labels = _labels_cpu(labels)
-    if all_labels.shape != (n_rows,):
-        raise ValueError(
-            f"loss_curves: labels must have shape ({n_rows},), one per latent row, got "
-            f"{tuple(all_labels.shape)}"
-        )
-    if oracle_data is not None and oracle_labels is None:
-        raise ValueError(
-            "loss_curves: pass oracle_labels with oracle_data (the oracle is class-conditional)"
-        )
+    ts, n_rows, all_labels = _check_loss_curve_inputs(
+        t_grid, latents, labels, num_samples, oracle_data, oracle_labels
+    )
     o_labels = all_labels if oracle_labels is None else _labels_cpu(oracle_labels)
     dev = torch.device(device) if device is not None else _model_device(model)
     # read by every t: on a GPU copied there once when it fits (navref.devices)
