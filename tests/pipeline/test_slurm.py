@@ -159,9 +159,11 @@ def runs(cluster: SlurmCluster, tmp_path_factory) -> dict[str, Run]:
             ),
             cluster.env,
         ),
+        # --cores 2: the overlay's train_vae books 2 GPUs x 1 CPU, so it runs on 2 threads
+        # (threads as booked) under SLURM; locally it must get the same 2 threads to be equal
         "local": (
             _snakemake(
-                base / "local", CONFIGS, "--profile", str(LOCAL_PROFILE), "--cores", "1", *targets
+                base / "local", CONFIGS, "--profile", str(LOCAL_PROFILE), "--cores", "2", *targets
             ),
             _env(),
         ),
