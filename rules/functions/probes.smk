@@ -5,16 +5,9 @@ PROBE_KINDS = ["loss_curves", "intermediate", "mixed", "unseen"]
 
 
 # the schema's probe block is shared by three probes, so these per-probe defaults live here
-PROBE_DEFAULTS = {
-    "intermediate": {"record_t": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]},
-    "mixed": {"taus": [0.0, "s0.25", "s0.5", "s0.75", "s1.0", "s1.5", 1.0]},
-    "unseen": {"taus": ["s0.25", "s0.5", "s1.0", "s1.5", "s2.0"]},
-}
-
-
 def probe_conf(kind):
-    """The config of probe ``kind`` with its per-probe defaults."""
-    return {**PROBE_DEFAULTS.get(kind, {}), **conf("probes", kind)}
+    """The config of probe ``kind`` (its defaults filled in by the schema)."""
+    return conf("probes", kind)
 
 
 def probe_models(kind):

@@ -148,3 +148,16 @@ def test_t_grid():
     assert t_grid([0.1, 0.5]) == [0.1, 0.5]
     g = t_grid({"start": 0.0, "stop": 0.9, "num": 4})
     assert g == [0.0, 0.3, 0.6, 0.9]
+
+
+def test_probe_defaults_come_from_the_schema():
+    """Per-probe defaults (taus, record times) live in the schema only, filled by validation."""
+    from snakemake.utils import validate
+
+    conf = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    conf["probes"].pop("unseen")
+    conf["probes"]["mixed"].pop("taus")
+    validate(conf, str(REPO / "schemas" / "config.schema.yaml"))
+    assert conf["probes"]["unseen"]["taus"] == ["s0.25", "s0.5", "s1.0", "s1.5", "s2.0"]
+    assert conf["probes"]["mixed"]["taus"][0] == 0.0 and conf["probes"]["mixed"]["taus"][-1] == 1.0
+    assert "PROBE_DEFAULTS" not in (REPO / "rules" / "functions" / "probes.smk").read_text()
