@@ -125,7 +125,6 @@ def _grid_index(grid: Tensor, t: float) -> int:
 # ----------------------------------------------------------------------------- loss curves
 
 
-@torch.inference_mode()
 def _check_loss_curve_inputs(
     t_grid: Any, latents: Any, labels: Any, num_samples: int, oracle_data: Any, oracle_labels: Any
 ) -> tuple[list[float], int, Tensor]:
@@ -155,6 +154,7 @@ def _check_loss_curve_inputs(
     return ts, n_rows, all_labels
 
 
+@torch.inference_mode()
 def loss_curves(
     model: Callable[[Tensor, Tensor, Tensor], Tensor],
     latents: Any,
