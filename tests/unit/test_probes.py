@@ -243,3 +243,15 @@ def test_unseen_resume_source_memorized(toy):
     p = late.per_sample
     want = p["dist_to_source"] < p["nn1_dist"] / 3
     assert late.summary["source_memorization_share"].iloc[0] == pytest.approx(want.mean())
+
+
+def test_loss_curves_of_a_trainable_model_need_no_grad(toy):
+    """A real module (parameters that require grad) is evaluated without autograd."""
+    data, labels = toy
+    scale = torch.nn.Parameter(torch.tensor(0.5))
+
+    def model(x, t, y):
+        return scale * x
+
+    df = loss_curves(model, data.numpy(), labels.numpy(), 3, [0.3], num_samples=5, seed=0)
+    assert np.isfinite(df["mean"]).all() and len(df) == 2
