@@ -446,6 +446,34 @@ def mixed_sampling(
 # ----------------------------------------------------------------------------- unseen data
 
 
+def _source_distances(
+    samples: Tensor,
+    x1: Tensor,
+    source: Any,
+    train_data: Any,
+    threshold: float,
+    embed: Callable[[Tensor], Tensor] | None,
+    nn_chunk_size: int,
+) -> pd.DataFrame:
+    """Per sample: the nearest training rows (:func:`memorization_table`) and the distance
+    to its own validation source (``source``, else ``embed(x1)``), absolute and relative to
+    the source's norm, with ``closer_to_source`` and ``source_memorized`` (source distance
+    below ``threshold`` x NN1)."""
+    e_s = _embed(samples, embed).double()
+    e_v = _embed(x1, embed) if source is None else torch.as_tensor(np.asarray(source))
+    e_v = e_v.reshape(e_v.shape[0], -1).to(device=e_s.device, dtype=torch.float64)
+    d_src = torch.linalg.vector_norm(e_s - e_v, dim=1).cpu().numpy()
+    rel = d_src / torch.linalg.vector_norm(e_v, dim=1).clamp_min(1e-30).cpu().numpy()
+    table = memorization_table(e_s, _flat_rows(train_data), threshold, chunk_size=nn_chunk_size)
+    nn1 = table["nn1_dist"].to_numpy()
+    return table.assign(
+        dist_to_source=d_src,
+        rel_dist_to_source=rel,
+        closer_to_source=d_src < nn1,
+        source_memorized=d_src < threshold * nn1,
+    )
+
+
 def unseen_resume(
     model_provider: VelocityProvider,
     tau: float,
@@ -501,19 +529,7 @@ def unseen_resume(
         sub = grid[_grid_index(grid, tau) :]
         samples, steps = _run(model_provider, sub, x_tau, y), sub.numel() - 1
 
-    e_s = _embed(samples, embed).double()
-    e_v = _embed(x1, embed) if source is None else torch.as_tensor(np.asarray(source))
-    e_v = e_v.reshape(e_v.shape[0], -1).to(device=e_s.device, dtype=torch.float64)
-    d_src = torch.linalg.vector_norm(e_s - e_v, dim=1).cpu().numpy()
-    rel = d_src / torch.linalg.vector_norm(e_v, dim=1).clamp_min(1e-30).cpu().numpy()
-    table = memorization_table(e_s, _flat_rows(train_data), threshold, chunk_size=nn_chunk_size)
-    nn1 = table["nn1_dist"].to_numpy()
-    per = table.assign(
-        dist_to_source=d_src,
-        rel_dist_to_source=rel,
-        closer_to_source=d_src < nn1,
-        source_memorized=d_src < threshold * nn1,
-    )
+    per = _source_distances(samples, x1, source, train_data, threshold, embed, nn_chunk_size)
     summary = pd.DataFrame(
         [
             {
