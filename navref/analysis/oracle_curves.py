@@ -17,6 +17,7 @@ All functions return tidy pandas DataFrames (one row per t, or per group).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,27 @@ def _check_grid(t_grid: Sequence[float] | np.ndarray) -> np.ndarray:
             f"got {grid.min()}..{grid.max()}; use e.g. a grid ending at 0.99"
         )
     return grid
+
+
+def _curve_row(t: float, u: torch.Tensor, res: Any, source: torch.Tensor) -> dict[str, float]:
+    """One t of the curves: the objective gap ||u - v*||^2 / D (mean and standard error over
+    the queries), the top-1 posterior weight (mean and quantiles), effective sample size,
+    entropy, and how often the top-1 row is the query's own source row."""
+    per_query = (u - res.velocity).double().square().mean(dim=1).cpu().numpy()
+    top1 = res.top1_weight.double().cpu().numpy()
+    n = len(per_query)
+    row = {
+        "t": t,
+        "gap_mse": float(per_query.mean()),
+        "gap_se": float(per_query.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+        "top1_mean": float(top1.mean()),
+    }
+    for q, val in zip(QUANTILES, np.quantile(top1, QUANTILES), strict=True):
+        row[_quantile_col(q)] = float(val)
+    row["ess_mean"] = float(res.ess.double().mean())
+    row["entropy_mean"] = float(res.entropy.double().mean())
+    row["top1_is_source"] = float((res.top1_index == source).double().mean())
+    return row
 
 
 def _curves(
@@ -90,24 +112,8 @@ def _curves(
 
     rows = []
     for t in grid:
-        xt = x_t(x0, x1, t)
-        res = oracle_posterior(xt, float(t), data2, chunk_size=chunk_size, **kw)
-        per_query = (u - res.velocity).double().square().mean(dim=1).cpu().numpy()
-        top1 = res.top1_weight.double().cpu().numpy()
-        row = {
-            "t": float(t),
-            "gap_mse": float(per_query.mean()),
-            "gap_se": float(per_query.std(ddof=1) / np.sqrt(num_queries))
-            if num_queries > 1
-            else float("nan"),
-            "top1_mean": float(top1.mean()),
-        }
-        for q, val in zip(QUANTILES, np.quantile(top1, QUANTILES), strict=True):
-            row[_quantile_col(q)] = float(val)
-        row["ess_mean"] = float(res.ess.double().mean())
-        row["entropy_mean"] = float(res.entropy.double().mean())
-        row["top1_is_source"] = float((res.top1_index == idx_t).double().mean())
-        rows.append(row)
+        res = oracle_posterior(x_t(x0, x1, t), float(t), data2, chunk_size=chunk_size, **kw)
+        rows.append(_curve_row(float(t), u, res, idx_t))
     frame = pd.DataFrame(rows)
     frame["conditional"] = bool(conditional)
     frame["num_queries"] = int(num_queries)
