@@ -16,6 +16,7 @@ from navref import sweeps as S
 from navref.analysis.split_times import SplitTimes, is_relative
 from navref.report import claims as claims_mod
 from navref.report import figures as F
+from navref.report import paper
 from navref.report import tables as T
 from navref.report.html import write_html
 from navref.report.tables import SIZE_ORDER
@@ -38,7 +39,7 @@ def tau_map_from(
     ``s1.0`` against 0.1 / 0.2: off by a factor of 2; issue 15.)"""
     if not isinstance(split_times, SplitTimes):
         split_times = SplitTimes(split_times)
-    space, paper_split = settings["probe_space"], float(settings.get("paper_split", 0.1))
+    space, paper_split = settings["probe_space"], float(settings.get("paper_split", paper.OBJECTIVE_SPLIT_T))
     ours = split_times.for_space(space)
     out = {}
     for spec in settings.get("stage_swap_taus", []):
