@@ -42,13 +42,14 @@ def test_outputs(smoke_run):
     assert (curves["mean"] >= 0).all() and curves["loss_kind"].isin(["cfm", "oracle"]).all()
     mixed = pd.read_parquet(r / "probes/mixed.parquet")
     assert len(mixed) == 3 and set(mixed["tau_spec"]) == {"0.0", "s1.0", "1.0"}
-    # the oracle-only sampler (tau = 1) lands on training latents; memorization is judged on
-    # decoded pixels against the real train images (one metric, navref.metrics.memorization),
-    # so with the smoke's 20-step VAE the share depends on the decoder: it is a share, and
-    # ending on training latents is never less memorized than pure model sampling (tau = 0)
-    share = mixed.set_index("tau")["memorization_share"]
-    assert share.between(0, 1).all()
-    assert share[1.0] >= share[0.0]
+    # memorization is judged on decoded pixels against the real train images (one metric,
+    # navref.metrics.memorization); with the smoke's 20-step VAE even the oracle-only sampler
+    # (tau = 1) need not count as memorized, so the late-vs-early behaviour is checked where
+    # it must hold (tests/unit/test_probes.py). Here: shares lie in [0, 1], and a looser
+    # threshold (1/4 -> 1/3 -> 1/2) never counts fewer samples as memorized.
+    shares = mixed[["memorization_share_q25", "memorization_share", "memorization_share_q50"]]
+    assert shares.apply(lambda c: c.between(0, 1)).all().all()
+    assert (shares.diff(axis=1).iloc[:, 1:] >= 0).all().all()
     assert (r / "probes/mixed/tiny/tau1.0.png").stat().st_size > 0
     sweeps = pd.read_parquet(r / "metrics/sweeps.parquet")
     assert len(sweeps) == 1 + 1 + 2
