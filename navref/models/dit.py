@@ -40,24 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from navref.models.sizes import DIT_SIZES
+
 #: Normalisation layers: "rms" = RMSNorm with a weight (LightningDiT), "layer" = LayerNorm
 #: without affine parameters, eps 1e-6 (DiT, SiT).
 NORMS = ("rms", "layer")
 #: MLPs: "swiglu" (LightningDiT, keys w12/w3) or "gelu" = GELU(tanh) (DiT, SiT, keys fc1/fc2).
 MLPS = ("swiglu", "gelu")
-
-#: Named architectures: depth / width / heads. S, B and XL are the paper's (Appendix C);
-#: "tiny", "small" and "medium" are CPU-scale sizes for 8x8x4 latents or 16x16x1 pixels
-#: ("tiny" ~0.24M parameters, "small" ~1.4M, "medium" ~7.6M: clearly different capacities
-#: for the stage-swap and capacity experiments).
-DIT_SIZES: dict[str, dict[str, int]] = {
-    "tiny": {"depth": 2, "hidden_size": 64, "num_heads": 2},
-    "small": {"depth": 4, "hidden_size": 128, "num_heads": 4},
-    "medium": {"depth": 6, "hidden_size": 256, "num_heads": 4},
-    "S": {"depth": 12, "hidden_size": 384, "num_heads": 6},
-    "B": {"depth": 12, "hidden_size": 768, "num_heads": 12},
-    "XL": {"depth": 28, "hidden_size": 1152, "num_heads": 16},
-}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from navref.io import atomic_path, save_parquet
-from navref.models.dit import DIT_SIZES
+from navref.models.sizes import DIT_SIZES
 from navref.report import paper
 
 __all__ = [

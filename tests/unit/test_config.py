@@ -161,3 +161,21 @@ def test_probe_defaults_come_from_the_schema():
     assert conf["probes"]["unseen"]["taus"] == ["s0.25", "s0.5", "s1.0", "s1.5", "s2.0"]
     assert conf["probes"]["mixed"]["taus"][0] == 0.0 and conf["probes"]["mixed"]["taus"][-1] == 1.0
     assert "PROBE_DEFAULTS" not in (REPO / "rules" / "functions" / "probes.smk").read_text()
+
+
+def test_parsing_the_workflow_does_not_import_torch():
+    """Every navref module the rules import when Snakemake parses them is torch-free (torch
+    costs seconds per parse, on every dry run and every cluster job)."""
+    import re
+    import subprocess
+    import sys
+
+    smk = [*REPO.glob("rules/*.smk"), *REPO.glob("rules/functions/*.smk")]
+    modules = sorted(
+        {m for f in smk for m in re.findall(r"^from (navref[\w.]*) import", f.read_text(), re.M)}
+    )
+    assert len(modules) >= 5, modules
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules)
+    code += "print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "False", (modules, out.stderr[-2000:])
