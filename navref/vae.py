@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,21 @@ def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return kl.flatten(1).sum(1).mean()
 
 
+def save_vae(vae: Any, out_dir: str | os.PathLike) -> Path:
+    """Write a diffusers ``AutoencoderKL`` to ``out_dir`` with ``save_pretrained``
+    (safetensors): into a partial folder first, files moved in place when complete, with the
+    umask's permissions (safetensors writes 0600). Returns ``out_dir`` as a Path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".weights.partial"
+    vae.save_pretrained(str(tmp), safe_serialization=True)
+    give_umask_mode(tmp)
+    for f in tmp.iterdir():
+        f.replace(out / f.name)
+    tmp.rmdir()
+    return out
+
+
 def train_vae(
     images: np.ndarray,
     conf: dict[str, Any],
@@ -138,14 +154,7 @@ def train_vae(
         metrics[k.replace("mse", "psnr_db")] = 10 * math.log10(4.0 / max(metrics[k], 1e-12))
     metrics["steps"] = steps
     log.info("VAE reconstruction: %s", metrics)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".weights.partial"
-    vae.save_pretrained(str(tmp), safe_serialization=True)
-    give_umask_mode(tmp)  # safetensors writes its files 0600
-    for f in tmp.iterdir():
-        f.replace(out / f.name)
-    tmp.rmdir()
+    out = save_vae(vae, out_dir)
     frame = pd.DataFrame(rows, columns=["step", "loss", "recon_mse", "kl", "time_s"])
     save_parquet(out / "train_log.parquet", frame)
     save_json(out / "metrics.json", metrics)

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from navref.io import give_umask_mode
+from navref.vae import save_vae
 
 #: Key prefixes of the autoencoder itself; everything else is training-only and ignored.
 VAE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
@@ -185,14 +185,7 @@ def convert_ldm_vae(
             f"{ckpt}: converted keys do not fit AutoencoderKL {dd}: missing "
             f"{result.missing_keys[:8]}, unexpected {result.unexpected_keys[:8]}"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".convert.partial"
-    vae.save_pretrained(str(tmp), safe_serialization=True)
-    give_umask_mode(tmp)  # safetensors writes its files 0600
-    for f in tmp.iterdir():
-        f.replace(out / f.name)
-    tmp.rmdir()
+    out = save_vae(vae, out_dir)
     log.info("converted %s (%s) to diffusers AutoencoderKL in %s", ckpt, dd, out)
     return {"ddconfig": dd, "ignored": ignored}
 
