@@ -91,7 +91,8 @@ def _wide_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]
     "above beyond it). Best = lowest mean FID. Reproduced if (i) and (ii) pass, not reproduced "
     f"if either fails, else inconclusive; {BEYOND_NOISE}. {PAIRED_CHANGE} Also changed "
     "2026-11-29 (issue 15): (ii) compared [0, b] with [a, b] of the same end b only, a pair "
-    "that neither config nor the paper's labelled Tab. 3 contains, so (ii) could never pass.",
+    "that neither config nor the paper's labelled Tab. 3 contains, so (ii) could never pass "
+    "(also changed after that verdict had been seen).",
     source="Tab. 3",
     inputs=("table3", "model_split", "sweeps"),
 )

@@ -26,7 +26,8 @@ BEYOND_NOISE = (
 PAIRED_CHANGE = (
     "Changed 2026-11-29 (issue 15): was the unpaired seed spread sqrt(std_a^2 + std_b^2), which "
     "ignores the shared noise and leaves a single run (the paper's tables, configs/paper.yaml) "
-    "undecidable."
+    "undecidable. The change was made after the verdicts of the earlier criterion on the "
+    "default run had been seen (claim 5 not reproduced, 6 inconclusive, 7 not reproduced)."
 )
 
 
