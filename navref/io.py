@@ -76,9 +76,17 @@ def save_json(path: str | os.PathLike, obj: Any) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def load_json(path: str | os.PathLike) -> Any:
-    """Load a JSON file."""
-    return json.loads(Path(path).read_text())
+def load_json(path: str | os.PathLike, rule: str | None = None) -> Any:
+    """Load a JSON file. With ``rule`` (the rule that writes it), a missing or damaged file
+    raises :class:`ArtefactError` naming the file and that rule."""
+    if rule is None:
+        return json.loads(Path(path).read_text())
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise artefact_error(path, rule, "does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise artefact_error(path, rule, f"is not complete JSON ({err})") from None
 
 
 class NonFiniteError(ValueError):

@@ -252,13 +252,13 @@ class LatentSpace:
         """Open the space at ``root``; its shift and scale must be finite (else
         :class:`navref.io.ArtefactError` naming ``stats.json`` and rule encode_latents)."""
         root = Path(root)
-        stats = load_json(root / "stats.json")
+        stats = load_json(root / "stats.json", "encode_latents")
         for key in ("shift", "scale", "shape", "num_classes"):
             if key not in stats:
                 raise artefact_error(root / "stats.json", "encode_latents", f"lacks {key!r}")
         for key in ("shift", "scale"):
             if not np.isfinite(np.asarray(stats[key], dtype=np.float64)).all():
-                raise artefact_error(root / "stats.json", "encode_latents", f"{key} holds NaN")
+                raise artefact_error(root / "stats.json", "encode_latents", f"{key} is not finite")
         return cls(root, stats, device, precision)
 
     def latents(self, mmap: bool = True) -> np.ndarray:

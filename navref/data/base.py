@@ -129,7 +129,7 @@ def load_prepared(out_dir: str | Path, mmap: bool = True) -> PreparedDataset:
     when ``data.npy`` is cut short or its shape disagrees with ``info.json``.
     """
     out = Path(out_dir)
-    info = load_json(out / "info.json")
+    info = load_json(out / "info.json", "prepare_dataset")
     data = load_array(out / "data.npy", "prepare_dataset", mmap, shape=info["shape"])
     meta = pd.read_parquet(out / "meta.parquet")
     return PreparedDataset(

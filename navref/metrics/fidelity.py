@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 from torch.utils.data import Dataset
 from torch_fidelity.metric_fid import (
@@ -53,7 +53,7 @@ from torch_fidelity.metric_prc import (
     KEY_METRIC_RECALL,
 )
 
-from navref.io import atomic_path, check_finite
+from navref.io import artefact_error, atomic_path, check_finite
 from navref.metrics.feature_net import FEATURE_NET_EXTRACTOR, register
 from navref.metrics.prc import knn_radii, precision_recall
 
@@ -313,11 +313,14 @@ def load_reference_statistics(path: str | os.PathLike) -> dict[str, Any]:
         raise FileNotFoundError(
             f"reference statistics not found: {path}; run the reference-statistics rule first"
         )
-    with safe_open(str(path), framework="np") as f:
-        meta = (f.metadata() or {}).get(_META_KEY)
-        if meta is None:
-            raise ValueError(f"{path} is not a navref reference-statistics file")
-        arrays = {k: f.get_tensor(k) for k in f.keys()}
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = (f.metadata() or {}).get(_META_KEY)
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+    except SafetensorError as err:
+        raise artefact_error(path, "reference_stats", f"is not a complete file ({err})") from None
+    if meta is None:
+        raise ValueError(f"{path} is not a navref reference-statistics file")
     ref = json.loads(meta)
     ref["features"] = {
         k.removeprefix("features."): v for k, v in arrays.items() if k.startswith("features.")
@@ -329,6 +332,8 @@ def load_reference_statistics(path: str | os.PathLike) -> dict[str, Any]:
         check_finite(array, f"reference {name} in {path}", fix)
     for layer, array in ref["features"].items():
         check_finite(array, f"reference features {layer!r} in {path}", fix)
+    if ref["prc_radii"] is not None:
+        check_finite(ref["prc_radii"], f"reference precision/recall radii in {path}", fix)
     return ref
 
 

@@ -47,7 +47,7 @@ def test_statistics_with_nan_name_file_and_rule(prepared):
     stats = json.loads(path.read_text())
     stats["scale"][2] = float("nan")
     path.write_text(json.dumps(stats))
-    with pytest.raises(ArtefactError, match=r"stats\.json: scale holds NaN.*encode_latents"):
+    with pytest.raises(ArtefactError, match=r"stats\.json: scale is not finite.*encode_latents"):
         LatentSpace.load(prepared / "lat")
 
 
@@ -72,3 +72,13 @@ def test_load_array_finite_names_the_row(tmp_path):
         load_array(tmp_path / "f.npy", "features", finite=True)
     with pytest.raises(ArtefactError, match="does not exist"):
         load_array(tmp_path / "missing.npy", "features")
+
+
+def test_damaged_or_missing_json_names_the_rule(tmp_path):
+    from navref.io import load_json
+
+    (tmp_path / "stats.json").write_text('{"shift": [0.1, 0')
+    with pytest.raises(ArtefactError, match=r"stats\.json: is not complete JSON.*encode_latents"):
+        load_json(tmp_path / "stats.json", "encode_latents")
+    with pytest.raises(ArtefactError, match="does not exist.*prepare_dataset"):
+        load_json(tmp_path / "info.json", "prepare_dataset")

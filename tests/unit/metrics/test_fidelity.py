@@ -355,3 +355,21 @@ def test_features_extracted_without_tf32(digits, net, monkeypatch):
     fm.extract_features(digits[0][:8], FEATURE_NET_EXTRACTOR, net[0], device="cpu")
     assert seen == [(False, False)]
     assert torch.backends.cudnn.allow_tf32  # restored
+
+
+def test_damaged_reference_file_names_the_rule(reference, tmp_path):
+    from navref.io import ArtefactError, NonFiniteError
+
+    src = reference[0]
+    whole = open(src, "rb").read()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ArtefactError, match="reference_stats"):
+        fm.load_reference_statistics(cut)
+    ref = dict(fm.load_reference_statistics(src))
+    ref["prc_radii"] = ref["prc_radii"].copy()
+    ref["prc_radii"][0] = np.nan
+    bad = tmp_path / "nan_radii.safetensors"
+    fm.save_reference_statistics(bad, ref)
+    with pytest.raises(NonFiniteError, match="radii"):
+        fm.load_reference_statistics(bad)
