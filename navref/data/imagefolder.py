@@ -73,7 +73,11 @@ def list_images(root: Path, classes: list[str] | None, max_per_class: int | None
         raise DatasetError(f"imagefolder: no class folders under {root}")
     files, labels = [], []
     for label, name in enumerate(found):
-        entries = [p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
+        entries = [
+            p
+            for p in (root / name).rglob("*")
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        ]
         imgs = sorted(p for p in entries if not is_hidden(p, root))
         hidden += len(entries) - len(imgs)
         if not imgs:

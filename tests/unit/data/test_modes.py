@@ -121,7 +121,8 @@ def test_float_tiff_in_a_folder_is_refused_naming_file_and_mode(tmp_path):
 
 def test_hidden_entries_are_never_classes_or_images(tmp_path, caplog):
     root = tmp_path / "root"
-    for name in ("a", "b", ".ipynb_checkpoints", "a/.ipynb_checkpoints", "b/sub/.cache"):
+    dirs = ("a", "b", ".ipynb_checkpoints", "a/.ipynb_checkpoints", "b/sub/.cache")
+    for name in (*dirs, "b/folder.png"):  # a folder named like an image is not an image
         (root / name).mkdir(parents=True, exist_ok=True)
     for rel in ("a/1.png", "b/1.png", "b/sub/2.png"):
         Image.new("L", (8, 8), 1).save(root / rel)
