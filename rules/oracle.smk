@@ -61,7 +61,7 @@ rule oracle_split_time:
         "../envs/navref.yaml"
     threads: 1
     resources:
-        **rule_resources("oracle_tables", mem_mb=2000, runtime=10),
+        **rule_resources("oracle_split_time", mem_mb=2000, runtime=10),
     params:
         threshold=conf("oracle", "split_threshold"),
     script:
