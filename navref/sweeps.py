@@ -60,10 +60,20 @@ class Sweep:
         self.conf = dict(conf or {})
 
     def settings(self) -> dict[str, Setting]:
-        """``{setting id: setting}``; empty when the sweep is not configured."""
-        return self._settings() if self.conf else {}
+        """``{setting id: setting}``; empty when the sweep is not configured. Raises
+        ``ValueError`` when two config entries give the same setting (one would silently
+        replace the other)."""
+        out: dict[str, Setting] = {}
+        for key, setting in self._settings() if self.conf else []:
+            if key in out:
+                raise ValueError(
+                    f"sweeps.{self.kind}: setting {key!r} is listed twice; remove the repeat"
+                )
+            out[key] = setting
+        return out
 
-    def _settings(self) -> dict[str, Setting]:
+    def _settings(self) -> list[tuple[str, Setting]]:
+        """(setting id, setting) per config entry, in config order."""
         raise NotImplementedError
 
     def model_roles(self, setting: Mapping[str, Any]) -> dict[str, str]:
@@ -134,17 +144,20 @@ class StageSwap(Sweep):
     kind = "stage_swap"
     table_name = "table1"
 
-    def _settings(self) -> dict[str, Setting]:
-        return {
-            f"tau{tau}_{a}-{b}": {
-                "tau": str(tau),
-                "stage1": a,
-                "stage2": b,
-                "steps_per_stage": self.conf["steps_per_stage"],
-            }
+    def _settings(self) -> list[tuple[str, Setting]]:
+        return [
+            (
+                f"tau{tau}_{a}-{b}",
+                {
+                    "tau": str(tau),
+                    "stage1": a,
+                    "stage2": b,
+                    "steps_per_stage": self.conf["steps_per_stage"],
+                },
+            )
             for tau in self.conf["taus"]
             for a, b in self.conf["pairs"]
-        }
+        ]
 
     def model_roles(self, setting: Mapping[str, Any]) -> dict[str, str]:
         return {"stage1": setting["stage1"], "stage2": setting["stage2"]}
@@ -191,11 +204,11 @@ class TimestepShift(Sweep):
     kind = "timestep_shift"
     table_name = "table2"
 
-    def _settings(self) -> dict[str, Setting]:
-        return {
-            f"s{_g(s)}": {"model": self.conf["model"], "shift": s, "steps": self.conf["steps"]}
+    def _settings(self) -> list[tuple[str, Setting]]:
+        return [
+            (f"s{_g(s)}", {"model": self.conf["model"], "shift": s, "steps": self.conf["steps"]})
             for s in self.conf["shifts"]
-        }
+        ]
 
     def grid(self, setting: Mapping[str, Any]) -> torch.Tensor:
         from navref.sampling import shifted_grid
@@ -234,17 +247,19 @@ class CfgInterval(Sweep):
     kind = "cfg_interval"
     table_name = "table3"
 
-    def _settings(self) -> dict[str, Setting]:
-        out = {}
-        for iv in self.conf["intervals"]:
-            key = "none" if iv == "none" else f"{_g(iv[0])}-{_g(iv[1])}"
-            out[key] = {
-                "model": self.conf["model"],
-                "interval": None if iv == "none" else list(iv),
-                "scale": self.conf["scale"],
-                "steps": self.conf["steps"],
-            }
-        return out
+    def _settings(self) -> list[tuple[str, Setting]]:
+        return [
+            (
+                "none" if iv == "none" else f"{_g(iv[0])}-{_g(iv[1])}",
+                {
+                    "model": self.conf["model"],
+                    "interval": None if iv == "none" else list(iv),
+                    "scale": self.conf["scale"],
+                    "steps": self.conf["steps"],
+                },
+            )
+            for iv in self.conf["intervals"]
+        ]
 
     def info(
         self, setting: Mapping[str, Any], grid: torch.Tensor, split_time: float | None

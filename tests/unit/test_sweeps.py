@@ -185,3 +185,11 @@ def test_sample_set_refuses_non_finite_latents(monkeypatch):
         sweep, setting, {"m": "dir"}, _Space(), 6, 0, "cpu", batch_size=4
     )
     assert images.shape == (6, 2, 2, 1) and labels.tolist() == [0, 1, 2, 0, 1, 2]
+
+
+def test_a_repeated_setting_is_an_error_not_a_silent_overwrite():
+    conf = _conf({"cfg_interval": {"model": "tiny", "intervals": ["none", [0.1, 0.2], [0.1, 0.2]]}})
+    with pytest.raises(ValueError, match=r"sweeps.cfg_interval: setting '0.1-0.2' is listed twice"):
+        S.get("cfg_interval", conf).settings()
+    conf = _conf({"timestep_shift": {"model": "tiny", "shifts": [0.5, 1.0]}})
+    assert list(S.get("timestep_shift", conf).settings()) == ["s0.5", "s1"]
