@@ -28,11 +28,14 @@ KINDS = ("digits", "synthetic_gaussian", "imagefolder", "cifar10")
 __all__ = ["KINDS", "DatasetError", "PreparedDataset", "load_prepared", "prepare_dataset"]
 
 
-def _synthetic(cfg: dict[str, Any]) -> PreparedDataset:
+def _synthetic(conf: dict[str, Any]) -> PreparedDataset:
     x, y = make_gaussian(
-        int(cfg["dim"]), int(cfg["size"]), int(cfg.get("num_classes", 1)), int(cfg.get("seed", 0))
+        int(conf["dim"]),
+        int(conf["size"]),
+        int(conf.get("num_classes", 1)),
+        int(conf.get("seed", 0)),
     )
-    names = [f"class_{i}" for i in range(int(cfg.get("num_classes", 1)))]
+    names = [f"class_{i}" for i in range(int(conf.get("num_classes", 1)))]
     split = np.full(len(y), "train", dtype=object)
     return PreparedDataset(x, make_meta(y, names, split, "N(0, I)"), names, "synthetic_gaussian")
 
@@ -51,36 +54,36 @@ def _shrink_npy(path: Path, arr: np.ndarray, n: int) -> None:
 
 
 def prepare_dataset(
-    cfg: dict[str, Any],
+    conf: dict[str, Any],
     out_dir: str | os.PathLike,
     workers: int = 1,
     log: logging.Logger | None = None,
 ) -> dict[str, Any]:
-    """Prepare the dataset described by ``cfg`` (its ``kind`` picks the loader) into ``out_dir``.
+    """Prepare the dataset described by ``conf`` (its ``kind`` picks the loader) into ``out_dir``.
 
     Returns the ``info.json`` content. Raises :class:`DatasetError` with a message naming
     the problem and the fix for missing paths, empty classes and corrupt files.
     """
     log = log or logging.getLogger(__name__)
-    kind = cfg.get("kind")
+    kind = conf.get("kind")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if kind == "digits":
         from navref.data.digits import prepare_digits
 
-        ds = prepare_digits(cfg)
+        ds = prepare_digits(conf)
     elif kind == "synthetic_gaussian":
-        ds = _synthetic(cfg)
+        ds = _synthetic(conf)
     elif kind == "cifar10":
         from navref.data.cifar10 import prepare_cifar10
 
-        ds = prepare_cifar10(cfg)
+        ds = prepare_cifar10(conf)
     elif kind == "imagefolder":
         from navref.data.imagefolder import prepare_imagefolder
 
         # stream into a memmap under a temporary name; rename only when complete
         with atomic_path(out / "data.npy", suffix=".npy") as tmp:
-            arr, n, meta, names, skipped = prepare_imagefolder(cfg, tmp, workers, log)
+            arr, n, meta, names, skipped = prepare_imagefolder(conf, tmp, workers, log)
             if n < len(arr):  # corrupt files were skipped: keep only the n decoded rows
                 _shrink_npy(tmp, arr, n)
             del arr

@@ -50,9 +50,9 @@ def _load_batch(path: Path) -> dict:
     return {"data": data, "labels": labels}
 
 
-def prepare_cifar10(cfg: dict[str, Any]) -> PreparedDataset:
-    """Read ``data_batch_1..5`` (train) and ``test_batch`` (val) from ``cfg['root']``."""
-    root = Path(cfg["root"])
+def prepare_cifar10(conf: dict[str, Any]) -> PreparedDataset:
+    """Read ``data_batch_1..5`` (train) and ``test_batch`` (val) from ``conf['root']``."""
+    root = Path(conf["root"])
     if not root.is_dir():
         raise DatasetError(
             f"cifar10: root {root} does not exist; set `root` to the extracted "

@@ -10,16 +10,16 @@ from PIL import Image
 from navref.data.base import PreparedDataset, make_meta, seeded_split
 
 
-def prepare_digits(cfg: dict[str, Any]) -> PreparedDataset:
-    """Load the digits, scale 0..16 to 0..255, resize to ``cfg['resolution']`` (bicubic).
+def prepare_digits(conf: dict[str, Any]) -> PreparedDataset:
+    """Load the digits, scale 0..16 to 0..255, resize to ``conf['resolution']`` (bicubic).
 
     Output images are uint8 (N, R, R, 1); the split is a seeded stratified split with
-    ``cfg['val_fraction']`` of each class in ``val``.
+    ``conf['val_fraction']`` of each class in ``val``.
     """
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    res = int(cfg.get("resolution", 16))
+    res = int(conf.get("resolution", 16))
     raw = np.clip(bunch.images * (255.0 / 16.0), 0, 255).astype(np.uint8)
     if res == raw.shape[1]:
         images = raw
@@ -30,7 +30,7 @@ def prepare_digits(cfg: dict[str, Any]) -> PreparedDataset:
     images = images[..., None]
     labels = bunch.target.astype(np.int64)
     class_names = [str(c) for c in bunch.target_names]
-    split = seeded_split(labels, float(cfg.get("val_fraction", 0.1)), int(cfg.get("seed", 0)))
+    split = seeded_split(labels, float(conf.get("val_fraction", 0.1)), int(conf.get("seed", 0)))
     source = [f"sklearn.datasets.load_digits[{i}]" for i in range(len(labels))]
     return PreparedDataset(
         images, make_meta(labels, class_names, split, source), class_names, "digits"

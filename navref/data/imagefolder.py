@@ -107,28 +107,28 @@ def _load(path: Path, size: int) -> tuple[np.ndarray, str] | None:
 
 
 def prepare_imagefolder(
-    cfg: dict[str, Any], data_path: Path, workers: int = 1, log: logging.Logger | None = None
+    conf: dict[str, Any], data_path: Path, workers: int = 1, log: logging.Logger | None = None
 ):
     """Decode every image into the uint8 ``.npy`` at ``data_path``; return (meta, names, skipped).
 
     Corrupt or unreadable files raise :class:`DatasetError` naming the file, unless
-    ``cfg['skip_corrupt']`` is true, in which case they are skipped and counted.
+    ``conf['skip_corrupt']`` is true, in which case they are skipped and counted.
     """
     log = log or logging.getLogger(__name__)
-    size = int(cfg["resolution"])
-    flip = bool(cfg.get("hflip_copies", False))
-    skip = bool(cfg.get("skip_corrupt", False))
-    classes = cfg.get("classes")
-    mpc = cfg.get("max_per_class")
-    files, labels, names = list_images(Path(cfg["root"]), classes, mpc, log)
+    size = int(conf["resolution"])
+    flip = bool(conf.get("hflip_copies", False))
+    skip = bool(conf.get("skip_corrupt", False))
+    classes = conf.get("classes")
+    mpc = conf.get("max_per_class")
+    files, labels, names = list_images(Path(conf["root"]), classes, mpc, log)
     split = np.full(len(files), "train", dtype=object)
-    if cfg.get("val_root"):
-        vfiles, vlabels, vnames = list_images(Path(cfg["val_root"]), names, mpc, log)
+    if conf.get("val_root"):
+        vfiles, vlabels, vnames = list_images(Path(conf["val_root"]), names, mpc, log)
         files += vfiles
         labels = np.concatenate([labels, vlabels])
         split = np.concatenate([split, np.full(len(vfiles), "val", dtype=object)])
-    elif cfg.get("val_fraction", 0) > 0:
-        split = seeded_split(labels, float(cfg["val_fraction"]), int(cfg.get("seed", 0)))
+    elif conf.get("val_fraction", 0) > 0:
+        split = seeded_split(labels, float(conf["val_fraction"]), int(conf.get("seed", 0)))
     copies = 2 if flip else 1
     out = np.lib.format.open_memmap(
         data_path, mode="w+", dtype=np.uint8, shape=(len(files) * copies, size, size, 3)

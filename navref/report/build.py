@@ -39,7 +39,10 @@ def tau_map_from(
     ``s1.0`` against 0.1 / 0.2: off by a factor of 2; issue 15.)"""
     if not isinstance(split_times, SplitTimes):
         split_times = SplitTimes(split_times)
-    space, paper_split = settings["probe_space"], float(settings.get("paper_split", paper.OBJECTIVE_SPLIT_T))
+    space, paper_split = (
+        settings["probe_space"],
+        float(settings.get("paper_split", paper.OBJECTIVE_SPLIT_T)),
+    )
     ours = split_times.for_space(space)
     out = {}
     for spec in settings.get("stage_swap_taus", []):
@@ -107,28 +110,28 @@ def build_oracle_figures(objective, synthetic, split_times, out: Mapping[str, st
 
 
 def build_probe_figures(
-    inputs: Mapping[str, Any], cfg: Mapping[str, Any], out: Mapping[str, Any]
+    inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]
 ) -> None:
     """Fig. 4-9 and the training curves."""
     sp = SplitTimes.read(inputs["split_times"])
-    space = cfg["probe_space"]
+    space = settings["probe_space"]
     split_t = sp.for_space(space)
     spaces = sorted(set(pd.read_parquet(inputs["loss_curves"])["space"]))
     space_splits = {s: sp.for_space(s) for s in spaces if s in sp.spaces()}
     inter = pd.read_parquet(inputs["intermediate"])
     F.fig_intermediate_grid(
-        inter, dict(cfg["intermediate_grids"]), _stem(out["fig4_grid"]), split_t
+        inter, dict(settings["intermediate_grids"]), _stem(out["fig4_grid"]), split_t
     )
     F.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), split_t)
-    for model, grids in cfg["mixed_grids"].items():
+    for model, grids in settings["mixed_grids"].items():
         taus = {sp.resolve(spec, space): path for spec, path in grids.items()}
         F.fig_mixed_grid(taus, _stem(out[f"fig5_grid_{model}"]), split_t, title=model)
     F.fig_mixed(pd.read_parquet(inputs["mixed"]), _stem(out["fig5"]), split_t)
     F.fig_unseen(pd.read_parquet(inputs["unseen"]), _stem(out["fig6"]), split_t)
     lc = pd.read_parquet(inputs["loss_curves"])
-    F.fig_losses(lc, cfg["model"], _stem(out["fig7a"]), split_t)
+    F.fig_losses(lc, settings["model"], _stem(out["fig7a"]), split_t)
     F.fig_loss_by_size(lc, _stem(out["fig7b"]), split_t, size_order=SIZE_ORDER, space=space)
-    F.fig_loss_by_space(lc, _stem(out["fig9"]), space_splits, size=cfg.get("space_size"))
+    F.fig_loss_by_space(lc, _stem(out["fig9"]), space_splits, size=settings.get("space_size"))
     F.fig_training(pd.read_parquet(inputs["train_logs"]), _stem(out["training"]), window=10)
 
 
