@@ -39,6 +39,9 @@ def _sixteen_bit(image: Image.Image, source: str) -> Image.Image:
     if values.size and (values.min() < 0 or values.max() > 65535):
         raise _refuse(source, image.mode, "whose values lie outside 0..65535")
     grey = np.round(values * (255 / 65535)).astype(np.uint8)
+    key = image.info.get("transparency")
+    if isinstance(key, int):  # a tRNS key colour: those pixels are transparent, over white
+        grey[values == key] = 255
     return Image.fromarray(grey, mode="L").convert("RGB")
 
 

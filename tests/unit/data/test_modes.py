@@ -138,3 +138,15 @@ def test_hidden_entries_are_never_classes_or_images(tmp_path, caplog):
     assert meta["label"].tolist() == [0, 1, 1]
     assert not any("/." in s for s in meta["source"])
     assert "skipped 4 hidden" in caplog.text  # the root folder and 3 files in classes
+
+
+def test_sixteen_bit_grey_with_a_transparency_key_goes_over_white(tmp_path):
+    values = np.array([[0, 1000], [40000, 65535]], dtype=np.uint16)
+    path = tmp_path / "key.png"
+    Image.fromarray(values).save(path, transparency=1000)  # uint16 -> mode I;16
+    image = Image.open(path)
+    assert image.mode.startswith("I") and image.info.get("transparency") == 1000
+    got = np.asarray(to_rgb8(image, str(path)))[..., 0]
+    expected = np.round(values * (255 / 65535)).astype(np.uint8)
+    expected[0, 1] = 255  # the key colour is transparent
+    np.testing.assert_array_equal(got, expected)
