@@ -168,17 +168,18 @@ def _swept_models(config: dict[str, Any]) -> set[str]:
 
 
 def _evaluation_problems(config: dict[str, Any]) -> list[str]:
+    # the schema fills these defaults before the workflow calls this (rules/common.smk); a
+    # key still missing (an unvalidated config) skips its check instead of repeating them
     conf, sweeps = config.get("evaluation") or {}, config.get("sweeps") or {}
-    n = int(sweeps.get("num_samples", 500))
+    n = sweeps.get("num_samples")
     problems = []
-    kid = int(conf.get("kid_subset_size", 1000))
-    if _swept_models(config) and kid > n:
+    kid, k = conf.get("kid_subset_size"), conf.get("prc_neighborhood")
+    if n is not None and kid is not None and _swept_models(config) and kid > n:
         problems.append(
             f"evaluation.kid_subset_size: {kid} exceeds sweeps.num_samples {n} (KID subsets "
             "are drawn from one setting's samples); lower it or raise num_samples"
         )
-    k = int(conf.get("prc_neighborhood", 3))
-    if _swept_models(config) and k >= n:
+    if n is not None and k is not None and _swept_models(config) and k >= n:
         problems.append(
             f"evaluation.prc_neighborhood: {k} must be below sweeps.num_samples {n}; lower it"
         )

@@ -192,3 +192,16 @@ def test_dry_run_names_a_misspelt_sweep_model(tmp_path, smoke):
     assert proc.returncode != 0
     assert "sweeps.timestep_shift.model: 'smal' is not defined under `models`" in out
     assert "Traceback" not in out and "KeyError" not in out
+
+
+def test_relations_use_the_schema_defaults(smoke):
+    """An unset kid_subset_size takes the schema's default (500), filled by validation as in
+    the workflow, and is checked against sweeps.num_samples like a set one."""
+    from snakemake.utils import validate
+
+    conf = copy.deepcopy(smoke)
+    conf["evaluation"].pop("kid_subset_size")
+    conf["sweeps"]["num_samples"] = 100
+    validate(conf, str(REPO / "schemas" / "config.schema.yaml"))
+    with pytest.raises(ConfigError, match=r"evaluation.kid_subset_size: 500 exceeds"):
+        check_references(conf)
