@@ -15,7 +15,6 @@ import pandas as pd
 from navref import sweeps as S
 from navref.analysis.split_times import SplitTimes, is_relative
 from navref.report import claims as claims_mod
-from navref.report import figures as F
 from navref.report import paper
 from navref.report import tables as T
 from navref.report.html import write_html
@@ -104,6 +103,8 @@ def build_claims_html(claims_path: str | Path, out_path: str | Path) -> None:
 
 def build_oracle_figures(objective, synthetic, split_times, out: Mapping[str, str]) -> None:
     """Fig. 2 and Fig. 3."""
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     sp = pd.read_parquet(split_times)
     F.fig_objective(pd.read_parquet(objective), sp, _stem(out["fig2"]))
     F.fig_synthetic(pd.read_parquet(synthetic), sp, _stem(out["fig3"]))
@@ -113,6 +114,8 @@ def build_probe_figures(
     inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]
 ) -> None:
     """Fig. 4-9 and the training curves."""
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     sp = SplitTimes.read(inputs["split_times"])
     space = settings["probe_space"]
     split_t = sp.for_space(space)
