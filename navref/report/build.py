@@ -14,7 +14,6 @@ import pandas as pd
 
 from navref import sweeps as S
 from navref.analysis.split_times import SplitTimes, is_relative
-from navref.report import claims as claims_mod
 from navref.report import paper
 from navref.report import tables as T
 from navref.report.html import write_html
@@ -144,6 +143,8 @@ def build_claims(
     """The eight claims of the paper, each with its criterion, numbers and verdict, judged on
     the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them and on the
     per-seed sweep table (paired comparisons)."""
+    from navref.report import claims as claims_mod  # scipy.stats (~1 s): this rule only
+
     read = {k: pd.read_parquet(v) for k, v in inputs.items()}
     records = claims_mod.evaluate_claims(
         split_times=read.get("split_times"),
