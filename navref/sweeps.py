@@ -521,7 +521,7 @@ def sample_set(
 
     from navref.io import check_finite
     from navref.precision import autocast
-    from navref.sampling import balanced_labels, make_noise, sample
+    from navref.sampling import balanced_labels, make_noise
     from navref.training import load_model
 
     k = int(space.stats["num_classes"])
@@ -550,11 +550,10 @@ def sample_set(
             else:
                 x = torch.from_numpy(np.array(start_states[start:stop])).to(device)
             with torch.no_grad(), autocast(device, precision):
-                run = sample(provider, grid[first:].to(device), x, labels[start:stop].to(device),
-                             record_at=record_at, return_trajectory=bool(keep))  # fmt: skip
-            z = run.final if keep else run
-            for s, state in zip(keep, run.states if keep else [], strict=True):
-                stored[s][start:stop] = state.float().cpu().numpy()
+                z, states = _integrate(provider, grid[first:].to(device), x,
+                                       labels[start:stop].to(device), record_at)  # fmt: skip
+            for s, state in zip(keep, states, strict=True):
+                stored[s][start:stop] = state.cpu().numpy()
             check_finite(
                 z,
                 "sampled latents",
@@ -574,6 +573,23 @@ def sample_set(
         if keep:
             log(f"stored the states at grid indices {keep} in {states_out}")
     return np.concatenate(images), labels.numpy(), info
+
+
+def _integrate(
+    provider: VelocityProvider,
+    grid: torch.Tensor,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    record_at: Sequence[float],
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """:func:`navref.sampling.sample` of one batch from state ``x`` at ``grid[0]``: the
+    final state and the states at the grid times ``record_at`` (in time order)."""
+    from navref.sampling import sample
+
+    if not record_at:
+        return sample(provider, grid, x, labels), []
+    run = sample(provider, grid, x, labels, record_at=record_at, return_trajectory=True)
+    return run.final, run.states
 
 
 @contextmanager
