@@ -44,7 +44,7 @@ from navref.report.tables import final_checkpoints
 #: the oracle-trained model's oracle loss counts as "like CFM" up to this factor of its twin's
 SIMILAR_FACTOR = 1.25
 #: the training keys that must agree between the oracle-trained model and its CFM twin
-TWIN_KEYS = ("steps", "seed", "batch_size", "lr")
+TWIN_KEYS = ("steps", "seed", "batch_size", "lr", "label_dropout")
 
 LOSS_COLUMNS = ["model", "space", "size", "target", "step", "checkpoint", "t", "loss_kind"]
 LOSS_COLUMNS += ["mean", "ci_low", "ci_high"]

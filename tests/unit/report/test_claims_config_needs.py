@@ -37,7 +37,7 @@ def test_every_claim_has_a_needs_function():
 
 def test_paper_config_makes_every_claim_decidable(paper):
     assert unmet_needs(paper) == {}
-    assert find_twin(paper["models"], "dit_s_vavae_oracle") == "dit_s_vavae"
+    assert find_twin(paper["models"], "dit_s_vavae_twin_oracle") == "dit_s_vavae_twin_cfm"
 
 
 def _drop(*path):
@@ -53,8 +53,12 @@ def _drop(*path):
 @pytest.mark.parametrize(
     ("edit", "claim_id", "needle"),
     [
-        (_drop("models", "dit_s_vavae_oracle"), 9, "train.target: oracle"),
-        (lambda c: c["models"]["dit_s_vavae_oracle"]["train"].update(seed=1), 9, "no CFM twin"),
+        (_drop("models", "dit_s_vavae_twin_oracle"), 9, "train.target: oracle"),
+        (
+            lambda c: c["models"]["dit_s_vavae_twin_oracle"]["train"].update(seed=1),
+            9,
+            "no CFM twin",
+        ),
         (lambda c: c["probes"]["loss_curves"].update(checkpoints=False), 9, "checkpoints"),
         (lambda c: c["probes"]["intermediate"].update(record_t=[0.1, 0.8]), 10, "contain 0.0"),
         (lambda c: c["probes"]["intermediate"].update(record_t=[0.0, 0.3]), 10, "needs a t in"),
