@@ -62,7 +62,7 @@ def settledness(g: pd.DataFrame, t_m: float) -> tuple[float, float] | None:
     se = g["rel_l2_std"].to_numpy(float) / np.sqrt(g["n"].to_numpy(float)) / d0
     j = int(np.searchsorted(t, t_m - TOL))
     bracket = se[max(j - 1, 0) : j + 1]
-    return float(np.interp(t_m, t, r)), float(np.nanmax(bracket)) if bracket.size else math.nan
+    return float(np.interp(t_m, t, r)), float(np.max(bracket)) if bracket.size else math.nan
 
 
 def _model_part(model: str, g: pd.DataFrame, ts: float) -> tuple[Part, str]:
