@@ -32,12 +32,12 @@ def derive_seed(*keys: int) -> int:
     return (int(a) << 31) ^ int(b)
 
 
-def row_seed(seed: int, step: int, row: int) -> int:
-    """The 63-bit seed of row ``row`` of the global batch of ``step`` (``per_sample`` noise):
-    words 2 row and 2 row + 1 of ``SeedSequence([seed, 2, step])``'s state, a counter-based
-    stream (word i does not depend on how many are generated)."""
-    words = np.random.SeedSequence([seed, 2, step]).generate_state(2 * row + 2, dtype=np.uint32)
-    return (int(words[-2]) << 31) ^ int(words[-1])
+def row_seeds(seed: int, step: int, rows: range) -> list[int]:
+    """The 63-bit seeds of the global-batch ``rows`` of ``step`` (``per_sample`` noise): row
+    j's from words 2 j and 2 j + 1 of ``SeedSequence([seed, 2, step])``'s state, a
+    counter-based stream (word i does not depend on how many are generated)."""
+    words = np.random.SeedSequence([seed, 2, step]).generate_state(2 * rows.stop, np.uint32)
+    return [(int(words[2 * j]) << 31) ^ int(words[2 * j + 1]) for j in rows]
 
 
 class FlowBatchSampler:
@@ -108,10 +108,10 @@ class FlowBatchSampler:
 
     def _noise_per_sample(self, step: int, positions: range) -> dict[str, torch.Tensor]:
         """t (n,), x0 (n, *sample_shape), drop (n,) of the global-batch ``positions`` of
-        ``step``, each row from its own generator seeded by :func:`row_seed`."""
+        ``step``, each row from its own generator seeded by :func:`row_seeds`."""
         t, x0, drop = [], [], []
-        for j in positions:
-            g = torch.Generator().manual_seed(row_seed(self.conf.seed, step, j))
+        for row_seed in row_seeds(self.conf.seed, step, positions):
+            g = torch.Generator().manual_seed(row_seed)
             t.append(self.sample_t(1, g))
             x0.append(torch.randn((1, *self.shape), generator=g))
             drop.append(torch.rand(1, generator=g) < self.conf.label_dropout)
