@@ -164,6 +164,25 @@ def _device(device: str | torch.device | None) -> bool:
     return kind == "cuda"
 
 
+@contextmanager
+def executor(device: str | torch.device | None) -> Iterator[bool]:
+    """torch-fidelity's ``cuda`` flag for ``device`` (:func:`_device`), with ``device`` the
+    current CUDA device and TF32 off (:func:`full_float32`) inside the block.
+
+    torch-fidelity (0.4.0) takes no device, only ``cuda=True``, and then moves its network
+    and batches with ``.cuda()``: to the *current* device. For ``cuda:N`` that is made GPU N
+    for the duration (``torch.cuda.device(N)``, the previous one restored after); ``cuda``
+    without an index keeps the current one."""
+    cuda = _device(device)
+    index = torch.device(device).index if cuda and device is not None else None
+    with full_float32():
+        if index is None:
+            yield cuda
+            return
+        with torch.cuda.device(index):
+            yield cuda
+
+
 def _layers(feature_extractor: str) -> dict[str, str]:
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
@@ -183,7 +202,8 @@ def extract_features(
     """Features of ``images_uint8`` for the FID / KID / PRC layers of the extractor.
 
     Uses torch-fidelity's ``create_feature_extractor`` and
-    ``get_featuresdict_from_dataset`` (no cache, no worker processes). Returns
+    ``get_featuresdict_from_dataset`` (no cache, no worker processes) on ``device``
+    (``cuda:N``: GPU N) with TF32 off (:func:`executor`). Returns
     ``{layer: float32 tensor (N, D)}``.
     """
     path = check_feature_extractor(feature_extractor, weights_path)
@@ -208,17 +228,19 @@ def _extract(
 def _create_extractor(
     feature_extractor: str, path: Path, device: str | torch.device | None, verbose: bool
 ) -> Any:
-    """torch-fidelity's extractor of the FID / KID / PRC layers, weights from ``path``."""
+    """torch-fidelity's extractor of the FID / KID / PRC layers, weights from ``path``, built
+    on ``device`` (:func:`executor`)."""
     from torch_fidelity.utils import create_feature_extractor
 
-    return create_feature_extractor(
-        feature_extractor,
-        sorted(set(_layers(feature_extractor).values())),
-        cuda=_device(device),
-        feature_extractor_weights_path=str(path),
-        feature_extractor_compile=False,
-        verbose=verbose,
-    )
+    with executor(device) as cuda:
+        return create_feature_extractor(
+            feature_extractor,
+            sorted(set(_layers(feature_extractor).values())),
+            cuda=cuda,
+            feature_extractor_weights_path=str(path),
+            feature_extractor_compile=False,
+            verbose=verbose,
+        )
 
 
 def _features(
@@ -229,13 +251,14 @@ def _features(
     verbose: bool,
     rows: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The features of ``images_uint8[rows]`` from an extractor of :func:`_create_extractor`."""
+    """The features of ``images_uint8[rows]`` from an extractor of :func:`_create_extractor`
+    (the same ``device``), TF32 off (:func:`executor`)."""
     from torch_fidelity.utils import get_featuresdict_from_dataset
 
     dataset = UInt8ImageDataset(images_uint8, rows)
-    with full_float32():
+    with executor(device) as cuda:
         return get_featuresdict_from_dataset(
-            dataset, extractor, batch_size, _device(device), save_cpu_ram=True, verbose=verbose
+            dataset, extractor, batch_size, cuda, save_cpu_ram=True, verbose=verbose
         )
 
 
@@ -534,30 +557,32 @@ def calculate_metrics_direct(
     verbose: bool = False,
 ) -> dict[str, Any]:
     """The same metrics as :func:`compute_metrics` via ``torch_fidelity.calculate_metrics``
-    on two in-memory image sets (input1 = samples, input2 = reference), cache off."""
+    on two in-memory image sets (input1 = samples, input2 = reference), cache off, on
+    ``device`` with TF32 off (:func:`executor`)."""
     import torch_fidelity
 
     path = check_feature_extractor(feature_extractor, weights_path)
     n2 = len(_check_images(reference_images_uint8, "reference images"))
     n1, kid_size = _check_samples(sample_images_uint8, n2, kid_subset_size, prc_neighborhood)
-    out = torch_fidelity.calculate_metrics(
-        input1=UInt8ImageDataset(sample_images_uint8),
-        input2=UInt8ImageDataset(reference_images_uint8),
-        fid=True,
-        kid=True,
-        prc=True,
-        feature_extractor=feature_extractor,
-        feature_extractor_weights_path=str(path),
-        feature_extractor_compile=False,
-        cache=False,
-        cuda=_device(device),
-        batch_size=batch_size,
-        kid_subsets=kid_subsets,
-        kid_subset_size=kid_size,
-        prc_neighborhood=prc_neighborhood,
-        rng_seed=seed,
-        save_cpu_ram=True,
-        datasets_download=False,
-        verbose=verbose,
-    )
+    with executor(device) as cuda:
+        out = torch_fidelity.calculate_metrics(
+            input1=UInt8ImageDataset(sample_images_uint8),
+            input2=UInt8ImageDataset(reference_images_uint8),
+            fid=True,
+            kid=True,
+            prc=True,
+            feature_extractor=feature_extractor,
+            feature_extractor_weights_path=str(path),
+            feature_extractor_compile=False,
+            cache=False,
+            cuda=cuda,
+            batch_size=batch_size,
+            kid_subsets=kid_subsets,
+            kid_subset_size=kid_size,
+            prc_neighborhood=prc_neighborhood,
+            rng_seed=seed,
+            save_cpu_ram=True,
+            datasets_download=False,
+            verbose=verbose,
+        )
     return _result(out, n1, n2, kid_size, feature_extractor)
