@@ -183,9 +183,8 @@ def all_targets():
     if sweep_metric_files():
         targets += [f"{RESULTS}/metrics/sweeps.parquet"]
         targets += [f"{RESULTS}/tables/{t}.html" for t in configured_tables()]
-    targets += [f"{RESULTS}/figures/fig2_objective.png"]
+    targets += figure_targets()  # rules/functions/targets.smk
     if MODELS:
-        targets += [f"{RESULTS}/figures/fig7a_losses.png"]
         if sweep_metric_files():
             targets += [f"{RESULTS}/claims.md", f"{RESULTS}/claims.html"]
     return targets
