@@ -68,7 +68,7 @@ rule probe_mixed:
             caption="../report/captions/mixed_grid.rst",
             category=REPORT_CATEGORIES["probes"],
             subcategory=SUB_MIXED,
-            labels={"model": "{model}", "tau": "{tau}"},
+            labels=tau_probe_labels,
         ),
     log:
         f"{RESULTS}/logs/probe_mixed/{{model}}/tau{{tau}}.log",
@@ -98,7 +98,7 @@ rule probe_unseen:
             caption="../report/captions/unseen_grid.rst",
             category=REPORT_CATEGORIES["probes"],
             subcategory=SUB_UNSEEN,
-            labels={"model": "{model}", "tau": "{tau}"},
+            labels=tau_probe_labels,
         ),
     log:
         f"{RESULTS}/logs/probe_unseen/{{model}}/tau{{tau}}.log",

@@ -10,7 +10,7 @@ check what was drawn. No pyplot state is used: each figure is a standalone
 Time convention on every time axis: t in [0, 1], t = 0 is noise, t = 1 is data
 (``TIME_LABEL``). Every per-t plot marks the split time(s) passed in with a vertical line
 (``gid == "split"``): the first t at which the mean top-1 posterior weight of the oracle
-reaches the configured threshold (``results/oracle/split_times.parquet``;
+reaches the configured threshold (``results/<run_name>/oracle/split_times.parquet``;
 :meth:`navref.analysis.split_times.SplitTimes.for_space` picks one).
 """
 
