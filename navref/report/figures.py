@@ -28,6 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import binomtest
 
 from navref.io import atomic_path
@@ -913,6 +914,20 @@ def fig_loss_by_space(
 # ----------------------------------------------------------------------------- training
 
 
+def _log_axis_if_wide(ax: Axes, values: pd.Series) -> None:
+    """A log y axis when ``values`` are positive and span more than a factor 10, ticks at
+    1, 2, 5 x 10^k written as plain numbers and no minor labels (no "1.74 x 10^0" clutter);
+    a linear axis otherwise."""
+    v = values.to_numpy(float)
+    v = v[np.isfinite(v)]
+    if v.size == 0 or (v <= 0).any() or v.max() <= 10 * v.min():
+        return
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def fig_training(
     train_logs: pd.DataFrame,
     stem: str | os.PathLike,
@@ -920,8 +935,9 @@ def fig_training(
     window: int = 1,
     dpi: int = 150,
 ) -> FigureResult:
-    """Training curves: (a) CFM (or oracle-target) training loss vs step per model, log
-    scale; (b) gradient norm before clipping vs step. The logged values are drawn faint and a
+    """Training curves: (a) CFM (or oracle-target) training loss vs step per model; (b)
+    gradient norm before clipping vs step; each on a log axis where its values span more than
+    a factor 10 (:func:`_log_axis_if_wide`). The logged values are drawn faint and a
     trailing exponential moving average over ``window`` logged steps (span ``window``,
     ``adjust=True``: each point averages only itself and earlier steps, the first point is
     the raw first value, so neither end is biased) solid. ``FigureResult.data`` holds the
@@ -949,13 +965,14 @@ def fig_training(
     for i, (ax, y) in enumerate(zip(axes, ("loss", "grad_norm"), strict=True)):
         for model in models:
             rows = data[data["model"] == model]
+            marker = "o" if len(rows) < 20 else None  # a few logged steps stay visible
             ax.plot(rows["step"], rows[f"{y}_raw"], color=colors[model], alpha=0.25, lw=0.8)
-            ax.plot(rows["step"], rows[y], color=colors[model], lw=1.6, label=model)
+            ax.plot(rows["step"], rows[y], color=colors[model], lw=1.6, label=model, ms=4,
+                    marker=marker)  # fmt: skip
         if i == 0:
             ax.legend(title="model (faint: logged)", fontsize="small")
         ax.set_xlabel("training step")
-        if (data[f"{y}_raw"] > 0).all():
-            ax.set_yscale("log")
+        _log_axis_if_wide(ax, data[f"{y}_raw"])
     axes[0].set_ylabel("training loss (MSE per dimension)")
     axes[1].set_ylabel("gradient norm (before clipping)")
     return FigureResult(save_figure(fig, stem, dpi), data, _splits_frame([]), axes)

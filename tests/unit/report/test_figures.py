@@ -444,3 +444,18 @@ def test_intermediate_grid_marks_each_models_own_split(tmp_path):
     res = F.fig_intermediate_grid(inter, imgs, tmp_path / "g", {"a": 0.25, "b": 0.5}, dpi=DPI)
     assert res.splits["t"].tolist() == [0.25, 0.5]
     assert _split_x(res.axes[0]) == pytest.approx([20.0])  # halfway between 10 and 30
+
+
+def test_training_axis_is_log_only_over_a_wide_range(tmp_path):
+    steps = range(0, 200, 10)
+    wide = pd.DataFrame(
+        [{"model": "a", "step": s, "loss": 10 / (s + 1), "grad_norm": 1.5 + s / 1e3} for s in steps]
+    )
+    res = F.fig_training(wide, tmp_path / "tr", window=3, dpi=DPI)
+    assert res.axes[0].get_yscale() == "log"  # loss spans 10 .. 0.05
+    assert res.axes[1].get_yscale() == "linear"  # grad norm 1.5 .. 1.69: no log clutter
+    minor = [t.get_text() for t in res.axes[0].get_yticklabels(minor=True)]
+    assert all(text == "" for text in minor)
+    few = wide.iloc[:1]  # one logged step (a short run): still drawn, as a marker
+    res = F.fig_training(few, tmp_path / "tr1", window=3, dpi=DPI)
+    assert all(line.get_marker() == "o" for line in res.axes[0].lines if line.get_alpha() is None)
