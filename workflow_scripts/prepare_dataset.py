@@ -1,4 +1,4 @@
-"""Rule prepare_dataset: one dataset from the config into results/<run_name>/data/{dataset}/."""
+"""Rule prepare_dataset: one dataset from the config into results/data/{dataset}/."""
 
 from pathlib import Path
 
