@@ -38,7 +38,7 @@ rule probe_intermediate:
             caption="../report/captions/intermediate_grid.rst",
             category=REPORT_CATEGORIES["probes"],
             subcategory=SUB_INTERMEDIATE,
-            labels={"model": "{model}"},
+            labels={"item": "Fig. 8: one model", "model": "{model}"},
         ),
     log:
         f"{RESULTS}/logs/probe_intermediate/{{model}}.log",

@@ -46,7 +46,7 @@ rule report_split_table:
             f"{RESULTS}/tables/split_times.html",
             caption="../report/captions/split_times.rst",
             category=REPORT_CATEGORIES["oracle"],
-            labels={"table": "split times"},
+            labels={"item": "split-time table"},
         ),
         md=f"{RESULTS}/tables/split_times.md",
         parquet=f"{RESULTS}/tables/split_times.parquet",

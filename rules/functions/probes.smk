@@ -108,4 +108,8 @@ def tau_probe_labels(wildcards, output):
         if os.path.exists(split_file)
         else None
     )
-    return {"model": wildcards.model, "tau": tau_text(tau, split)}
+    return {
+        "item": "grid at one τ",
+        "model": wildcards.model,
+        "tau": tau_text(tau, split),
+    }

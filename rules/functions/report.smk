@@ -51,14 +51,37 @@ def report_params(*keys):
     return {k: settings[k] for k in keys if k in settings}
 
 
+#: what the report's list calls each figure (short: the list is the report's left pane and
+#: as wide as its longest entry; file paths there left a 1000 px window a third for figures)
+FIGURE_LABELS = {
+    "fig2_objective": "Fig. 2: objective gap, top-1 weight",
+    "fig3_synthetic": "Fig. 3: synthetic Gaussians",
+    "fig4_intermediate_grid": "Fig. 4: intermediate predictions",
+    "fig4_settledness": "Fig. 4: settledness",
+    "fig5_mixed": "Fig. 5: memorization vs τ",
+    "fig5_mixed_grid": "Fig. 5: samples",
+    "fig6_unseen": "Fig. 6: distances, shares vs τ",
+    "fig6_unseen_grid": "Fig. 6: samples",
+    "fig7a_losses": "Fig. 7a: CFM and oracle loss",
+    "fig7b_sizes": "Fig. 7b: sizes, training length",
+    "fig9_spaces": "Fig. 9: latent spaces",
+    "training_curves": "training loss, gradient norm",
+}
+
+
 def figure(name, caption, category, subcategory=None):
     """A report figure: PNG for the report, PDF beside it; ``category`` a key of
-    ``REPORT_CATEGORIES``."""
+    ``REPORT_CATEGORIES``; labelled ``FIGURE_LABELS[caption]`` (and the model, for a
+    per-model figure ``<caption>_<model>``)."""
+    labels = {"item": FIGURE_LABELS[caption]}
+    if name != caption:
+        labels["model"] = name[len(caption) + 1 :]
     return report(
         f"{RESULTS}/figures/{name}.png",
         caption=f"../report/captions/{caption}.rst",
         category=REPORT_CATEGORIES[category],
         subcategory=subcategory,
+        labels=labels,
     )
 
 
