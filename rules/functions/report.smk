@@ -90,7 +90,7 @@ def figure_pdfs(*names):
     return [f"{RESULTS}/figures/{name}.pdf" for name in names]
 
 
-# ------------------------------------------------ one rule per paper figure: inputs, params
+# ------------------------------------------------ a rule per paper figure (inputs, params)
 
 #: the probe behind each probe figure
 FIGURE_PROBE = {"fig4": "intermediate", "fig5": "mixed", "fig6": "unseen"}
@@ -124,8 +124,8 @@ def probe_figure_grids(fig):
 
 
 def probe_figure_inputs(fig):
-    """Inputs of rule report_<fig> for a probe figure: the probe's table, its image grids
-    and the split times of its models' spaces; nothing of another probe."""
+    """Inputs of the Fig. 4-6 rule report_<fig>; the probe's table, its image grids and
+    the split times of its models' spaces; nothing of another probe."""
     grids = probe_figure_grids(fig)
     paths = [
         p for g in grids.values() for p in (g.values() if isinstance(g, dict) else [g])
