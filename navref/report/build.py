@@ -106,8 +106,8 @@ def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> F.SplitArg
     """The split time(s) to mark on a figure of models ``spaces`` (model -> latent space):
     one number when they share a space, else {space: split}; spaces without an objective
     curve are left out."""
-    known = {s: split_times.for_space(s) for s in dict.fromkeys(spaces.values())}
-    known = {s: t for s, t in known.items() if s in split_times.spaces()}
+    have = split_times.spaces()
+    known = {s: split_times.for_space(s) for s in dict.fromkeys(spaces.values()) if s in have}
     if len(known) == 1:
         return next(iter(known.values()))
     return known or None
