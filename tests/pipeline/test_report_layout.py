@@ -29,11 +29,14 @@ from conftest import run_snakemake
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="headless report check needs Chromium: apt-get install chromium (Debian), or "
-    "make report-check (installs it)",
-)
+pytestmark = [
+    pytest.mark.slow,  # the smoke run (shared with test_pipeline.py) unless NAVREF_REPORT
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="headless report check needs Chromium: apt-get install chromium (Debian), or "
+        "make report-check (installs it)",
+    ),
+]
 
 #: the report's categories in the paper's order (rules/common.smk REPORT_CATEGORIES)
 PAPER_ORDER = ["Oracle velocity", "Training", "Probes", "Model losses", "Tables 1-3", "Claims"]
