@@ -6,14 +6,23 @@ jobs, the job-minutes (sum of wall times), their share of the total, and the lar
 memory of any of its jobs; then the total. Job-minutes are not the run's wall time: with
 ``--cores 2`` two jobs run at once.
 
+Fixed cost per job: every job's rule log (``results/<run_name>/logs/<rule>[/...].log``) holds
+``navref: ready after X.XX s since process start`` (logged by navref.workflow.rule_context
+once the script's imports and set-up are done; process start from /proc). Per rule this
+prints the median of X (``fixed_s``), the job-minutes they add up to (``fixed-min``), and the
+median of the ``inputs loaded`` mark where a rule logs one (``loaded_s``). The last mark
+in a log counts (a rerun appends to its log).
+
 Usage:
 
     python benchmarks/pipeline_time.py [--run default | --root results/<run_name>/benchmarks]
+                                       [--logs results/<run_name>/logs]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +55,42 @@ def collect(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: A fixed-cost mark of navref.workflow.mark: what (``ready``, ``inputs loaded``) and seconds.
+MARK = re.compile(
+    r"navref: (?P<what>[a-z ]+?) after (?P<s>[0-9]+(?:\.[0-9]+)?) s since process start"
+)
+
+
+def collect_marks(root: Path) -> pd.DataFrame:
+    """One row per rule log with a ``ready`` mark: rule, ``fixed_seconds`` (the last
+    ``ready`` mark) and ``loaded_seconds`` (the last ``inputs loaded`` mark, NaN if none);
+    no rows when ``root`` does not exist (a run from before the marks)."""
+    rows = []
+    for path in sorted(root.rglob("*.log")) if root.is_dir() else []:
+        marks: dict[str, float] = {}
+        for match in MARK.finditer(path.read_text(errors="replace")):
+            marks[match["what"]] = float(match["s"])
+        if "ready" in marks:
+            rows.append(
+                {
+                    "rule": path.relative_to(root).parts[0].removesuffix(".log"),
+                    "fixed_seconds": marks["ready"],
+                    "loaded_seconds": marks.get("inputs loaded", float("nan")),
+                }
+            )
+    return pd.DataFrame(rows, columns=["rule", "fixed_seconds", "loaded_seconds"])
+
+
+def fixed_costs(marks: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: median fixed cost (s), the job-minutes of all its fixed costs, and the
+    median ``inputs loaded`` mark (s)."""
+    return marks.groupby("rule").agg(
+        fixed_s=("fixed_seconds", "median"),
+        fixed_minutes=("fixed_seconds", lambda s: s.sum() / 60),
+        loaded_s=("loaded_seconds", "median"),
+    )
+
+
 def summarise(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per rule: jobs, job-minutes, share of the total, largest peak RSS; sorted by time."""
     per = jobs.groupby("rule").agg(
@@ -62,19 +107,33 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--run", default="default", help="the config's run_name (default: default)")
     p.add_argument("--root", type=Path, help="benchmark folder (default: results/<run>/benchmarks)")
+    p.add_argument("--logs", type=Path, help="rule log folder (default: beside --root, logs)")
     args = p.parse_args(argv)
     args.root = args.root or Path("results") / args.run / "benchmarks"
+    args.logs = args.logs or args.root.parent / "logs"
     if not args.root.is_dir():
         raise SystemExit(f"pipeline_time: {args.root} does not exist; run the pipeline first")
     per = summarise(collect(args.root))
-    table = per.reset_index().rename(columns={"job_minutes": "job-min", "cpu_minutes": "cpu-min"})
+    marks = collect_marks(args.logs)
+    per = per.join(fixed_costs(marks))
+    table = per.reset_index().rename(
+        columns={"job_minutes": "job-min", "cpu_minutes": "cpu-min", "fixed_minutes": "fixed-min"}
+    )
     table["share"] = (100 * table["share"]).map("{:.0f} %".format)
-    for col in ("job-min", "cpu-min"):
+    for col in ("job-min", "cpu-min", "fixed-min"):
         table[col] = table[col].map("{:.1f}".format)
+    for col in ("fixed_s", "loaded_s"):
+        table[col] = table[col].map("{:.2f}".format)
     table["max_rss_mb"] = table["max_rss_mb"].map("{:.0f}".format)
-    print(table.to_string(index=False))
+    print(table.to_string(index=False).replace(" nan", "   -"))
     total = per["job_minutes"].sum()
     print(f"# total: {int(per['jobs'].sum())} jobs, {total:.1f} job-minutes")
+    if len(marks):
+        fixed = marks["fixed_seconds"]
+        print(
+            f"# fixed cost: median {fixed.median():.2f} s per job over {len(fixed)} jobs, "
+            f"{fixed.sum() / 60:.1f} job-minutes ({fixed.sum() / 60 / total:.0%} of the total)"
+        )
     return 0
 
 

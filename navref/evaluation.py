@@ -6,6 +6,14 @@ statistics of the dataset's real train images, computed once per dataset; memori
 (nearest training image, :mod:`navref.metrics.memorization`) is searched in the train split,
 at full resolution or area-downsampled (``evaluation.memorization_resolution``). The train
 split is streamed from its memory map (:func:`navref.data.splits.image_split`).
+
+``evaluate_samples`` is one job per (sweep, setting) over all its seeds: the feature net,
+reference statistics and train split are loaded once for all of them (a job's fixed cost
+was most of a per-seed job). Beside the metrics it writes per-sample bootstrap replicates of
+FID (:mod:`navref.metrics.bootstrap`), paired across settings by their shared seed.
+
+torch-fidelity (~2 s to import) is imported by the functions that use it only, so the
+probes, which share :func:`memorization_reference`, do not pay for it.
 """
 
 from __future__ import annotations
@@ -13,20 +21,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from navref.data.splits import image_split
 from navref.io import load_array, load_npz, save_parquet
-from navref.metrics.feature_net import save_feature_net, train_feature_net
-from navref.metrics.fidelity import check_feature_extractor, compute_metrics, reference_statistics
-from navref.metrics.memorization import memorization_metrics, save_downsampled, to_pixels
 
 __all__ = [
-    "evaluate_sample_set",
+    "BOOTSTRAP_COLUMNS",
+    "evaluate_setting",
     "fit_feature_net",
     "memorization_reference",
     "memorization_train",
@@ -44,6 +48,8 @@ def fit_feature_net(
     """The FID feature network of the default config: a classifier trained on the dataset's
     train split (``settings`` = ``evaluation.feature_net``), validation accuracy logged and
     saved beside the weights at ``out_path``."""
+    from navref.metrics.feature_net import save_feature_net, train_feature_net
+
     x, y = image_split(dataset_dir, "train", allow_empty=True)
     xv, yv = image_split(dataset_dir, "val", allow_empty=True)
     model, metrics = train_feature_net(
@@ -66,6 +72,8 @@ def reference_stats(
     """Features and FID statistics of the dataset's real train images, saved to
     ``out_path``; ``settings`` is the ``evaluation`` config section, ``weights`` the feature
     net the pipeline trained (None: ``settings["weights_path"]``)."""
+    from navref.metrics.fidelity import check_feature_extractor, reference_statistics
+
     weights = weights or settings["weights_path"]
     check_feature_extractor(settings["feature_extractor"], weights)  # before any work
     images, _ = image_split(dataset_dir, "train")
@@ -83,6 +91,8 @@ def memorization_train(
 ) -> None:
     """The train split area-downsampled to ``resolution`` x ``resolution`` (``.npy``) for
     the memorization search."""
+    from navref.metrics.memorization import save_downsampled
+
     train, _ = image_split(dataset_dir, "train")
     shape = save_downsampled(out_path, train, int(resolution), progress=True)
     log.info("train split %s -> %s", train.shape, shape)
@@ -99,31 +109,91 @@ def memorization_reference(inputs: Mapping[str, str], resolution: int | None) ->
     return train
 
 
-def evaluate_sample_set(
-    samples_path: str | os.PathLike,
-    inputs: Mapping[str, str],
+#: Columns of the bootstrap file of rule ``evaluate_samples`` (one row per seed x replicate):
+#: replicate b of every setting with the same seed and sample count resamples the same
+#: sample indices (:func:`navref.metrics.bootstrap.bootstrap_indices`).
+BOOTSTRAP_COLUMNS = ("seed", "replicate", "fid")
+
+
+def evaluate_setting(
+    samples_paths: Sequence[str | os.PathLike],
+    inputs: Mapping[str, Any],
     settings: Mapping[str, Any],
     ids: Mapping[str, str],
     out_path: str | os.PathLike,
+    bootstrap_path: str | os.PathLike,
     device: str,
     log: logging.Logger,
 ) -> None:
-    """One metrics row of a sample set (``.npz`` of rule ``sample_sweep``): ``ids`` (sweep,
-    setting), the sample set's info, the fidelity metrics, ``memorization_share`` and
-    ``mean_nn1_dist``. ``inputs`` holds ``reference``, ``info`` (the prepared dataset) and,
-    when used, ``feature_net`` and ``memorization_train``."""
+    """Rule ``evaluate_samples``: the metrics of each sample set (``.npz`` of rule
+    ``sample_sweep``, one per seed) of one setting, one row per set at ``out_path``: ``ids``
+    (sweep, setting), the set's info (its seed among them), the fidelity metrics,
+    ``memorization_share(_q..)`` and ``mean_nn1_dist``; and FID's bootstrap replicates
+    (``settings["bootstrap_replicates"]`` per set, 0: none) at ``bootstrap_path``, columns
+    :data:`BOOTSTRAP_COLUMNS`, computed on the features of the FID. ``inputs`` holds
+    ``reference``, ``info`` (the prepared dataset) and, when used, ``feature_net`` and
+    ``memorization_train``; they are loaded once for all sets."""
+    import numpy as np
+    import pandas as pd
+
+    from navref.metrics.bootstrap import bootstrap_indices, fid_replicates
+    from navref.workflow import mark
+
+    scorer = _scorer(inputs, settings, device)
+    train = memorization_reference(inputs, settings["memorization_resolution"])
+    mark(log, "inputs loaded")
+    num_replicates = int(settings.get("bootstrap_replicates") or 0)
+    rows, replicates = [], []
+    for path in samples_paths:
+        images, info = _load_samples(path)
+        metrics, features = scorer.metrics(images)
+        rows.append(_metrics_row(images, info, metrics, ids, train, settings, device, log))
+        seed = int(info["seed"])
+        idx = bootstrap_indices(len(features), num_replicates, seed)
+        fid = fid_replicates(features, scorer.ref["mu"], scorer.ref["sigma"], idx)
+        replicates.append(pd.DataFrame({"seed": seed, "replicate": range(num_replicates)}))
+        replicates[-1]["fid"] = fid
+        log.info("seed %d: %d bootstrap replicates of FID", seed, num_replicates)
+    save_parquet(out_path, pd.DataFrame(rows))
+    boot = pd.concat(replicates, ignore_index=True)
+    boot = boot.astype({"seed": np.int64, "replicate": np.int64, "fid": np.float64})
+    save_parquet(bootstrap_path, boot[list(BOOTSTRAP_COLUMNS)])
+
+
+def _scorer(inputs: Mapping[str, Any], settings: Mapping[str, Any], device: str) -> Any:
+    """The :class:`navref.metrics.fidelity.ReferenceMetrics` of the evaluation settings (the
+    weights checked before any work)."""
+    from navref.metrics.fidelity import ReferenceMetrics
+
     weights = inputs.get("feature_net") or settings["weights_path"]
-    check_feature_extractor(settings["feature_extractor"], weights)  # before any work
-    sample_file = load_npz(samples_path, "sample_sweep")
-    images, info = sample_file["images"], json.loads(str(sample_file["info"]))
-    metrics = compute_metrics(
-        images, inputs["reference"], settings["feature_extractor"], weights,
+    return ReferenceMetrics(
+        inputs["reference"], settings["feature_extractor"], weights,
         kid_subset_size=settings["kid_subset_size"],
         prc_neighborhood=settings["prc_neighborhood"],
         batch_size=settings["batch_size"], device=device,
     )  # fmt: skip
+
+
+def _load_samples(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """The uint8 images (N, H, W, C) and the info of a ``sample_sweep`` file."""
+    sample_file = load_npz(path, "sample_sweep")
+    return sample_file["images"], json.loads(str(sample_file["info"]))
+
+
+def _metrics_row(
+    images: Any,
+    info: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    ids: Mapping[str, str],
+    train: Any,
+    settings: Mapping[str, Any],
+    device: str,
+    log: logging.Logger,
+) -> dict[str, Any]:
+    """The metrics row of one sample set: ids, info, fidelity and memorization metrics."""
+    from navref.metrics.memorization import memorization_metrics, to_pixels
+
     # uint8 in, converted chunk by chunk: the train split is streamed from its memmap
-    train = memorization_reference(inputs, settings["memorization_resolution"])
     queries = to_pixels(images, settings["memorization_resolution"])
     log.info("memorization: %s samples against %s train images", queries.shape, train.shape)
     mem = memorization_metrics(
@@ -139,4 +209,4 @@ def evaluate_sample_set(
         **{k: v for k, v in mem.items() if k.startswith("memorization_share_")},
     }
     log.info("metrics: %s", row)
-    save_parquet(out_path, pd.DataFrame([row]))
+    return row

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import torch
-from torchvision.utils import make_grid, save_image
 
 from navref.io import atomic_path
 
@@ -18,6 +16,9 @@ def save_grid(images: np.ndarray, path: str | os.PathLike, scale: int = 1, pad: 
 
     Raises ``ValueError`` for another shape or dtype. One-channel images come out grey
     (torchvision replicates the channel)."""
+    import torch  # torch and torchvision (~1 s): only in the jobs that draw grids
+    from torchvision.utils import make_grid, save_image
+
     if images.ndim != 5 or images.dtype != np.uint8:
         raise ValueError(
             f"save_grid wants uint8 (rows, cols, H, W, ch), got {images.dtype} {images.shape}"

@@ -4,6 +4,12 @@ Every script in ``workflow_scripts/`` runs its body inside :func:`rule_context`,
 sends Python logging, warnings and stderr (tqdm progress bars) to the rule's ``log:``
 file and turns the project's expected errors (bad data, missing weights, bad config) into
 a one-paragraph message instead of a traceback.
+
+Fixed cost per job: :func:`rule_context` logs ``navref: ready after X.XX s since process
+start`` once the job's imports and set-up are done (the body's first line of work), and
+:func:`mark` logs ``navref: <what> after X.XX s since process start`` (e.g. ``inputs loaded``);
+``benchmarks/pipeline_time.py`` reads both from the rule logs. torch is not imported here:
+a job that never needs it (tables, reports) does not pay for it.
 """
 
 from __future__ import annotations
@@ -12,13 +18,10 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-
-import torch
-
-from navref import devices
 
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, RuntimeError, KeyError)
 
@@ -55,7 +58,50 @@ def drop_harmless_messages() -> None:
 def resolve_device(name: str = "auto") -> str:
     """A config's ``device`` (auto / cpu / cuda / cuda:N) as the device string a job uses;
     the rule is :func:`navref.devices.resolve_device` (``cuda`` without a GPU is an error)."""
+    from navref import devices
+
     return str(devices.resolve_device(name))
+
+
+#: Prefix of the fixed-cost lines in rule logs (parsed by ``benchmarks/pipeline_time.py``).
+READY_PREFIX = "navref: "
+READY_SUFFIX = " s since process start"
+
+
+def seconds_since_process_start() -> float | None:
+    """Wall seconds since this process started (Linux: ``/proc/self/stat`` field 22 against
+    ``/proc/uptime``, 10 ms resolution; elsewhere psutil's ``create_time``); None when
+    neither is available."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after comm
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return max(0.0, time.time() - psutil.Process().create_time())
+    except (ImportError, OSError):
+        return None
+
+
+def mark(log: logging.Logger, what: str = "ready") -> None:
+    """Log ``navref: <what> after X.XX s since process start`` (nothing if the start time is
+    unknown): the fixed cost of a job up to this point."""
+    elapsed = seconds_since_process_start()
+    if elapsed is not None:
+        log.info("%s%s after %.2f%s", READY_PREFIX, what, elapsed, READY_SUFFIX)
+
+
+def _set_threads(threads: int) -> None:
+    """CPU threads of torch (and OpenMP / MKL): set now if torch is imported, else through the
+    environment that torch reads when a later import loads it."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 class LogLines:
@@ -115,6 +161,27 @@ def job_precision(snakemake) -> str:
 
 
 @contextlib.contextmanager
+def _job_device(snakemake, logger: logging.Logger, threads: int) -> Iterator[None]:
+    """Claim the job's booked GPUs (:func:`navref.devices.local_gpu_claim`), check them and
+    log the device; a rule without ``params.device`` and without GPUs runs on the CPU and is
+    not made to import torch for it."""
+    device, gpus = _device_setting(snakemake), _booked_gpus(snakemake)
+    has_device = hasattr(getattr(snakemake, "params", None), "device")
+    if not has_device and gpus == 0 and "torch" not in sys.modules:
+        logger.info("device: cpu, %d thread(s)", threads)
+        yield
+        return
+    from navref import devices
+
+    with devices.local_gpu_claim(gpus, device) as claimed:
+        if claimed:
+            logger.info("claimed GPU(s) %s of this machine", claimed)
+        devices.check_booked_gpus(gpus, device)
+        logger.info(devices.describe(devices.resolve_device(device), threads))
+        yield
+
+
+@contextlib.contextmanager
 def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]:
     """Log to ``snakemake.log[0]`` (and stderr), set threads, report failures cleanly."""
     log_path = Path(snakemake.log[0]) if len(snakemake.log) else None
@@ -135,7 +202,8 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     saved = {lib: _route(lib, handlers, level, False) for lib, level in JOB_LOGGERS.items()}
     logging.captureWarnings(True)
     drop_harmless_messages()
-    torch.set_num_threads(max(1, int(getattr(snakemake, "threads", 1))))
+    threads = max(1, int(getattr(snakemake, "threads", 1)))
+    _set_threads(threads)
     old_stderr = sys.stderr
     if stream is not None:
         sys.stderr = LogLines(stream)  # tqdm and library warnings go to the rule's log
@@ -143,12 +211,8 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
     logger.info("rule %s %s", name, wildcards)
     logger.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES"))
     try:
-        device, gpus = _device_setting(snakemake), _booked_gpus(snakemake)
-        with devices.local_gpu_claim(gpus, device) as claimed:
-            if claimed:
-                logger.info("claimed GPU(s) %s of this machine", claimed)
-            devices.check_booked_gpus(gpus, device)
-            logger.info(devices.describe(devices.resolve_device(device), torch.get_num_threads()))
+        with _job_device(snakemake, logger, threads):
+            mark(logger)
             yield logger
     except EXPECTED_ERRORS as err:
         if stream is not None:

@@ -42,7 +42,7 @@ rule reference_stats:
     resources:
         **rule_resources("reference_stats", mem_mb=16000, runtime=120),
     params:
-        settings=evaluation_params(),
+        settings=evaluation_params(exclude=("feature_net", "bootstrap_replicates")),
         device=DEVICE,
     script:
         "../workflow_scripts/reference_stats.py"
@@ -72,11 +72,14 @@ rule evaluate_samples:
     input:
         unpack(evaluate_inputs),
     output:
-        f"{RESULTS}/metrics/{{sweep}}/{{setting}}/seed{{seed}}.parquet",
+        metrics=f"{RESULTS}/metrics/{{sweep}}/{{setting}}.parquet",
+        bootstrap=f"{RESULTS}/metrics/{{sweep}}/{{setting}}_bootstrap.parquet",
     log:
-        f"{RESULTS}/logs/evaluate_samples/{{sweep}}/{{setting}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate_samples/{{sweep}}/{{setting}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_samples/{{sweep}}/{{setting}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_samples/{{sweep}}/{{setting}}.tsv"
+    wildcard_constraints:
+        setting=r"[^/]+(?<!_bootstrap)",
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("evaluate_samples")

@@ -17,16 +17,13 @@ All functions return tidy pandas DataFrames (one row per t, or per group).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from navref.data.synthetic import make_gaussian
-from navref.devices import resident_rows
-from navref.oracle import oracle_posterior
-from navref.path import cfm_target, x_t
+if TYPE_CHECKING:  # torch is imported where used: split_times (the report) needs none
+    import torch
 
 __all__ = ["objective_curves", "split_times", "synthetic_top1_curve"]
 
@@ -80,6 +77,12 @@ def _curves(
     chunk_size: int | None,
     device: str | torch.device | None,
 ) -> pd.DataFrame:
+    import torch
+
+    from navref.devices import resident_rows
+    from navref.oracle import oracle_posterior
+    from navref.path import cfm_target, x_t
+
     grid = _check_grid(t_grid)
     if num_queries < 1:
         raise ValueError(f"oracle curves: num_queries must be >= 1, got {num_queries}")
@@ -170,6 +173,8 @@ def synthetic_top1_curve(
     ``make_gaussian(dim, size, num_classes=1, seed=seed)``; queries are drawn from an
     independent stream ``np.random.default_rng([seed, 1])``. Adds the column ``size``
     (= ``num_samples``) beside ``dim``."""
+    from navref.data.synthetic import make_gaussian
+
     data, _ = make_gaussian(dim, size, num_classes=1, seed=seed)
     rng = np.random.default_rng([seed, 1])
     frame = _curves(data, None, t_grid, num_queries, rng, False, chunk_size, device)

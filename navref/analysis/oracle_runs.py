@@ -16,7 +16,6 @@ import pandas as pd
 
 from navref.analysis.oracle_curves import objective_curves, split_times
 from navref.io import save_parquet
-from navref.latents import LatentSpace
 
 __all__ = ["objective_of_space", "objective_split_times", "oracle_tables", "space_split_times"]
 
@@ -32,6 +31,8 @@ def objective_of_space(
     """Objective gap and posterior statistics per t (Fig. 2) on the train split of the
     latent space at ``space_dir``; ``settings`` = ``oracle.objective`` with ``t_grid`` and
     ``chunk_size``. The frame's first column ``space`` names the space."""
+    from navref.latents import LatentSpace  # torch: imported by the jobs that use it
+
     space = LatentSpace.load(space_dir)
     data, labels = space.split_arrays("train")
     n_t = len(settings["t_grid"])

@@ -221,19 +221,42 @@ def _extract(
 ) -> dict[str, torch.Tensor]:
     """:func:`extract_features` after :func:`check_feature_extractor` has passed; only the
     images ``rows`` (all when None), read lazily (memmaps stay on disk)."""
-    from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
+    extractor = _create_extractor(feature_extractor, path, device, verbose)
+    return _features(images_uint8, extractor, batch_size, device, verbose, rows)
 
-    dataset = UInt8ImageDataset(images_uint8, rows)
-    layers = sorted(set(_layers(feature_extractor).values()))
+
+def _create_extractor(
+    feature_extractor: str, path: Path, device: str | torch.device | None, verbose: bool
+) -> Any:
+    """torch-fidelity's extractor of the FID / KID / PRC layers, weights from ``path``, built
+    on ``device`` (:func:`executor`)."""
+    from torch_fidelity.utils import create_feature_extractor
+
     with executor(device) as cuda:
-        extractor = create_feature_extractor(
+        return create_feature_extractor(
             feature_extractor,
-            layers,
+            sorted(set(_layers(feature_extractor).values())),
             cuda=cuda,
             feature_extractor_weights_path=str(path),
             feature_extractor_compile=False,
             verbose=verbose,
         )
+
+
+def _features(
+    images_uint8: np.ndarray,
+    extractor: Any,
+    batch_size: int,
+    device: str | torch.device | None,
+    verbose: bool,
+    rows: np.ndarray | None = None,
+) -> dict[str, torch.Tensor]:
+    """The features of ``images_uint8[rows]`` from an extractor of :func:`_create_extractor`
+    (the same ``device``), TF32 off (:func:`executor`)."""
+    from torch_fidelity.utils import get_featuresdict_from_dataset
+
+    dataset = UInt8ImageDataset(images_uint8, rows)
+    with executor(device) as cuda:
         return get_featuresdict_from_dataset(
             dataset, extractor, batch_size, cuda, save_cpu_ram=True, verbose=verbose
         )
@@ -410,52 +433,93 @@ def compute_metrics(
     reference_path: str | os.PathLike,
     feature_extractor: str,
     weights_path: str | os.PathLike | None,
-    *,
-    kid_subset_size: int = 1000,
-    kid_subsets: int = 100,
-    prc_neighborhood: int = 3,
-    batch_size: int = 64,
-    seed: int = 2020,
-    device: str | torch.device | None = None,
-    verbose: bool = False,
+    **kwargs: Any,
 ) -> dict[str, Any]:
     """FID, KID (mean, std), precision, recall, F-score of samples vs a saved reference.
 
-    Checks the weights, the reference file (and that it was made with the same
-    extractor) and the sample array before extracting anything. ``kid_subset_size`` is
-    clamped to the smaller image count (with a warning); ``seed`` drives KID's subset
-    draws as torch-fidelity's ``rng_seed``. Returns ``{"fid", "kid_mean", "kid_std",
-    "precision", "recall", "f_score", "num_samples", "num_reference",
-    "kid_subset_size", "feature_extractor"}``.
+    One sample set through :class:`ReferenceMetrics` (its keyword arguments: ``kid_subset_size``
+    1000, ``kid_subsets`` 100, ``prc_neighborhood`` 3, ``batch_size`` 64, ``seed`` 2020,
+    ``device`` None, ``verbose`` False). Returns ``{"fid", "kid_mean", "kid_std",
+    "precision", "recall", "f_score", "num_samples", "num_reference", "kid_subset_size",
+    "feature_extractor"}``.
     """
-    path = check_feature_extractor(feature_extractor, weights_path)
-    ref = load_reference_statistics(reference_path)
-    if ref["feature_extractor"] != feature_extractor:
-        raise ValueError(
-            f"{reference_path} holds '{ref['feature_extractor']}' features, not "
-            f"'{feature_extractor}'; recompute the reference statistics"
-        )
-    n2 = ref["num_images"]
-    n1, kid_size = _check_samples(sample_images_uint8, n2, kid_subset_size, prc_neighborhood)
+    scorer = ReferenceMetrics(reference_path, feature_extractor, weights_path, **kwargs)
+    return scorer.metrics(sample_images_uint8)[0]
 
-    feats = _extract(sample_images_uint8, feature_extractor, path, batch_size, device, verbose)
-    for layer, array in feats.items():
-        check_finite(array, f"features {layer!r} of the samples", "check the feature network")
-    ref_feats = {k: torch.from_numpy(v) for k, v in ref["features"].items()}
-    layers = ref["layers"]
-    kwargs = {
-        "kid_subsets": kid_subsets,
-        "kid_subset_size": kid_size,
-        "prc_neighborhood": prc_neighborhood,
-        "rng_seed": seed,
-        "save_cpu_ram": True,
-        "verbose": verbose,
-    }
-    stats = fid_featuresdict_to_statistics(feats, layers["fid"])
-    out = fid_statistics_to_metric(stats, {"mu": ref["mu"], "sigma": ref["sigma"]}, verbose)
-    out.update(kid_featuresdict_to_metric(feats, ref_feats, layers["kid"], **kwargs))
-    out.update(_precision_recall(feats, ref_feats, ref, prc_neighborhood))
-    return _result(out, n1, n2, kid_size, feature_extractor)
+
+class ReferenceMetrics:
+    """FID, KID, precision/recall of sample sets against one saved reference, with the
+    weights checked, the reference file read and the feature extractor built once (a job
+    scoring several sample sets pays for them once).
+
+    Checks the weights (:func:`check_feature_extractor`) and the reference file (and that it
+    was made with the same extractor) on construction; each :meth:`metrics` call checks its
+    sample array before extracting anything. ``kid_subset_size`` is clamped to the smaller
+    image count (with a warning); ``seed`` drives KID's subset draws as torch-fidelity's
+    ``rng_seed`` (the same draws for every set).
+    """
+
+    def __init__(
+        self,
+        reference_path: str | os.PathLike,
+        feature_extractor: str,
+        weights_path: str | os.PathLike | None,
+        *,
+        kid_subset_size: int = 1000,
+        kid_subsets: int = 100,
+        prc_neighborhood: int = 3,
+        batch_size: int = 64,
+        seed: int = 2020,
+        device: str | torch.device | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.path = check_feature_extractor(feature_extractor, weights_path)
+        ref = load_reference_statistics(reference_path)
+        if ref["feature_extractor"] != feature_extractor:
+            raise ValueError(
+                f"{reference_path} holds '{ref['feature_extractor']}' features, not "
+                f"'{feature_extractor}'; recompute the reference statistics"
+            )
+        self.ref, self.feature_extractor = ref, feature_extractor
+        self.ref_feats = {k: torch.from_numpy(v) for k, v in ref["features"].items()}
+        self.kid_subset_size, self.kid_subsets = kid_subset_size, kid_subsets
+        self.prc_neighborhood, self.batch_size, self.seed = prc_neighborhood, batch_size, seed
+        self.device, self.verbose = device, verbose
+        self._extractor = None  # built with the first sample set that passes its checks
+
+    def metrics(self, sample_images_uint8: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+        """The metrics of one sample set (the keys of :func:`compute_metrics`) and its
+        FID-layer features, float32 (N, D) (the input of FID's Gaussian fit)."""
+        n2 = self.ref["num_images"]
+        n1, kid_size = _check_samples(
+            sample_images_uint8, n2, self.kid_subset_size, self.prc_neighborhood
+        )
+        if self._extractor is None:
+            self._extractor = _create_extractor(
+                self.feature_extractor, self.path, self.device, self.verbose
+            )
+        feats = _features(
+            sample_images_uint8, self._extractor, self.batch_size, self.device, self.verbose
+        )
+        for layer, array in feats.items():
+            check_finite(array, f"features {layer!r} of the samples", "check the feature network")
+        layers, ref = self.ref["layers"], self.ref
+        kwargs = {
+            "kid_subsets": self.kid_subsets,
+            "kid_subset_size": kid_size,
+            "prc_neighborhood": self.prc_neighborhood,
+            "rng_seed": self.seed,
+            "save_cpu_ram": True,
+            "verbose": self.verbose,
+        }
+        stats = fid_featuresdict_to_statistics(feats, layers["fid"])
+        out = fid_statistics_to_metric(
+            stats, {"mu": ref["mu"], "sigma": ref["sigma"]}, self.verbose
+        )
+        out.update(kid_featuresdict_to_metric(feats, self.ref_feats, layers["kid"], **kwargs))
+        out.update(_precision_recall(feats, self.ref_feats, ref, self.prc_neighborhood))
+        result = _result(out, n1, n2, kid_size, self.feature_extractor)
+        return result, feats[layers["fid"]].numpy()
 
 
 def _precision_recall(

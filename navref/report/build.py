@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from navref import sweeps as S
 from navref.analysis.split_times import SplitTimes, is_relative
-from navref.report import claims as claims_mod
-from navref.report import figures as F
 from navref.report import paper
 from navref.report import tables as T
 from navref.report.html import write_html
 from navref.report.tables import SIZE_ORDER
+
+if TYPE_CHECKING:  # imported by the figure rules only (seaborn / matplotlib)
+    from navref.report import figures as F
 
 
 def _stem(path: str | Path) -> Path:
@@ -114,16 +115,22 @@ def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> F.SplitArg
 
 
 def _fig2(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     split_times = pd.read_parquet(inputs["split_times"])
     F.fig_objective(pd.read_parquet(inputs["objective"]), split_times, _stem(out["fig2"]))
 
 
 def _fig3(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     split_times = pd.read_parquet(inputs["split_times"])
     F.fig_synthetic(pd.read_parquet(inputs["synthetic"]), split_times, _stem(out["fig3"]))
 
 
 def _fig4(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     sp = SplitTimes.read(inputs["split_times"])
     spaces = settings["spaces"]
     inter = pd.read_parquet(inputs["intermediate"])
@@ -135,6 +142,8 @@ def _fig4(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[s
 def _tau_figure(probe: str, inputs, settings, out) -> None:
     """Fig. 5 (``probe`` "mixed") or Fig. 6 ("unseen"): the numbers and, per model, the
     labelled sample grid over the taus (each model's taus resolved with its space's split)."""
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     sp = SplitTimes.read(inputs["split_times"])
     spaces = settings["spaces"]
     fig, numbers, grid = {"mixed": ("fig5", F.fig_mixed, F.fig_mixed_grid),
@@ -147,6 +156,8 @@ def _tau_figure(probe: str, inputs, settings, out) -> None:
 
 
 def _fig7(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     sp = SplitTimes.read(inputs["split_times"])
     space = settings["space"]
     split_t = sp.for_space(space)
@@ -156,6 +167,8 @@ def _fig7(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[s
 
 
 def _fig9(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     sp = SplitTimes.read(inputs["split_times"])
     models = settings["models"]  # space -> models
     splits = {s: sp.for_space(s) for s in models if s in sp.spaces()}
@@ -165,6 +178,8 @@ def _fig9(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[s
 
 
 def _training(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
     logs = pd.read_parquet(inputs["train_logs"])
     F.fig_training(logs, _stem(out["training"]), window=int(settings.get("window", 10)))
 
@@ -202,6 +217,8 @@ def build_claims(
     """The claims of the paper, each with its criterion, numbers and verdict, judged on
     the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them and on the
     per-seed sweep table (paired comparisons)."""
+    from navref.report import claims as claims_mod  # scipy.stats (~1 s): this rule only
+
     read = {k: pd.read_parquet(v) for k, v in inputs.items()}
     records = claims_mod.evaluate_claims(
         split_times=read.get("split_times"),

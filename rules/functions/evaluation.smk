@@ -4,9 +4,10 @@
 FEATURE_NET = conf("evaluation", "feature_extractor") == "navref-feature-net"
 
 
-def evaluation_params():
-    """The evaluation config without the feature net's training settings."""
-    return {k: v for k, v in conf("evaluation").items() if k != "feature_net"}
+def evaluation_params(exclude=("feature_net",)):
+    """The evaluation config without the keys ``exclude`` (default: the feature net's
+    training settings)."""
+    return {k: v for k, v in conf("evaluation").items() if k not in exclude}
 
 
 def feature_net_input(w):
@@ -14,21 +15,25 @@ def feature_net_input(w):
 
 
 def sweep_metric_files(kinds=SWEEP_KINDS):
-    """The metrics files of every (setting, seed) of the sweeps ``kinds`` (default: all)."""
+    """The metrics files (one row per seed) of every setting of the sweeps ``kinds``
+    (default: all)."""
     return [
-        f"{RESULTS}/metrics/{kind}/{setting}/seed{seed}.parquet"
+        f"{RESULTS}/metrics/{kind}/{setting}.parquet"
         for kind in kinds
         for setting in sweep_settings(kind)
-        for seed in conf("sweeps", "seeds")
     ]
 
 
 def evaluate_inputs(w):
-    """A sample set, its dataset's reference statistics, the dataset and, when used, the
-    feature net and the downsampled train split."""
+    """The sample sets of one setting (one per seed, in the config's order), its dataset's
+    reference statistics, the dataset and, when used, the feature net and the downsampled
+    train split."""
     dataset = space_dataset(setting_space(w.sweep, w.setting))
     files = {
-        "samples": f"{RESULTS}/samples/{w.sweep}/{w.setting}/seed{w.seed}.npz",
+        "samples": [
+            f"{RESULTS}/samples/{w.sweep}/{w.setting}/seed{seed}.npz"
+            for seed in conf("sweeps", "seeds")
+        ],
         "reference": evaluation_file(dataset, "reference.safetensors"),
         **memorization_inputs(dataset),
     }

@@ -49,3 +49,45 @@ def test_clear_errors(tmp_path):
     (tmp_path / "bad.tsv").write_text("x\ty\n1\t2\n")
     with pytest.raises(SystemExit, match="not a benchmark file"):
         mod.collect(tmp_path)
+
+
+def _log(path: Path, *lines: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = "12:00:00 INFO "
+    path.write_text("".join(stamp + line + "\n" for line in lines))
+
+
+def test_fixed_cost_per_rule_from_the_rule_logs(tmp_path, capsys):
+    mod = _load()
+    bench, logs = tmp_path / "benchmarks", tmp_path / "logs"
+    for name, seconds in [("a", 60.0), ("b", 60.0), ("c", 60.0)]:
+        _write(bench / "evaluate_samples" / "sweep" / f"{name}.tsv", seconds, 800)
+    _write(bench / "sweep_tables.tsv", 6.0, 500)
+    ready = "navref: ready after {} s since process start"
+    _log(logs / "evaluate_samples" / "sweep" / "a.log", "rule evaluate_samples {}",
+         ready.format("9.00"),  # an earlier run of the same job: its last mark counts
+         ready.format("3.00"), "navref: inputs loaded after 4.50 s since process start")  # fmt: skip
+    _log(logs / "evaluate_samples" / "sweep" / "b.log", ready.format("5.00"))
+    _log(logs / "evaluate_samples" / "sweep" / "c.log", ready.format("4.25"))
+    _log(logs / "sweep_tables.log", ready.format("0.60"))
+    _log(logs / "other" / "x.log", "no mark here")
+    marks = mod.collect_marks(logs)
+    assert len(marks) == 4 and "other" not in set(marks["rule"])
+    per = mod.fixed_costs(marks)
+    assert per.loc["evaluate_samples", "fixed_s"] == pytest.approx(4.25)
+    assert per.loc["evaluate_samples", "fixed_minutes"] == pytest.approx(12.25 / 60)
+    assert per.loc["evaluate_samples", "loaded_s"] == pytest.approx(4.5)
+    assert per.loc["sweep_tables", "fixed_s"] == pytest.approx(0.6)
+    assert mod.main(["--root", str(bench)]) == 0
+    out = capsys.readouterr().out
+    assert "fixed cost: median 3.62 s per job over 4 jobs" in out
+    row = next(line for line in out.splitlines() if line.startswith("evaluate_samples"))
+    assert "4.25" in row and "4.50" in row
+
+
+def test_runs_without_marks_still_print_job_minutes(tmp_path, capsys):
+    mod = _load()
+    _write(tmp_path / "benchmarks" / "train_model" / "tiny.tsv", 120.0, 900)
+    assert mod.main(["--root", str(tmp_path / "benchmarks")]) == 0
+    out = capsys.readouterr().out
+    assert "1 jobs, 2.0 job-minutes" in out and "fixed cost" not in out

@@ -1,0 +1,23 @@
+"""Rule evaluate_samples runs once per (sweep, setting) over all seeds (dry runs only)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from conftest import job_counts, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def test_one_evaluation_job_per_setting_over_all_seeds(tmp_path, smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["sweeps"]["seeds"] = [0, 1, 2]
+    proc = run_snakemake(cfg, tmp_path, "-n", "table3", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = job_counts(proc.stdout)
+    # the CFG-interval sweep of the smoke config: 2 settings x 3 seeds of samples
+    assert jobs["sample_sweep"] == 6 and jobs["evaluate_samples"] == 2
+    for setting in ("none", "0.1-0.3"):
+        assert f"metrics/cfg_interval/{setting}.parquet" in proc.stdout
+        assert f"metrics/cfg_interval/{setting}_bootstrap.parquet" in proc.stdout
