@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,54 @@ def copy_rows(data: Any, device: str | torch.device, chunk_rows: int = 65536) ->
         rows = rows if isinstance(rows, torch.Tensor) else torch.from_numpy(np.asarray(rows))
         out[s : s + chunk_rows] = rows.to(device=device, dtype=torch.float32)
     return out
+
+
+_LOG = logging.getLogger(__name__)
+
+
+class AdaptiveBatch:
+    """A batch size that adapts to the memory it has: it starts at ``size`` (the configured
+    batch) and halves each time a forward raises ``torch.cuda.OutOfMemoryError``, then
+    stays halved for the rest of the job (the memory a batch needs does not shrink).
+
+    On the CPU nothing raises that error, so batches are as configured. ``what`` names the
+    work in the log line written at each halving (logger ``navref.devices``, level warning).
+    """
+
+    def __init__(self, size: int, what: str = "batch") -> None:
+        if int(size) < 1:
+            raise ValueError(f"{what}: batch size must be >= 1, got {size}")
+        self.size, self.what = int(size), what
+
+    def map(self, fn: Callable[[int, int], Any], n: int) -> list[Any]:
+        """``[fn(start, stop), ...]`` over consecutive slices ``[start, stop)`` of
+        ``range(n)`` of at most ``self.size`` items, in order. A slice whose call runs out
+        of GPU memory is retried at half the size (the cache emptied first); at size 1 the
+        error is raised as is. ``fn`` must be free of side effects beyond its result, since
+        a failed call is repeated."""
+        out, start = [], 0
+        while start < n:
+            stop = min(start + self.size, n)
+            try:
+                result, failed = fn(start, stop), False
+            except torch.cuda.OutOfMemoryError:
+                if stop - start == 1:
+                    raise
+                failed = True  # retried below, once the error (and its frames) are freed
+            if failed:
+                self._halve(stop - start)
+                continue
+            out.append(result)
+            start = stop
+        return out
+
+    def _halve(self, failed: int) -> None:
+        self.size = max(1, failed // 2)
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+        _LOG.warning(
+            "%s: out of GPU memory with a batch of %d; retrying with batches of %d",
+            self.what,
+            failed,
+            self.size,
+        )

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from navref.config import LDM_CHECKPOINT_SUFFIXES
 from navref.data.base import load_prepared
+from navref.devices import AdaptiveBatch
 from navref.io import (
     artefact_error,
     atomic_path,
@@ -138,10 +139,21 @@ def latents_stats_scaling(
 
 
 def _encoder(
-    ds, kind: str, vae, sample: bool, gen: torch.Generator, device: str, precision: str = "fp32"
+    ds,
+    kind: str,
+    vae,
+    sample: bool,
+    gen: torch.Generator,
+    device: str,
+    precision: str = "fp32",
+    forward: AdaptiveBatch | None = None,
 ):
-    """Batch encoder: uint8 images (B, H, W, C) (or vectors) -> raw float32 latents; the VAE
-    runs under ``precision`` (:mod:`navref.precision`)."""
+    """Batch encoder: uint8 images (B, H, W, C) (or vectors) -> raw float32 latents (B, ...)
+    on the CPU. The VAE runs under ``precision`` (:mod:`navref.precision`) in slices of
+    ``forward`` (:class:`navref.devices.AdaptiveBatch`: the whole batch unless a GPU runs out
+    of memory); the posterior sample is drawn once for the whole batch, so the noise of
+    ``sample`` does not depend on how the forward was sliced."""
+    from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
     def encode(batch: np.ndarray) -> torch.Tensor:
         if ds.modality == "vector":
@@ -157,8 +169,12 @@ def _encoder(
                 x = x.expand(-1, want, -1, -1)
             else:
                 raise ValueError(f"VAE expects {want} channels, images have {x.shape[1]}")
+        slices = forward or AdaptiveBatch(len(x), "VAE encode")
         with torch.no_grad(), autocast(device, precision):
-            post = vae.encode(x.to(device)).latent_dist
+            posts = slices.map(lambda a, b: vae.encode(x[a:b].to(device)).latent_dist, len(x))
+            if len(posts) > 1:  # one posterior over the batch, sampled in one draw
+                posts = [DiagonalGaussianDistribution(torch.cat([p.parameters for p in posts]))]
+            post = posts[0]
             z = post.sample(generator=gen) if sample else post.mean
         return z.float().cpu()
 
@@ -195,7 +211,8 @@ def encode_latents(
     stats: dict[str, Any] = {"kind": kind, "dataset_dir": str(dataset_dir), **vae_stats}
     sample = bool(space_cfg.get("sample_posterior", False))
     gen = torch.Generator(device=device).manual_seed(int(space_cfg.get("seed", 0)))
-    encode = _encoder(ds, kind, vae, sample, gen, device, precision)
+    forward = AdaptiveBatch(batch_size, "VAE encode")  # halved on a GPU out of memory
+    encode = _encoder(ds, kind, vae, sample, gen, device, precision, forward)
     normalise = bool(space_cfg.get("normalize", kind == "vae"))
     sources = ds.meta["source"].astype(str).tolist()
     n = len(ds.data)
@@ -303,7 +320,9 @@ class LatentSpace:
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor | np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Normalised latents -> uint8 images (N, H, W, C) (vectors: raw float array)."""
+        """Normalised latents -> uint8 images (N, H, W, C) (vectors: raw float array). The
+        VAE decodes ``batch_size`` latents at a time, fewer once a GPU ran out of memory
+        (:class:`navref.devices.AdaptiveBatch`, halved for the rest of this space's use)."""
         if isinstance(z, np.ndarray) and not z.flags.writeable:  # e.g. a read-only memmap
             z = np.array(z, dtype=np.float32)
         z = torch.as_tensor(z).float()
@@ -314,9 +333,17 @@ class LatentSpace:
             return unit_to_images(raw)
         vae = self._vae()
         c = self.stats["image_shape"][-1]
-        out = []
-        for s in range(0, len(raw), batch_size):
+
+        def images(start: int, stop: int) -> np.ndarray:
             with autocast(self.device, self.precision):
-                x = vae.decode(raw[s : s + batch_size].to(self.device)).sample.float()
-            out.append(unit_to_images(x.mean(1, keepdim=True) if c == 1 and x.shape[1] != 1 else x))
-        return np.concatenate(out)
+                x = vae.decode(raw[start:stop].to(self.device)).sample.float()
+            return unit_to_images(x.mean(1, keepdim=True) if c == 1 and x.shape[1] != 1 else x)
+
+        return np.concatenate(self._decode_batch(batch_size).map(images, len(raw)))
+
+    def _decode_batch(self, batch_size: int) -> AdaptiveBatch:
+        """The decoder's batch: ``batch_size``, or less when a GPU ran out of memory before."""
+        kept = getattr(self, "_decode_cache", None)
+        if kept is None or kept.size > batch_size:
+            self._decode_cache = AdaptiveBatch(batch_size, "VAE decode")
+        return self._decode_cache

@@ -8,6 +8,9 @@ Each :class:`Sweep` knows, for its kind:
 - the models a setting needs (:meth:`Sweep.model_roles`);
 - its time grid and the facts it records (:meth:`Sweep.grid`, :meth:`Sweep.info`);
 - its velocity provider (:meth:`Sweep.velocity`);
+- its trajectory as segments (:meth:`Sweep.segments`), from which :meth:`Sweep.branches`
+  finds, per setting, the earlier setting whose trajectory it shares longest (its parent:
+  the sample job starts from the parent's stored state there instead of from noise);
 - its table (:meth:`Sweep.table`, the functions of :mod:`navref.report.tables`) and the
   paper's rows (:meth:`Sweep.paper_rows`, :mod:`navref.report.paper`).
 
@@ -16,6 +19,15 @@ adding a sweep kind is one class here plus its block in the schema.
 
 Time convention: see :mod:`navref.path` (t = 0 noise, t = 1 data). Every sample set is
 seeded and class-balanced (sample i has label i mod K, its noise drawn from (seed, i)).
+
+Shared trajectory prefixes
+--------------------------
+All settings of one seed start sample i from the same noise, so two settings whose Euler
+steps coincide (same time grid points, same velocity) up to grid index k have bitwise the
+same state x_{t_k} (same batches, same order). A setting with a parent (:class:`Branch`)
+reads that state from the parent's state store (:func:`write_states` / :func:`read_states`,
+float32 rows in sample order) and integrates only steps k .. end; the parent's sample job
+stores its states at the steps its children branch at (:meth:`Sweep.branch_steps`).
 """
 
 from __future__ import annotations
@@ -26,7 +38,9 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -43,9 +57,51 @@ if TYPE_CHECKING:
 
 Setting = dict[str, Any]
 
+#: :data:`navref.sampling.TIME_TOL`, which imports torch; a torch-free copy for the workflow's
+#: parse (tests/unit/test_sweeps_prefix.py checks that the two agree)
+TIME_TOL = 1e-9
+
 
 def _g(x: float) -> str:
     return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Euler steps ``start`` .. ``stop - 1`` (grid indices) of one trajectory, all with one
+    velocity. ``grid`` names the time grid (equal names: equal grid points, e.g.
+    ``("uniform", 50)``); ``velocity`` names the velocity (provider, models, guidance, e.g.
+    ``("cond", "small")``, ``("cfg", "small", 2.5)``). Two steps with equal (grid, index,
+    velocity) map equal states to equal states."""
+
+    grid: tuple
+    start: int
+    stop: int
+    velocity: tuple
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Where a setting's trajectory leaves its parent's: the two coincide for grid steps
+    0 .. ``step`` - 1, so the state at grid index ``step`` is the same in both."""
+
+    parent: str
+    step: int
+
+
+def _step_keys(segments: Sequence[Segment]) -> list[tuple]:
+    """One (grid, index, velocity) key per Euler step of a trajectory."""
+    return [(s.grid, k, s.velocity) for s in segments for k in range(s.start, s.stop)]
+
+
+def shared_steps(a: Sequence[Segment], b: Sequence[Segment]) -> int:
+    """The number of leading Euler steps in which trajectories ``a`` and ``b`` coincide."""
+    n = 0
+    for ka, kb in zip(_step_keys(a), _step_keys(b), strict=False):
+        if ka != kb:
+            break
+        n += 1
+    return n
 
 
 class Sweep:
@@ -100,6 +156,37 @@ class Sweep:
     ) -> dict[str, Any]:
         """The facts of a resolved setting that its metrics row records."""
         raise NotImplementedError
+
+    def segments(self, setting: Mapping[str, Any]) -> list[Segment]:
+        """The trajectory of a setting (resolved or not: relative times are named, not
+        resolved) as :class:`Segment` s in step order; must agree with :meth:`grid` and
+        :meth:`velocity`. Default: ``steps`` uniform steps of the conditional model."""
+        n = int(setting["steps"])
+        return [Segment(("uniform", n), 0, n, ("cond", setting["model"]))]
+
+    def branches(self) -> dict[str, Branch | None]:
+        """``{setting id: its Branch or None}``: the parent of a setting is the EARLIER
+        setting (config order) whose trajectory it shares longest (ties: the earliest),
+        None when it shares no step with any (it starts from noise). Earlier-only keeps the
+        parents a forest and means that appending a setting to the config never changes an
+        existing setting's parent. The shared part is at most all steps but the last."""
+        settings = self.settings()
+        trajectories = {key: self.segments(s) for key, s in settings.items()}
+        out: dict[str, Branch | None] = {}
+        for i, key in enumerate(settings):
+            total = len(_step_keys(trajectories[key]))
+            best: Branch | None = None
+            for prev in list(settings)[:i]:
+                n = min(shared_steps(trajectories[key], trajectories[prev]), total - 1)
+                if n > 0 and (best is None or n > best.step):
+                    best = Branch(prev, n)
+            out[key] = best
+        return out
+
+    def branch_steps(self, key: str) -> list[int]:
+        """The grid indices at which setting ``key`` must store its states: where its
+        children branch (sorted, empty for a setting without children)."""
+        return sorted({b.step for b in self.branches().values() if b and b.parent == key})
 
     def velocity(
         self, setting: Mapping[str, Any], models: Mapping[str, Any], num_classes: int
@@ -171,6 +258,14 @@ class StageSwap(Sweep):
         n = int(setting["steps_per_stage"])
         return stagewise_grid(float(setting["tau"]), n, n)
 
+    def segments(self, setting: Mapping[str, Any]) -> list[Segment]:
+        n = int(setting["steps_per_stage"])
+        grid = ("stagewise", str(setting["tau"]), n)
+        return [
+            Segment(grid, 0, n, ("cond", setting["stage1"])),
+            Segment(grid, n, 2 * n, ("cond", setting["stage2"])),
+        ]
+
     def info(
         self, setting: Mapping[str, Any], grid: torch.Tensor, split_time: float | None
     ) -> dict[str, Any]:
@@ -214,6 +309,10 @@ class TimestepShift(Sweep):
         from navref.sampling import shifted_grid
 
         return shifted_grid(int(setting["steps"]), float(setting["shift"]))
+
+    def segments(self, setting: Mapping[str, Any]) -> list[Segment]:
+        n = int(setting["steps"])
+        return [Segment(("shifted", n, float(setting["shift"])), 0, n, ("cond", setting["model"]))]
 
     def info(
         self, setting: Mapping[str, Any], grid: torch.Tensor, split_time: float | None
@@ -272,6 +371,23 @@ class CfgInterval(Sweep):
             "steps": int(setting["steps"]),
         }
 
+    def segments(self, setting: Mapping[str, Any]) -> list[Segment]:
+        """Runs of guided / unguided steps on the uniform grid t_k = k / n; step k is guided
+        when a <= t_k <= b up to ``TIME_TOL`` (as :meth:`ModelVelocity.guided_at`). An
+        unguided step of a guided setting is the conditional model's, as in ``none``."""
+        n, model = int(setting["steps"]), setting["model"]
+        a, b = setting["interval"] if setting.get("interval") else (math.inf, -math.inf)
+        guided = [a - TIME_TOL <= k / n <= b + TIME_TOL for k in range(n)]
+        plain, cfg = ("cond", model), ("cfg", model, float(setting["scale"]))
+        out: list[Segment] = []
+        for k, g in enumerate(guided):
+            velocity = cfg if g else plain
+            if out and out[-1].velocity == velocity:
+                out[-1] = Segment(out[-1].grid, out[-1].start, k + 1, velocity)
+            else:
+                out.append(Segment(("uniform", n), k, k + 1, velocity))
+        return out
+
     def velocity(
         self, setting: Mapping[str, Any], models: Mapping[str, Any], num_classes: int
     ) -> VelocityProvider:
@@ -301,6 +417,74 @@ class CfgInterval(Sweep):
 KINDS: list[str] = list(REGISTRY)
 
 
+def state_file(states_dir: str | os.PathLike, step: int) -> Path:
+    """The file of the states at grid index ``step`` in a state store."""
+    return Path(states_dir) / f"step{step:03d}.npy"
+
+
+@contextmanager
+def write_states(
+    states_dir: str | os.PathLike,
+    steps: Sequence[int],
+    num_samples: int,
+    shape: Sequence[int],
+    meta: Mapping[str, Any],
+) -> Iterator[dict[int, np.ndarray]]:
+    """A state store at ``states_dir`` (a directory): yields ``{step: float32 array
+    (num_samples, *shape)}``, memory-mapped ``.npy`` files to fill row by row in sample order
+    (row i: sample i's state x_t at grid index ``step``), and ``meta`` (JSON: the grid and
+    what the rows depend on) in ``meta.json``. Written beside and renamed on success; an
+    empty ``steps`` gives a store with ``meta.json`` only (a setting without children)."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    out = Path(states_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        arrays = {
+            k: np.lib.format.open_memmap(
+                state_file(tmp, k), mode="w+", dtype=np.float32, shape=(num_samples, *shape)
+            )
+            for k in steps
+        }
+        yield arrays
+        for a in arrays.values():
+            a.flush()
+        del arrays
+        (tmp / "meta.json").write_text(json.dumps({**meta, "steps": list(steps)}) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_states(states_dir: str | os.PathLike, step: int, meta: Mapping[str, Any]) -> np.ndarray:
+    """The states at grid index ``step`` of a store written by :func:`write_states`
+    (memory-mapped, (num_samples, ...) float32). Raises ``ValueError`` when the store was
+    written for other rows or another grid up to ``step`` (``meta`` of the reader: ``grid``
+    its full grid, plus seed, num_samples, batch_size, precision, which must match), so a
+    stale or foreign store cannot silently seed the trajectory."""
+    import numpy as np
+
+    path = Path(states_dir)
+    stored = json.loads((path / "meta.json").read_text())
+    wrong = [k for k in meta if k != "grid" and stored.get(k) != meta[k]]
+    if stored["grid"][: step + 1] != list(meta["grid"])[: step + 1]:
+        wrong.append(f"grid up to step {step}")
+    if wrong or step not in stored["steps"]:
+        raise ValueError(
+            f"state store {path} does not hold this trajectory's state at step {step} "
+            f"(differs in {wrong or 'its steps ' + str(stored['steps'])}); delete it and rerun "
+            "its sample job (snakemake --forcerun sample_sweep)"
+        )
+    return np.load(state_file(path, step), mmap_mode="r")
+
+
 def sample_set(
     sweep: Sweep,
     setting: Mapping[str, Any],
@@ -313,6 +497,9 @@ def sample_set(
     batch_size: int = 500,
     log: Callable[[str], None] | None = None,
     precision: str = "fp32",
+    branch: tuple[str | os.PathLike, int] | None = None,
+    states_out: str | os.PathLike | None = None,
+    keep_steps: Sequence[int] = (),
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``num_samples`` class-balanced, seeded samples of one resolved setting, decoded:
     (uint8 images (N, H, W, C), labels (N,), info). ``info`` holds only deterministic facts
@@ -321,14 +508,20 @@ def sample_set(
     Sample i starts from the noise of (seed, i), whatever the batch size, so two settings
     with the same seed start from the same noise (paired comparison). The networks run under
     ``precision`` (:mod:`navref.precision`: autocast lowers only matmuls and convolutions,
-    so the ODE state stays float32 and the oracle turns it off inside itself)."""
+    so the ODE state stays float32 and the oracle turns it off inside itself).
+
+    Shared prefixes: ``branch = (parent state store, k)`` starts each batch from the
+    parent's stored states at grid index k and integrates grid[k:] only (bitwise what
+    integrating from noise gives, since the steps before k coincide and the batches are the
+    same rows); ``states_out`` writes this setting's states at ``keep_steps`` (its
+    children's branch steps, each after k) to a store (:func:`write_states`)."""
     import numpy as np
     import torch
     from tqdm import tqdm
 
     from navref.io import check_finite
     from navref.precision import autocast
-    from navref.sampling import balanced_labels, make_noise, sample
+    from navref.sampling import balanced_labels, make_noise
     from navref.training import load_model
 
     k = int(space.stats["num_classes"])
@@ -338,29 +531,83 @@ def sample_set(
     provider = sweep.velocity(setting, models, k)
     shape = tuple(space.stats["shape"][1:])
     labels = balanced_labels(num_samples, k)
+    meta = {"grid": grid.tolist(), "seed": seed, "num_samples": num_samples,
+            "batch_size": batch_size, "precision": precision}  # fmt: skip
+    first = 0 if branch is None else int(branch[1])
+    start_states = None if branch is None else read_states(branch[0], first, meta)
+    keep = sorted(int(s) for s in keep_steps)
+    if any(not first < s < len(grid) - 1 for s in keep):
+        raise ValueError(f"keep_steps {keep} must lie in ({first}, {len(grid) - 1})")
+    record_at = [float(grid[s]) for s in keep]
     images = []
     t0 = time.perf_counter()
     bar = tqdm(total=num_samples, desc="sample", unit="img", file=sys.stderr, mininterval=5)
-    for start in range(0, num_samples, batch_size):
-        stop = min(start + batch_size, num_samples)
-        noise = make_noise((stop - start, *shape), seed, start, device=device)
-        with torch.no_grad(), autocast(device, precision):
-            z = sample(provider, grid.to(device), noise, labels[start:stop].to(device))
-        check_finite(
-            z,
-            "sampled latents",
-            "the model diverges on this setting: check its training log",
-            first_row=start,
-        )  # fmt: skip (decoding NaN to uint8 would hide it)
-        images.append(space.decode(z.cpu()))
-        bar.update(stop - start)
+    with _maybe_states(states_out, keep, num_samples, shape, meta) as stored:
+        for start in range(0, num_samples, batch_size):
+            stop = min(start + batch_size, num_samples)
+            if start_states is None:
+                x = make_noise((stop - start, *shape), seed, start, device=device)
+            else:
+                x = torch.from_numpy(np.array(start_states[start:stop])).to(device)
+            with torch.no_grad(), autocast(device, precision):
+                z, states = _integrate(provider, grid[first:].to(device), x,
+                                       labels[start:stop].to(device), record_at)  # fmt: skip
+            for s, state in zip(keep, states, strict=True):
+                stored[s][start:stop] = state.cpu().numpy()
+            check_finite(
+                z,
+                "sampled latents",
+                "the model diverges on this setting: check its training log",
+                first_row=start,
+            )  # fmt: skip (decoding NaN to uint8 would hide it)
+            images.append(space.decode(z.cpu()))
+            bar.update(stop - start)
     bar.close()
     seconds = time.perf_counter() - t0
     info.update(seed=seed, num_samples=num_samples, nfe=len(grid) - 1)
     if log is not None:  # the timing goes to the log only: ``info`` must be deterministic
         rate = num_samples / max(seconds, 1e-9)
         log(f"sampled {num_samples} images in {seconds:.1f} s ({rate:.1f} images/s)")
+        if branch is not None:
+            log(f"started at grid index {first} (t = {float(grid[first]):.6g}) from {branch[0]}")
+        if keep:
+            log(f"stored the states at grid indices {keep} in {states_out}")
     return np.concatenate(images), labels.numpy(), info
+
+
+def _integrate(
+    provider: VelocityProvider,
+    grid: torch.Tensor,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    record_at: Sequence[float],
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """:func:`navref.sampling.sample` of one batch from state ``x`` at ``grid[0]``: the
+    final state and the states at the grid times ``record_at`` (in time order)."""
+    from navref.sampling import sample
+
+    if not record_at:
+        return sample(provider, grid, x, labels), []
+    run = sample(provider, grid, x, labels, record_at=record_at, return_trajectory=True)
+    return run.final, run.states
+
+
+@contextmanager
+def _maybe_states(
+    states_out: str | os.PathLike | None,
+    steps: Sequence[int],
+    num_samples: int,
+    shape: Sequence[int],
+    meta: Mapping[str, Any],
+) -> Iterator[dict[int, np.ndarray]]:
+    """:func:`write_states` when ``states_out`` is given, else nothing to fill."""
+    if states_out is None:
+        if steps:
+            raise ValueError(f"keep_steps {list(steps)} given without states_out")
+        yield {}
+        return
+    with write_states(states_out, steps, num_samples, shape, meta) as arrays:
+        yield arrays
 
 
 def generate(
@@ -377,11 +624,16 @@ def generate(
     batch_size: int,
     log: logging.Logger,
     precision: str = "fp32",
+    branch: tuple[str | os.PathLike, int] | None = None,
+    states_out: str | os.PathLike | None = None,
+    keep_steps: Sequence[int] = (),
 ) -> None:
     """Rule ``sample_sweep``: one sample set of sweep ``kind`` written to ``out_path`` (npz
-    with ``images``, ``labels`` and ``info`` as JSON). The setting's relative times are
-    resolved with the split time of the space; a space without one logs a warning (sweeps
-    with absolute times do not need it)."""
+    with ``images``, ``labels`` and ``info`` as JSON), started from the parent's state store
+    at ``branch`` (if any), its states at ``keep_steps`` written to ``states_out``
+    (:func:`sample_set`). The setting's relative times are resolved with the split time of
+    the space; a space without one logs a warning (sweeps with absolute times do not need
+    it)."""
     import numpy as np
 
     from navref.analysis.split_times import SplitTimes
@@ -401,6 +653,7 @@ def generate(
     images, labels, info = sample_set(
         sweep, setting, model_dirs, space, num_samples, seed, device,
         split_time=split_time, batch_size=batch_size, log=log.info, precision=precision,
+        branch=branch, states_out=states_out, keep_steps=keep_steps,
     )  # fmt: skip
     log.info("generated %s images: %s", images.shape, info)
     with atomic_path(out_path, suffix=".npz") as tmp:
@@ -448,7 +701,10 @@ def write_tables(
 __all__ = [
     "KINDS",
     "REGISTRY",
+    "TIME_TOL",
+    "Branch",
     "CfgInterval",
+    "Segment",
     "StageSwap",
     "Sweep",
     "TimestepShift",
@@ -456,6 +712,10 @@ __all__ = [
     "generate",
     "get",
     "register",
+    "read_states",
     "sample_set",
+    "shared_steps",
+    "state_file",
+    "write_states",
     "write_tables",
 ]

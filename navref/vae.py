@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from navref.devices import AdaptiveBatch
 from navref.io import give_umask_mode, save_json, save_parquet
 
 
@@ -165,13 +166,17 @@ def train_vae(
 def reconstruction_mse(
     vae, images: np.ndarray, batch_size: int = 256, device: str = "cpu"
 ) -> float:
-    """Mean squared reconstruction error (posterior mean, [-1, 1] units) over ``images``."""
-    total, count = 0.0, 0
-    for s in range(0, len(images), batch_size):
-        x = images_to_unit(images[s : s + batch_size]).to(device)
+    """Mean squared reconstruction error (posterior mean, [-1, 1] units) over ``images``, in
+    batches of ``batch_size`` halved on a GPU that runs out of memory
+    (:class:`navref.devices.AdaptiveBatch`)."""
+
+    def squared_error(start: int, stop: int) -> float:
+        x = images_to_unit(images[start:stop]).to(device)
         rec = vae.decode(vae.encode(x).latent_dist.mean).sample
-        total += float(((rec - x) ** 2).sum())
-        count += x.numel()
+        return float(((rec - x) ** 2).sum())
+
+    total = sum(AdaptiveBatch(batch_size, "VAE reconstruction").map(squared_error, len(images)))
+    count = int(np.prod(images.shape, dtype=np.int64))
     return total / max(count, 1)
 
 

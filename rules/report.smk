@@ -155,6 +155,7 @@ rule report_claims:
         synthetic=f"{RESULTS}/oracle/synthetic.parquet",
         objective=f"{RESULTS}/oracle/objective.parquet",
         loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
+        intermediate=f"{RESULTS}/probes/intermediate.parquet",
         mixed=f"{RESULTS}/probes/mixed.parquet",
         unseen=f"{RESULTS}/probes/unseen.parquet",
         table1=f"{RESULTS}/tables/table1.parquet",

@@ -6,6 +6,7 @@ from navref.sweeps import generate
 from navref.workflow import job_precision, resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
+branch = sm.params.branch
 with rule_context(sm) as log:
     generate(
         sm.wildcards.sweep,
@@ -17,11 +18,14 @@ with rule_context(sm) as log:
         },
         Path(sm.input.stats).parent,
         sm.input.split_times,
-        sm.output[0],
+        sm.output.samples,
         num_samples=int(sm.params.num_samples),
         seed=int(sm.wildcards.seed),
         device=resolve_device(sm.params.device),
         batch_size=int(sm.params.batch_size),
         log=log,
         precision=job_precision(sm),
+        branch=None if branch is None else (sm.input.branch_states, int(branch["step"])),
+        states_out=sm.output.states,
+        keep_steps=[int(k) for k in sm.params.keep_steps],
     )

@@ -164,6 +164,25 @@ def _device(device: str | torch.device | None) -> bool:
     return kind == "cuda"
 
 
+@contextmanager
+def executor(device: str | torch.device | None) -> Iterator[bool]:
+    """torch-fidelity's ``cuda`` flag for ``device`` (:func:`_device`), with ``device`` the
+    current CUDA device and TF32 off (:func:`full_float32`) inside the block.
+
+    torch-fidelity (0.4.0) takes no device, only ``cuda=True``, and then moves its network
+    and batches with ``.cuda()``: to the *current* device. For ``cuda:N`` that is made GPU N
+    for the duration (``torch.cuda.device(N)``, the previous one restored after); ``cuda``
+    without an index keeps the current one."""
+    cuda = _device(device)
+    index = torch.device(device).index if cuda and device is not None else None
+    with full_float32():
+        if index is None:
+            yield cuda
+            return
+        with torch.cuda.device(index):
+            yield cuda
+
+
 def _layers(feature_extractor: str) -> dict[str, str]:
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
@@ -183,7 +202,8 @@ def extract_features(
     """Features of ``images_uint8`` for the FID / KID / PRC layers of the extractor.
 
     Uses torch-fidelity's ``create_feature_extractor`` and
-    ``get_featuresdict_from_dataset`` (no cache, no worker processes). Returns
+    ``get_featuresdict_from_dataset`` (no cache, no worker processes) on ``device``
+    (``cuda:N``: GPU N) with TF32 off (:func:`executor`). Returns
     ``{layer: float32 tensor (N, D)}``.
     """
     path = check_feature_extractor(feature_extractor, weights_path)
@@ -204,17 +224,16 @@ def _extract(
     from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
     dataset = UInt8ImageDataset(images_uint8, rows)
-    cuda = _device(device)
     layers = sorted(set(_layers(feature_extractor).values()))
-    extractor = create_feature_extractor(
-        feature_extractor,
-        layers,
-        cuda=cuda,
-        feature_extractor_weights_path=str(path),
-        feature_extractor_compile=False,
-        verbose=verbose,
-    )
-    with full_float32():
+    with executor(device) as cuda:
+        extractor = create_feature_extractor(
+            feature_extractor,
+            layers,
+            cuda=cuda,
+            feature_extractor_weights_path=str(path),
+            feature_extractor_compile=False,
+            verbose=verbose,
+        )
         return get_featuresdict_from_dataset(
             dataset, extractor, batch_size, cuda, save_cpu_ram=True, verbose=verbose
         )
@@ -474,30 +493,32 @@ def calculate_metrics_direct(
     verbose: bool = False,
 ) -> dict[str, Any]:
     """The same metrics as :func:`compute_metrics` via ``torch_fidelity.calculate_metrics``
-    on two in-memory image sets (input1 = samples, input2 = reference), cache off."""
+    on two in-memory image sets (input1 = samples, input2 = reference), cache off, on
+    ``device`` with TF32 off (:func:`executor`)."""
     import torch_fidelity
 
     path = check_feature_extractor(feature_extractor, weights_path)
     n2 = len(_check_images(reference_images_uint8, "reference images"))
     n1, kid_size = _check_samples(sample_images_uint8, n2, kid_subset_size, prc_neighborhood)
-    out = torch_fidelity.calculate_metrics(
-        input1=UInt8ImageDataset(sample_images_uint8),
-        input2=UInt8ImageDataset(reference_images_uint8),
-        fid=True,
-        kid=True,
-        prc=True,
-        feature_extractor=feature_extractor,
-        feature_extractor_weights_path=str(path),
-        feature_extractor_compile=False,
-        cache=False,
-        cuda=_device(device),
-        batch_size=batch_size,
-        kid_subsets=kid_subsets,
-        kid_subset_size=kid_size,
-        prc_neighborhood=prc_neighborhood,
-        rng_seed=seed,
-        save_cpu_ram=True,
-        datasets_download=False,
-        verbose=verbose,
-    )
+    with executor(device) as cuda:
+        out = torch_fidelity.calculate_metrics(
+            input1=UInt8ImageDataset(sample_images_uint8),
+            input2=UInt8ImageDataset(reference_images_uint8),
+            fid=True,
+            kid=True,
+            prc=True,
+            feature_extractor=feature_extractor,
+            feature_extractor_weights_path=str(path),
+            feature_extractor_compile=False,
+            cache=False,
+            cuda=cuda,
+            batch_size=batch_size,
+            kid_subsets=kid_subsets,
+            kid_subset_size=kid_size,
+            prc_neighborhood=prc_neighborhood,
+            rng_seed=seed,
+            save_cpu_ram=True,
+            datasets_download=False,
+            verbose=verbose,
+        )
     return _result(out, n1, n2, kid_size, feature_extractor)

@@ -138,7 +138,7 @@ def build_probe_figures(
 def build_claims(
     inputs: Mapping[str, str], settings: Mapping[str, Any], md_path, parquet_path
 ) -> list[dict]:
-    """The eight claims of the paper, each with its criterion, numbers and verdict, judged on
+    """The claims of the paper, each with its criterion, numbers and verdict, judged on
     the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them and on the
     per-seed sweep table (paired comparisons)."""
     read = {k: pd.read_parquet(v) for k, v in inputs.items()}
@@ -147,6 +147,7 @@ def build_claims(
         synthetic=read.get("synthetic"),
         objective=read.get("objective"),
         loss_curves=read.get("loss_curves"),
+        intermediate=read.get("intermediate"),
         mixed=read.get("mixed"),
         unseen=read.get("unseen"),
         table1=read.get("table1"),

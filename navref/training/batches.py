@@ -1,9 +1,17 @@
 """The randomness of training batches as a pure function of ``(seed, step)``.
 
-Sample order is a fresh seeded permutation per epoch, and per step a ``torch.Generator``
-seeded from ``SeedSequence([seed, step])`` draws t, x0 and the label-dropout mask for the
-whole *global* batch on the CPU. A resumed run therefore sees the very same batches, and
-under DDP every rank draws the same global batch and keeps its contiguous shard.
+Sample order is a fresh seeded permutation per epoch. The noise (t, x0 and the
+label-dropout mask) is drawn one of two ways (``TrainConfig.noise``):
+
+- ``global`` (the default): per step a ``torch.Generator`` seeded from
+  ``SeedSequence([seed, 0, step])`` draws it for the whole *global* batch on the CPU; under
+  DDP every rank draws the same global batch and keeps its contiguous shard;
+- ``per_sample``: counter-based, each sample's from its own generator seeded by word pair j
+  of ``SeedSequence([seed, 2, step])``, j its position in the global batch; each rank draws
+  only its own shard (1 / world of the work), and the batch is the same for every world
+  size. Other numbers than ``global``'s: a switch changes the trained weights.
+
+Either way a resumed run sees the very same batches.
 """
 
 from __future__ import annotations
@@ -24,13 +32,23 @@ def derive_seed(*keys: int) -> int:
     return (int(a) << 31) ^ int(b)
 
 
+def row_seeds(seed: int, step: int, rows: range) -> list[int]:
+    """The 63-bit seeds of the global-batch ``rows`` of ``step`` (``per_sample`` noise): row
+    j's from words 2 j and 2 j + 1 of ``SeedSequence([seed, 2, step])``'s state, a
+    counter-based stream (word i does not depend on how many are generated)."""
+    words = np.random.SeedSequence([seed, 2, step]).generate_state(2 * rows.stop, np.uint32)
+    return [(int(words[2 * j]) << 31) ^ int(words[2 * j + 1]) for j in rows]
+
+
 class FlowBatchSampler:
     """The randomness of each global batch as a pure function of ``(seed, step)``.
 
     ``batch(step)`` returns ``idx`` (B,) int64 data indices, ``t`` (B,), ``x0``
-    (B, *sample_shape) and ``drop`` (B,) bool (label dropped to the null class). Sample
-    order: epoch e is the permutation ``randperm(N)`` seeded by ``(seed, 1, e)``, and the
-    global batch of step s covers positions [s B, (s + 1) B) of the concatenated epochs.
+    (B, *sample_shape) and ``drop`` (B,) bool (label dropped to the null class);
+    ``shard(step, rank, world)`` a rank's rows of it. Sample order: epoch e is the
+    permutation ``randperm(N)`` seeded by ``(seed, 1, e)``, and the global batch of step s
+    covers positions [s B, (s + 1) B) of the concatenated epochs. Noise: ``conf.noise``
+    (module docstring).
     """
 
     def __init__(self, conf: TrainConfig, num_samples: int, sample_shape: tuple[int, ...]) -> None:
@@ -69,12 +87,35 @@ class FlowBatchSampler:
         return t
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
+        """The global batch of ``step``: :meth:`shard` of a world of one."""
+        return self.shard(step, 0, 1)
+
+    def shard(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        """Rank ``rank``'s contiguous ``batch_size // world`` samples of the global batch of
+        ``step`` (keys as :meth:`batch`); equal, for any world size, to the same rows of
+        the global batch. ``per_sample`` noise draws only these rows."""
+        b = self.conf.batch_size // world
+        rows = slice(rank * b, (rank + 1) * b)
+        idx = self.indices(step)[rows]
+        if self.conf.noise == "per_sample":
+            return {"idx": idx, **self._noise_per_sample(step, range(rows.start, rows.stop))}
         b = self.conf.batch_size
         g = torch.Generator().manual_seed(derive_seed(self.conf.seed, 0, step))
         t = self.sample_t(b, g)
         x0 = torch.randn((b, *self.shape), generator=g)
         drop = torch.rand(b, generator=g) < self.conf.label_dropout
-        return {"idx": self.indices(step), "t": t, "x0": x0, "drop": drop}
+        return {"idx": idx, "t": t[rows], "x0": x0[rows], "drop": drop[rows]}
+
+    def _noise_per_sample(self, step: int, positions: range) -> dict[str, torch.Tensor]:
+        """t (n,), x0 (n, *sample_shape), drop (n,) of the global-batch ``positions`` of
+        ``step``, each row from its own generator seeded by :func:`row_seeds`."""
+        t, x0, drop = [], [], []
+        for row_seed in row_seeds(self.conf.seed, step, positions):
+            g = torch.Generator().manual_seed(row_seed)
+            t.append(self.sample_t(1, g))
+            x0.append(torch.randn((1, *self.shape), generator=g))
+            drop.append(torch.rand(1, generator=g) < self.conf.label_dropout)
+        return {"t": torch.cat(t), "x0": torch.cat(x0), "drop": torch.cat(drop)}
 
 
 def shard_on_cpu(
@@ -90,13 +131,11 @@ def shard_on_cpu(
     """This rank's shard of the global batch of ``step`` on the CPU: x0, x1
     (B / world, C, H, W), t, y (B / world,) with label dropout applied (dropped labels are
     ``null_class``); in pinned memory with ``pin`` (for asynchronous copies to a GPU)."""
-    full = sampler.batch(step)
-    b = sampler.conf.batch_size // world
-    sl = slice(rank * b, (rank + 1) * b)
-    idx = full["idx"][sl]
+    part = sampler.shard(step, rank, world)
+    idx = part["idx"]
     x1 = torch.from_numpy(np.ascontiguousarray(latents[idx.numpy()], dtype=np.float32))
-    y = labels[idx].masked_fill(full["drop"][sl], null_class)
-    shard = (full["x0"][sl], x1, full["t"][sl], y)
+    y = labels[idx].masked_fill(part["drop"], null_class)
+    shard = (part["x0"], x1, part["t"], y)
     return tuple(a.pin_memory() for a in shard) if pin else shard
 
 

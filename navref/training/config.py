@@ -12,7 +12,8 @@ RESUME_MUTABLE = {"steps", "checkpoint_steps", "save_every", "log_every", "compi
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of a training run (``batch_size`` is the global batch)."""
+    """Hyper-parameters of a training run (``batch_size`` is the global batch; ``noise``:
+    how the batch randomness is drawn, :class:`navref.training.batches.FlowBatchSampler`)."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -36,6 +37,7 @@ class TrainConfig:
     log_every: int = 50
     precision: str = "fp32"
     compile: bool = False
+    noise: str = "global"
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> ValueError:
@@ -75,6 +77,8 @@ class TrainConfig:
             )
         if self.precision not in ("fp32", "bf16"):
             raise bad(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.noise not in ("global", "per_sample"):
+            raise bad(f"noise must be 'global' or 'per_sample', got {self.noise!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

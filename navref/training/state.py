@@ -158,7 +158,8 @@ def checkpoint_names(conf: TrainConfig, step: int) -> list[str]:
 
 def check_resume_compat(meta: dict, run: RunSpec, stem: Path) -> None:
     """Raise ``ValueError`` listing what differs between checkpoint ``stem`` and ``run``."""
-    old_t = {k: v for k, v in meta["train"].items() if k not in RESUME_MUTABLE}
+    old_t = {"noise": "global"}  # checkpoints older than the key drew global noise
+    old_t.update((k, v) for k, v in meta["train"].items() if k not in RESUME_MUTABLE)
     new_t = {k: v for k, v in run.conf.to_dict().items() if k not in RESUME_MUTABLE}
     problems = []
     if old_t != new_t:

@@ -14,12 +14,33 @@ def setting_space(kind, setting):
     return model_space(setting_models(kind, setting)[0])
 
 
+def states_dir(kind, setting, seed):
+    """The state store of one sample job (rule sample_sweep's output ``states``)."""
+    return f"{RESULTS}/states/{kind}/{setting}/seed{seed}"
+
+
+def sample_branch(kind, setting):
+    """``{"parent": setting id, "step": grid index}`` of the setting whose stored state this
+    setting starts from, or None (it starts from noise)."""
+    branch = get_sweep(kind, conf("sweeps")).branches()[setting]
+    return None if branch is None else {"parent": branch.parent, "step": branch.step}
+
+
+def sample_keep_steps(kind, setting):
+    """The grid indices at which the sample job of ``setting`` stores its states."""
+    return get_sweep(kind, conf("sweeps")).branch_steps(setting)
+
+
 def sample_inputs(w):
-    """Inputs of one sampling job: its models, its latent space, that space's split times."""
+    """Inputs of one sampling job: its models, its latent space, that space's split times
+    and, for a setting with a parent, the parent's state store of the same seed."""
     files = {f"model_{m}": model_file(m) for m in setting_models(w.sweep, w.setting)}
     space = setting_space(w.sweep, w.setting)
     files["stats"] = latent_file(space)
     files["split_times"] = split_time_file(space)
+    branch = sample_branch(w.sweep, w.setting)
+    if branch is not None:
+        files["branch_states"] = ancient(states_dir(w.sweep, branch["parent"], w.seed))
     return files
 
 

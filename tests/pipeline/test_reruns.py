@@ -23,13 +23,19 @@ ORACLE_REPORT = {"oracle_tables": 1, "report_oracle_figures": 1, "report_split_t
 @pytest.fixture(scope="module")
 def done(tmp_path_factory) -> tuple:
     """A working directory in which the smoke config's every output exists, up to date."""
-    workdir = tmp_path_factory.mktemp("touched")
     config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    return _touched(tmp_path_factory.mktemp("touched"), config)
+
+
+def _touched(workdir, config) -> tuple:
+    """``workdir`` with every output of ``config`` created empty and marked up to date."""
     proc = run_snakemake(config, workdir, "--summary", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = [line.split("\t")[0] for line in proc.stdout.splitlines()[1:]]
     for rel in files:
-        if rel.startswith("results/"):
+        if rel.startswith("results/") and "/states/" in rel:  # sample_sweep's directory()
+            (workdir / rel).mkdir(parents=True, exist_ok=True)
+        elif rel.startswith("results/"):
             (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
             (workdir / rel).touch()
     proc = run_snakemake(workdir / "config.yaml", workdir, "--touch", "--cores", "1")
@@ -98,11 +104,36 @@ def test_one_models_lr_reruns_that_model_and_its_sweeps(done):
 
 
 def test_one_cfg_interval_adds_one_sample_set_and_table3(done):
+    # [0.2, 0.4] follows "none" until t = 0.2 (grid index 2), a branch step "none" did not
+    # store (its one child, [0.1, 0.3], branches at index 1): "none" reruns to store it too
+    # (bitwise the same samples, so its other child, reading the store as ancient, does not)
     def change(c):
         c["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
 
-    want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    want = {"sample_sweep": 2, "evaluate_samples": 2, "sweep_metrics": 1, "sweep_tables": 1}
     assert _plan(done, change) == {**want, "report_sweep_table": 1, **REPORT}
+
+
+@pytest.fixture(scope="module")
+def done_branching(tmp_path_factory) -> tuple:
+    """Like ``done``, with a stage swap whose pairs share model tiny up to tau: (tiny, tiny)
+    starts from the state that (tiny, small) stores at tau; a third model, tiny2."""
+    config = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    config["models"]["tiny2"] = copy.deepcopy(config["models"]["tiny"])
+    config["sweeps"]["stage_swap"]["pairs"] = [["tiny", "small"], ["tiny", "tiny"]]
+    return _touched(tmp_path_factory.mktemp("branching"), config)
+
+
+def test_a_setting_at_an_existing_branch_step_adds_only_its_sample_set(done_branching):
+    # (tiny, tiny2) follows tiny until tau like (tiny, small) and (tiny, tiny): it starts
+    # from the stored state at tau; no stored state is missing, so nothing else reruns. (A
+    # new CFG interval always leaves its parent at a new step: at each stored step the
+    # guided and the unguided continuation are both taken already.)
+    def change(c):
+        c["sweeps"]["stage_swap"]["pairs"].append(["tiny", "tiny2"])
+
+    want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    assert _plan(done_branching, change) == {**want, "report_sweep_table": 1, **REPORT}
 
 
 def test_one_tau_adds_one_probe(done):

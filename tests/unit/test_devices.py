@@ -3,6 +3,7 @@ says device: cpu), and every job logs the device it runs on."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -96,3 +97,49 @@ def test_job_precision_reads_the_rules_param():
     assert job_precision(SimpleNamespace(params=SimpleNamespace(precision="bf16"))) == "bf16"
     with pytest.raises(ValueError, match="precision must be one of"):
         job_precision(SimpleNamespace(params=SimpleNamespace(precision="fp16")))
+
+
+def _fake_oom_above(limit: int, calls: list[int]):
+    """``fn(start, stop)`` returning the squares of range(start, stop), raising CUDA's
+    out-of-memory error for slices longer than ``limit`` (a GPU that fits ``limit``)."""
+
+    def fn(start: int, stop: int) -> torch.Tensor:
+        calls.append(stop - start)
+        if stop - start > limit:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (fake, {stop - start})")
+        return torch.arange(start, stop) ** 2
+
+    return fn
+
+
+def test_adaptive_batch_halves_on_out_of_memory_and_keeps_the_results(caplog):
+    """Slices over the limit fail and are retried at half the size; the size stays halved;
+    the concatenated results equal the unbatched ones; each halving is logged."""
+    from navref.devices import AdaptiveBatch
+
+    calls: list[int] = []
+    batch = AdaptiveBatch(16, "demo forward")
+    with caplog.at_level(logging.WARNING, logger="navref.devices"):
+        got = batch.map(_fake_oom_above(5, calls), 23)
+    assert torch.equal(torch.cat(got), torch.arange(23) ** 2)
+    assert calls == [16, 8, 4, 4, 4, 4, 4, 3] and batch.size == 4
+    assert "demo forward: out of GPU memory with a batch of 16; retrying with batches of 8" in (
+        caplog.text
+    )
+    assert "batch of 8; retrying with batches of 4" in caplog.text
+    calls.clear()  # without an error: slices as configured, nothing logged
+    caplog.clear()
+    assert torch.equal(torch.cat(AdaptiveBatch(10).map(_fake_oom_above(99, calls), 23)),
+                       torch.arange(23) ** 2)  # fmt: skip
+    assert calls == [10, 10, 3] and not caplog.text
+
+
+def test_adaptive_batch_raises_when_one_item_does_not_fit():
+    from navref.devices import AdaptiveBatch
+
+    calls: list[int] = []
+    with pytest.raises(torch.cuda.OutOfMemoryError, match="fake, 1"):
+        AdaptiveBatch(4).map(_fake_oom_above(0, calls), 3)
+    assert calls == [3, 1]  # 3 -> 1 (half of 3, rounded down): fails at one item
+    with pytest.raises(ValueError, match="batch size must be >= 1"):
+        AdaptiveBatch(0)

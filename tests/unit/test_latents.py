@@ -104,3 +104,56 @@ def test_train_vae_and_encode_decode(digits_dir, tmp_path):
     out = space.decode(z[:8])
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
     assert stats["normalize"] is True and len(stats["shift"]) == 4
+
+
+def _oom_above(monkeypatch, method: str, limit: int) -> list[int]:
+    """AutoencoderKL.<method> raising CUDA's out-of-memory error for batches above ``limit``
+    (a GPU that fits ``limit`` items); returns the list of batch sizes it was called with."""
+    from diffusers import AutoencoderKL
+
+    real, sizes = getattr(AutoencoderKL, method), []
+
+    def fake(self, x, *args, **kwargs):
+        sizes.append(len(x))
+        if len(x) > limit:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (fake, batch {len(x)})")
+        return real(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(AutoencoderKL, method, fake)
+    return sizes
+
+
+@pytest.mark.parametrize("sample_posterior", [False, True])
+def test_vae_encode_and_decode_halve_their_batch_out_of_memory(
+    digits_dir, tmp_path, monkeypatch, sample_posterior
+):
+    """A VAE batch that runs out of GPU memory (faked: the CPU has none to run out of) is
+    retried at half the size, and the latents and images equal those of an unbatched run
+    (posterior samples too: their noise is drawn per configured batch). Equal up to float32
+    rounding: a convolution's summation order may depend on the batch size."""
+    from navref.vae import save_vae
+
+    torch.manual_seed(0)
+    save_vae(
+        build_small_vae({"block_out_channels": [8, 8], "latent_channels": 2}, 1, 8), tmp_path / "v"
+    )
+    space_cfg = {
+        "kind": "vae",
+        "pretrained": str(tmp_path / "v"),
+        "sample_posterior": sample_posterior,
+    }
+    encode_latents(space_cfg, digits_dir, tmp_path / "whole", batch_size=1000)
+    sizes = _oom_above(monkeypatch, "encode", 300)
+    encode_latents(space_cfg, digits_dir, tmp_path / "halved", batch_size=1000)
+    assert sizes == [1, 1000, 500] + [250] * 7 + [47]  # 1: the shape probe
+    whole, halved = (
+        np.asarray(LatentSpace.load(tmp_path / d).latents()) for d in ("whole", "halved")
+    )
+    np.testing.assert_allclose(halved, whole, rtol=1e-5, atol=1e-6)
+    space = LatentSpace.load(tmp_path / "whole")  # decoding: 40 at once, then 32 -> 8
+    want = space.decode(whole[:40], batch_size=40)
+    sizes = _oom_above(monkeypatch, "decode", 10)
+    assert np.array_equal(space.decode(whole[:40], batch_size=32), want)
+    assert sizes == [32, 16, 8, 8, 8, 8, 8] and space._decode_cache.size == 8
+    space.decode(whole[:20])  # the halved size is kept for later calls
+    assert sizes[7:] == [8, 8, 4]

@@ -1,4 +1,4 @@
-"""The paper's eight claims, each checked against our results with a criterion fixed in code.
+"""The paper's claims, each checked against our results with a criterion fixed in code.
 
 Every criterion was written from the paper's text before the pipeline's model, probe and
 sweep results existed, and is not tuned afterwards (the only results visible when they were
@@ -13,7 +13,11 @@ right above the code that decides it (:mod:`.registry`):
 - :mod:`.models`: claims 3, 8 (oracle loss of trained models, Fig. 7, 9);
 - :mod:`.probes`: claim 4 (mixed sampling, Fig. 5);
 - :mod:`.stage_swap`, :mod:`.timestep_shift`, :mod:`.cfg_interval`: claims 5, 6, 7 (Tab. 1-3,
-  read from the tables ``report_tables`` writes; what they share is in :mod:`.sweeps`).
+  read from the tables ``report_tables`` writes; what they share is in :mod:`.sweeps`);
+- :mod:`.oracle_training`, :mod:`.settledness`, :mod:`.generalization`: claims 9, 10, 11
+  (App. B, Fig. 4, Fig. 6; added 2026-11-29, issue 15, criteria dated in :mod:`.dated`).
+
+What each claim needs from a config to be decidable: :mod:`.config_needs`.
 
 Time convention: t in [0, 1], t = 0 noise, t = 1 data. "Navigation" is t below the split
 time t_s (:class:`navref.analysis.split_times.SplitTimes`, or the one the caller passes),
@@ -23,14 +27,27 @@ time t_s (:class:`navref.analysis.split_times.SplitTimes`, or the one the caller
 numbers, verdict, why``; :func:`write_claims` writes them as Markdown and Parquet.
 """
 
-from navref.report.claims import cfg_interval, models, oracle, probes, stage_swap, timestep_shift
+from navref.report.claims import (
+    cfg_interval,
+    generalization,
+    models,
+    oracle,
+    oracle_training,
+    probes,
+    settledness,
+    stage_swap,
+    timestep_shift,
+)
 from navref.report.claims.cfg_interval import claim7
 from navref.report.claims.evaluate import evaluate_claims
+from navref.report.claims.generalization import claim11
 from navref.report.claims.models import claim3, claim8
 from navref.report.claims.oracle import claim1, claim2
+from navref.report.claims.oracle_training import claim9
 from navref.report.claims.output import claims_markdown, write_claims
 from navref.report.claims.probes import claim4
 from navref.report.claims.registry import CLAIMS, Claim
+from navref.report.claims.settledness import claim10
 from navref.report.claims.stage_swap import claim5
 from navref.report.claims.timestep_shift import claim6
 from navref.report.claims.verdict import (
@@ -57,12 +74,18 @@ __all__ = [
     "claim6",
     "claim7",
     "claim8",
+    "claim9",
+    "claim10",
+    "claim11",
     "cfg_interval",
     "claims_markdown",
     "evaluate_claims",
+    "generalization",
     "models",
     "oracle",
+    "oracle_training",
     "probes",
+    "settledness",
     "stage_swap",
     "timestep_shift",
     "write_claims",

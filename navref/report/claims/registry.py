@@ -7,9 +7,10 @@ decides it, so the criterion's text and its code sit together::
     def claim5(table1) -> Outcome: ...
 
 ``inputs`` names, in the judge's argument order, what :func:`evaluate_claims` hands it (the
-keys of its context: ``split_times, synthetic, objective, loss_curves, mixed, unseen, table1, table2,
-table3, splits, model_split, size_order, semantic_space, other_space``). The decorated
-function returns the claim's record (``claim_id, claim, criterion, numbers, verdict, why``).
+keys of its context: ``split_times, synthetic, objective, loss_curves, intermediate, mixed,
+unseen, table1, table2, table3, sweeps, splits, model_split, size_order, semantic_space,
+other_space``). The decorated function returns the claim's record (``claim_id, claim,
+criterion, numbers, verdict, why``).
 """
 
 from __future__ import annotations

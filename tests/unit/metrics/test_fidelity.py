@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -373,3 +375,64 @@ def test_damaged_reference_file_names_the_rule(reference, tmp_path):
     fm.save_reference_statistics(bad, ref)
     with pytest.raises(NonFiniteError, match="radii"):
         fm.load_reference_statistics(bad)
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch):
+    """``torch.cuda.device`` faked on the CPU: ``current`` holds the index made current
+    (None outside), as torch-fidelity's ``.cuda()`` calls would see it."""
+    current: list[int | None] = [None]
+
+    @contextlib.contextmanager
+    def device(index):
+        before, current[0] = current[0], index
+        try:
+            yield
+        finally:
+            current[0] = before
+
+    monkeypatch.setattr(torch.cuda, "device", device)
+    before = _tf32()  # cuBLAS flags go through __setattr__: set and restored by hand
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    yield current
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def _tf32() -> tuple[bool, bool]:
+    return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+
+@pytest.mark.parametrize(("device", "cuda", "index"), [("cuda:1", True, 1), ("cuda", True, None), ("cpu", False, None)])  # fmt: skip
+def test_torch_fidelity_runs_on_the_given_gpu_without_tf32(
+    digits, net, fake_gpus, monkeypatch, device, cuda, index
+):
+    """torch-fidelity has no device argument (cuda=True means the current GPU): cuda:N is
+    made current while its network is built and run, TF32 off; both restored after."""
+    import torch_fidelity.utils as tfu
+
+    seen = []
+
+    def create(name, layers, cuda, **kwargs):
+        seen.append(("create", cuda, fake_gpus[0], _tf32()))
+        return None
+
+    def features(dataset, extractor, batch_size, cuda, *args, **kwargs):
+        seen.append(("features", cuda, fake_gpus[0], _tf32()))
+        return {layer: torch.zeros(len(dataset), 4) for layer in ("2048", "logits_unbiased")}
+
+    monkeypatch.setattr(tfu, "create_feature_extractor", create)
+    monkeypatch.setattr(tfu, "get_featuresdict_from_dataset", features)
+    fm.extract_features(digits[0][:8], FEATURE_NET_EXTRACTOR, net[0], device=device)
+    assert seen == [("create", cuda, index, (False, False)), ("features", cuda, index, (False, False))]  # fmt: skip
+
+    def calculate_metrics(**kwargs):
+        seen.append(("direct", kwargs["cuda"], fake_gpus[0], _tf32()))
+        return {torch_fidelity.KEY_METRIC_FID: 1.0}
+
+    monkeypatch.setattr(torch_fidelity, "calculate_metrics", calculate_metrics)
+    images = digits[0][:8]
+    out = fm.calculate_metrics_direct(
+        images, images, FEATURE_NET_EXTRACTOR, net[0], kid_subset_size=4, device=device
+    )
+    assert out["fid"] == 1.0 and seen[-1] == ("direct", cuda, index, (False, False))
+    assert fake_gpus[0] is None and _tf32() == (True, True)  # restored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -107,6 +108,7 @@ def test_train_config_round_trip_and_validation():
         {"label_dropout": 1.5},
         {"ema_decay": 1.0},
         {"nonsense": 1},
+        {"noise": "local"},
     ):
         with pytest.raises(ValueError):
             TrainConfig.from_dict(bad)
@@ -127,6 +129,40 @@ def test_batch_sampler_is_a_pure_function_of_seed_and_step():
     assert not torch.equal(other.batch(0)["x0"], a.batch(0)["x0"])
     batch = a.batch(0)
     assert batch["t"].min() >= 0 and batch["t"].max() < 1 and batch["x0"].shape == (3, 2, 4, 4)
+
+
+@pytest.mark.parametrize("time_sampling", ["uniform", "logit_normal"])
+def test_per_sample_noise_is_the_same_batch_for_every_world_size(time_sampling):
+    """per_sample noise: the shards of worlds of 1, 2 and 4 ranks, each drawn alone, are
+    bitwise the rows of one global batch; a pure function of (seed, step); other draws than
+    global noise (same data indices); each row its own draw (row j independent of the
+    rows before it: a world-size-1 batch of 2 rows starts as the batch of 8)."""
+    shape = (2, 4, 4)
+    conf = TrainConfig(batch_size=8, seed=3, noise="per_sample", time_sampling=time_sampling)
+    sampler = FlowBatchSampler(conf, 11, shape)
+    for step in (0, 5):
+        whole = sampler.batch(step)
+        for world in (1, 2, 4):
+            shards = [FlowBatchSampler(conf, 11, shape).shard(step, r, world) for r in range(world)]
+            for key, want in whole.items():
+                assert torch.equal(torch.cat([s[key] for s in shards]), want), (world, key)
+        glob = FlowBatchSampler(dataclasses.replace(conf, noise="global"), 11, shape).batch(step)
+        assert torch.equal(glob["idx"], whole["idx"])
+        assert not torch.equal(glob["x0"], whole["x0"]) and not torch.equal(glob["t"], whole["t"])
+    small = FlowBatchSampler(dataclasses.replace(conf, batch_size=2), 11, shape).batch(0)
+    assert torch.equal(small["x0"], sampler.batch(0)["x0"][:2])
+    assert len(set(sampler.batch(1)["t"].tolist())) == 8
+
+
+def test_global_noise_shards_are_rows_of_the_global_batch():
+    conf = TrainConfig(batch_size=6, seed=1)
+    sampler = FlowBatchSampler(conf, 9, (3,))
+    whole = sampler.batch(2)
+    for world in (2, 3):
+        for r in range(world):
+            part = sampler.shard(2, r, world)
+            rows = slice(r * 6 // world, (r + 1) * 6 // world)
+            assert all(torch.equal(part[k], whole[k][rows]) for k in whole)
 
 
 def test_time_sampling_options():
@@ -440,24 +476,27 @@ def test_ema_update_is_torchs_ema_bitwise_and_the_closed_form():
 # --------------------------------------------------------------------------- DDP
 
 
-def _ddp_worker(rank: int, world: int, init_file: str, out: str) -> None:
+def _ddp_worker(rank: int, world: int, init_file: str, out: str, noise: str) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         latents, labels = _data(8)
-        conf = _conf(steps=4, batch_size=4, save_every=0)
+        conf = _conf(steps=4, batch_size=4, save_every=0, noise=noise)
         train(conf, MODEL, latents, labels, NUM_CLASSES, out, progress=False, device="cpu")
     finally:
         dist.destroy_process_group()
 
 
-def test_ddp_two_processes_match_one_process(tmp_path):
-    single = _run(tmp_path, "single", _conf(steps=4, batch_size=4, save_every=0))
+@pytest.mark.parametrize("noise", ["global", "per_sample"])
+def test_ddp_two_processes_match_one_process(tmp_path, noise):
+    """Two gloo ranks train the weights of one process, with either way of drawing the noise
+    (per_sample: each rank draws only its shard's)."""
+    single = _run(tmp_path, "single", _conf(steps=4, batch_size=4, save_every=0, noise=noise))
     mp.spawn(
         _ddp_worker,
-        args=(2, str(tmp_path / "store"), str(tmp_path / "ddp")),
+        args=(2, str(tmp_path / "store"), str(tmp_path / "ddp"), noise),
         nprocs=2,
         join=True,
     )
@@ -533,3 +572,21 @@ def test_prefetched_batches_equal_the_batches_made_in_line():
             want = batch_on_rank(sampler, step, latents, labels_t, rank, 2, 2, cpu)
             assert all(torch.equal(a, b) for a, b in zip(batch, want, strict=True))
             assert batch[0].shape == (2, 2, 4, 4) and batch[3].shape == (2,)
+
+
+def test_checkpoints_older_than_the_noise_key_resume_as_global_noise():
+    """A checkpoint written before TrainConfig.noise existed (no key in its meta) drew
+    global noise: it resumes a global run and is refused for a per_sample one."""
+    from types import SimpleNamespace
+
+    from navref.models.dit import DiTConfig
+    from navref.training.state import check_resume_compat
+
+    model_conf = DiTConfig(**MODEL)
+    old = {k: v for k, v in _conf().to_dict().items() if k != "noise"}
+    meta = {"train": old, "model": model_conf.to_dict(), "num_classes": 2, "data_shape": [8, 2]}
+    run = SimpleNamespace(model_conf=model_conf, num_classes=2, data_shape=[8, 2], conf=_conf())
+    check_resume_compat(meta, run, Path("ckpt/last"))
+    run.conf = _conf(noise="per_sample")
+    with pytest.raises(ValueError, match=r"train config differs in \['noise'\]"):
+        check_resume_compat(meta, run, Path("ckpt/last"))

@@ -1,0 +1,211 @@
+"""Shared trajectory prefixes of the sweeps: the segments of each sweep kind, the parent of
+each setting, and a child started from its parent's stored state being bitwise the
+from-scratch samples (CPU, float32, a small random DiT)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO
+from snakemake.utils import validate
+
+from navref import sampling
+from navref import sweeps as S
+from navref.models.dit import DiTConfig, build_model
+
+
+def _conf(sweeps: dict) -> dict:
+    """The ``sweeps`` section of the default config replaced by ``sweeps``, validated."""
+    conf = yaml.safe_load((REPO / "config.yaml").read_text())
+    conf = {**copy.deepcopy(conf), "sweeps": sweeps}
+    validate(conf, str(REPO / "schemas" / "config.schema.yaml"))
+    return conf["sweeps"]
+
+
+def _default_sweeps() -> dict:
+    return _conf(yaml.safe_load((REPO / "config.yaml").read_text())["sweeps"])
+
+
+def test_the_parse_time_tolerance_is_the_samplers():
+    assert S.TIME_TOL == sampling.TIME_TOL
+
+
+@pytest.mark.parametrize("n", [10, 50])
+@pytest.mark.parametrize("interval", [None, [0.0, 1.0], [0.1, 0.2], [0.25, 0.55], [0.9, 1.0]])
+def test_cfg_segments_follow_the_providers_guidance(n, interval):
+    """Each step of a CFG setting's segments is guided exactly where ModelVelocity guides,
+    and the segments tile the grid's steps in order."""
+    sweep = S.REGISTRY["cfg_interval"]({})
+    setting = {"model": "m", "interval": interval, "scale": 2.5, "steps": n}
+    segments = sweep.segments(setting)
+    assert [s.start for s in segments] == [0] + [s.stop for s in segments[:-1]]
+    assert segments[-1].stop == n
+    provider = sweep.velocity(setting, {"m": lambda x, t, y: x}, 3)
+    times = sweep.grid(setting).tolist()
+    for seg in segments:
+        for k in range(seg.start, seg.stop):
+            guided = provider.mode == "cfg" and provider.guided_at(times[k])
+            assert (seg.velocity[0] == "cfg") == guided, (k, seg)
+
+
+def test_shared_steps_counts_the_common_prefix():
+    cfg = S.REGISTRY["cfg_interval"]({})
+    base = {"model": "m", "scale": 2.5, "steps": 50}
+
+    def seg(iv):
+        return cfg.segments({**base, "interval": iv})
+
+    assert S.shared_steps(seg(None), seg([0.1, 0.2])) == 5  # unguided t = 0 .. 0.08
+    assert S.shared_steps(seg([0.1, 0.2]), seg([0.1, 0.5])) == 11  # apart at t = 0.22
+    assert S.shared_steps(seg([0.0, 0.1]), seg([0.0, 1.0])) == 6
+    assert S.shared_steps(seg(None), seg(None)) == 50
+    other_scale = cfg.segments({**base, "scale": 1.5, "interval": [0.1, 0.2]})
+    assert S.shared_steps(seg([0.1, 0.2]), other_scale) == 5
+    swap = S.REGISTRY["stage_swap"]({})
+
+    def pair(a, b, tau="s0.5"):
+        return swap.segments({"tau": tau, "stage1": a, "stage2": b, "steps_per_stage": 25})
+
+    assert S.shared_steps(pair("a", "b"), pair("a", "a")) == 25
+    assert S.shared_steps(pair("a", "b"), pair("b", "b")) == 0
+    assert S.shared_steps(pair("a", "b"), pair("a", "a", tau="s1.0")) == 0  # other grid
+
+
+def test_default_config_parents():
+    sweeps = _default_sweeps()
+    B = S.Branch
+    assert S.get("cfg_interval", sweeps).branches() == {
+        "none": None, "0-1": None, "0-0.1": B("0-1", 6), "0.1-0.2": B("none", 5),
+        "0.2-0.3": B("none", 10), "0.3-0.4": B("none", 15), "0.4-0.5": B("none", 20),
+        "0.5-0.6": B("none", 25), "0.6-0.7": B("none", 30), "0.7-0.8": B("none", 35),
+        "0.8-0.9": B("none", 40), "0.9-1": B("none", 45), "0.1-0.5": B("0.1-0.2", 11),
+        "0.1-0.6": B("0.1-0.5", 26), "0.1-0.7": B("0.1-0.6", 31),
+    }  # fmt: skip
+    swap = S.get("stage_swap", sweeps)
+    assert swap.branches() == {
+        f"tau{t}_{a}-{b}": (B(f"tau{t}_{a}-{a}", 25) if a != b and a == "small" else
+                            B(f"tau{t}_tiny-small", 25) if (a, b) == ("tiny", "tiny") else None)
+        for t in ("s0.5", "s1.0") for a, b in
+        [("small", "small"), ("tiny", "small"), ("small", "tiny"), ("tiny", "tiny")]
+    }  # fmt: skip
+    assert swap.branch_steps("taus0.5_small-small") == [25]
+    assert swap.branch_steps("taus0.5_small-tiny") == []
+    assert set(S.get("timestep_shift", sweeps).branches().values()) == {None}
+    assert S.get("cfg_interval", sweeps).branch_steps("none") == [5, 10, 15, 20, 25, 30, 35, 40, 45]
+
+
+@pytest.mark.parametrize("kind", ["cfg_interval", "stage_swap"])
+def test_parents_are_earlier_and_appending_keeps_them(kind):
+    """Parents precede their children in config order (so no cycles), share at least the
+    branch step with them and at most all steps but one; a setting appended to the config
+    changes no existing parent."""
+    sweeps = _default_sweeps()
+    sweep = S.get(kind, sweeps)
+    keys, branches = list(sweep.settings()), sweep.branches()
+    for key, branch in branches.items():
+        if branch is not None:
+            assert keys.index(branch.parent) < keys.index(key)
+            child, parent = (sweep.segments(sweep.settings()[k]) for k in (key, branch.parent))
+            assert 0 < branch.step <= S.shared_steps(child, parent) < len(S._step_keys(child))
+    more = copy.deepcopy(sweeps)
+    if kind == "cfg_interval":
+        more[kind]["intervals"].append([0.1, 0.3])
+    else:
+        more[kind]["pairs"].append(["small", "base"])
+    new = S.get(kind, more).branches()
+    assert {k: new[k] for k in branches} == branches
+    if kind == "cfg_interval":
+        assert new["0.1-0.3"] == S.Branch("0.1-0.5", 16)
+
+
+# ------------------------------------------------------------------ bitwise equality
+
+
+def _dit(seed: int) -> torch.nn.Module:
+    conf = DiTConfig(depth=2, hidden_size=32, num_heads=2, patch_size=2, input_size=4,
+                     in_channels=2, num_classes=3)  # fmt: skip
+    model = build_model(conf).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return model
+
+
+class _LatentSpace:
+    """3 classes of (2, 4, 4) latents; 'decoding' returns the float latents themselves, so
+    the comparison is of the ODE's final states, bit for bit."""
+
+    stats = {"num_classes": 3, "shape": [0, 2, 4, 4]}
+
+    def decode(self, z):
+        return z.numpy().copy()
+
+
+@pytest.fixture
+def models(monkeypatch):
+    import navref.training
+
+    nets = {"a": _dit(0), "b": _dit(1)}
+    monkeypatch.setattr(navref.training, "load_model", lambda d, **k: nets[str(d)])
+    return {name: name for name in nets}
+
+
+def _run(sweep, setting, models, **kw):
+    images, labels, info = S.sample_set(
+        sweep, setting, {m: m for m in sweep.models(setting)}, _LatentSpace(), 7, 3, "cpu",
+        batch_size=3, **kw,
+    )  # fmt: skip
+    return torch.from_numpy(images), labels, info
+
+
+@pytest.mark.parametrize(
+    ("kind", "parent", "child"),
+    [
+        ("cfg_interval", {"interval": None}, {"interval": [0.3, 0.6]}),
+        ("cfg_interval", {"interval": [0.2, 0.7]}, {"interval": [0.2, 0.4]}),
+        ("stage_swap", {"stage1": "a", "stage2": "a"}, {"stage1": "a", "stage2": "b"}),
+    ],
+)
+def test_a_child_from_its_parents_state_is_bitwise_from_scratch(tmp_path, models, kind,
+                                                                 parent, child):  # fmt: skip
+    base = (
+        {"model": "a", "scale": 2.5, "steps": 10}
+        if kind == "cfg_interval"
+        else {"tau": 0.3, "steps_per_stage": 5}
+    )
+    sweep = S.REGISTRY[kind]({})
+    parent, child = {**base, **parent}, {**base, **child}
+    k = S.shared_steps(sweep.segments(child), sweep.segments(parent))
+    assert 0 < k < 10
+    scratch_parent = _run(sweep, parent, models)
+    scratch_child = _run(sweep, child, models)
+    store = tmp_path / "states"
+    from_states = _run(sweep, parent, models, states_out=store, keep_steps=[k])
+    branched = _run(sweep, child, models, branch=(store, k))
+    assert torch.equal(from_states[0], scratch_parent[0])  # storing changes nothing
+    assert torch.equal(branched[0], scratch_child[0])  # the child: bitwise from scratch
+    assert np.array_equal(branched[1], scratch_child[1]) and branched[2] == scratch_child[2]
+    assert not torch.equal(branched[0], from_states[0])  # the settings do differ
+    stored = np.load(S.state_file(store, k))
+    assert stored.shape == (7, 2, 4, 4) and stored.dtype == np.float32
+
+
+def test_a_store_of_another_trajectory_is_refused(tmp_path, models):
+    sweep = S.REGISTRY["cfg_interval"]({})
+    setting = {"model": "a", "scale": 2.5, "steps": 10, "interval": None}
+    store = tmp_path / "states"
+    _run(sweep, setting, models, states_out=store, keep_steps=[3])
+    child = {**setting, "interval": [0.3, 0.6]}
+    with pytest.raises(ValueError, match="does not hold this trajectory's state at step 4"):
+        _run(sweep, child, models, branch=(store, 4))
+    with pytest.raises(ValueError, match=r"differs in \['seed'\]"):
+        S.sample_set(sweep, child, {"a": "a"}, _LatentSpace(), 7, 4, "cpu", batch_size=3,
+                     branch=(store, 3))  # fmt: skip
+    finer = {**child, "steps": 20}
+    with pytest.raises(ValueError, match="grid up to step 3"):
+        _run(sweep, finer, models, branch=(store, 3))
