@@ -16,7 +16,7 @@ SNAKE  := $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 # one named target per paper artefact (rules/targets.smk)
 ARTEFACTS := table1 table2 table3 split_times fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 training claims
 
-.PHONY: help reproduce test test-slow venv lint format dryrun report clean $(ARTEFACTS)
+.PHONY: help reproduce test test-slow venv lint format dryrun report report-check clean $(ARTEFACTS)
 
 help:
 	@echo "make reproduce     install (.venv) and run the whole pipeline of CONFIG=$(CONFIG), write $(OUT)/report.html"
@@ -25,6 +25,7 @@ help:
 	@echo "make <artefact>    only the jobs one artefact needs, e.g. make table3 (outputs under $(OUT)/):"
 	@echo "                   $(ARTEFACTS)"
 	@echo "make report        $(OUT)/report.html from the finished outputs"
+	@echo "make report-check  open $(OUT)/report.html in headless Chromium (installs Debian's chromium with apt if missing)"
 	@echo "make dryrun        what snakemake would run (snakemake -n)"
 	@echo "make lint / format ruff, snakemake --lint, snakefmt"
 	@echo "make clean         remove $(OUT) and .snakemake"
@@ -49,6 +50,15 @@ reproduce: $(STAMP)
 
 report: $(STAMP)
 	$(SNAKE) --report $(OUT)/report.html
+
+# Optional: the report as a person sees it (tests/pipeline/test_report_layout.py on this run's
+# report). Installs Chromium with apt when it is missing (root or sudo); make test never does.
+CHROMIUM ?= $(or $(shell command -v chromium || command -v chromium-browser),chromium)
+report-check: $(STAMP)
+	@command -v $(CHROMIUM) >/dev/null || { echo "installing chromium (apt-get)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update && apt-get install -y chromium'; }
+	test -f $(OUT)/report.html || $(MAKE) --no-print-directory report
+	NAVREF_REPORT=$(OUT)/report.html $(BIN)/python -m pytest -q tests/pipeline/test_report_layout.py
 
 $(ARTEFACTS): $(STAMP)
 	$(BIN)/snakemake $@ --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete

@@ -271,10 +271,10 @@ def gather_probe_tables(
     models: Mapping[str, Mapping[str, Any]],
     out: Mapping[str, str],
 ) -> None:
-    """Rule ``probe_tables``: the per-job tables of each probe (``inputs[probe]``) in one
-    tidy table per probe (``out[probe]``), with the model's ``space``, ``size`` and
-    ``target`` (from ``models``) and, for the loss curves, ``checkpoint`` (ema / step) and
-    ``step``."""
+    """Rule ``probe_tables``: the per-job tables of each probe in ``inputs`` (probe ->
+    paths; the rule passes one probe) in one tidy table per probe (``out[probe]``), with the
+    model's ``space``, ``size`` and ``target`` (from ``models``) and, for the loss curves,
+    ``checkpoint`` (ema / step) and ``step``. A probe not in ``inputs`` is not written."""
 
     def by_model(model: str) -> dict[str, Any]:
         m = models[model]
@@ -289,11 +289,15 @@ def gather_probe_tables(
             "step": int(step.group(1)) if step else int(models[model]["steps"]),
         }
 
-    save_parquet(out["loss_curves"], _gather(inputs["loss_curves"], ckpt))
-    save_parquet(out["intermediate"], _gather(inputs["intermediate"], lambda p: by_model(p.stem)))
+    if "loss_curves" in inputs:
+        save_parquet(out["loss_curves"], _gather(inputs["loss_curves"], ckpt))
+    if "intermediate" in inputs:
+        frame = _gather(inputs["intermediate"], lambda p: by_model(p.stem))
+        save_parquet(out["intermediate"], frame)
     for probe in ("mixed", "unseen"):
-        frame = _gather(inputs[probe], lambda p: by_model(p.parent.name))
-        save_parquet(out[probe], _by_model_then_tau(frame))
+        if probe in inputs:
+            frame = _gather(inputs[probe], lambda p: by_model(p.parent.name))
+            save_parquet(out[probe], _by_model_then_tau(frame))
 
 
 def _by_model_then_tau(frame: pd.DataFrame) -> pd.DataFrame:

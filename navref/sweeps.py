@@ -198,7 +198,7 @@ class Sweep:
         return ModelVelocity(models[setting["model"]], num_classes, mode="cond")
 
     def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
-        """Our table beside the paper's, from ``results/metrics/sweeps.parquet``."""
+        """Our table beside the paper's, from ``results/<run_name>/metrics/sweeps.parquet``."""
         raise NotImplementedError
 
     def paper_rows(self) -> pd.DataFrame:
@@ -666,7 +666,7 @@ def gather_metrics(
     out_path: str | os.PathLike,
 ) -> None:
     """Rule ``sweep_tables``: every sample set's metrics row in one table
-    (``results/metrics/sweeps.parquet``, the input of Tab. 1-3), each row completed with
+    (``results/<run_name>/metrics/sweeps.parquet``, the input of Tab. 1-3), each row completed with
     ``meta["<sweep>/<setting>"]`` (its models and their sizes)."""
     import pandas as pd
 

@@ -117,10 +117,11 @@ REPORT_CATEGORIES = {
     "claims": "6 Claims",
 }
 
-# Probe sub-categories: the assembled figures beside the per-model / per-tau tiles.
-SUB_INTERMEDIATE = "Intermediate predictions (Fig. 4, 8)"
-SUB_MIXED = "Mixed oracle-to-model sampling (Fig. 5)"
-SUB_UNSEEN = "Unseen-data resume (Fig. 6)"
+# Probe sub-categories: the assembled figures beside the per-model / per-tau tiles. Short:
+# the report's left pane is as wide as its breadcrumb (category > sub-category).
+SUB_INTERMEDIATE = "Fig. 4, 8: intermediate"
+SUB_MIXED = "Fig. 5: mixed sampling"
+SUB_UNSEEN = "Fig. 6: unseen data"
 
 
 # ----------------------------------------------------------------------------- paths
@@ -183,9 +184,8 @@ def all_targets():
     if sweep_metric_files():
         targets += [f"{RESULTS}/metrics/sweeps.parquet"]
         targets += [f"{RESULTS}/tables/{t}.html" for t in configured_tables()]
-    targets += [f"{RESULTS}/figures/fig2_objective.png"]
+    targets += figure_targets()  # rules/functions/targets.smk
     if MODELS:
-        targets += [f"{RESULTS}/figures/fig7a_losses.png"]
         if sweep_metric_files():
             targets += [f"{RESULTS}/claims.md", f"{RESULTS}/claims.html"]
     return targets

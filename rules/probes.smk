@@ -38,7 +38,7 @@ rule probe_intermediate:
             caption="../report/captions/intermediate_grid.rst",
             category=REPORT_CATEGORIES["probes"],
             subcategory=SUB_INTERMEDIATE,
-            labels={"model": "{model}"},
+            labels={"item": "Fig. 8: one model", "model": "{model}"},
         ),
     log:
         f"{RESULTS}/logs/probe_intermediate/{{model}}.log",
@@ -68,7 +68,7 @@ rule probe_mixed:
             caption="../report/captions/mixed_grid.rst",
             category=REPORT_CATEGORIES["probes"],
             subcategory=SUB_MIXED,
-            labels={"model": "{model}", "tau": "{tau}"},
+            labels=tau_probe_labels,
         ),
     log:
         f"{RESULTS}/logs/probe_mixed/{{model}}/tau{{tau}}.log",
@@ -98,7 +98,7 @@ rule probe_unseen:
             caption="../report/captions/unseen_grid.rst",
             category=REPORT_CATEGORIES["probes"],
             subcategory=SUB_UNSEEN,
-            labels={"model": "{model}", "tau": "{tau}"},
+            labels=tau_probe_labels,
         ),
     log:
         f"{RESULTS}/logs/probe_unseen/{{model}}/tau{{tau}}.log",
@@ -120,26 +120,15 @@ rule probe_unseen:
 
 rule probe_tables:
     input:
-        loss_curves=[
-            f"{RESULTS}/probes/loss_curves/{m}/{c}.parquet"
-            for m in probe_models("loss_curves")
-            for c in model_checkpoints(m)
-        ],
-        intermediate=expand(
-            f"{RESULTS}/probes/intermediate/{{model}}.parquet",
-            model=probe_models("intermediate"),
-        ),
-        mixed=tau_files("mixed", "parquet"),
-        unseen=tau_files("unseen", "parquet"),
+        unpack(probe_job_tables),
     output:
-        loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
-        intermediate=f"{RESULTS}/probes/intermediate.parquet",
-        mixed=f"{RESULTS}/probes/mixed.parquet",
-        unseen=f"{RESULTS}/probes/unseen.parquet",
+        f"{RESULTS}/probes/{{probe}}.parquet",
     log:
-        f"{RESULTS}/logs/probe_tables.log",
+        f"{RESULTS}/logs/probe_tables/{{probe}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/probe_tables.tsv"
+        f"{RESULTS}/benchmarks/probe_tables/{{probe}}.tsv"
+    wildcard_constraints:
+        probe="|".join(PROBE_KINDS),
     conda:
         "../envs/navref.yaml"
     threads: 1
@@ -147,6 +136,6 @@ rule probe_tables:
         mem_mb=2000,
         runtime=10,
     params:
-        models=model_meta(),
+        models=lambda w: probe_model_meta(w.probe),
     script:
         "../workflow_scripts/probe_tables.py"

@@ -46,7 +46,7 @@ rule report_split_table:
             f"{RESULTS}/tables/split_times.html",
             caption="../report/captions/split_times.rst",
             category=REPORT_CATEGORIES["oracle"],
-            labels={"table": "split times"},
+            labels={"item": "split-time table"},
         ),
         md=f"{RESULTS}/tables/split_times.md",
         parquet=f"{RESULTS}/tables/split_times.parquet",
@@ -64,46 +64,63 @@ rule report_split_table:
         "../workflow_scripts/report_split_table.py"
 
 
-rule report_oracle_figures:
+# One rule per paper figure (Fig. 2-7, 9 and the training curves), each with only the
+# inputs and settings that figure reads, so `snakemake fig5` runs only what Fig. 5 needs
+# and a change reruns only the figures it touches (navref.report.build.build_figure).
+
+
+rule report_fig2:
     input:
         objective=f"{RESULTS}/oracle/objective.parquet",
-        synthetic=f"{RESULTS}/oracle/synthetic.parquet",
         split_times=SPLIT_TIMES,
     output:
         fig2=figure("fig2_objective", "fig2_objective", "oracle"),
-        fig3=figure("fig3_synthetic", "fig3_synthetic", "oracle"),
-        pdf=multiext(f"{RESULTS}/figures/fig", "2_objective.pdf", "3_synthetic.pdf"),
+        pdf=figure_pdfs("fig2_objective"),
     log:
-        f"{RESULTS}/logs/report_oracle_figures.log",
+        f"{RESULTS}/logs/report_fig2.log",
     benchmark:
-        f"{RESULTS}/benchmarks/report_oracle_figures.tsv"
+        f"{RESULTS}/benchmarks/report_fig2.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        figure="fig2",
+        settings={},
     script:
-        "../workflow_scripts/report_oracle_figures.py"
+        "../workflow_scripts/report_figure.py"
 
 
-rule report_probe_figures:
+rule report_fig3:
     input:
-        split_times=probe_split_files(),
-        loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
-        intermediate=f"{RESULTS}/probes/intermediate.parquet",
-        mixed=f"{RESULTS}/probes/mixed.parquet",
-        unseen=f"{RESULTS}/probes/unseen.parquet",
-        train_logs=f"{RESULTS}/training/train_logs.parquet",
-        grids=lambda w: list(report_settings()["intermediate_grids"].values())
-        + [p for g in report_settings()["mixed_grids"].values() for p in g.values()],
+        synthetic=f"{RESULTS}/oracle/synthetic.parquet",
+        split_times=SPLIT_TIMES,
     output:
-        **{
-            f"fig5_grid_{m}": figure(
-                f"fig5_mixed_grid_{m}", "fig5_mixed_grid", "probes", SUB_MIXED
-            )
-            for m in probe_models("mixed")
-        },
+        fig3=figure("fig3_synthetic", "fig3_synthetic", "oracle"),
+        pdf=figure_pdfs("fig3_synthetic"),
+    log:
+        f"{RESULTS}/logs/report_fig3.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_fig3.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        figure="fig3",
+        settings={},
+    script:
+        "../workflow_scripts/report_figure.py"
+
+
+rule report_fig4:
+    input:
+        **probe_figure_inputs("fig4"),
+    output:
         fig4_grid=figure(
             "fig4_intermediate_grid",
             "fig4_intermediate_grid",
@@ -113,40 +130,156 @@ rule report_probe_figures:
         fig4_curve=figure(
             "fig4_settledness", "fig4_settledness", "probes", SUB_INTERMEDIATE
         ),
-        fig5=figure("fig5_mixed", "fig5_mixed", "probes", SUB_MIXED),
-        fig6=figure("fig6_unseen", "fig6_unseen", "probes", SUB_UNSEEN),
-        fig7a=figure("fig7a_losses", "fig7a_losses", "losses"),
-        fig7b=figure("fig7b_sizes", "fig7b_sizes", "losses"),
-        fig9=figure("fig9_spaces", "fig9_spaces", "losses"),
-        training=figure("training_curves", "training_curves", "training"),
-        pdf=[
-            f"{RESULTS}/figures/{name}.pdf"
-            for name in [
-                "fig4_intermediate_grid",
-                "fig4_settledness",
-                "fig5_mixed",
-                "fig6_unseen",
-                "fig7a_losses",
-                "fig7b_sizes",
-                "fig9_spaces",
-                "training_curves",
-            ]
-            + [f"fig5_mixed_grid_{m}" for m in probe_models("mixed")]
-        ],
+        pdf=figure_pdfs("fig4_intermediate_grid", "fig4_settledness"),
     log:
-        f"{RESULTS}/logs/report_probe_figures.log",
+        f"{RESULTS}/logs/report_fig4.log",
     benchmark:
-        f"{RESULTS}/benchmarks/report_probe_figures.tsv"
+        f"{RESULTS}/benchmarks/report_fig4.tsv"
     conda:
         "../envs/navref.yaml"
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=20,
+        runtime=10,
     params:
-        settings=lambda w: report_settings(),
+        figure="fig4",
+        settings=lambda w: figure_params("fig4"),
     script:
-        "../workflow_scripts/report_probe_figures.py"
+        "../workflow_scripts/report_figure.py"
+
+
+rule report_fig5:
+    input:
+        **probe_figure_inputs("fig5"),
+    output:
+        **{
+            f"fig5_grid_{m}": figure(
+                f"fig5_mixed_grid_{m}", "fig5_mixed_grid", "probes", SUB_MIXED
+            )
+            for m in probe_models("mixed")
+        },
+        fig5=figure("fig5_mixed", "fig5_mixed", "probes", SUB_MIXED),
+        pdf=figure_pdfs(
+            "fig5_mixed", *[f"fig5_mixed_grid_{m}" for m in probe_models("mixed")]
+        ),
+    log:
+        f"{RESULTS}/logs/report_fig5.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_fig5.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        figure="fig5",
+        settings=lambda w: figure_params("fig5"),
+    script:
+        "../workflow_scripts/report_figure.py"
+
+
+rule report_fig6:
+    input:
+        **probe_figure_inputs("fig6"),
+    output:
+        **{
+            f"fig6_grid_{m}": figure(
+                f"fig6_unseen_grid_{m}", "fig6_unseen_grid", "probes", SUB_UNSEEN
+            )
+            for m in probe_models("unseen")
+        },
+        fig6=figure("fig6_unseen", "fig6_unseen", "probes", SUB_UNSEEN),
+        pdf=figure_pdfs(
+            "fig6_unseen", *[f"fig6_unseen_grid_{m}" for m in probe_models("unseen")]
+        ),
+    log:
+        f"{RESULTS}/logs/report_fig6.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_fig6.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        figure="fig6",
+        settings=lambda w: figure_params("fig6"),
+    script:
+        "../workflow_scripts/report_figure.py"
+
+
+rule report_fig7:
+    input:
+        loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
+        split_times=lambda w: split_time_file(report_settings()["probe_space"]),
+    output:
+        fig7a=figure("fig7a_losses", "fig7a_losses", "losses"),
+        fig7b=figure("fig7b_sizes", "fig7b_sizes", "losses"),
+        pdf=figure_pdfs("fig7a_losses", "fig7b_sizes"),
+    log:
+        f"{RESULTS}/logs/report_fig7.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_fig7.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        figure="fig7",
+        settings=lambda w: figure_params("fig7"),
+    script:
+        "../workflow_scripts/report_figure.py"
+
+
+rule report_fig9:
+    input:
+        loss_curves=f"{RESULTS}/probes/loss_curves.parquet",
+        split_times=lambda w: space_split_files(fig9_models()),
+    output:
+        fig9=figure("fig9_spaces", "fig9_spaces", "losses"),
+        pdf=figure_pdfs("fig9_spaces"),
+    log:
+        f"{RESULTS}/logs/report_fig9.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_fig9.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        figure="fig9",
+        settings=lambda w: figure_params("fig9"),
+    script:
+        "../workflow_scripts/report_figure.py"
+
+
+rule report_training:
+    input:
+        train_logs=f"{RESULTS}/training/train_logs.parquet",
+    output:
+        training=figure("training_curves", "training_curves", "training"),
+        pdf=figure_pdfs("training_curves"),
+    log:
+        f"{RESULTS}/logs/report_training.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_training.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        figure="training",
+        settings=lambda w: figure_params("training"),
+    script:
+        "../workflow_scripts/report_figure.py"
 
 
 rule report_claims:

@@ -2,7 +2,7 @@
 of training, and how :func:`navref.training.load_model` loads it.
 
 A ``models`` entry with ``pretrained: <file>`` and ``arch: <release name>`` (see
-:mod:`navref.models.released`) gets ``results/models/<m>/model.json`` with
+:mod:`navref.models.released`) gets ``results/<run_name>/models/<m>/model.json`` with
 ``kind: "released"``: the checkpoint path, the architecture, the weights entry, the
 overrides filled from the latent space (``in_channels``, ``input_size``, ``num_classes``,
 as :func:`navref.training.data.fill_model_conf` does for trained models), the full

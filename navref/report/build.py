@@ -102,37 +102,98 @@ def build_claims_html(claims_path: str | Path, out_path: str | Path) -> None:
     write_html(out_path, "Claims of the paper, checked on this run", [("", frame)])
 
 
-def build_oracle_figures(objective, synthetic, split_times, out: Mapping[str, str]) -> None:
-    """Fig. 2 and Fig. 3."""
-    sp = pd.read_parquet(split_times)
-    F.fig_objective(pd.read_parquet(objective), sp, _stem(out["fig2"]))
-    F.fig_synthetic(pd.read_parquet(synthetic), sp, _stem(out["fig3"]))
+def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> F.SplitArg:
+    """The split time(s) to mark on a figure of models ``spaces`` (model -> latent space):
+    one number when they share a space, else {space: split}; spaces without an objective
+    curve are left out."""
+    have = split_times.spaces()
+    known = {s: split_times.for_space(s) for s in dict.fromkeys(spaces.values()) if s in have}
+    if len(known) == 1:
+        return next(iter(known.values()))
+    return known or None
 
 
-def build_probe_figures(
-    inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]
-) -> None:
-    """Fig. 4-9 and the training curves."""
+def _fig2(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    split_times = pd.read_parquet(inputs["split_times"])
+    F.fig_objective(pd.read_parquet(inputs["objective"]), split_times, _stem(out["fig2"]))
+
+
+def _fig3(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    split_times = pd.read_parquet(inputs["split_times"])
+    F.fig_synthetic(pd.read_parquet(inputs["synthetic"]), split_times, _stem(out["fig3"]))
+
+
+def _fig4(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
     sp = SplitTimes.read(inputs["split_times"])
-    space = settings["probe_space"]
-    split_t = sp.for_space(space)
-    spaces = sorted(set(pd.read_parquet(inputs["loss_curves"])["space"]))
-    space_splits = {s: sp.for_space(s) for s in spaces if s in sp.spaces()}
+    spaces = settings["spaces"]
     inter = pd.read_parquet(inputs["intermediate"])
-    F.fig_intermediate_grid(
-        inter, dict(settings["intermediate_grids"]), _stem(out["fig4_grid"]), split_t
-    )
-    F.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), split_t)
-    for model, grids in settings["mixed_grids"].items():
-        taus = {sp.resolve(spec, space): path for spec, path in grids.items()}
-        F.fig_mixed_grid(taus, _stem(out[f"fig5_grid_{model}"]), split_t, title=model)
-    F.fig_mixed(pd.read_parquet(inputs["mixed"]), _stem(out["fig5"]), split_t)
-    F.fig_unseen(pd.read_parquet(inputs["unseen"]), _stem(out["fig6"]), split_t)
+    per_model = {m: sp.for_space(s) for m, s in spaces.items() if s in sp.spaces()}
+    F.fig_intermediate_grid(inter, dict(settings["grids"]), _stem(out["fig4_grid"]), per_model)
+    F.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), _split_arg(sp, spaces))
+
+
+def _tau_figure(probe: str, inputs, settings, out) -> None:
+    """Fig. 5 (``probe`` "mixed") or Fig. 6 ("unseen"): the numbers and, per model, the
+    labelled sample grid over the taus (each model's taus resolved with its space's split)."""
+    sp = SplitTimes.read(inputs["split_times"])
+    spaces = settings["spaces"]
+    fig, numbers, grid = {"mixed": ("fig5", F.fig_mixed, F.fig_mixed_grid),
+                          "unseen": ("fig6", F.fig_unseen, F.fig_unseen_grid)}[probe]  # fmt: skip
+    for model, grids in settings["grids"].items():
+        split_t = sp.for_space(spaces[model]) if spaces[model] in sp.spaces() else None
+        taus = {sp.resolve(spec, spaces[model]): path for spec, path in grids.items()}
+        grid(taus, _stem(out[f"{fig}_grid_{model}"]), split_t, title=f"model {model}")
+    numbers(pd.read_parquet(inputs[probe]), _stem(out[fig]), _split_arg(sp, spaces))
+
+
+def _fig7(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    sp = SplitTimes.read(inputs["split_times"])
+    space = settings["space"]
+    split_t = sp.for_space(space)
     lc = pd.read_parquet(inputs["loss_curves"])
     F.fig_losses(lc, settings["model"], _stem(out["fig7a"]), split_t)
     F.fig_loss_by_size(lc, _stem(out["fig7b"]), split_t, size_order=SIZE_ORDER, space=space)
-    F.fig_loss_by_space(lc, _stem(out["fig9"]), space_splits, size=settings.get("space_size"))
-    F.fig_training(pd.read_parquet(inputs["train_logs"]), _stem(out["training"]), window=10)
+
+
+def _fig9(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    sp = SplitTimes.read(inputs["split_times"])
+    models = settings["models"]  # space -> models
+    splits = {s: sp.for_space(s) for s in models if s in sp.spaces()}
+    lc = pd.read_parquet(inputs["loss_curves"])
+    wanted = [m for ms in models.values() for m in ms]
+    F.fig_loss_by_space(lc, _stem(out["fig9"]), splits, models=wanted)
+
+
+def _training(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
+    logs = pd.read_parquet(inputs["train_logs"])
+    F.fig_training(logs, _stem(out["training"]), window=int(settings.get("window", 10)))
+
+
+#: Paper figure -> its builder; each reads only its own inputs (rules/report.smk has one
+#: rule per entry, so ``snakemake fig5`` runs only what Fig. 5 needs).
+FIGURES = {
+    "fig2": _fig2,
+    "fig3": _fig3,
+    "fig4": _fig4,
+    "fig5": lambda i, s, o: _tau_figure("mixed", i, s, o),
+    "fig6": lambda i, s, o: _tau_figure("unseen", i, s, o),
+    "fig7": _fig7,
+    "fig9": _fig9,
+    "training": _training,
+}
+
+
+def build_figure(
+    figure: str, inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]
+) -> None:
+    """Rule ``report_<figure>``: write the PNG / PDF files of one paper figure (a key of
+    :data:`FIGURES`) from the rule's named ``inputs`` and ``out`` and its ``settings`` (the
+    report settings that figure reads: ``spaces`` {model: latent space} and ``grids`` (image
+    paths) for Fig. 4-6, ``model`` / ``space`` for Fig. 7, ``models`` {space: models} for
+    Fig. 9). An unknown name is a ``ValueError`` listing the known ones."""
+    if figure not in FIGURES:
+        raise ValueError(f"no figure {figure!r}; known: {sorted(FIGURES)}")
+    FIGURES[figure](inputs, settings, out)
 
 
 def build_claims(

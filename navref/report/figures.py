@@ -10,7 +10,7 @@ check what was drawn. No pyplot state is used: each figure is a standalone
 Time convention on every time axis: t in [0, 1], t = 0 is noise, t = 1 is data
 (``TIME_LABEL``). Every per-t plot marks the split time(s) passed in with a vertical line
 (``gid == "split"``): the first t at which the mean top-1 posterior weight of the oracle
-reaches the configured threshold (``results/oracle/split_times.parquet``;
+reaches the configured threshold (``results/<run_name>/oracle/split_times.parquet``;
 :meth:`navref.analysis.split_times.SplitTimes.for_space` picks one).
 """
 
@@ -27,14 +27,20 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import binomtest
 
 from navref.io import atomic_path
+from navref.report.selection import tau_text
 from navref.report.tables import final_checkpoints
 
 __all__ = [
+    "MIXED_GRID_ROWS",
+    "QUANTITY_COLORS",
     "TIME_LABEL",
     "TAU_LABEL",
+    "UNSEEN_GRID_ROWS",
     "FigureResult",
     "SplitArg",
     "fig_intermediate_curve",
@@ -46,8 +52,10 @@ __all__ = [
     "fig_mixed_grid",
     "fig_objective",
     "fig_synthetic",
+    "fig_tau_grid",
     "fig_training",
     "fig_unseen",
+    "fig_unseen_grid",
     "final_checkpoints",
     "save_figure",
 ]
@@ -350,7 +358,7 @@ def fig_intermediate_grid(
     intermediate: pd.DataFrame,
     images: Mapping[str, str | os.PathLike],
     stem: str | os.PathLike,
-    split_t: float | None = None,
+    split_t: float | Mapping[str, float] | None = None,
     *,
     final_column: bool = True,
     dpi: int = 200,
@@ -360,7 +368,8 @@ def fig_intermediate_grid(
     recorded t values from ``intermediate`` in increasing order, then, with ``final_column``
     as :func:`navref.probe_runs.run_intermediate` writes it, the final sample), one panel per model,
     with the t of each column as tick labels ("final" for the last) and the split time as a
-    vertical line between the columns it falls between (linear in column position)."""
+    vertical line between the columns it falls between (linear in column position);
+    ``split_t`` one time for all panels or {model: its space's split time}."""
     _require(intermediate, ["model", "t"], "fig_intermediate_grid")
     if not images:
         raise ValueError("fig_intermediate_grid: no images given; pass {model: png_path}")
@@ -387,16 +396,17 @@ def fig_intermediate_grid(
         ax.set_xlabel(TIME_LABEL if i == len(models) - 1 else "")
         for t, c in zip(ts, centers, strict=True):
             recs.append({"model": m, "t": float(t), "x": float(c), "path": str(images[m])})
+        t_split = split_t.get(m) if isinstance(split_t, Mapping) else split_t
         if (
-            split_t is not None
-            and np.isfinite(split_t)
+            t_split is not None
+            and np.isfinite(t_split)
             and ts.size > 1
-            and ts[0] <= split_t <= ts[-1]
+            and ts[0] <= t_split <= ts[-1]
         ):
-            x = float(np.interp(split_t, ts, centers))
+            x = float(np.interp(t_split, ts, centers))
             line = ax.axvline(x, color="red", ls="--", lw=1.0)
             line.set_gid("split")
-            rows.append({"panel": i, "label": "split", "t": float(split_t), "x": x})
+            rows.append({"panel": i, "label": "split", "t": float(t_split), "x": x})
     splits = pd.DataFrame(rows, columns=["panel", "label", "t", "x"])
     return FigureResult(save_figure(fig, stem, dpi), pd.DataFrame(recs), splits, axes)
 
@@ -453,20 +463,43 @@ def fig_intermediate_curve(
 # ----------------------------------------------------------------------------- Fig. 5, 6
 
 
-def fig_mixed_grid(
+#: One colour per quantity, the same in Fig. 5 and Fig. 6 (seaborn's colorblind palette):
+#: memorization vermilion, the nearest training sample blue, the validation source green, the
+#: oracle's top-1 purple. Line style tells models apart when a figure has several.
+QUANTITY_COLORS: dict[str, tuple] = {
+    "memorized": sns.color_palette("colorblind")[3],
+    "to nearest training": sns.color_palette("colorblind")[0],
+    "NN1 = oracle top-1": sns.color_palette("colorblind")[4],
+    "closer to source": sns.color_palette("colorblind")[2],
+    "to source (validation)": sns.color_palette("colorblind")[2],
+}
+_MODEL_STYLES = ["-", "--", ":", "-."]
+
+#: Rows of each tau's image grid as the probes write them (navref.probe_runs.run_mixed /
+#: run_unseen: ``save_grid(np.stack([...]))``), top to bottom.
+MIXED_GRID_ROWS = ("sample", "nearest training")
+UNSEEN_GRID_ROWS = ("validation source", "result", "nearest training")
+
+
+def fig_tau_grid(
     images: Mapping[float, str | os.PathLike],
     stem: str | os.PathLike,
     split_t: float | None = None,
     *,
+    rows: Sequence[str] = MIXED_GRID_ROWS,
+    columns: str = "",
     title: str | None = None,
     dpi: int = 200,
 ) -> FigureResult:
-    """Fig. 5, samples: one row per handover time tau (``images[tau]``: the probe's PNG grid
-    of final samples for that tau), tau increasing downwards; each row is labelled with tau
-    and, when ``split_t`` is given, whether the handover lies in navigation (tau < split) or
-    refinement."""
+    """Fig. 5 / 6, images: one panel per handover time tau (``images[tau]``: the probe's PNG
+    grid for that tau, its stacked image rows named by ``rows``, top to bottom), tau
+    increasing downwards. Each panel is labelled on the left with tau as
+    :func:`navref.report.selection.tau_text` writes it (absolute, with its multiple of
+    ``split_t``) and the stage (navigation: tau < split, refinement: tau >= split), each image
+    row on the right with its name; ``columns`` says what a column is (x label at the
+    bottom). Raises ``ValueError`` for no images."""
     if not images:
-        raise ValueError("fig_mixed_grid: no images given; pass {tau: png_path}")
+        raise ValueError("fig_tau_grid: no images given; pass {tau: png_path}")
     taus = sorted(images, key=float)
     imgs = [_load_image(images[t]) for t in taus]
     aspect = float(np.mean([im.shape[0] / im.shape[1] for im in imgs]))
@@ -475,18 +508,57 @@ def fig_mixed_grid(
     for ax, tau, img in zip(axes, taus, imgs, strict=True):
         ax.imshow(img, interpolation="nearest")
         ax.set_xticks([])
-        ax.set_yticks([])
         ax.grid(False)
-        lab = f"τ = {float(tau):.2f}"
-        stage = None
-        if split_t is not None and np.isfinite(split_t):
-            stage = "navigation" if float(tau) < split_t else "refinement"
-            lab += f"\n({stage[:3]}.)"
-        ax.set_ylabel(lab, rotation=0, ha="right", va="center")
-        recs.append({"tau": float(tau), "path": str(images[tau]), "stage": stage})
+        known = split_t is not None and np.isfinite(split_t)
+        stage = ("navigation" if float(tau) < split_t else "refinement") if known else None
+        lab = f"τ = {tau_text(float(tau), split_t if known else None)}"
+        ax.set_ylabel(lab + (f"\n{stage}" if stage else ""), rotation=0, ha="right", va="center")
+        centers = (np.arange(len(rows)) + 0.5) * img.shape[0] / len(rows)
+        ax.yaxis.set_label_position("left")
+        right = ax.secondary_yaxis("right")
+        right.set_yticks(centers, list(rows), fontsize="x-small")
+        right.tick_params(length=0)
+        ax.set_yticks([])
+        recs.append({"tau": float(tau), "path": str(images[tau]), "stage": stage, "label": lab})
+    if columns:
+        axes[-1].set_xlabel(columns, fontsize="small")
     if title:
         fig.suptitle(title)
     return FigureResult(save_figure(fig, stem, dpi), pd.DataFrame(recs), _splits_frame([]), axes)
+
+
+def fig_mixed_grid(
+    images: Mapping[float, str | os.PathLike],
+    stem: str | os.PathLike,
+    split_t: float | None = None,
+    *,
+    title: str | None = None,
+    dpi: int = 200,
+) -> FigureResult:
+    """Fig. 5, samples: :func:`fig_tau_grid` of the mixed probe (oracle for t < tau, model
+    after): per tau the final samples above their nearest training images; column j is class
+    j mod K from the same noise at every tau (``navref.sampling.balanced_labels``)."""
+    return fig_tau_grid(
+        images, stem, split_t, rows=MIXED_GRID_ROWS, title=title, dpi=dpi,
+        columns="one column per class (same noise at every τ)",
+    )  # fmt: skip
+
+
+def fig_unseen_grid(
+    images: Mapping[float, str | os.PathLike],
+    stem: str | os.PathLike,
+    split_t: float | None = None,
+    *,
+    title: str | None = None,
+    dpi: int = 200,
+) -> FigureResult:
+    """Fig. 6, samples: :func:`fig_tau_grid` of the unseen probe (model from x_tau built on
+    a validation image): per tau the validation source, the result and the result's nearest
+    training image; column j is validation image j."""
+    return fig_tau_grid(
+        images, stem, split_t, rows=UNSEEN_GRID_ROWS, title=title, dpi=dpi,
+        columns="one column per validation image",
+    )  # fmt: skip
 
 
 def wilson_band(share: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -502,43 +574,47 @@ def wilson_band(share: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return lo, hi
 
 
+def _tau_panel(
+    ax: Axes, data: pd.DataFrame, measures: Mapping[str, str], value: str, shares: bool
+) -> pd.DataFrame:
+    """Columns ``measures`` (column -> label) of ``data`` vs tau on ``ax``, colour by
+    quantity (:data:`QUANTITY_COLORS`), line style by model, Wilson bands for ``shares``;
+    one legend entry per quantity, and per model only when there are several. Returns the
+    long frame (model, tau, n, measure, ``value``)."""
+    long = data.melt(
+        id_vars=["model", "tau", "n"], value_vars=list(measures), var_name="measure",
+        value_name=value,
+    )  # fmt: skip
+    long["measure"] = long["measure"].map(measures)
+    models = list(dict.fromkeys(data["model"]))
+    style = {m: _MODEL_STYLES[i % len(_MODEL_STYLES)] for i, m in enumerate(models)}
+    for (label, model), g in long.groupby(["measure", "model"], sort=False):
+        g = g.sort_values("tau")
+        color = QUANTITY_COLORS[label]
+        ax.plot(g["tau"], g[value], color=color, ls=style[model], marker="o", ms=4, lw=1.5)
+        if shares:
+            _share_band(ax, g["tau"], g[value], g["n"], color)
+    handles = [Line2D([], [], color=QUANTITY_COLORS[lab], marker="o", label=lab)
+               for lab in measures.values()]  # fmt: skip
+    if len(models) > 1:
+        handles += [Line2D([], [], color="0.3", ls=style[m], label=m) for m in models]
+    handles += [line for line in ax.lines if line.get_gid() == "split"]  # drawn before
+    ax.legend(handles=handles, fontsize="small")
+    if shares:
+        ax.set_ylabel("share of samples")
+        ax.set_ylim(-0.02, 1.02)
+    return long
+
+
 def _share_band(ax: Axes, x: pd.Series, p: pd.Series, n: pd.Series, color) -> None:
     lo, hi = wilson_band(p.astype(float).to_numpy(), n.to_numpy(float))
     ok = np.isfinite(lo)
     ax.fill_between(x.to_numpy()[ok], lo[ok], hi[ok], color=color, alpha=0.18, lw=0)
 
 
-def _share_panel(
-    ax: Axes, data: pd.DataFrame, measures: Mapping[str, str], legend: bool
-) -> pd.DataFrame:
-    long = data.melt(
-        id_vars=["model", "tau", "n"],
-        value_vars=list(measures),
-        var_name="measure",
-        value_name="share",
-    )
-    long["measure"] = long["measure"].map(measures)
-    order = list(measures.values())
-    colors = dict(zip(order, _palette(len(order)), strict=True))
-    sns.lineplot(
-        data=long,
-        x="tau",
-        y="share",
-        hue="measure",
-        hue_order=order,
-        palette=colors,
-        style="model",
-        marker="o",
-        errorbar=None,
-        ax=ax,
-        legend=legend,
-    )
-    for (meas, _m), g in long.groupby(["measure", "model"]):
-        g = g.sort_values("tau")
-        _share_band(ax, g["tau"], g["share"], g["n"], colors[meas])
-    ax.set_ylabel("share of samples")
-    ax.set_ylim(-0.02, 1.02)
-    return long
+def _models_title(fig: Figure, data: pd.DataFrame) -> None:
+    models = list(dict.fromkeys(data["model"]))
+    fig.suptitle(f"model {models[0]}" if len(models) == 1 else f"models {', '.join(models)}")
 
 
 def fig_mixed(
@@ -550,37 +626,25 @@ def fig_mixed(
 ) -> FigureResult:
     """Fig. 5, numbers: oracle for t < tau, model after. (a) memorization share
     (||x - NN1|| / ||x - NN2|| < 1/3) and match share (the sample's nearest training sample is
-    the oracle's top-1 at the handover) vs tau, with binomial 95 % bands; (b) mean distance
-    to the nearest training sample vs tau. One line style per model."""
+    the oracle's top-1 at the handover) vs tau, with 95 % Wilson bands; (b) mean distance to
+    the nearest training sample vs tau. Colours: :data:`QUANTITY_COLORS` (shared with
+    :func:`fig_unseen`); line style per model."""
     cols = ["model", "tau", "n", "match_share", "memorization_share", "mean_nn1_dist"]
     _require(mixed, cols, "fig_mixed")
     data = mixed[cols].copy().sort_values(["model", "tau"])
     data["model"] = data["model"].astype(str)
     fig, axes = _figure(2)
     rows: list[dict] = []
-    long = _share_panel(
-        axes[0],
-        data,
-        {"memorization_share": "memorized", "match_share": "NN1 = oracle top-1"},
-        True,
-    )
-    sns.lineplot(
-        data=data,
-        x="tau",
-        y="mean_nn1_dist",
-        style="model",
-        marker="o",
-        color="C0",
-        errorbar=None,
-        ax=axes[1],
-        legend=False,
-    )
-    axes[1].set_ylabel("mean distance to NN1 (training)")
-    axes[0].set_title("(a) memorization")
-    axes[1].set_title("(b) nearest training sample")
     for i, ax in enumerate(axes):
         _vlines(ax, i, split_t, rows)
         _time_axis(ax, TAU_LABEL)
+    shares = {"memorization_share": "memorized", "match_share": "NN1 = oracle top-1"}
+    long = _tau_panel(axes[0], data, shares, "share", True)
+    _tau_panel(axes[1], data, {"mean_nn1_dist": "to nearest training"}, "distance", False)
+    axes[1].set_ylabel("mean distance to NN1 (training)")
+    axes[0].set_title("(a) memorization")
+    axes[1].set_title("(b) nearest training sample")
+    _models_title(fig, data)
     return FigureResult(save_figure(fig, stem, dpi), long, _splits_frame(rows), axes)
 
 
@@ -594,7 +658,7 @@ def fig_unseen(
     """Fig. 6: start from x_tau = (1 - tau) x0 + tau x1_val (validation latents), model from
     tau to 1. (a) mean distance of the sample to its validation source and to its nearest
     training sample vs tau; (b) share of samples closer to their source than to any training
-    sample, and memorization share, with binomial 95 % bands."""
+    sample, and memorization share, with 95 % Wilson bands. Colours as :func:`fig_mixed`."""
     cols = ["model", "tau", "n", "mean_dist_to_source", "mean_nn1_dist"]
     cols += ["memorization_share", "closer_to_source_share"]
     _require(unseen, cols, "fig_unseen")
@@ -602,37 +666,20 @@ def fig_unseen(
     data["model"] = data["model"].astype(str)
     fig, axes = _figure(2)
     rows: list[dict] = []
-    dist = data.melt(
-        id_vars=["model", "tau"],
-        value_vars=["mean_dist_to_source", "mean_nn1_dist"],
-        var_name="measure",
-        value_name="distance",
-    )
-    dist["measure"] = dist["measure"].map(
-        {"mean_dist_to_source": "to source (validation)", "mean_nn1_dist": "to nearest training"}
-    )
-    sns.lineplot(
-        data=dist,
-        x="tau",
-        y="distance",
-        hue="measure",
-        style="model",
-        marker="o",
-        errorbar=None,
-        ax=axes[0],
-    )
-    axes[0].set_ylabel("mean Euclidean distance")
-    axes[0].set_title("(a) distances of the sample")
-    long = _share_panel(
-        axes[1],
-        data,
-        {"closer_to_source_share": "closer to source", "memorization_share": "memorized"},
-        True,
-    )
-    axes[1].set_title("(b) shares")
     for i, ax in enumerate(axes):
         _vlines(ax, i, split_t, rows)
         _time_axis(ax, TAU_LABEL)
+    dists = {
+        "mean_dist_to_source": "to source (validation)",
+        "mean_nn1_dist": "to nearest training",
+    }
+    dist = _tau_panel(axes[0], data, dists, "distance", False)
+    axes[0].set_ylabel("mean Euclidean distance")
+    axes[0].set_title("(a) distances of the sample")
+    shares = {"closer_to_source_share": "closer to source", "memorization_share": "memorized"}
+    long = _tau_panel(axes[1], data, shares, "share", True)
+    axes[1].set_title("(b) shares")
+    _models_title(fig, data)
     out = pd.concat([dist.assign(panel=0), long.assign(panel=1)], ignore_index=True)
     return FigureResult(save_figure(fig, stem, dpi), out, _splits_frame(rows), axes)
 
@@ -802,17 +849,30 @@ def fig_loss_by_space(
     split_t: SplitArg = None,
     *,
     size: str | None = None,
+    models: Sequence[str] | None = None,
     target: str = "cfm",
     dpi: int = 150,
 ) -> FigureResult:
-    """Fig. 9: oracle loss per t over training, one panel per latent space (its models of
-    ``size`` when given, else its models trained on ``target``), one line per checkpoint
-    coloured by training step; several models in one space (e.g. released models trained for
-    64 and 800 epochs) share the panel, their lines named "<model>: <checkpoint>". ``split_t`` may map space -> split time to
-    mark each panel with its own space's split."""
+    """Fig. 9: oracle loss per t over training, one panel per latent space, one line per
+    checkpoint coloured by training step. The models drawn: ``models`` when given (the
+    workflow passes one or more per space, :func:`navref.report.selection.space_models`, so
+    every space with a model gets its panel), else those of ``size`` when given, else all;
+    always only those trained on ``target``. Several models in one space (e.g. released
+    models trained for 64 and 800 epochs) share the panel, their lines named "<model>:
+    <checkpoint>". ``split_t`` may map space -> split time to mark each panel with its own
+    space's split. Raises ``ValueError`` when no oracle-loss row is left, or a model in
+    ``models`` has none."""
     _require(loss_curves, _LOSS_COLS, "fig_loss_by_space")
     f = loss_curves[(loss_curves["loss_kind"] == "oracle") & (loss_curves["target"] == target)]
-    if size is not None:
+    if models is not None:
+        missing = sorted(set(models) - set(f["model"].astype(str)))
+        if missing:
+            raise ValueError(
+                f"fig_loss_by_space: no oracle-loss rows (target {target!r}) for models "
+                f"{missing}; check report settings and the loss-curve probe's models"
+            )
+        f = f[f["model"].astype(str).isin(list(models))]
+    elif size is not None:
         f = f[f["size"].astype(str) == str(size)]
     if f.empty:
         raise ValueError(
@@ -854,6 +914,20 @@ def fig_loss_by_space(
 # ----------------------------------------------------------------------------- training
 
 
+def _log_axis_if_wide(ax: Axes, values: pd.Series) -> None:
+    """A log y axis when ``values`` are positive and span more than a factor 10, ticks at
+    1, 2, 5 x 10^k written as plain numbers and no minor labels (no "1.74 x 10^0" clutter);
+    a linear axis otherwise."""
+    v = values.to_numpy(float)
+    v = v[np.isfinite(v)]
+    if v.size == 0 or (v <= 0).any() or v.max() <= 10 * v.min():
+        return
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def fig_training(
     train_logs: pd.DataFrame,
     stem: str | os.PathLike,
@@ -861,8 +935,9 @@ def fig_training(
     window: int = 1,
     dpi: int = 150,
 ) -> FigureResult:
-    """Training curves: (a) CFM (or oracle-target) training loss vs step per model, log
-    scale; (b) gradient norm before clipping vs step. The logged values are drawn faint and a
+    """Training curves: (a) CFM (or oracle-target) training loss vs step per model; (b)
+    gradient norm before clipping vs step; each on a log axis where its values span more than
+    a factor 10 (:func:`_log_axis_if_wide`). The logged values are drawn faint and a
     trailing exponential moving average over ``window`` logged steps (span ``window``,
     ``adjust=True``: each point averages only itself and earlier steps, the first point is
     the raw first value, so neither end is biased) solid. ``FigureResult.data`` holds the
@@ -890,13 +965,14 @@ def fig_training(
     for i, (ax, y) in enumerate(zip(axes, ("loss", "grad_norm"), strict=True)):
         for model in models:
             rows = data[data["model"] == model]
+            marker = "o" if len(rows) < 20 else None  # a few logged steps stay visible
             ax.plot(rows["step"], rows[f"{y}_raw"], color=colors[model], alpha=0.25, lw=0.8)
-            ax.plot(rows["step"], rows[y], color=colors[model], lw=1.6, label=model)
+            ax.plot(rows["step"], rows[y], color=colors[model], lw=1.6, label=model, ms=4,
+                    marker=marker)  # fmt: skip
         if i == 0:
             ax.legend(title="model (faint: logged)", fontsize="small")
         ax.set_xlabel("training step")
-        if (data[f"{y}_raw"] > 0).all():
-            ax.set_yscale("log")
+        _log_axis_if_wide(ax, data[f"{y}_raw"])
     axes[0].set_ylabel("training loss (MSE per dimension)")
     axes[1].set_ylabel("gradient norm (before clipping)")
     return FigureResult(save_figure(fig, stem, dpi), data, _splits_frame([]), axes)

@@ -1,7 +1,7 @@
-"""The README's claim table, regenerated from ``results/claims.parquet`` (issue 15, item 9):
+"""The README's claim table, regenerated from ``results/<run_name>/claims.parquet`` (issue 15, item 9):
 the verdicts in the README are the pipeline's, never written by hand.
 
-``python -m navref.report.readme results/claims.parquet README.md`` replaces everything
+``python -m navref.report.readme results/<run_name>/claims.parquet README.md`` replaces everything
 between the markers ``<!-- claims:begin -->`` and ``<!-- claims:end -->`` with a table of
 claim id, verdict (marked "fragile" when it flips within the split thresholds), the claim
 and a one-line summary of its numbers.
@@ -58,5 +58,7 @@ def update_readme(claims_path: str | Path, readme_path: str | Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m navref.report.readme results/claims.parquet README.md")
+        sys.exit(
+            "usage: python -m navref.report.readme results/<run_name>/claims.parquet README.md"
+        )
     update_readme(sys.argv[1], sys.argv[2])

@@ -2,7 +2,7 @@
 
 Single process::
 
-    python -m navref.training --space results/latents/gauss --config train.json --out runs/m
+    python -m navref.training --space results/<run_name>/latents/gauss --config train.json --out runs/m
     python -m navref.training --latents train_latents.npy --labels-from meta.parquet \\
         --num-classes 10 --config train.json --out runs/dit_small
 

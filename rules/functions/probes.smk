@@ -64,3 +64,52 @@ def tau_files(kind, ext):
         for m in probe_models(kind)
         for tau in probe_conf(kind)["taus"]
     ]
+
+
+def probe_job_tables(w):
+    """{probe: the per-job tables} that rule probe_tables gathers into probe ``w.probe``'s
+    table (one table per probe, so a figure of one probe needs no job of another)."""
+    if w.probe == "loss_curves":
+        files = [
+            f"{RESULTS}/probes/loss_curves/{m}/{c}.parquet"
+            for m in probe_models("loss_curves")
+            for c in model_checkpoints(m)
+        ]
+    elif w.probe == "intermediate":
+        files = [
+            f"{RESULTS}/probes/intermediate/{m}.parquet"
+            for m in probe_models("intermediate")
+        ]
+    else:
+        files = tau_files(w.probe, "parquet")
+    return {w.probe: files}
+
+
+def probe_model_meta(probe):
+    """model_meta() of the models of ``probe`` only (a new model reruns only the tables of
+    the probes it is in)."""
+    return {m: v for m, v in model_meta().items() if m in probe_models(probe)}
+
+
+def tau_probe_labels(wildcards, output):
+    """Report labels of a tau probe's image grid, read when the report is made: the model
+    and tau as navref.report.selection.tau_text writes it ("0.54 (1.5 × split)": absolute,
+    so the report sorts the grids by tau, with the multiple of the space's split time).
+    """
+    import pandas as pd
+    from navref.analysis.split_times import SplitTimes
+    from navref.report.selection import tau_text
+
+    tau = float(pd.read_parquet(output.table)["tau"].iloc[0])
+    space = model_space(wildcards.model)
+    split_file = split_time_file(space)
+    split = (
+        SplitTimes.read(split_file).for_space(space)
+        if os.path.exists(split_file)
+        else None
+    )
+    return {
+        "item": "grid at one τ",
+        "model": wildcards.model,
+        "tau": tau_text(tau, split),
+    }

@@ -11,9 +11,12 @@ def named_targets():
     tables = {t: [f"{RESULTS}/tables/{t}.html"] for t in configured_tables()}
     probe_figs = {
         "fig4": figure_files("fig4_intermediate_grid", "fig4_settledness"),
-        "fig5": figure_files("fig5_mixed")
-        + figure_files(*[f"fig5_mixed_grid_{m}" for m in probe_models("mixed")]),
-        "fig6": figure_files("fig6_unseen"),
+        "fig5": figure_files(
+            "fig5_mixed", *[f"fig5_mixed_grid_{m}" for m in probe_models("mixed")]
+        ),
+        "fig6": figure_files(
+            "fig6_unseen", *[f"fig6_unseen_grid_{m}" for m in probe_models("unseen")]
+        ),
         "fig7": figure_files("fig7a_losses", "fig7b_sizes"),
         "fig8": [
             f"{RESULTS}/probes/intermediate/{m}.png"
@@ -22,6 +25,9 @@ def named_targets():
         "fig9": figure_files("fig9_spaces"),
         "training": figure_files("training_curves"),
     }
+    for fig, probe in FIGURE_PROBE.items():  # a probe run on no model: no figure
+        if not probe_models(probe):
+            probe_figs[fig] = []
     return {
         **tables,
         "split_times": [f"{RESULTS}/tables/split_times.html"],
@@ -42,3 +48,23 @@ def named_target(name):
             f"targets it makes: {sorted(k for k, v in named_targets().items() if v)}"
         )
     return files
+
+
+#: the named targets that are figures (all_targets asks for each one this config makes)
+FIGURE_TARGETS = [
+    "fig2",
+    "fig3",
+    "fig4",
+    "fig5",
+    "fig6",
+    "fig7",
+    "fig8",
+    "fig9",
+    "training",
+]
+
+
+def figure_targets():
+    """The files of every figure target this config makes (Fig. 2-9, training curves)."""
+    targets = named_targets()
+    return [f for name in FIGURE_TARGETS for f in targets.get(name, [])]

@@ -93,7 +93,7 @@ def test_changing_tau_grid_reruns_only_mixed_sampling(smoke_run, tmp_path):
     cfg = copy.deepcopy(_config(smoke_run))
     cfg["probes"]["mixed"]["taus"].append(0.5)
     jobs = _dry_jobs(smoke_run, cfg, tmp_path)
-    want = {"probe_mixed": 1, "probe_tables": 1, "report_probe_figures": 1}
+    want = {"probe_mixed": 1, "probe_tables": 1, "report_fig5": 1}
     assert jobs == {**want, "report_claims": 1, "report_claims_html": 1, "all": 1}
 
 

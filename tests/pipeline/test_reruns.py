@@ -17,7 +17,9 @@ import yaml
 from conftest import REPO, SNAKEMAKE, job_counts, run_snakemake
 
 REPORT = {"report_claims": 1, "report_claims_html": 1, "all": 1}
-ORACLE_REPORT = {"oracle_tables": 1, "report_oracle_figures": 1, "report_split_table": 1}
+#: the figures drawn from the loss-curve probe and the training logs
+LOSS_FIGURES = {"report_fig7": 1, "report_fig9": 1, "report_training": 1}
+ORACLE_REPORT = {"oracle_tables": 1, "report_fig2": 1, "report_fig3": 1, "report_split_table": 1}
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +87,10 @@ def test_new_model_trains_and_probes_only_it(done):
     def change(c):
         c["models"]["tiny2"] = {**c["models"]["tiny"], "space": "digits_pixel"}
 
-    # its space's split time (Fig. 7/9 mark it), its training and 3 loss-curve checkpoints
+    # its space's split time (Fig. 9 marks it), its training and 3 loss-curve checkpoints,
+    # the loss-curve table and the figures drawn from it; Fig. 4-6 (other probes) stay
     want = {"oracle_split_time": 1, "train_model": 1, "probe_loss_curves": 3}
-    want |= {"training_logs": 1, "probe_tables": 1, "report_probe_figures": 1}
+    want |= {"training_logs": 1, "probe_tables": 1, **LOSS_FIGURES}
     assert _plan(done, change) == {**want, **REPORT}
 
 
@@ -96,7 +99,7 @@ def test_one_models_lr_reruns_that_model_and_its_sweeps(done):
         c["models"]["small"]["train"] = {**c["models"]["small"]["train"], "lr": 0.002}
 
     want = {"train_model": 1, "probe_loss_curves": 3, "training_logs": 1, "probe_tables": 1}
-    want |= {"report_probe_figures": 1}
+    want |= LOSS_FIGURES
     # small samples only in the stage swap (tiny -> small): one set, its metrics, Table 1
     want |= {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"report_sweep_table": 1}
@@ -137,7 +140,7 @@ def test_a_setting_at_an_existing_branch_step_adds_only_its_sample_set(done_bran
 
 
 def test_one_tau_adds_one_probe(done):
-    want = {"probe_mixed": 1, "probe_tables": 1, "report_probe_figures": 1, **REPORT}
+    want = {"probe_mixed": 1, "probe_tables": 1, "report_fig5": 1, **REPORT}
     assert _plan(done, lambda c: c["probes"]["mixed"]["taus"].append(0.5)) == want
 
 
@@ -157,6 +160,36 @@ def test_table3_from_scratch_runs_only_what_table3_needs(tmp_path, smoke_config)
         "evaluate_samples": 2, "sweep_metrics": 1, "report_sweep_table": 1, "table3": 1,
     }  # fmt: skip
     assert _plan_fresh(tmp_path, smoke_config, "table3") == want
+
+
+#: the probe rule each probe figure needs, and every probe rule
+FIGURE_PROBES = {
+    "fig4": "probe_intermediate", "fig5": "probe_mixed", "fig6": "probe_unseen",
+    "fig7": "probe_loss_curves", "fig8": "probe_intermediate", "fig9": "probe_loss_curves",
+}  # fmt: skip
+PROBE_RULES = set(FIGURE_PROBES.values())
+
+
+@pytest.mark.parametrize("fig", sorted(FIGURE_PROBES))
+def test_one_figure_from_scratch_runs_only_its_probe(tmp_path, smoke_config, fig):
+    jobs = _plan_fresh(tmp_path, smoke_config, fig)
+    assert fig in jobs
+    assert {r for r in jobs if r in PROBE_RULES} == {FIGURE_PROBES[fig]}, jobs
+    figure_rules = {r for r in jobs if r.startswith("report_")}
+    assert figure_rules <= {f"report_{fig}"}, jobs  # no other figure, table or claim
+    # the one probe's table (Fig. 8 is the intermediate probe's own image grids: none)
+    assert jobs.get("probe_tables", 0) == (fig != "fig8"), jobs
+
+
+def test_fig5_from_scratch_trains_only_the_probed_model(tmp_path, smoke_config):
+    # Fig. 5 probes tiny at 3 taus: tiny's training, its VAE space, split time and the
+    # memorization metric's train split; no sweep, no other model, no synthetic oracle
+    want = {
+        "prepare_dataset": 1, "train_vae": 1, "encode_latents": 1, "oracle_objective": 2,
+        "oracle_split_time": 1, "memorization_train": 1, "train_model": 1, "probe_mixed": 3,
+        "probe_tables": 1, "report_fig5": 1, "fig5": 1,
+    }  # fmt: skip
+    assert _plan_fresh(tmp_path, smoke_config, "fig5") == want
 
 
 def test_each_config_writes_under_its_run_name(tmp_path, smoke_config):

@@ -344,3 +344,118 @@ def test_wilson_band_matches_closed_form_and_is_wide_at_0_and_1():
         assert hi[i] == pytest.approx(min(centre + half, 1.0), abs=1e-9)
     assert hi[0] > 0.1 and lo[3] < 0.9  # the Wald band has zero width there
     assert np.isnan(lo[4]) and np.isnan(hi[4])
+
+
+def _tau_tables(models=("a",)):
+    taus = [0.0, 0.2, 0.5, 1.0]
+    rows = [
+        {"model": m, "tau": t, "n": 50, "match_share": t, "memorization_share": t**2,
+         "mean_nn1_dist": 1 - t, "mean_dist_to_source": 1 - t, "closer_to_source_share": t}
+        for m in models
+        for t in taus
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _line_colors(ax) -> dict[str, tuple]:
+    """Legend label -> colour of its handle (the legend is the figure's key to colour)."""
+    leg = ax.get_legend()
+    return {
+        t.get_text(): h.get_color()
+        for t, h in zip(leg.get_texts(), leg.legend_handles, strict=True)
+    }
+
+
+def test_fig5_and_fig6_share_one_colour_per_quantity_and_no_spurious_legend(tmp_path):
+    from matplotlib.colors import to_rgb
+
+    data = _tau_tables()
+    fig5 = F.fig_mixed(data, tmp_path / "fig5", split_t=0.4, dpi=DPI)
+    fig6 = F.fig_unseen(data, tmp_path / "fig6", split_t=0.4, dpi=DPI)
+    legends = [_line_colors(ax) for res in (fig5, fig6) for ax in res.axes]
+    seen: dict[str, tuple] = {}
+    for legend in legends:
+        for label, color in legend.items():
+            if label.startswith("split"):
+                continue
+            assert to_rgb(color) == to_rgb(F.QUANTITY_COLORS[label]), label
+            seen[label] = to_rgb(color)
+    assert seen["memorized"] != seen["to nearest training"] != seen["closer to source"]
+    assert len({seen["memorized"], seen["NN1 = oracle top-1"], seen["to nearest training"]}) == 3
+    # every drawn curve has its quantity's colour: the nearest-training distance of Fig. 5 (b)
+    # is the colour of Fig. 6 (a)'s, memorization in Fig. 5 (a) that of Fig. 6 (b)
+    assert {to_rgb(line.get_color()) for line in _data_lines(fig5.axes[1])} == {
+        to_rgb(F.QUANTITY_COLORS["to nearest training"])
+    }
+    # one model: the legend names quantities and the split only, no "model" / "measure" rows
+    for legend in legends:
+        assert all(not k.startswith(("model", "measure", "a")) for k in legend), legend
+        assert sum(k.startswith("split") for k in legend) == 1
+    assert fig5.axes[0].figure.get_suptitle() == "model a"
+    two = F.fig_mixed(_tau_tables(("a", "b")), tmp_path / "fig5b", split_t=0.4, dpi=DPI)
+    assert {"a", "b"} <= set(_line_colors(two.axes[0]))  # line styles named when several
+    assert len(_data_lines(two.axes[0])) == 4
+
+
+def test_tau_grids_label_taus_stages_and_image_rows(tmp_path):
+    split = 0.4
+    taus = [1.0, 0.0, 0.2, 0.6]  # given in any order, drawn in increasing tau
+    grids = {t: _png(tmp_path / f"m{t}.png", 64, 32, i) for i, t in enumerate(taus)}
+    res = F.fig_mixed_grid(grids, tmp_path / "g5", split_t=split, title="model a", dpi=DPI)
+    _check_files(res, tmp_path / "g5")
+    assert res.data["tau"].tolist() == sorted(taus)
+    assert res.data["stage"].tolist() == ["navigation", "navigation", "refinement", "refinement"]
+    assert res.data["label"].tolist() == [
+        "τ = 0.00 (0 × split)", "τ = 0.20 (0.5 × split)", "τ = 0.60 (1.5 × split)",
+        "τ = 1.00 (2.5 × split)",
+    ]  # fmt: skip
+    assert res.axes[2].get_ylabel() == "τ = 0.60 (1.5 × split)\nrefinement"
+    right = [c for c in res.axes[0].child_axes]  # the row names on the right
+    assert [t.get_text() for t in right[0].get_yticklabels()] == list(F.MIXED_GRID_ROWS)
+    assert right[0].get_yticks() == pytest.approx([8, 24])  # centres of 2 stacked rows
+    assert res.axes[-1].get_xlabel().startswith("one column per class")
+
+    res = F.fig_unseen_grid(grids, tmp_path / "g6", split_t=None, dpi=DPI)
+    right = res.axes[0].child_axes[0]
+    assert [t.get_text() for t in right.get_yticklabels()] == [
+        "validation source",
+        "result",
+        "nearest training",
+    ]
+    assert res.data["stage"].isna().all() and res.data["label"][0] == "τ = 0.00"
+    with pytest.raises(ValueError, match="no images"):
+        F.fig_unseen_grid({}, tmp_path / "g6")
+
+
+def test_fig9_draws_the_models_asked_for_one_panel_per_space(tmp_path):
+    lc = _loss_curves()
+    res = F.fig_loss_by_space(lc, tmp_path / "fig9", models=["pix-small", "vae-small"], dpi=DPI)
+    assert [a.get_title() for a in res.axes] == ["pix (pix-small)", "vae (vae-small)"]
+    res = F.fig_loss_by_space(lc, tmp_path / "fig9", models=["pix-tiny", "vae-small"], dpi=DPI)
+    assert [a.get_title() for a in res.axes] == ["pix (pix-tiny)", "vae (vae-small)"]
+    with pytest.raises(ValueError, match="nope"):
+        F.fig_loss_by_space(lc, tmp_path / "fig9", models=["nope"], dpi=DPI)
+
+
+def test_intermediate_grid_marks_each_models_own_split(tmp_path):
+    ts = [0.0, 0.5]
+    inter = pd.DataFrame([{"model": m, "t": t} for m in ("a", "b") for t in ts])
+    imgs = {m: _png(tmp_path / f"{m}.png", 60, 20, i) for i, m in enumerate(("a", "b"))}
+    res = F.fig_intermediate_grid(inter, imgs, tmp_path / "g", {"a": 0.25, "b": 0.5}, dpi=DPI)
+    assert res.splits["t"].tolist() == [0.25, 0.5]
+    assert _split_x(res.axes[0]) == pytest.approx([20.0])  # halfway between 10 and 30
+
+
+def test_training_axis_is_log_only_over_a_wide_range(tmp_path):
+    steps = range(0, 200, 10)
+    wide = pd.DataFrame(
+        [{"model": "a", "step": s, "loss": 10 / (s + 1), "grad_norm": 1.5 + s / 1e3} for s in steps]
+    )
+    res = F.fig_training(wide, tmp_path / "tr", window=3, dpi=DPI)
+    assert res.axes[0].get_yscale() == "log"  # loss spans 10 .. 0.05
+    assert res.axes[1].get_yscale() == "linear"  # grad norm 1.5 .. 1.69: no log clutter
+    minor = [t.get_text() for t in res.axes[0].get_yticklabels(minor=True)]
+    assert all(text == "" for text in minor)
+    few = wide.iloc[:1]  # one logged step (a short run): still drawn, as a marker
+    res = F.fig_training(few, tmp_path / "tr1", window=3, dpi=DPI)
+    assert all(line.get_marker() == "o" for line in res.axes[0].lines if line.get_alpha() is None)
