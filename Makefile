@@ -1,6 +1,7 @@
 # navref: two commands do everything.
 #   make reproduce   create .venv, install, run the default pipeline (config.yaml) and write the report
 #   make test        create .venv if needed, run the test suite
+#   make test-slow   the tests make test skips: the paper DAG in miniature (minutes)
 #   make help        every target, including one per paper table and figure
 PYTHON ?= python3
 VENV   := .venv
@@ -15,11 +16,12 @@ SNAKE  := $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 # one named target per paper artefact (rules/targets.smk)
 ARTEFACTS := table1 table2 table3 split_times fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 training claims
 
-.PHONY: help reproduce test venv lint format dryrun report report-check clean $(ARTEFACTS)
+.PHONY: help reproduce test test-slow venv lint format dryrun report report-check clean $(ARTEFACTS)
 
 help:
 	@echo "make reproduce     install (.venv) and run the whole pipeline of CONFIG=$(CONFIG), write $(OUT)/report.html"
-	@echo "make test          run the test suite"
+	@echo "make test          run the test suite (without the paper miniature)"
+	@echo "make test-slow     the paper DAG in miniature on the CPU (pytest -m paper, minutes)"
 	@echo "make <artefact>    only the jobs one artefact needs, e.g. make table3 (outputs under $(OUT)/):"
 	@echo "                   $(ARTEFACTS)"
 	@echo "make report        $(OUT)/report.html from the finished outputs"
@@ -62,7 +64,10 @@ $(ARTEFACTS): $(STAMP)
 	$(BIN)/snakemake $@ --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not paper"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m paper
 
 lint: $(STAMP)
 	$(BIN)/ruff check navref workflow_scripts tests benchmarks

@@ -135,5 +135,18 @@ def run_training(
         cmd += ["--device", device]
     env = {**os.environ, "OMP_NUM_THREADS": str(rank_threads(threads, gpus))}
     logger.info("DDP on %d GPUs: %s", gpus, " ".join(cmd))
-    subprocess.run(cmd, check=True, stderr=sys.stderr, stdout=sys.stderr, env=env)
+    run_relayed(cmd, env)
     return out_dir / "model.safetensors"
+
+
+def run_relayed(cmd: list[str], env: dict[str, str]) -> None:
+    """Run ``cmd``, copying its stdout and stderr line by line to ``sys.stderr`` (inside a
+    rule that is the rule's log, a stream without a file descriptor, which ``subprocess``
+    could not hand to the child). Raises ``CalledProcessError`` on a non-zero exit."""
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as proc:
+        for line in proc.stdout:
+            sys.stderr.write(line)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from navref.training import (
 from navref.training.batches import batch_on_rank, batches_on_rank
 from navref.training.job import prepare_out_dir, settings_digest, torchrun_command
 from navref.training.optim import ema_update, lr_at
+from navref.workflow import LogLines
 
 MODEL = {"depth": 1, "hidden_size": 32, "num_heads": 2, "patch_size": 2}
 NUM_CLASSES = 2
@@ -522,7 +525,13 @@ def test_torchrun_two_cpu_ranks_then_resume_on_one(tmp_path, monkeypatch, caplog
     train_conf.update(save_every=0, checkpoint_steps=[2], ddp_timeout_minutes=2)
     settings = {"arch": MODEL, "train": train_conf, "space": "space"}
     monkeypatch.setenv("PYTHONPATH", str(REPO))
-    ddp = run_training(settings, space, tmp_path / "ddp", gpus=2, threads=2, device="cpu")
+    # inside a rule stderr is the rule's log (LogLines: no file descriptor); the ranks'
+    # output is relayed into it
+    rule_log = io.StringIO()
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stderr", LogLines(rule_log))
+        ddp = run_training(settings, space, tmp_path / "ddp", gpus=2, threads=2, device="cpu")
+    assert "step 4" in rule_log.getvalue(), rule_log.getvalue()[-2000:]
     info = json.loads((tmp_path / "ddp" / "model.json").read_text())
     assert info["world_size"] == 2 and "ddp_timeout_minutes" not in info["train"]
     ckpts = tmp_path / "ddp" / "checkpoints"
