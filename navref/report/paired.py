@@ -25,6 +25,7 @@ FID is in the units of the metric (no scaling); a difference below 0 means a is 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -225,3 +226,46 @@ def setting_difference(
         return seed_difference(*one_run)
     reps = [replicate_matrix(replicates, sweep, s) for s in settings]
     return paired_difference(per_seed[0], per_seed[1], reps[0], reps[1])
+
+
+def gather_replicates(
+    paths: Sequence[str | os.PathLike],
+    sweep: str,
+    settings: Sequence[str],
+    out_path: str | os.PathLike,
+) -> pd.DataFrame:
+    """Rule ``paired_replicates``: the bootstrap replicates of every setting of one sweep in
+    one table (``REPLICATE_COLUMNS``), written atomically to ``out_path`` and returned.
+
+    ``paths[i]`` is ``results/<run>/metrics/<sweep>/<settings[i]>_bootstrap.parquet`` with
+    columns ``seed, replicate, fid`` (one row per seed and replicate). Raises ``ValueError``
+    for a file without those columns, with a (seed, replicate) twice, or when two settings of
+    one seed have different replicate ids (then replicate r was not one shared resample)."""
+    from navref.io import save_parquet
+
+    if len(paths) != len(settings):
+        raise ValueError(f"{len(paths)} replicate files for {len(settings)} settings")
+    frames, ids = [], {}
+    for path, setting in zip(paths, settings, strict=True):
+        frame = pd.read_parquet(path)
+        missing = [c for c in ("seed", "replicate", "fid") if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"{path} lacks columns {missing} (has {list(frame.columns)}); rerun its "
+                "evaluation job"
+            )
+        if frame[["seed", "replicate"]].duplicated().any():
+            raise ValueError(f"{path}: a (seed, replicate) appears twice; rerun its evaluation")
+        for seed, g in frame.groupby("seed"):
+            reps = tuple(sorted(g["replicate"]))
+            if ids.setdefault(seed, (setting, reps))[1] != reps:
+                raise ValueError(
+                    f"{path}: seed {seed} has other replicate ids than setting "
+                    f"{ids[seed][0]!r}; every setting of a seed must use the same resamples"
+                )
+        frames.append(frame[["seed", "replicate", "fid"]].assign(sweep=sweep, setting=setting))
+    out = pd.concat(frames, ignore_index=True)[REPLICATE_COLUMNS] if frames else None
+    if out is None:
+        out = pd.DataFrame(columns=REPLICATE_COLUMNS)
+    save_parquet(out_path, out)
+    return out

@@ -128,3 +128,25 @@ def test_replicate_matrix_and_setting_difference():
     # a setting missing from the sweep table: both count as one run with the rows' FIDs
     d = P.setting_difference(sweeps, reps, "s", ("x", "z"), (5.0, 9.0))
     assert d.method == P.MARGIN and d.mean == -4.0
+
+
+def test_gather_replicates(tmp_path):
+    paths = []
+    for setting, f in (("x", 5.0), ("y", 4.0)):
+        frame = pd.DataFrame(
+            {"seed": [0, 0, 1, 1], "replicate": [0, 1, 0, 1], "fid": [f, f + 1, f + 2, f + 3]}
+        )
+        paths.append(tmp_path / f"{setting}_bootstrap.parquet")
+        frame.to_parquet(paths[-1])
+    out = P.gather_replicates(paths, "s", ["x", "y"], tmp_path / "s_bootstrap.parquet")
+    back = pd.read_parquet(tmp_path / "s_bootstrap.parquet")
+    assert list(back.columns) == P.REPLICATE_COLUMNS and len(back) == 8
+    pd.testing.assert_frame_equal(back, out, check_dtype=False)
+    assert P.replicate_matrix(back, "s", "y").loc[1, 1] == 7.0
+    other = pd.DataFrame({"seed": [0, 0], "replicate": [0, 5], "fid": [1.0, 2.0]})
+    other.to_parquet(tmp_path / "z.parquet")
+    with pytest.raises(ValueError, match="other replicate ids"):
+        P.gather_replicates([paths[0], tmp_path / "z.parquet"], "s", ["x", "z"], tmp_path / "o")
+    other.drop(columns="fid").to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="lacks columns"):
+        P.gather_replicates([tmp_path / "bad.parquet"], "s", ["b"], tmp_path / "o")
