@@ -46,8 +46,9 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Part, str]:
     statement="Swapping in a smaller model for stage 1 costs little; for stage 2, a lot.",
     criterion="Tab. 1, per tau: cost1 = FID(small, large) - FID(large, large), cost2 = FID(large, "
     "small) - FID(large, large); cost2 - cost1 = FID(large, small) - FID(small, large), paired "
-    f"(shared noise). Reproduced if cost2 - cost1 > 0 {BEYOND_NOISE}, at every tau; not reproduced if "
-    f"cost2 - cost1 < 0 beyond the noise at any tau; else inconclusive. {PAIRED_CHANGE}",
+    "(shared noise). Reproduced if cost2 - cost1 > 0 beyond the noise at every tau; not "
+    "reproduced if cost2 - cost1 < 0 beyond the noise at any tau; else inconclusive; "
+    f"{BEYOND_NOISE}. {PAIRED_CHANGE}",
     source="Tab. 1",
     inputs=("table1", "sweeps", "replicates"),
 )
