@@ -21,8 +21,11 @@ Two sources of models:
   latents and the reference is an independent float32 sample set (seed + 1). This checks
   that bf16 does not move the sample distribution, not image quality.
 
-Runs in the same process, alternation-free (one set each; the rates are indicative). On a
-CPU without bf16 matmul units autocast is mostly slower.
+Both precisions run in the same process, alternately (``--repeats`` rounds after a warm-up
+round, median); images/s
+include loading the models and, from a run, decoding (the sampling alone:
+``benchmarks/sampler_bench.py --precision``). On a CPU without bf16 matmul units autocast is
+mostly slower.
 
     nice .venv/bin/python benchmarks/precision_bench.py --results results/default
     nice .venv/bin/python benchmarks/precision_bench.py --random-weights --samples 600
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -68,6 +72,22 @@ def paired_fid_replicates(
     return pd.DataFrame({k: [frechet(f[i], mu, sigma) for i in idx] for k, f in feats.items()}).T
 
 
+def alternate(draw, samples: int, repeats: int) -> tuple[dict, dict]:
+    """``draw(precision)`` for fp32 and bf16 alternately, ``repeats`` rounds after one
+    warm-up round (kernel set-up, first touch), so that load drift hits both alike: (the
+    first timed output per precision, median images/s per precision)."""
+    for precision in PRECISIONS:
+        draw(precision)
+    out, times = {}, {p: [] for p in PRECISIONS}
+    for _ in range(repeats):
+        for precision in PRECISIONS:
+            t0 = time.perf_counter()
+            result = draw(precision)
+            times[precision].append(time.perf_counter() - t0)
+            out.setdefault(precision, result)
+    return out, {p: samples / statistics.median(t) for p, t in times.items()}
+
+
 def _setting(conf: dict, name: str):
     kind, key = name.split("/", 1)
     sweep = get_sweep(kind, conf["sweeps"])
@@ -102,17 +122,21 @@ def _from_run(args, conf, sweep, setting) -> tuple[dict, dict, np.ndarray, np.nd
                              "--random-weights")  # fmt: skip
     ref = load_reference_statistics(ev / "reference.safetensors")
     extractor = conf.get("evaluation", {}).get("feature_extractor", "navref-feature-net")
-    feats, rate = {}, {}
-    for precision in PRECISIONS:
-        lat = LatentSpace.load(args.results / "latents" / space, device=args.device,
-                               precision=precision)  # fmt: skip
-        t0 = time.perf_counter()
-        images, _, _ = sample_set(
-            sweep, setting, model_dirs, lat, args.samples, args.seed, args.device,
+    spaces = {
+        p: LatentSpace.load(args.results / "latents" / space, device=args.device, precision=p)
+        for p in PRECISIONS
+    }
+
+    def draw(precision: str) -> np.ndarray:
+        return sample_set(
+            sweep, setting, model_dirs, spaces[precision], args.samples, args.seed, args.device,
             batch_size=args.batch, precision=precision,
-        )  # fmt: skip
-        rate[precision] = args.samples / (time.perf_counter() - t0)
-        out = extract_features(images, extractor, ev / "feature_net.safetensors",
+        )[0]  # fmt: skip
+
+    images, rate = alternate(draw, args.samples, args.repeats)
+    feats = {}
+    for precision, imgs in images.items():
+        out = extract_features(imgs, extractor, ev / "feature_net.safetensors",
                                device=args.device)  # fmt: skip
         feats[precision] = out[ref["layers"]["fid"]].numpy().astype(np.float64)
     return feats, rate, np.asarray(ref["mu"], np.float64), np.asarray(ref["sigma"], np.float64)
@@ -142,19 +166,17 @@ def _random_weights(args, conf, sweep, setting) -> tuple[dict, dict, np.ndarray,
     provider, grid = sweep.velocity(setting, models, k), sweep.grid(setting)
     labels = balanced_labels(args.samples, k)
 
-    def draw(seed: int, precision: str) -> tuple[np.ndarray, float]:
-        out, t0 = [], time.perf_counter()
+    def draw(precision: str, seed: int = args.seed) -> np.ndarray:
+        out = []
         for start in range(0, args.samples, args.batch):
             stop = min(start + args.batch, args.samples)
             noise = make_noise((stop - start, channels, side, side), seed, start)
             with torch.no_grad(), autocast("cpu", precision):
                 out.append(sample(provider, grid, noise, labels[start:stop]).flatten(1))
-        return torch.cat(out).double().numpy(), args.samples / (time.perf_counter() - t0)
+        return torch.cat(out).double().numpy()
 
-    feats, rate = {}, {}
-    for precision in PRECISIONS:
-        feats[precision], rate[precision] = draw(args.seed, precision)
-    ref, _ = draw(args.seed + 1, "fp32")
+    feats, rate = alternate(draw, args.samples, args.repeats)
+    ref = draw("fp32", args.seed + 1)
     return feats, rate, ref.mean(0), np.cov(ref, rowvar=False)
 
 
@@ -168,6 +190,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--replicates", type=int, default=200, help="paired bootstrap draws")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=2, help="timed rounds per precision")
     p.add_argument("--num-classes", type=int, default=10, help="with --random-weights")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -18,7 +18,8 @@ the FLOPs of one forward counted from the architecture (:func:`forward_flops`: m
 convolution and attention, 2 FLOPs per multiply-add), the GFLOP/s the sampler reaches and
 its ratio to the matmul's ("matmul-bound ratio": 1 = the sampler runs at the speed of a bare
 matmul of its width). ``--precision bf16`` runs all three under bf16 autocast
-(:mod:`navref.precision`). Pairs are alternated so that load drift hits both alike; no timed
+(:mod:`navref.precision`); the last line times the sampler in the other precision,
+alternated with this one, and prints images/s bf16 / fp32. Pairs are alternated so that load drift hits both alike; no timed
 asserts, only ratios measured in the same process.
 
     nice .venv/bin/python benchmarks/sampler_bench.py --threads 1
@@ -234,6 +235,18 @@ def main() -> None:
     print(
         f"sampler only  : {t_noop / (len(grid) - 1) * 1e6:8.1f} us per step with a no-op model "
         f"({100.0 * t_noop / t_bare:.2f} % of the bare forwards)"
+    )
+    other = "bf16" if args.precision == "fp32" else "fp32"
+
+    def sampler_other() -> None:
+        with torch.no_grad(), autocast(device, other):
+            sample(provider, grid, noise, y)
+
+    t_this, t_other = (statistics.median(t) for t in _time_pair(sampler, sampler_other, device,
+                                                                args.repeats))  # fmt: skip
+    print(
+        f"{other} sampler  : {t_other:8.3f} s  {batch / t_other:10.1f} images/s; images/s bf16 / "
+        f"fp32 {(t_other / t_this) ** (1 if other == 'fp32' else -1):.3f} (alternated)"
     )
 
 
