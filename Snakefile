@@ -21,6 +21,7 @@ include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/sweeps.smk"
 include: "rules/evaluation.smk"
+include: "rules/paired.smk"
 include: "rules/report.smk"
 include: "rules/targets.smk"
 

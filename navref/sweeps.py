@@ -197,8 +197,15 @@ class Sweep:
 
         return ModelVelocity(models[setting["model"]], num_classes, mode="cond")
 
-    def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
-        """Our table beside the paper's, from ``results/<run_name>/metrics/sweeps.parquet``."""
+    def table(
+        self,
+        sweeps: pd.DataFrame,
+        tau_map: Mapping[float, float],
+        replicates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Our table beside the paper's, from ``results/<run_name>/metrics/sweeps.parquet``, with each
+        row's paired FID difference to the table's reference setting (bootstrap from
+        ``replicates`` when given; :mod:`navref.report.tables`)."""
         raise NotImplementedError
 
     def paper_rows(self) -> pd.DataFrame:
@@ -280,10 +287,15 @@ class StageSwap(Sweep):
         second = ModelVelocity(models[setting["stage2"]], num_classes, mode="cond")
         return switch_at(float(setting["tau"]), first, second)
 
-    def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
+    def table(
+        self,
+        sweeps: pd.DataFrame,
+        tau_map: Mapping[float, float],
+        replicates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         from navref.report.tables import SIZE_ORDER, table1
 
-        return table1(sweeps, SIZE_ORDER, tau_map)
+        return table1(sweeps, SIZE_ORDER, tau_map, replicates)
 
     def paper_rows(self) -> pd.DataFrame:
         from navref.report.paper import table1
@@ -327,10 +339,15 @@ class TimestepShift(Sweep):
             )
         return info
 
-    def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
+    def table(
+        self,
+        sweeps: pd.DataFrame,
+        tau_map: Mapping[float, float],
+        replicates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         from navref.report.tables import table2
 
-        return table2(sweeps)
+        return table2(sweeps, replicates)
 
     def paper_rows(self) -> pd.DataFrame:
         from navref.report.paper import table2
@@ -403,10 +420,15 @@ class CfgInterval(Sweep):
             cfg_interval=tuple(setting["interval"]),
         )
 
-    def table(self, sweeps: pd.DataFrame, tau_map: Mapping[float, float]) -> pd.DataFrame:
+    def table(
+        self,
+        sweeps: pd.DataFrame,
+        tau_map: Mapping[float, float],
+        replicates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         from navref.report.tables import table3
 
-        return table3(sweeps)
+        return table3(sweeps, replicates)
 
     def paper_rows(self) -> pd.DataFrame:
         from navref.report.paper import table3

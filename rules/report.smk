@@ -8,6 +8,7 @@ rule report_sweep_table:
     input:
         sweeps=lambda w: f"{RESULTS}/metrics/{table_sweep(w.table)}.parquet",
         split_times=lambda w: split_time_file(report_settings()["probe_space"]),
+        replicates=lambda w: replicate_files([table_sweep(w.table)]),
     output:
         html=report(
             f"{RESULTS}/tables/{{table}}.html",
@@ -295,6 +296,7 @@ rule report_claims:
         table2=f"{RESULTS}/tables/table2.parquet",
         table3=f"{RESULTS}/tables/table3.parquet",
         sweeps=f"{RESULTS}/metrics/sweeps.parquet",
+        replicates=lambda w: replicate_files(),
     output:
         md=f"{RESULTS}/claims.md",
         parquet=f"{RESULTS}/claims.parquet",

@@ -11,4 +11,5 @@ with rule_context(sm):
         sm.input.split_times,
         dict(sm.output.items()),
         sm.params.settings,
+        next(iter(sm.input.replicates), None),  # absent until the evaluation resamples
     )

@@ -68,15 +68,18 @@ def build_sweep_table(
     split_paths: str | Path | list,
     out: Mapping[str, str],
     settings: Mapping[str, Any],
+    replicates_path: str | Path | None = None,
 ) -> None:
     """One sweep's table (Tab. 1, 2 or 3 beside the paper's numbers) from that sweep's
-    metrics (``results/<run>/metrics/<sweep>.parquet``): ``out["parquet"]``, ``out["md"]``,
-    ``out["tex"]`` (:func:`navref.report.tables.write_table`, one stem) and ``out["html"]``
-    (the readable frame, for the report). Stage-swap taus map to the paper's through the split
+    metrics (``results/<run>/metrics/<sweep>.parquet``) and, when given, its bootstrap
+    replicates (``<sweep>_bootstrap.parquet``, for the paired CIs): ``out["parquet"]``,
+    ``out["md"]``, ``out["tex"]`` (:func:`navref.report.tables.write_table`, one stem) and
+    ``out["html"]`` (the readable frame, for the report). Stage-swap taus map to the paper's through the split
     time of ``settings["probe_space"]`` (:func:`tau_map_from`)."""
     sweep = sweep_of_table(table_name)
     tau_map = tau_map_from(settings, SplitTimes.read(split_paths)) if settings else {}
-    frame = sweep.table(pd.read_parquet(sweeps_path), tau_map)
+    replicates = pd.read_parquet(replicates_path) if replicates_path else None
+    frame = sweep.table(pd.read_parquet(sweeps_path), tau_map, replicates)
     T.write_table(frame, _stem(out["md"]))
     title = f"{table_name.replace('table', 'Table ')}: {sweep.kind.replace('_', ' ')}"
     write_html(out["html"], title, [("", T.display_frame(frame))])
@@ -215,11 +218,14 @@ def build_claims(
     inputs: Mapping[str, str], settings: Mapping[str, Any], md_path, parquet_path
 ) -> list[dict]:
     """The claims of the paper, each with its criterion, numbers and verdict, judged on
-    the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them and on the
-    per-seed sweep table (paired comparisons)."""
+    the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them, on the
+    per-seed sweep table and on the sweeps' bootstrap replicates (``inputs["replicates"]``:
+    one path or a list, one file per sweep; paired comparisons)."""
     from navref.report import claims as claims_mod  # scipy.stats (~1 s): this rule only
 
-    read = {k: pd.read_parquet(v) for k, v in inputs.items()}
+    replicates = inputs.get("replicates", [])
+    paths = [replicates] if isinstance(replicates, str | Path) else list(replicates)
+    read = {k: pd.read_parquet(v) for k, v in inputs.items() if k != "replicates"}
     records = claims_mod.evaluate_claims(
         split_times=read.get("split_times"),
         synthetic=read.get("synthetic"),
@@ -232,6 +238,7 @@ def build_claims(
         table2=read.get("table2"),
         table3=read.get("table3"),
         sweeps=read.get("sweeps"),
+        replicates=pd.concat([pd.read_parquet(p) for p in paths]) if paths else None,
         size_order=SIZE_ORDER,
         model_space=settings["probe_space"],
         semantic_space=settings.get("semantic_space"),

@@ -13,6 +13,15 @@ nn1_dist, nn1_dist_std`` (``kid`` is the mean over seeds of each run's ``kid_mea
 ``_std`` columns are the spread over seeds), ``n_seeds``, ``seeds`` (e.g. "0,1,2"),
 ``num_samples`` (samples per run; the smallest when runs differ) and ``setting``.
 
+Paired differences (issue 15, item 1): every row also shows FID(row) - FID(reference) with
+its 95 % interval (:mod:`navref.report.paired`), the reference being Tab. 1: the (large,
+large) pair at the same tau, Tab. 2: uniform (s = 1), Tab. 3: no guidance. Columns ``vs``
+(the reference, "reference" on its own row), ``fid_diff``, ``fid_diff_low``,
+``fid_diff_high`` and ``fid_diff_by`` (the method: paired bootstrap from the replicates
+``sweep, setting, seed, replicate, fid`` when given, else paired t over >= 2 seeds, else one
+run without an interval). All settings of one seed share their noise, so the difference's
+interval is narrower than the seed spreads ``fid_std`` suggest.
+
 Time convention: t in [0, 1], t = 0 noise, t = 1 data.
 """
 
@@ -29,6 +38,7 @@ import pandas as pd
 from navref.io import atomic_path, save_parquet
 from navref.models.sizes import DIT_SIZES
 from navref.report import paper
+from navref.report.paired import BOOTSTRAP, MARGIN, NONE, PAIRED_T, setting_difference
 
 __all__ = [
     "METRICS",
@@ -60,6 +70,11 @@ METRICS = {
 #: Model size names, smallest first (Tab. 1 maps the smallest to the paper's Base, the
 #: largest to XL).
 SIZE_ORDER = [*DIT_SIZES, "custom"]
+
+#: the paired-difference columns, after ``paper_gfid``
+PAIRED_COLUMNS = ["vs", "fid_diff", "fid_diff_low", "fid_diff_high", "fid_diff_by"]
+#: how a method of :mod:`navref.report.paired` reads in a table's ``fid_diff_by``
+_BY = {BOOTSTRAP: BOOTSTRAP, PAIRED_T: PAIRED_T, MARGIN: "one run, no interval", NONE: "—"}
 
 _ROLE_ORDER = [("large", "large"), ("small", "large"), ("large", "small"), ("small", "small")]
 _PAPER_NAME = {v: k for k, v in paper.ROLE_OF.items()}  # "small" -> "Base", "large" -> "XL"
@@ -147,11 +162,44 @@ def _order_columns(frame: pd.DataFrame, first: Sequence[str]) -> pd.DataFrame:
     for dst in METRICS.values():
         metric_cols += [dst, f"{dst}_std"]
         if dst == "fid":
-            metric_cols.append("paper_gfid")
+            metric_cols += ["paper_gfid", *PAIRED_COLUMNS]
     tail = ["n_seeds", "seeds", "num_samples", "setting"]
     cols = [*first, *metric_cols, *tail]
     rest = [c for c in frame.columns if c not in cols]
     return frame[[c for c in cols if c in frame.columns] + rest].reset_index(drop=True)
+
+
+def paired_columns(
+    agg: pd.DataFrame,
+    rows: pd.DataFrame,
+    refs: Sequence[str | None],
+    label: str,
+    replicates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """``agg`` with ``PAIRED_COLUMNS`` (module docstring): per row, FID(row) - FID(its
+    reference setting ``refs[i]``, None for none), from the per-seed ``rows`` of one sweep and
+    the bootstrap ``replicates`` (:func:`navref.report.paired.setting_difference`); ``label``
+    names the reference in ``vs``."""
+    sweep = str(rows["sweep"].iloc[0])
+    fid = dict(zip(agg["setting"], agg["fid"], strict=True))
+    out = []
+    for setting, ref in zip(agg["setting"], refs, strict=True):
+        if ref is None or ref == setting:
+            vs = "reference" if ref == setting else "—"
+            out.append({"vs": vs, "fid_diff": math.nan, "fid_diff_low": math.nan,
+                        "fid_diff_high": math.nan, "fid_diff_by": "—"})  # fmt: skip
+            continue
+        d = setting_difference(rows, replicates, sweep, (setting, ref), (fid[setting], fid[ref]))
+        out.append(
+            {"vs": label, "fid_diff": d.mean, "fid_diff_low": d.low, "fid_diff_high": d.high,
+             "fid_diff_by": _BY[d.method]}
+        )  # fmt: skip
+    return agg.assign(**pd.DataFrame(out, index=agg.index))
+
+
+def _reference_of(agg: pd.DataFrame, mask: pd.Series) -> str | None:
+    hit = agg.loc[mask, "setting"]
+    return str(hit.iloc[0]) if len(hit) else None
 
 
 # ----------------------------------------------------------------------------- Tab. 1
@@ -185,6 +233,7 @@ def table1(
     sweeps: pd.DataFrame,
     size_order: Sequence[str],
     tau_map: Mapping[float, float] | None = None,
+    replicates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Tab. 1, stage swap: model ``stage1`` on [0, tau], ``stage2`` on [tau, 1].
 
@@ -196,8 +245,9 @@ def table1(
     split 0.1; s2.0 -> 0.2); ``paper_tau`` shows the pairing; without a map a paper row
     matches only the same tau. Columns: ``tau, paper_tau, stage1, stage2,
     stage1_size, stage2_size, stage1_role, stage2_role, paper_stage1, paper_stage2``, the
-    seed aggregate (module docstring) and ``paper_gfid``. Sorted by tau, then the paper's
-    row order.
+    seed aggregate (module docstring), ``paper_gfid`` and the paired difference to the
+    (large, large) pair of the same tau (``PAIRED_COLUMNS``; ``replicates``: the bootstrap
+    replicates, optional). Sorted by tau, then the paper's row order.
     """
     cols = ["tau", "stage1", "stage2", "stage1_size", "stage2_size"]
     rows = _select(sweeps, "stage_swap", cols)
@@ -227,6 +277,9 @@ def table1(
         ]
         gfid.append(float(hit["gfid"].iloc[0]) if len(hit) else math.nan)
     agg["paper_gfid"] = gfid
+    large = (agg["stage1_role"] == "large") & (agg["stage2_role"] == "large")
+    refs = [_reference_of(agg, large & np.isclose(agg["tau"], t)) for t in agg["tau"]]
+    agg = paired_columns(agg, rows, refs, "(large, large), same tau", replicates)
     rank = {k: i for i, k in enumerate(_ROLE_ORDER)}
     agg["_r"] = [
         rank.get((a, b), len(rank))
@@ -251,11 +304,12 @@ def table1(
 # ----------------------------------------------------------------------------- Tab. 2
 
 
-def table2(sweeps: pd.DataFrame) -> pd.DataFrame:
+def table2(sweeps: pd.DataFrame, replicates: pd.DataFrame | None = None) -> pd.DataFrame:
     """Tab. 2, timestep shift t_m = s t_n / (1 + (s - 1) t_n): columns ``shift`` (s),
     ``steps``, ``split_time``, ``share_below_split`` (ours: share of steps with t below our
     split time), ``paper_share_below_0.2`` (the paper's share below t = 0.2), the seed
-    aggregate and ``paper_gfid`` (matched on s). Sorted by s decreasing, as in the paper."""
+    aggregate, ``paper_gfid`` (matched on s) and the paired difference to uniform, s = 1
+    (``PAIRED_COLUMNS``; ``replicates`` optional). Sorted by s decreasing, as in the paper."""
     cols = ["shift", "steps", "share_below_split", "split_time"]
     rows = _select(sweeps, "timestep_shift", cols)
     rows["shift"] = _num(rows["shift"])
@@ -271,6 +325,8 @@ def table2(sweeps: pd.DataFrame) -> pd.DataFrame:
 
     agg["paper_share_below_0.2"] = [match(s, "share_below_0.2") for s in agg["shift"]]
     agg["paper_gfid"] = [match(s, "gfid") for s in agg["shift"]]
+    uniform = _reference_of(agg, np.isclose(agg["shift"].astype(float), 1.0))
+    agg = paired_columns(agg, rows, [uniform] * len(agg), "s = 1 (uniform)", replicates)
     agg = agg.sort_values("shift", ascending=False)
     first = ["shift", "steps", "split_time", "share_below_split", "paper_share_below_0.2"]
     return _order_columns(agg, first)
@@ -287,11 +343,12 @@ def _group(a: float, b: float) -> str:
     return "wider"
 
 
-def table3(sweeps: pd.DataFrame) -> pd.DataFrame:
+def table3(sweeps: pd.DataFrame, replicates: pd.DataFrame | None = None) -> pd.DataFrame:
     """Tab. 3, CFG applied only for t in [cfg_a, cfg_b]: columns ``interval`` ("[a, b]" or
     "none" when both are NaN/None, i.e. no CFG), ``cfg_a``, ``cfg_b``, ``cfg_scale``,
     ``group`` ("none" / "width 0.1" / "wider"), the seed aggregate and ``paper_gfid``
-    (matched on (a, b) among the paper's rows whose label is known). Sorted: no CFG, then the
+    (matched on (a, b) among the paper's rows whose label is known) and the paired difference
+    to no guidance (``PAIRED_COLUMNS``; ``replicates`` optional). Sorted: no CFG, then the
     width-0.1 intervals by a, then the wider ones by (a, b)."""
     cols = ["cfg_a", "cfg_b", "cfg_scale"]
     rows = _select(sweeps, "cfg_interval", cols)
@@ -323,6 +380,8 @@ def table3(sweeps: pd.DataFrame) -> pd.DataFrame:
             ]
         gfid.append(float(hit["gfid"].iloc[0]) if len(hit) else math.nan)
     agg["paper_gfid"] = gfid
+    none = _reference_of(agg, agg["interval"] == "none")
+    agg = paired_columns(agg, rows, [none] * len(agg), "no CFG", replicates)
     agg["_g"] = agg["group"].map({"none": 0, "width 0.1": 1, "wider": 2})
     agg = agg.sort_values(["_g", "cfg_a", "cfg_b"], na_position="first").drop(columns="_g")
     return _order_columns(agg, ["interval", "cfg_a", "cfg_b", "cfg_scale", "group"])
@@ -365,13 +424,29 @@ def _fmt(x: object, digits: int = 4) -> str:
     return str(x)
 
 
+def _with_interval(frame: pd.DataFrame, c: str) -> list[str]:
+    """Column ``c`` as "m [low, high]" (just m where the interval is NaN)."""
+    vals = []
+    for m, lo, hi in zip(frame[c], frame[f"{c}_low"], frame[f"{c}_high"], strict=True):
+        ms = _fmt(m)
+        if ms != "—" and np.isfinite(lo) and np.isfinite(hi):
+            ms += f" [{_fmt(lo)}, {_fmt(hi)}]"
+        vals.append(ms)
+    return vals
+
+
 def display_frame(frame: pd.DataFrame, pm: str = " ± ") -> pd.DataFrame:
     """A string copy of ``frame`` for reading: each column ``c`` that has a ``c_std`` column
-    becomes "mean ± std" (just the mean when the std is NaN) and ``c_std`` is dropped; floats
-    get 4 significant digits, NaN shows as "—"."""
+    becomes "mean ± std" (just the mean when the std is NaN) and ``c_std`` is dropped; one
+    with ``c_low`` and ``c_high`` columns becomes "m [low, high]" and those are dropped;
+    floats get 4 significant digits, NaN shows as "—"."""
     out = {}
+    derived = {f"{c}{tail}" for c in frame.columns for tail in ("_std", "_low", "_high")}
     for c in frame.columns:
-        if c.endswith("_std") and c[: -len("_std")] in frame.columns:
+        if c in derived:
+            continue
+        if f"{c}_low" in frame.columns and f"{c}_high" in frame.columns:
+            out[c] = _with_interval(frame, c)
             continue
         std_col = f"{c}_std"
         if std_col in frame.columns:

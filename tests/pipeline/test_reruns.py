@@ -102,6 +102,7 @@ def test_one_models_lr_reruns_that_model_and_its_sweeps(done):
     want |= LOSS_FIGURES
     # small samples only in the stage swap (tiny -> small): one set, its metrics, Table 1
     want |= {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     want |= {"report_sweep_table": 1}
     assert _plan(done, change) == {**want, **REPORT}
 
@@ -114,6 +115,7 @@ def test_one_cfg_interval_adds_one_sample_set_and_table3(done):
         c["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
 
     want = {"sample_sweep": 2, "evaluate_samples": 2, "sweep_metrics": 1, "sweep_tables": 1}
+    want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     assert _plan(done, change) == {**want, "report_sweep_table": 1, **REPORT}
 
 
@@ -136,6 +138,7 @@ def test_a_setting_at_an_existing_branch_step_adds_only_its_sample_set(done_bran
         c["sweeps"]["stage_swap"]["pairs"].append(["tiny", "tiny2"])
 
     want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     assert _plan(done_branching, change) == {**want, "report_sweep_table": 1, **REPORT}
 
 
@@ -157,7 +160,8 @@ def test_table3_from_scratch_runs_only_what_table3_needs(tmp_path, smoke_config)
         "prepare_dataset": 1, "train_vae": 1, "encode_latents": 1, "oracle_objective": 2,
         "oracle_split_time": 1, "train_model": 1, "train_feature_net": 1,
         "reference_stats": 1, "memorization_train": 1, "sample_sweep": 2,
-        "evaluate_samples": 2, "sweep_metrics": 1, "report_sweep_table": 1, "table3": 1,
+        "evaluate_samples": 2, "sweep_metrics": 1, "paired_replicates": 1,
+        "report_sweep_table": 1, "table3": 1,
     }  # fmt: skip
     assert _plan_fresh(tmp_path, smoke_config, "table3") == want
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from navref.report import paper
 from navref.report.claims.registry import claim
-from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, best, fid_difference
+from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, best
 from navref.report.claims.verdict import (
     Outcome,
     Part,
@@ -44,10 +44,10 @@ def _paper_interval_text() -> str:
     )
 
 
-def _best_vsbest(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str, sweeps):
+def _best_vsbest(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str, runs: Runs):
     """Whether the best interval of ``a`` has a lower FID than the best of ``b`` (paired)."""
     ba, bb = best(a), best(b)
-    d = fid_difference(ba, bb, sweeps, "cfg_interval")
+    d = runs.diff(ba, bb)
     txt = (
         f"{a_name} [{ba['cfg_a']:g}, {ba['cfg_b']:g}] FID {fmt(ba['fid'])}, {b_name} "
         f"[{bb['cfg_a']:g}, {bb['cfg_b']:g}] FID {fmt(bb['fid'])} ({d.text})"
@@ -55,7 +55,7 @@ def _best_vsbest(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str, swe
     return d.part(lower=True), txt
 
 
-def _transition_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]:
+def _transition_part(f: pd.DataFrame, w: float, ts: float, runs: Runs) -> tuple[Part, str]:
     """Claim 7 (i): the best short interval lies at the transition."""
     short = f[np.isclose(f["w"], w)]
     if len(short) < 3:
@@ -64,26 +64,24 @@ def _transition_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part
     tr, other = short[(mid - ts).abs() <= w + 1e-9], short[(mid - ts).abs() > w + 1e-9]
     if tr.empty or other.empty:
         return None, "no short interval on one side of the transition test"
-    return _best_vsbest(
-        tr, other, "best short interval at the transition", "best elsewhere", sweeps
-    )
+    return _best_vsbest(tr, other, "best short interval at the transition", "best elsewhere", runs)
 
 
-def _wide_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]:
+def _wide_part(f: pd.DataFrame, w: float, ts: float, runs: Runs) -> tuple[Part, str]:
     """Claim 7 (ii): the best wide interval excluding the start beats the best one from 0."""
     wide = f[f["w"] > w + 1e-9]
     late = wide[(wide["cfg_a"] > 1e-9) & (wide["cfg_a"] <= ts + w + 1e-9)]
     zero = wide[np.isclose(wide["cfg_a"], 0.0)]
     if late.empty or zero.empty:
         return None, "no wide interval [0, b] or [a, b] with 0 < a <= t_s + w"
-    return _best_vsbest(late, zero, "best wide", "best from 0", sweeps)
+    return _best_vsbest(late, zero, "best wide", "best from 0", runs)
 
 
 @claim(
     7,
     statement="CFG on a short interval helps most at the navigation/refinement transition; wide "
     "intervals are better when they exclude the very start.",
-    criterion="Tab. 3, FID differences paired by seed. Short = the narrowest interval width w "
+    criterion="Tab. 3, FID differences paired (shared noise). Short = the narrowest interval width w "
     "present (>= 3 intervals); transition = short intervals with |midpoint - t_s| <= w. (i) the "
     "best transition interval is below the best other short interval beyond the noise (fails "
     "if above beyond it). (ii) wide = width > w: the best wide interval [a, b] with 0 < a <= "
@@ -94,13 +92,16 @@ def _wide_part(f: pd.DataFrame, w: float, ts: float, sweeps) -> tuple[Part, str]
     "that neither config nor the paper's labelled Tab. 3 contains, so (ii) could never pass "
     "(also changed after that verdict had been seen).",
     source="Tab. 3",
-    inputs=("table3", "model_split", "sweeps"),
+    inputs=("table3", "model_split", "sweeps", "replicates"),
 )
 def claim7(
-    tab3: pd.DataFrame | None, split_t: Splits, sweeps: pd.DataFrame | None = None
+    tab3: pd.DataFrame | None,
+    split_t: Splits,
+    sweeps: pd.DataFrame | None = None,
+    replicates: pd.DataFrame | None = None,
 ) -> Outcome:
     """Claim 7; ``tab3`` is Tab. 3 (:func:`navref.report.tables.table3`), ``sweeps`` the
-    per-seed sweep table."""
+    per-seed sweep table, ``replicates`` the bootstrap replicates (:mod:`.sweeps`)."""
     bad = missing_input(tab3, ["cfg_a", "cfg_b", "fid"], "table 3")
     if bad:
         return bad
@@ -112,8 +113,9 @@ def claim7(
     if f.empty:
         return undecided("no CFG intervals in the sweep")
     w = float(f["w"].min())
-    part_i, txt_i = _transition_part(f, w, ts, sweeps)
-    part_ii, txt_ii = _wide_part(f, w, ts, sweeps)
+    runs = Runs("cfg_interval", sweeps, replicates)
+    part_i, txt_i = _transition_part(f, w, ts, runs)
+    part_ii, txt_ii = _wide_part(f, w, ts, runs)
     parts, nums = [part_i, part_ii], [txt_i, txt_ii]
     if "interval" in tab3.columns:
         none = tab3[tab3["interval"] == "none"]

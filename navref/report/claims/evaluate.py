@@ -73,6 +73,7 @@ def evaluate_claims(
     table2: pd.DataFrame | None = None,
     table3: pd.DataFrame | None = None,
     sweeps: pd.DataFrame | None = None,
+    replicates: pd.DataFrame | None = None,
     size_order: Sequence[str] | None = None,
     split_t: Splits = None,
     model_space: str | None = None,
@@ -84,7 +85,8 @@ def evaluate_claims(
 
     ``table1``-``table3``: the tables of :mod:`navref.report.tables` (as ``report_tables``
     writes them); ``sweeps``: the per-seed sweep table, for the paired comparisons of claims
-    5-7 (:mod:`.paired`). ``split_t``: the split time separating navigation from refinement for the
+    5-7 (:mod:`.paired`); ``replicates``: the sweeps' bootstrap replicates (``sweep, setting,
+    seed, replicate, fid``), for the paired bootstrap of the same differences. ``split_t``: the split time separating navigation from refinement for the
     model claims (3, 4, 7, 8), one value or one per latent space; by default each space's
     split from ``split_times`` (then also recomputed at the other thresholds). Claims 4 and 7
     (no space in their tables) use the split of ``model_space`` (the space the probed /
@@ -103,6 +105,7 @@ def evaluate_claims(
         "table2": table2,
         "table3": table3,
         "sweeps": sweeps,
+        "replicates": replicates,
     }
     settings = {
         "size_order": size_order,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from navref.report.claims.registry import claim
-from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, fid_difference, row_where
+from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, row_where
 from navref.report.claims.verdict import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
@@ -23,7 +23,7 @@ from navref.report.claims.verdict import (
 )
 
 
-def _swap_costs(tau: float, g: pd.DataFrame, sweeps: pd.DataFrame | None) -> tuple[Part, str]:
+def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Part, str]:
     """Claim 5 at one tau: the cost of a small stage-2 vs a small stage-1 model."""
 
     def role(a: str, b: str) -> pd.Series | None:
@@ -33,7 +33,7 @@ def _swap_costs(tau: float, g: pd.DataFrame, sweeps: pd.DataFrame | None) -> tup
     if ll is None or sl is None or ls is None:
         return None, f"tau {tau}: missing (large, large), (small, large) or (large, small)"
     c1, c2 = sl["fid"] - ll["fid"], ls["fid"] - ll["fid"]
-    d = fid_difference(ls, sl, sweeps, "stage_swap")  # cost2 - cost1
+    d = runs.diff(ls, sl)  # cost2 - cost1
     txt = f"tau {tau}: cost stage 1 {fmt(c1)}, cost stage 2 {fmt(c2)}, cost2 - cost1 {d.text}"
     if "paper_gfid" in g.columns and np.isfinite(ll.get("paper_gfid", np.nan)):
         p1, p2 = sl["paper_gfid"] - ll["paper_gfid"], ls["paper_gfid"] - ll["paper_gfid"]
@@ -46,20 +46,26 @@ def _swap_costs(tau: float, g: pd.DataFrame, sweeps: pd.DataFrame | None) -> tup
     statement="Swapping in a smaller model for stage 1 costs little; for stage 2, a lot.",
     criterion="Tab. 1, per tau: cost1 = FID(small, large) - FID(large, large), cost2 = FID(large, "
     "small) - FID(large, large); cost2 - cost1 = FID(large, small) - FID(small, large), paired "
-    f"by seed. Reproduced if cost2 - cost1 > 0 {BEYOND_NOISE}, at every tau; not reproduced if "
-    f"cost2 - cost1 < 0 beyond the noise at any tau; else inconclusive. {PAIRED_CHANGE}",
+    "(shared noise). Reproduced if cost2 - cost1 > 0 beyond the noise at every tau; not "
+    "reproduced if cost2 - cost1 < 0 beyond the noise at any tau; else inconclusive; "
+    f"{BEYOND_NOISE}. {PAIRED_CHANGE}",
     source="Tab. 1",
-    inputs=("table1", "sweeps"),
+    inputs=("table1", "sweeps", "replicates"),
 )
-def claim5(tab1: pd.DataFrame | None, sweeps: pd.DataFrame | None = None) -> Outcome:
+def claim5(
+    tab1: pd.DataFrame | None,
+    sweeps: pd.DataFrame | None = None,
+    replicates: pd.DataFrame | None = None,
+) -> Outcome:
     """Claim 5; ``tab1`` is Tab. 1 (:func:`navref.report.tables.table1`), ``sweeps`` the
-    per-seed sweep table."""
+    per-seed sweep table, ``replicates`` the bootstrap replicates (:mod:`.sweeps`)."""
     bad = missing_input(tab1, ["tau", "stage1_role", "stage2_role", "fid"], "table 1")
     if bad:
         return bad
     parts, nums = [], []
+    runs = Runs("stage_swap", sweeps, replicates)
     for tau, g in tab1.groupby("tau", sort=True):
-        part, txt = _swap_costs(tau, g, sweeps)
+        part, txt = _swap_costs(tau, g, runs)
         parts.append(part)
         nums.append(txt)
     verdict = combine(parts)

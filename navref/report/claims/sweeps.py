@@ -4,30 +4,32 @@ Inputs: ``results/tables/table1.parquet`` (stage swap), ``table2.parquet`` (time
 ``table3.parquet`` (CFG interval), built by :mod:`navref.report.tables`: one row per setting
 (``setting``) with the seed mean ``fid`` and the paper's ``paper_gfid``; and the per-seed FIDs
 of each setting from ``results/metrics/sweeps.parquet`` (``sweep, setting, seed, fid``), for
-the paired comparisons of :mod:`.paired` (without them a table row counts as one run). The
+the paired comparisons of :mod:`.paired` (without them a table row counts as one run), and
+the bootstrap replicates of each setting from ``results/metrics/<sweep>_bootstrap.parquet``
+(``sweep, setting, seed, replicate, fid``; rule ``paired_replicates``). The
 paper's numbers quoted here come from :mod:`navref.report.paper`. Time convention: t = 0
 noise, t = 1 data.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from navref.report.claims.paired import LEVEL, SINGLE_RUN_SHARE, PairedDifference
-from navref.report.claims.paired import paired_difference as paired
+from navref.report.claims.paired import BEYOND_NOISE, PairedDifference, setting_difference
 
-#: how the criteria of claims 5-7 judge a difference of FID (see :mod:`.paired`)
-BEYOND_NOISE = (
-    f"beyond the noise = the {LEVEL:.0%} paired t interval of the per-seed differences "
-    "excludes 0 (all settings of one seed share their noise), or with a single run the "
-    f"difference exceeds {SINGLE_RUN_SHARE:.0%} of the reference setting's FID"
-)
+__all__ = ["BEYOND_NOISE", "PAIRED_CHANGE", "Runs", "best", "fid_difference", "row_where"]
+
 PAIRED_CHANGE = (
     "Changed 2026-11-29 (issue 15): was the unpaired seed spread sqrt(std_a^2 + std_b^2), which "
     "ignores the shared noise and leaves a single run (the paper's tables, configs/paper.yaml) "
     "undecidable. The change was made after the verdicts of the earlier criterion on the "
-    "default run had been seen (claim 5 not reproduced, 6 inconclusive, 7 not reproduced)."
+    "default run had been seen (claim 5 not reproduced, 6 inconclusive, 7 not reproduced). "
+    "The paired bootstrap (first in the order above) was added the same day, before any run "
+    "had bootstrap replicates; it replaces the paired t interval and the single-run margin "
+    "wherever replicates exist."
 )
 
 
@@ -37,21 +39,37 @@ def row_where(frame: pd.DataFrame, mask: pd.Series) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
-def seed_fids(row: pd.Series, sweeps: pd.DataFrame | None, sweep: str) -> pd.Series:
-    """FID per seed of the table row's setting, from the sweep table; the row's mean FID as
-    one run when the sweep table does not have it."""
-    if isinstance(sweeps, pd.DataFrame) and "setting" in row.index and len(sweeps):
-        sel = sweeps[(sweeps["sweep"] == sweep) & (sweeps["setting"].astype(str) == row["setting"])]
-        if len(sel):
-            return pd.Series(sel["fid"].astype(float).to_numpy(), index=sel["seed"].to_numpy())
-    return pd.Series([float(row["fid"])], index=[0])
-
-
 def fid_difference(
-    a: pd.Series, b: pd.Series, sweeps: pd.DataFrame | None, sweep: str
+    a: pd.Series,
+    b: pd.Series,
+    sweeps: pd.DataFrame | None,
+    sweep: str,
+    replicates: pd.DataFrame | None = None,
 ) -> PairedDifference:
-    """FID(a) - FID(b), paired by seed."""
-    return paired(seed_fids(a, sweeps, sweep), seed_fids(b, sweeps, sweep))
+    """FID(a) - FID(b) of two table rows (each with ``setting`` and the seed mean ``fid``),
+    paired: the bootstrap of the difference when ``replicates`` has both settings, else by
+    seed (:func:`navref.report.paired.setting_difference`). Without a ``setting`` column (a
+    table of single runs, e.g. the paper's) each row counts as one run."""
+    if "setting" not in a.index or "setting" not in b.index:
+        sweeps = replicates = None
+        names = ("a", "b")
+    else:
+        names = (str(a["setting"]), str(b["setting"]))
+    return setting_difference(sweeps, replicates, sweep, names, (float(a["fid"]), float(b["fid"])))
+
+
+@dataclass(frozen=True)
+class Runs:
+    """What pairs the rows of one sweep's table: the sweep's name, the per-seed sweep table
+    (``sweeps``) and the bootstrap replicates (``replicates``); either may be None."""
+
+    sweep: str
+    sweeps: pd.DataFrame | None = None
+    replicates: pd.DataFrame | None = None
+
+    def diff(self, a: pd.Series, b: pd.Series) -> PairedDifference:
+        """FID(a) - FID(b) of two rows of the sweep's table (:func:`fid_difference`)."""
+        return fid_difference(a, b, self.sweeps, self.sweep, self.replicates)
 
 
 def best(frame: pd.DataFrame, col: str = "fid") -> pd.Series:

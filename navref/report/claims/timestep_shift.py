@@ -12,7 +12,7 @@ import pandas as pd
 
 from navref.report import paper
 from navref.report.claims.registry import claim
-from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, best, fid_difference, row_where
+from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, best, row_where
 from navref.report.claims.verdict import (
     FAIL,
     PASS,
@@ -36,27 +36,27 @@ def _paper_shift_text() -> str:
     return "paper: " + ", ".join(f"{name} {ref[s]:g}" for name, s in shown)
 
 
-def _mild_part(tab2, s: pd.Series, uni: pd.Series, sweeps) -> tuple[Part, str]:
+def _mild_part(tab2, s: pd.Series, uni: pd.Series, runs: Runs) -> tuple[Part, str]:
     """Claim 6 (i): the best mild shift beats uniform."""
     mild = tab2[(s >= MILD_S[0]) & (s < MILD_S[1])]
     if mild.empty:
         return None, "no mild s in [0.5, 1)"
     top = best(mild)
-    d = fid_difference(top, uni, sweeps, "timestep_shift")
+    d = runs.diff(top, uni)
     txt = f"best mild s = {top['shift']:g}: FID {fmt(top['fid'])} ({d.text})"
     if d.part(lower=True) == PASS:
         return PASS, txt
-    others = (fid_difference(r, uni, sweeps, "timestep_shift") for _, r in mild.iterrows())
+    others = (runs.diff(r, uni) for _, r in mild.iterrows())
     if all(o.part(lower=True) == FAIL for o in others):
         return FAIL, txt
     return None, txt
 
 
-def _extreme_part(name: str, row, uni: pd.Series, sweeps) -> tuple[Part, str]:
+def _extreme_part(name: str, row, uni: pd.Series, runs: Runs) -> tuple[Part, str]:
     """Claim 6 (ii), (iii): an extreme shift is worse than uniform."""
     if row is None:
         return None, f"no extreme {name} s"
-    d = fid_difference(row, uni, sweeps, "timestep_shift")
+    d = runs.diff(row, uni)
     return d.part(lower=False), f"{name} s = {row['shift']:g}: FID {fmt(row['fid'])} ({d.text})"
 
 
@@ -64,18 +64,22 @@ def _extreme_part(name: str, row, uni: pd.Series, sweeps) -> tuple[Part, str]:
     6,
     statement="A mild shift towards early steps (s a little below 1) beats uniform; an extreme "
     "shift in either direction is worse.",
-    criterion=f"Tab. 2, FID differences to uniform (s = 1) paired by seed. (i) the best mild s "
+    criterion=f"Tab. 2, FID differences to uniform (s = 1), paired (shared noise). (i) the best mild s "
     f"in [{MILD_S[0]}, {MILD_S[1]}) (lowest mean FID) is below uniform beyond the noise; fails "
     f"if every mild s is above uniform beyond the noise. (ii) the smallest s (<= "
     f"{LOW_EXTREME_S}) and (iii) the largest s (>= {HIGH_EXTREME_S}) each are above uniform "
     "beyond the noise; fail if below beyond it. Reproduced if (i)-(iii) pass, not reproduced "
     f"if any fails, else (or settings missing) inconclusive; {BEYOND_NOISE}. {PAIRED_CHANGE}",
     source="Tab. 2",
-    inputs=("table2", "sweeps"),
+    inputs=("table2", "sweeps", "replicates"),
 )
-def claim6(tab2: pd.DataFrame | None, sweeps: pd.DataFrame | None = None) -> Outcome:
+def claim6(
+    tab2: pd.DataFrame | None,
+    sweeps: pd.DataFrame | None = None,
+    replicates: pd.DataFrame | None = None,
+) -> Outcome:
     """Claim 6; ``tab2`` is Tab. 2 (:func:`navref.report.tables.table2`), ``sweeps`` the
-    per-seed sweep table."""
+    per-seed sweep table, ``replicates`` the bootstrap replicates (:mod:`.sweeps`)."""
     bad = missing_input(tab2, ["shift", "fid"], "table 2")
     if bad:
         return bad
@@ -83,13 +87,14 @@ def claim6(tab2: pd.DataFrame | None, sweeps: pd.DataFrame | None = None) -> Out
     uni = row_where(tab2, np.isclose(s, 1.0))
     if uni is None:
         return undecided("no uniform schedule (s = 1) in the sweep")
-    part, txt = _mild_part(tab2, s, uni, sweeps)
+    runs = Runs("timestep_shift", sweeps, replicates)
+    part, txt = _mild_part(tab2, s, uni, runs)
     parts, nums = [part], [f"uniform FID {fmt(uni['fid'])}", txt]
     for name, row in (
         ("smallest", row_where(tab2, s == s.min()) if s.min() <= LOW_EXTREME_S else None),
         ("largest", row_where(tab2, s == s.max()) if s.max() >= HIGH_EXTREME_S else None),
     ):
-        part, txt = _extreme_part(name, row, uni, sweeps)
+        part, txt = _extreme_part(name, row, uni, runs)
         parts.append(part)
         nums.append(txt)
     nums.append(_paper_shift_text())

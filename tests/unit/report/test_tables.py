@@ -284,7 +284,8 @@ TABLE_COLUMNS = {
     "table3": ["interval", "cfg_a", "cfg_b", "cfg_scale", "group"],
 }  # fmt: skip
 AGGREGATE = [
-    "fid", "fid_std", "paper_gfid", "kid", "kid_std", "precision", "precision_std", "recall",
+    "fid", "fid_std", "paper_gfid", "vs", "fid_diff", "fid_diff_low", "fid_diff_high",
+    "fid_diff_by", "kid", "kid_std", "precision", "precision_std", "recall",
     "recall_std", "memorization", "memorization_std", "nn1_dist", "nn1_dist_std", "n_seeds",
     "seeds", "num_samples", "setting",
 ]  # fmt: skip
@@ -343,3 +344,67 @@ def test_tau_map_by_multiples_of_each_split():
     settings = {"probe_space": "pix", "stage_swap_taus": ["s0.5", "s1.0", 0.72]}
     got = tau_map_from({**settings, "paper_split": 0.1}, split)
     assert got == {0.18: 0.05, 0.36: 0.1, 0.72: 0.2}
+
+
+def _replicates(sweeps: pd.DataFrame, n_reps: int = 50) -> pd.DataFrame:
+    """Replicate k of every setting of a seed = its FID + a resampling effect shared by all
+    settings of that seed (spread 2) + 0.01 k for settings above FID 150."""
+    rng = np.random.default_rng(7)
+    shared = {seed: rng.normal(0, 2.0, n_reps) for seed in sweeps["seed"].unique()}
+    rows = []
+    for r in sweeps.itertuples():
+        for k in range(n_reps):
+            fid = r.fid + shared[r.seed][k] + 0.01 * k * (r.fid > 150)
+            rows.append({"sweep": r.sweep, "setting": r.setting, "seed": r.seed,
+                         "replicate": k, "fid": fid})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_paired_differences_to_each_tables_reference():
+    sweeps = _sweeps()
+    reps = _replicates(sweeps)
+    t2 = T.table2(sweeps, reps).set_index("shift")
+    assert t2.loc[1.0, "vs"] == "reference" and np.isnan(t2.loc[1.0, "fid_diff"])
+    assert (t2.drop(index=1.0)["vs"] == "s = 1 (uniform)").all()
+    assert (t2.drop(index=1.0)["fid_diff_by"] == "paired bootstrap").all()
+    # fid = 100 s + seed: the difference to s = 1 is 100 (s - 1), in both seeds
+    assert t2.loc[4.0, "fid_diff"] == pytest.approx(300.0)
+    assert t2.loc[0.5, "fid_diff"] == pytest.approx(-50.0)
+    # the interval: percentiles 2.5 / 97.5 of 0.01 k, k = 0..49 (s = 4 only; s = 1 has none)
+    lo, hi = t2.loc[4.0, ["fid_diff_low", "fid_diff_high"]]
+    assert lo == pytest.approx(300.01225) and hi == pytest.approx(300.47775)
+    assert t2.loc[0.5, "fid_diff_low"] == pytest.approx(-50.0) == t2.loc[0.5, "fid_diff_high"]
+    # without replicates: the paired t interval over the two seeds (differences constant)
+    t2t = T.table2(sweeps).set_index("shift")
+    assert t2t.loc[4.0, "fid_diff_by"] == "paired t"
+    assert t2t.loc[4.0, "fid_diff_low"] == pytest.approx(300.0)
+    one = sweeps[sweeps["seed"] == 0]
+    t2one = T.table2(one).set_index("shift")
+    assert t2one.loc[4.0, "fid_diff_by"] == "one run, no interval"
+    assert np.isnan(t2one.loc[4.0, "fid_diff_low"])
+    assert re.search(r"\| 300.0 \[300, 300.5\] +\|", T.to_markdown(T.table2(sweeps, reps)))
+
+    t1 = T.table1(sweeps, ["tiny", "small"], replicates=reps)
+    ref = t1[(t1["stage1_role"] == "large") & (t1["stage2_role"] == "large")]
+    assert (ref["vs"] == "reference").all()
+    r = t1[(t1["tau"] == 0.1) & (t1["paper_stage1"] == "Base") & (t1["paper_stage2"] == "Base")]
+    assert r["fid_diff"].item() == pytest.approx(10 * (12.45 - 2.94))
+    assert r["vs"].item() == "(large, large), same tau"
+    assert t1.loc[t1["tau"] == 0.35, "vs"].item() == "—"  # no (large, large) at tau 0.35
+
+    t3 = T.table3(sweeps, reps).set_index("interval")
+    assert t3.loc["none", "vs"] == "reference"
+    assert t3.loc["[0.1, 0.6]", "fid_diff"] == pytest.approx(10 * 0.1 + 0.6)
+    assert t3.loc["[0.1, 0.6]", "fid_diff_by"] == "paired bootstrap"
+
+
+def test_build_sweep_table_reads_replicates(tmp_path):
+    from navref.report.build import build_sweep_table
+
+    own = _sweeps()[_sweeps()["sweep"] == "timestep_shift"].reset_index(drop=True)
+    own.to_parquet(tmp_path / "sweep.parquet")
+    _replicates(own).to_parquet(tmp_path / "reps.parquet")
+    out = {k: str(tmp_path / f"table2.{k}") for k in ("md", "html")}
+    build_sweep_table("table2", tmp_path / "sweep.parquet", [], out, {}, tmp_path / "reps.parquet")
+    back = pd.read_parquet(tmp_path / "table2.parquet")
+    assert set(back["fid_diff_by"]) == {"paired bootstrap", "—"}
