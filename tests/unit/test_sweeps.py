@@ -65,7 +65,7 @@ def test_settings_take_the_schema_defaults():
 def test_default_config_job_count():
     conf = _conf(yaml.safe_load((REPO / "config.yaml").read_text())["sweeps"])
     counts = {k: len(S.get(k, conf).settings()) for k in S.KINDS}
-    assert counts == {"stage_swap": 8, "timestep_shift": 7, "cfg_interval": 15}
+    assert counts == {"stage_swap": 8, "timestep_shift": 7, "cfg_interval": 18}
 
 
 def _splits(t=0.4):
