@@ -87,7 +87,8 @@ def build_sweep_table(
     if "plot" in out:  # the table as a plot, drawn from the Parquet just written
         from navref.report import figures as F  # seaborn / matplotlib: only when drawn
 
-        F.fig_sweep_fid(pd.read_parquet(out["parquet"]), table_name, _stem(out["plot"]))
+        written = pd.read_parquet(f"{_stem(out['md'])}.parquet")
+        F.fig_sweep_fid(written, table_name, _stem(out["plot"]))
 
 
 def build_sweep_grid(
@@ -112,7 +113,8 @@ def build_sweep_grid(
         npz = load_npz(path, "sample_sweep")
         loaded[setting] = (npz["images"], npz["labels"])
     save_grid(F.sweep_sample_rows(loaded, per_class, max_cols), out["grid"], scale=2)
-    title = f"{table_name.replace('table', 'Table ')}: {sweep_of_table(table_name).kind}"
+    kind = sweep_of_table(table_name).kind.replace("_", " ")
+    title = f"{table_name.replace('table', 'Table ')}: {kind}, samples per setting"
     F.fig_sweep_samples(out["grid"], list(samples), _stem(out["figure"]), title=title)
 
 

@@ -1069,10 +1069,12 @@ def fig_sweep_fid(table: pd.DataFrame, table_name: str, stem: str | os.PathLike)
     diff = data["fid_diff"].to_numpy()
     have = np.isfinite(diff)
     dax.axhline(0.0, color="0.4", lw=0.8)
-    if have.any():
-        lo = np.nan_to_num(diff - data["fid_diff_low"].to_numpy(), nan=0.0)
-        hi = np.nan_to_num(data["fid_diff_high"].to_numpy() - diff, nan=0.0)
-        _errorbar(dax, x[have], diff[have], [lo[have], hi[have]], "diff", color=ours)
+    if have.any():  # the interval as drawn, low to high: a bootstrap percentile
+        # interval need not contain the difference of the seed means
+        low, high = data["fid_diff_low"].to_numpy(), data["fid_diff_high"].to_numpy()
+        bar = have & np.isfinite(low) & np.isfinite(high)
+        dax.vlines(x[bar], low[bar], high[bar], color=ours, lw=1.5, gid="diff interval")
+        dax.plot(x[have], diff[have], "o", color=ours, gid="diff")
         vs = [str(v) for v in table.get("vs", pd.Series(dtype=str)) if v not in ("reference", "—")]
         dax.set_title(f"vs {vs[0]} (95 % paired interval)" if vs else "", fontsize="small")
     else:
@@ -1136,7 +1138,9 @@ def fig_sweep_samples(
     centers = (np.arange(len(settings)) + 0.5) * img.shape[0] / len(settings)
     ax.set_yticks(centers, list(settings), fontsize="x-small")
     ax.tick_params(length=0)
-    ax.set_xlabel("first samples of seed 0, by class", fontsize="small")
+    ax.set_xlabel(
+        "first samples of the first seed, by class (one noise per column)", fontsize="small"
+    )
     if title:
         fig.suptitle(title, fontsize="small")
     data = pd.DataFrame({"setting": list(settings), "center": centers})

@@ -177,7 +177,7 @@ def configured_tables():
 
 def sweep_grid_samples(kind):
     """The sample file of the first configured seed of every setting of sweep ``kind``, in
-    the config's setting order (rule report_sweep_grid: one grid row per setting)."""
+    the config's setting order (one grid row per setting in report_sweep_grid)."""
     seed = conf("sweeps", "seeds")[0]
     return [
         f"{RESULTS}/samples/{kind}/{setting}/seed{seed}.npz"

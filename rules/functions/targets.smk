@@ -74,7 +74,7 @@ FIGURE_TARGETS = [
 
 def figure_targets():
     """The files of every figure target this config makes (Fig. 2-9, training curves) and
-    the sample grid of every sweep (rule report_sweep_grid)."""
+    the sample grid of every sweep (report_sweep_grid)."""
     targets = named_targets()
     sweep_grids = figure_files(*[f"{t}_samples" for t in configured_tables()])
     return [f for name in FIGURE_TARGETS for f in targets.get(name, [])] + sweep_grids

@@ -53,8 +53,8 @@ def test_table2_plot_points_labels_and_paper_axis(tmp_path):
     assert "digits classifier" in ax.get_ylabel() and "Inception" in pax.get_ylabel()
     assert "s = 1 (uniform)" in dax.get_title()
     # the interval bars: from fid_diff_low to fid_diff_high
-    segs = [c for c in dax.collections if len(getattr(c, "get_segments", list)()) == 2]
-    ys = sorted(sorted(s[:, 1]) for s in segs[0].get_segments())
+    (bars,) = [c for c in dax.collections if c.get_gid() == "diff interval"]
+    ys = sorted(sorted(s[:, 1]) for s in bars.get_segments())
     np.testing.assert_allclose(ys, [[-2.5, -1.5], [-1.8, -0.2]])
 
 
@@ -147,3 +147,27 @@ def test_grid_rows_are_settings_pixel_exact(tmp_path):
     # each label at the centre of its row of the grid (rows of 2 x (4 + 1) px, 2 px border)
     np.testing.assert_allclose(res.data["center"], [got.shape[0] / 4, 3 * got.shape[0] / 4])
     assert (tmp_path / "t3_samples.pdf").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["table1", "table2", "table3"])
+def test_build_sweep_table_draws_the_plot_from_the_written_table(tmp_path, name):
+    from test_tables import _replicates, _sweeps
+
+    from navref.report.build import build_sweep_table
+
+    kind = {"table1": "stage_swap", "table2": "timestep_shift", "table3": "cfg_interval"}[name]
+    own = _sweeps()[_sweeps()["sweep"] == kind].reset_index(drop=True)
+    own.to_parquet(tmp_path / "sweep.parquet")
+    _replicates(own).to_parquet(tmp_path / "reps.parquet")
+    out = {k: str(tmp_path / f"{name}.{k}") for k in ("md", "html")}
+    out |= {
+        "plot": str(tmp_path / f"{name}_fid.png"),
+        "plot_pdf": str(tmp_path / f"{name}_fid.pdf"),
+    }
+    build_sweep_table(name, tmp_path / "sweep.parquet", [], out, {}, tmp_path / "reps.parquet")
+    table = pd.read_parquet(tmp_path / f"{name}.parquet")
+    assert Image.open(out["plot"]).size[0] > 300 and (tmp_path / f"{name}_fid.pdf").is_file()
+    redrawn = F.fig_sweep_fid(table, name, tmp_path / "again")  # what the rule drew
+    assert len(redrawn.data) == len(table) and redrawn.data["fid"].tolist() == table["fid"].tolist()
+    have_diff = int(np.isfinite(table["fid_diff"]).sum())
+    assert have_diff > 0 and len(_gid_points(redrawn.axes[2], "diff")) == have_diff
