@@ -19,6 +19,13 @@ rule report_sweep_table:
         md=f"{RESULTS}/tables/{{table}}.md",
         parquet=f"{RESULTS}/tables/{{table}}.parquet",
         tex=f"{RESULTS}/tables/{{table}}.tex",
+        plot=report(
+            f"{RESULTS}/figures/{{table}}_fid.png",
+            caption="../report/captions/sweep_fid.rst",
+            category=REPORT_CATEGORIES["tables"],
+            labels={"table": "{table}: FID vs setting"},
+        ),
+        plot_pdf=f"{RESULTS}/figures/{{table}}_fid.pdf",
     log:
         f"{RESULTS}/logs/report_sweep_table/{{table}}.log",
     benchmark:
@@ -37,6 +44,40 @@ rule report_sweep_table:
         ),
     script:
         "../workflow_scripts/report_sweep_table.py"
+
+
+# Per sweep, the first samples of every setting (seed 0), one row per setting: what a
+# researcher looks at first. Reads only that sweep's sample files, no metric.
+
+
+rule report_sweep_grid:
+    input:
+        samples=lambda w: sweep_grid_samples(table_sweep(w.table)),
+    output:
+        grid=f"{RESULTS}/figures/{{table}}_samples_grid.png",
+        figure=report(
+            f"{RESULTS}/figures/{{table}}_samples.png",
+            caption="../report/captions/sweep_samples.rst",
+            category=REPORT_CATEGORIES["tables"],
+            labels={"table": "{table}: samples per setting"},
+        ),
+        pdf=f"{RESULTS}/figures/{{table}}_samples.pdf",
+    log:
+        f"{RESULTS}/logs/report_sweep_grid/{{table}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report_sweep_grid/{{table}}.tsv"
+    wildcard_constraints:
+        table="|".join(sweep_tables()),
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        settings=lambda w: list(sweep_settings(table_sweep(w.table))),
+    script:
+        "../workflow_scripts/report_sweep_grid.py"
 
 
 rule report_split_table:

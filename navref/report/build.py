@@ -74,7 +74,8 @@ def build_sweep_table(
     metrics (``results/<run>/metrics/<sweep>.parquet``) and, when given, its bootstrap
     replicates (``<sweep>_bootstrap.parquet``, for the paired CIs): ``out["parquet"]``,
     ``out["md"]``, ``out["tex"]`` (:func:`navref.report.tables.write_table`, one stem) and
-    ``out["html"]`` (the readable frame, for the report). Stage-swap taus map to the paper's through the split
+    ``out["html"]`` (the readable frame, for the report) and, when ``out`` has ``plot``,
+    the table as a plot (:func:`navref.report.figures.fig_sweep_fid`). Stage-swap taus map to the paper's through the split
     time of ``settings["probe_space"]`` (:func:`tau_map_from`)."""
     sweep = sweep_of_table(table_name)
     tau_map = tau_map_from(settings, SplitTimes.read(split_paths)) if settings else {}
@@ -83,6 +84,38 @@ def build_sweep_table(
     T.write_table(frame, _stem(out["md"]))
     title = f"{table_name.replace('table', 'Table ')}: {sweep.kind.replace('_', ' ')}"
     write_html(out["html"], title, [("", T.display_frame(frame))])
+    if "plot" in out:  # the table as a plot, drawn from the Parquet just written
+        from navref.report import figures as F  # seaborn / matplotlib: only when drawn
+
+        written = pd.read_parquet(f"{_stem(out['md'])}.parquet")
+        F.fig_sweep_fid(written, table_name, _stem(out["plot"]))
+
+
+def build_sweep_grid(
+    table_name: str,
+    samples: Mapping[str, str | Path],
+    out: Mapping[str, str],
+    per_class: int = 2,
+    max_cols: int = 20,
+) -> None:
+    """Rule ``report_sweep_grid``: the first samples of each setting of one sweep
+    (``samples[setting]``: a ``sample_sweep`` file, ``images`` uint8 (N, H, W, C) and
+    ``labels``; one seed) as one grid, a row per setting in the order given
+    (:func:`navref.report.figures.sweep_sample_rows`): ``out["grid"]`` the bare PNG grid
+    (:func:`navref.imgrid.save_grid`, 2x upscaled), ``out["figure"]`` (PNG, PDF beside it)
+    the grid with the setting ids as row labels."""
+    from navref.imgrid import save_grid
+    from navref.io import load_npz
+    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+
+    loaded = {}
+    for setting, path in samples.items():
+        npz = load_npz(path, "sample_sweep")
+        loaded[setting] = (npz["images"], npz["labels"])
+    save_grid(F.sweep_sample_rows(loaded, per_class, max_cols), out["grid"], scale=2)
+    kind = sweep_of_table(table_name).kind.replace("_", " ")
+    title = f"{table_name.replace('table', 'Table ')}: {kind}, samples per setting"
+    F.fig_sweep_samples(out["grid"], list(samples), _stem(out["figure"]), title=title)
 
 
 def build_split_table(split_path: str | Path, out: Mapping[str, str]) -> None:

@@ -51,6 +51,8 @@ __all__ = [
     "fig_mixed",
     "fig_mixed_grid",
     "fig_objective",
+    "fig_sweep_fid",
+    "fig_sweep_samples",
     "fig_synthetic",
     "fig_tau_grid",
     "fig_training",
@@ -58,6 +60,7 @@ __all__ = [
     "fig_unseen_grid",
     "final_checkpoints",
     "save_figure",
+    "sweep_sample_rows",
 ]
 
 TIME_LABEL = "t (0 = noise, 1 = data)"
@@ -472,6 +475,8 @@ QUANTITY_COLORS: dict[str, tuple] = {
     "NN1 = oracle top-1": sns.color_palette("colorblind")[4],
     "closer to source": sns.color_palette("colorblind")[2],
     "to source (validation)": sns.color_palette("colorblind")[2],
+    "our FID": (0.15, 0.15, 0.15),
+    "paper gFID": sns.color_palette("colorblind")[1],
 }
 _MODEL_STYLES = ["-", "--", ":", "-."]
 
@@ -976,3 +981,167 @@ def fig_training(
     axes[0].set_ylabel("training loss (MSE per dimension)")
     axes[1].set_ylabel("gradient norm (before clipping)")
     return FigureResult(save_figure(fig, stem, dpi), data, _splits_frame([]), axes)
+
+
+# ----------------------------------------------------------------------------- Tab. 1-3 as plots
+
+#: what our FID and the paper's gFID are measured with (they differ in scale: compare trends)
+FID_NOTE = "our FID: digits-classifier features; paper gFID@50K: Inception (other scale)"
+
+
+def _sweep_x_labels(table: pd.DataFrame, table_name: str) -> list[str]:
+    """One x label per row of Tab. 1 / 2 / 3 (its setting): Tab. 1 the pair at its tau,
+    Tab. 2 the shift s, Tab. 3 the CFG interval."""
+    if table_name == "table1":
+        _require(table, ["tau", "stage1", "stage2"], table_name)
+        return [f"τ={t:.3g}\n{a}→{b}" for t, a, b in zip(table["tau"], table["stage1"], table["stage2"], strict=True)]  # fmt: skip
+    if table_name == "table2":
+        _require(table, ["shift"], table_name)
+        return [f"s={float(s):.3g}" for s in table["shift"]]
+    if table_name == "table3":
+        _require(table, ["interval"], table_name)
+        return [str(i) for i in table["interval"]]
+    raise ValueError(f"fig_sweep_fid: unknown table {table_name!r}; known: table1, table2, table3")
+
+
+def _sweep_line_groups(table: pd.DataFrame, table_name: str) -> list[np.ndarray]:
+    """Row positions joined by one line: per tau in Tab. 1, all rows otherwise."""
+    if table_name == "table1":
+        return [np.flatnonzero(table["tau"].to_numpy() == t) for t in table["tau"].unique()]
+    return [np.arange(len(table))]
+
+
+def _num_col(table: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in table.columns:
+        return np.full(len(table), np.nan)
+    return pd.to_numeric(table[col], errors="coerce").to_numpy(float)
+
+
+def _errorbar(ax: Axes, x, y, yerr, gid: str, **kw) -> None:
+    """Points with error bars; the points' line has ``gid``, the caps ``gid + " bar"``."""
+    data_line, caps, _ = ax.errorbar(x, y, yerr=yerr, fmt="o", capsize=3, **kw)
+    data_line.set_gid(gid)
+    for cap in caps:
+        cap.set_gid(f"{gid} bar")
+
+
+def fig_sweep_fid(table: pd.DataFrame, table_name: str, stem: str | os.PathLike) -> FigureResult:
+    """Tab. 1, 2 or 3 (``table_name``) as a plot, from the table ``report_sweep_table``
+    writes (:mod:`navref.report.tables`): x is the setting (Tab. 1: the (stage1, stage2)
+    pair at each tau, one line per tau; Tab. 2: the shift s; Tab. 3: the CFG interval), in
+    the table's order.
+
+    Left panel: our FID (mean over seeds, bars ± ``fid_std``, the seed spread, where finite)
+    and, on a second y axis, the paper's gFID (``paper_gfid``; left out where the column is
+    missing or all NaN). Right panel: the paired difference FID(row) - FID(reference)
+    (``fid_diff`` with its 95 % interval ``fid_diff_low`` / ``fid_diff_high``; the
+    reference named in ``vs``) and a zero line; empty with a note when the table has no
+    finite difference. Returns the plotted data (``label, fid, fid_std, paper_gfid,
+    fid_diff, fid_diff_low, fid_diff_high``) and the axes [FID, paper gFID or None, diff].
+    Raises ``ValueError`` for an empty table or missing setting columns."""
+    _require(table, ["fid"], table_name)
+    labels = _sweep_x_labels(table, table_name)
+    cols = ["fid", "fid_std", "paper_gfid", "fid_diff", "fid_diff_low", "fid_diff_high"]
+    data = pd.DataFrame({"label": labels, **{c: _num_col(table, c) for c in cols}})
+    x = np.arange(len(data))
+    fig, (ax, dax) = _figure(2, w=max(PANEL_W, 0.55 * len(data) + 1.5))
+    ours, paper_c = QUANTITY_COLORS["our FID"], QUANTITY_COLORS["paper gFID"]
+    for idx in _sweep_line_groups(table, table_name):
+        ax.plot(x[idx], data["fid"].to_numpy()[idx], "-", color=ours, lw=1, alpha=0.6)
+    std = np.nan_to_num(data["fid_std"].to_numpy(), nan=0.0)
+    _errorbar(ax, x, data["fid"], std, "ours", color=ours, label="our FID (± seed std)")
+    ax.set_ylabel("our FID (digits classifier)")
+    pax = None
+    if np.isfinite(data["paper_gfid"]).any():
+        pax = ax.twinx()
+        pax.grid(False)
+        have = np.isfinite(data["paper_gfid"].to_numpy())
+        for idx in _sweep_line_groups(table, table_name):
+            idx = idx[have[idx]]
+            pax.plot(x[idx], data["paper_gfid"].to_numpy()[idx], ":", color=paper_c, lw=1)
+        pax.plot(x[have], data["paper_gfid"][have], "s", mfc="none", color=paper_c,
+                 label="paper gFID@50K", gid="paper")  # fmt: skip
+        pax.set_ylabel("paper gFID@50K (Inception)", color=paper_c)
+    handles = [h for a in (ax, pax) if a is not None for h in a.get_legend_handles_labels()[0]]
+    if pax is None:
+        handles.append(Line2D([], [], ls="none", label="paper gFID: no matching rows"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize="x-small")
+    diff = data["fid_diff"].to_numpy()
+    have = np.isfinite(diff)
+    dax.axhline(0.0, color="0.4", lw=0.8)
+    if have.any():  # the interval as drawn, low to high: a bootstrap percentile
+        # interval need not contain the difference of the seed means
+        low, high = data["fid_diff_low"].to_numpy(), data["fid_diff_high"].to_numpy()
+        bar = have & np.isfinite(low) & np.isfinite(high)
+        dax.vlines(x[bar], low[bar], high[bar], color=ours, lw=1.5, gid="diff interval")
+        dax.plot(x[have], diff[have], "o", color=ours, gid="diff")
+        vs = [str(v) for v in table.get("vs", pd.Series(dtype=str)) if v not in ("reference", "—")]
+        dax.set_title(f"vs {vs[0]} (95 % paired interval)" if vs else "", fontsize="small")
+    else:
+        dax.text(0.5, 0.5, "no paired differences\n(one setting or no reference)",
+                 transform=dax.transAxes, ha="center", va="center", fontsize="small")  # fmt: skip
+    dax.set_ylabel("FID − FID(reference)")
+    for a in (ax, dax):
+        a.set_xticks(x, labels, fontsize="x-small", rotation=45 if len(x) > 6 else 0)
+        a.set_xlim(-0.5, len(x) - 0.5)
+    fig.suptitle(f"{table_name.replace('table', 'Table ')}. {FID_NOTE}", fontsize="small")
+    return FigureResult(save_figure(fig, stem), data, _splits_frame([]), [ax, pax, dax])
+
+
+def sweep_sample_rows(
+    samples: Mapping[str, tuple[np.ndarray, np.ndarray]], per_class: int = 2, max_cols: int = 20
+) -> np.ndarray:
+    """One row of sample images per setting, for a grid (:func:`navref.imgrid.save_grid`):
+    ``samples[setting] = (images uint8 (N, H, W, C), labels (N,))``; per setting the first
+    ``per_class`` images of each class, classes ascending, at most ``max_cols``; every row cut
+    to the shortest. Returns uint8 (settings, cols, H, W, C) in the order of ``samples``.
+    Raises ``ValueError`` for no settings, no images or settings of different image shape."""
+    if not samples:
+        raise ValueError("sweep_sample_rows: no settings given; pass {setting: (images, labels)}")
+    rows = []
+    for setting, (images, labels) in samples.items():
+        images, labels = np.asarray(images), np.asarray(labels).reshape(-1)
+        if images.ndim != 4 or images.dtype != np.uint8 or len(images) != len(labels):
+            raise ValueError(
+                f"setting {setting!r}: want uint8 images (N, H, W, C) and N labels, got "
+                f"{images.dtype} {images.shape} and {labels.shape}; is it a sample_sweep file?"
+            )
+        pick = [i for c in np.unique(labels) for i in np.flatnonzero(labels == c)[:per_class]]
+        rows.append(images[pick[:max_cols]])
+    shapes = {r.shape[1:] for r in rows}
+    cols = min(len(r) for r in rows)
+    if len(shapes) > 1 or cols == 0:
+        raise ValueError(f"sweep_sample_rows: image shapes {shapes}, {cols} columns; want one shape, >= 1 image")  # fmt: skip
+    return np.stack([r[:cols] for r in rows])
+
+
+def fig_sweep_samples(
+    grid_png: str | os.PathLike,
+    settings: Sequence[str],
+    stem: str | os.PathLike,
+    *,
+    title: str | None = None,
+    dpi: int = 200,
+) -> FigureResult:
+    """The sample grid of one sweep (``grid_png``: one image row per setting, as
+    :func:`sweep_sample_rows` orders them, through :func:`navref.imgrid.save_grid`) with each
+    row labelled on the left by its setting id. Returns the labels and row centres (pixels
+    of the PNG). Raises ``ValueError`` for no settings."""
+    if not settings:
+        raise ValueError("fig_sweep_samples: no settings given")
+    img = _load_image(grid_png)
+    aspect = img.shape[0] / img.shape[1]
+    fig, (ax,) = _figure(1, w=6.5, h=max(0.8, 6.5 * aspect + 0.4))
+    ax.imshow(img, interpolation="nearest")
+    ax.grid(False)
+    ax.set_xticks([])
+    centers = (np.arange(len(settings)) + 0.5) * img.shape[0] / len(settings)
+    ax.set_yticks(centers, list(settings), fontsize="x-small")
+    ax.tick_params(length=0)
+    ax.set_xlabel(
+        "first samples of the first seed, by class (one noise per column)", fontsize="small"
+    )
+    if title:
+        fig.suptitle(title, fontsize="small")
+    data = pd.DataFrame({"setting": list(settings), "center": centers})
+    return FigureResult(save_figure(fig, stem, dpi), data, _splits_frame([]), [ax])

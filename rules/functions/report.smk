@@ -173,3 +173,13 @@ def table_sweep(table):
 def configured_tables():
     """The tables of the sweeps this config runs."""
     return [get_sweep(k, {}).table_name for k in SWEEP_KINDS if sweep_settings(k)]
+
+
+def sweep_grid_samples(kind):
+    """The sample file of the first configured seed of every setting of sweep ``kind``, in
+    the config's setting order (one grid row per setting in report_sweep_grid)."""
+    seed = conf("sweeps", "seeds")[0]
+    return [
+        f"{RESULTS}/samples/{kind}/{setting}/seed{seed}.npz"
+        for setting in sweep_settings(kind)
+    ]

@@ -5,10 +5,18 @@ def figure_files(*names):
     return [f"{RESULTS}/figures/{name}.png" for name in names]
 
 
+def table_files(table):
+    """Table ``table`` (HTML, with its FID plot beside it: one job) and its sample grid."""
+    return [
+        f"{RESULTS}/tables/{table}.html",
+        *figure_files(f"{table}_fid", f"{table}_samples"),
+    ]
+
+
 def named_targets():
     """{target name: the files it asks for}; each pulls only the jobs those files need
     (e.g. table3: the CFG-interval sweep's sampling and metric jobs, nothing else)."""
-    tables = {t: [f"{RESULTS}/tables/{t}.html"] for t in configured_tables()}
+    tables = {t: table_files(t) for t in configured_tables()}
     probe_figs = {
         "fig4": figure_files("fig4_intermediate_grid", "fig4_settledness"),
         "fig5": figure_files(
@@ -65,6 +73,8 @@ FIGURE_TARGETS = [
 
 
 def figure_targets():
-    """The files of every figure target this config makes (Fig. 2-9, training curves)."""
+    """The files of every figure target this config makes (Fig. 2-9, training curves) and
+    the sample grid of every sweep (report_sweep_grid)."""
     targets = named_targets()
-    return [f for name in FIGURE_TARGETS for f in targets.get(name, [])]
+    sweep_grids = figure_files(*[f"{t}_samples" for t in configured_tables()])
+    return [f for name in FIGURE_TARGETS for f in targets.get(name, [])] + sweep_grids

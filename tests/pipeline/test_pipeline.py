@@ -104,7 +104,8 @@ def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
     # + "none", which must now store its state at t = 0.2 too (tests/pipeline/test_reruns.py)
     want = {"sample_sweep": 2, "evaluate_samples": 2, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
-    want |= {"report_sweep_table": 1, "report_claims": 1, "report_claims_html": 1, "all": 1}
+    want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 3's sample grid
+    want |= {"report_claims": 1, "report_claims_html": 1, "all": 1}
     assert jobs == want
 
 

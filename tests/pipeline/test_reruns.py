@@ -103,7 +103,7 @@ def test_one_models_lr_reruns_that_model_and_its_sweeps(done):
     # small samples only in the stage swap (tiny -> small): one set, its metrics, Table 1
     want |= {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
-    want |= {"report_sweep_table": 1}
+    want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 1's sample grid
     assert _plan(done, change) == {**want, **REPORT}
 
 
@@ -116,7 +116,8 @@ def test_one_cfg_interval_adds_one_sample_set_and_table3(done):
 
     want = {"sample_sweep": 2, "evaluate_samples": 2, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
-    assert _plan(done, change) == {**want, "report_sweep_table": 1, **REPORT}
+    want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 3's sample grid
+    assert _plan(done, change) == {**want, **REPORT}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,8 @@ def test_a_setting_at_an_existing_branch_step_adds_only_its_sample_set(done_bran
 
     want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
-    assert _plan(done_branching, change) == {**want, "report_sweep_table": 1, **REPORT}
+    want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 1's sample grid
+    assert _plan(done_branching, change) == {**want, **REPORT}
 
 
 def test_one_tau_adds_one_probe(done):
@@ -161,9 +163,21 @@ def test_table3_from_scratch_runs_only_what_table3_needs(tmp_path, smoke_config)
         "oracle_split_time": 1, "train_model": 1, "train_feature_net": 1,
         "reference_stats": 1, "memorization_train": 1, "sample_sweep": 2,
         "evaluate_samples": 2, "sweep_metrics": 1, "paired_replicates": 1,
-        "report_sweep_table": 1, "table3": 1,
+        "report_sweep_table": 1, "report_sweep_grid": 1, "table3": 1,
     }  # fmt: skip
     assert _plan_fresh(tmp_path, smoke_config, "table3") == want
+
+
+def test_table2_from_scratch_draws_its_plot_and_sample_grid(tmp_path, smoke_config):
+    # Table 2 as a plot is an output of report_sweep_table (drawn from the table it writes);
+    # the sample grid reads only the shift sweep's samples: no other sweep, no probe
+    jobs = _plan_fresh(tmp_path, smoke_config, "table2")
+    assert jobs["report_sweep_table"] == jobs["report_sweep_grid"] == 1, jobs
+    assert jobs["sample_sweep"] == 1 and jobs["table2"] == 1, jobs
+    assert not {r for r in jobs if r.startswith(("probe_", "report_fig"))}, jobs
+    summary = run_snakemake(smoke_config, tmp_path, "--summary", timeout=300).stdout
+    for name in ("table2_fid.png", "table2_fid.pdf", "table2_samples.png", "table2_samples.pdf"):
+        assert f"results/smoke/figures/{name}" in summary, name
 
 
 #: the probe rule each probe figure needs, and every probe rule
