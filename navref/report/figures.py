@@ -1069,8 +1069,8 @@ def fig_sweep_fid(table: pd.DataFrame, table_name: str, stem: str | os.PathLike)
     diff = data["fid_diff"].to_numpy()
     have = np.isfinite(diff)
     dax.axhline(0.0, color="0.4", lw=0.8)
-    if have.any():  # the interval as drawn, low to high: a bootstrap percentile
-        # interval need not contain the difference of the seed means
+    if have.any():  # the interval as drawn, low to high (its spread
+        # comes from the replicates; it need not be symmetric about the point)
         low, high = data["fid_diff_low"].to_numpy(), data["fid_diff_high"].to_numpy()
         bar = have & np.isfinite(low) & np.isfinite(high)
         dax.vlines(x[bar], low[bar], high[bar], color=ours, lw=1.5, gid="diff interval")

@@ -26,7 +26,7 @@ BEYOND_NOISE = (
     f"beyond the noise = the {LEVEL:.0%} interval of the difference excludes 0, from the first "
     f"of: the {BOOTSTRAP} (the evaluation resamples each seed's samples with the same indices "
     "for every setting of that seed; per replicate the difference is averaged over the shared "
-    f"seeds; percentile interval; defined with one seed), the {PAIRED_T} interval of the "
+    f"seeds; the replicates' spread centred on the full sets' difference; defined with one seed), the {PAIRED_T} interval of the "
     f"per-seed differences (>= 2 seeds, no replicates); with a single run and no replicates, "
     f"the {MARGIN}: the difference exceeds {SINGLE_RUN_SHARE:.0%} of the reference setting's "
     "FID. The numbers name the method used"

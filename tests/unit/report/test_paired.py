@@ -33,14 +33,37 @@ def test_bootstrap_matches_brute_force():
     d.sort()
     point = sum(point_a[s] - point_b[s] for s in (0, 1, 2)) / 3
 
-    got = P.bootstrap_difference(rep_a, rep_b, point_a, point_b)
+    got = P.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="percentile")
     assert got.method == P.BOOTSTRAP and got.n == 3 and got.replicates == b_reps
     assert np.isclose(got.mean, point) and np.isclose(got.reference, point_b.mean())
     assert np.isclose(got.low, d[1]) and np.isclose(got.high, d[39])
+    centred = P.bootstrap_difference(rep_a, rep_b, point_a, point_b)  # the default
+    shift = point - sum(d) / len(d)
+    assert np.isclose(centred.low, d[1] + shift) and np.isclose(centred.high, d[39] + shift)
     basic = P.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="basic")
     assert np.isclose(basic.low, 2 * point - d[39]) and np.isclose(basic.high, 2 * point - d[1])
     with pytest.raises(ValueError, match="kind"):
         P.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="bca")
+
+
+def test_centred_interval_contains_the_full_sets_difference_despite_resampling_bias():
+    """Resampled sets hold duplicates, which biases each replicate's FID upward; the centred
+    interval is located on the full sets' difference, the percentile one can miss it."""
+    rng = np.random.default_rng(0)
+    n, dim = 300, 16
+    ref = rng.normal(size=(4000, dim))
+    mu, cov = ref.mean(0), np.cov(ref, rowvar=False)
+    base = rng.normal(size=(n, dim))
+    sets = {"a": base + 0.2, "b": 1.3 * base}
+    point, reps = _replicates(sets, mu, cov, 60, seed=1)
+    rep_a, rep_b = (_frame(reps[k][None], [0], range(60)) for k in "ab")
+    pa, pb = (pd.Series([point[k]], index=[0]) for k in "ab")
+    got = P.bootstrap_difference(rep_a, rep_b, pa, pb)
+    d = point["a"] - point["b"]
+    assert got.low <= d <= got.high
+    pct = P.bootstrap_difference(rep_a, rep_b, pa, pb, kind="percentile")
+    assert np.isclose(got.high - got.low, pct.high - pct.low)  # same spread, other location
+    assert not np.isclose(got.low, pct.low)
 
 
 def _fid(feats: np.ndarray, mu: np.ndarray, cov: np.ndarray) -> float:

@@ -370,9 +370,10 @@ def test_paired_differences_to_each_tables_reference():
     # fid = 100 s + seed: the difference to s = 1 is 100 (s - 1), in both seeds
     assert t2.loc[4.0, "fid_diff"] == pytest.approx(300.0)
     assert t2.loc[0.5, "fid_diff"] == pytest.approx(-50.0)
-    # the interval: percentiles 2.5 / 97.5 of 0.01 k, k = 0..49 (s = 4 only; s = 1 has none)
+    # the interval: percentiles 2.5 / 97.5 of 0.01 k, k = 0..49 (s = 4 only; s = 1 has none),
+    # moved by the full sets' difference minus the replicates' mean (300 - 300.245)
     lo, hi = t2.loc[4.0, ["fid_diff_low", "fid_diff_high"]]
-    assert lo == pytest.approx(300.01225) and hi == pytest.approx(300.47775)
+    assert lo == pytest.approx(300.01225 - 0.245) and hi == pytest.approx(300.47775 - 0.245)
     assert t2.loc[0.5, "fid_diff_low"] == pytest.approx(-50.0) == t2.loc[0.5, "fid_diff_high"]
     # without replicates: the paired t interval over the two seeds (differences constant)
     t2t = T.table2(sweeps).set_index("shift")
