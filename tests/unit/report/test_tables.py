@@ -383,7 +383,7 @@ def test_paired_differences_to_each_tables_reference():
     t2one = T.table2(one).set_index("shift")
     assert t2one.loc[4.0, "fid_diff_by"] == "one run, no interval"
     assert np.isnan(t2one.loc[4.0, "fid_diff_low"])
-    assert re.search(r"\| 300.0 \[300, 300.5\] +\|", T.to_markdown(T.table2(sweeps, reps)))
+    assert re.search(r"\| 300.0 \[299.8, 300.2\] +\|", T.to_markdown(T.table2(sweeps, reps)))
 
     t1 = T.table1(sweeps, ["tiny", "small"], replicates=reps)
     ref = t1[(t1["stage1_role"] == "large") & (t1["stage2_role"] == "large")]
