@@ -90,7 +90,10 @@ def _wide_part(f: pd.DataFrame, w: float, ts: float, runs: Runs) -> tuple[Part, 
     f"if either fails, else inconclusive; {BEYOND_NOISE}. {PAIRED_CHANGE} Also changed "
     "2026-11-29 (issue 15): (ii) compared [0, b] with [a, b] of the same end b only, a pair "
     "that neither config nor the paper's labelled Tab. 3 contains, so (ii) could never pass "
-    "(also changed after that verdict had been seen).",
+    "(also changed after that verdict had been seen). The default config's intervals [0.0, "
+    "0.5], [0.0, 0.6], [0.0, 0.7] (same-end partners of its [0.1, b] intervals) were added "
+    "2026-11-29 after earlier default runs had judged this claim (not reproduced, then "
+    "inconclusive).",
     source="Tab. 3",
     inputs=("table3", "model_split", "sweeps", "replicates"),
 )
