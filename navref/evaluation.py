@@ -136,7 +136,7 @@ def evaluate_setting(
     import numpy as np
     import pandas as pd
 
-    from navref.metrics.bootstrap import bootstrap_indices, fid_replicates
+    from navref.metrics.bootstrap import bootstrap_indices, fid_replicates, sqrt_psd
     from navref.workflow import mark
 
     scorer = _scorer(inputs, settings, device)
@@ -144,13 +144,14 @@ def evaluate_setting(
     mark(log, "inputs loaded")
     num_replicates = int(settings.get("bootstrap_replicates") or 0)
     rows, replicates = [], []
+    root = sqrt_psd(scorer.ref["sigma"]) if num_replicates else None  # once for all seeds
     for path in samples_paths:
         images, info = _load_samples(path)
         metrics, features = scorer.metrics(images)
         rows.append(_metrics_row(images, info, metrics, ids, train, settings, device, log))
         seed = int(info["seed"])
         idx = bootstrap_indices(len(features), num_replicates, seed)
-        fid = fid_replicates(features, scorer.ref["mu"], scorer.ref["sigma"], idx)
+        fid = fid_replicates(features, scorer.ref["mu"], scorer.ref["sigma"], idx, root)
         replicates.append(pd.DataFrame({"seed": seed, "replicate": range(num_replicates)}))
         replicates[-1]["fid"] = fid
         log.info("seed %d: %d bootstrap replicates of FID", seed, num_replicates)

@@ -58,13 +58,19 @@ def sqrt_psd(matrix: np.ndarray) -> np.ndarray:
 
 
 def fid_replicates(
-    features: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray, indices: np.ndarray
+    features: np.ndarray,
+    mu_ref: np.ndarray,
+    sigma_ref: np.ndarray,
+    indices: np.ndarray,
+    root: np.ndarray | None = None,
 ) -> np.ndarray:
     """FID of each resampled sample set against fixed reference statistics.
 
     ``features``: (N, d) sample features of the FID layer; ``mu_ref`` (d,), ``sigma_ref``
     (d, d): the reference mean and covariance (torch-fidelity's statistics); ``indices``:
-    (B, N') int rows into ``features`` (:func:`bootstrap_indices`, N' = N usually). Returns
+    (B, N') int rows into ``features`` (:func:`bootstrap_indices`, N' = N usually);
+    ``root``: :func:`sqrt_psd` of ``sigma_ref`` when the caller scores several sets against
+    the same reference (computed here otherwise; skipped for B = 0). Returns
     (B,) float64. Raises ``ValueError`` on mismatched shapes, indices out of range or fewer
     than 2 indices per replicate.
     """
@@ -81,7 +87,9 @@ def fid_replicates(
         raise ValueError(f"fid_replicates: indices (B, N >= 2) expected, got {indices.shape}")
     if indices.size and (indices.min() < 0 or indices.max() >= len(x)):
         raise ValueError(f"fid_replicates: indices outside [0, {len(x)})")
-    root = sqrt_psd(sigma_ref)
+    if not len(indices):
+        return np.empty(0, dtype=np.float64)
+    root = sqrt_psd(sigma_ref) if root is None else np.asarray(root, dtype=np.float64)
     y = x @ root  # rows of Y = X R: cov(Y rows) = R S_s R
     trace_ref = float(np.trace(sigma_ref))
     out = np.empty(len(indices), dtype=np.float64)
