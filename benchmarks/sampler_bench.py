@@ -24,6 +24,12 @@ asserts, only ratios measured in the same process.
 
     nice .venv/bin/python benchmarks/sampler_bench.py --threads 1
     nice .venv/bin/python benchmarks/sampler_bench.py --setting cfg_interval/0.1-0.2
+
+``--scan-batches 32,64,128`` then samples the sweep's whole set (``num_samples`` images) in
+chunks of each of these batch sizes, alternated with chunks of the baseline batch (``--batch``,
+default the sweep's), and prints images/s, the ratio to the baseline and whether the images
+are bitwise those of the baseline (each image depends only on its own noise and label, so a
+CPU batch size is a speed choice only: a smaller batch keeps a step's activations in cache).
 """
 
 from __future__ import annotations
@@ -159,6 +165,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: leave as is)")
+    ap.add_argument("--scan-batches", default="", help="comma-separated batch sizes (see above)")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -248,6 +255,36 @@ def main() -> None:
         f"{other} sampler  : {t_other:8.3f} s  {batch / t_other:10.1f} images/s; images/s bf16 / "
         f"fp32 {(t_other / t_this) ** (1 if other == 'fp32' else -1):.3f} (alternated)"
     )
+    if args.scan_batches:
+        n = int(sw.get("num_samples", batch))
+        scan = [int(b) for b in args.scan_batches.split(",")]
+        scan_batches(provider, grid, shape, n, batch, scan, args, device)
+
+
+def scan_batches(provider, grid, shape, n: int, base: int, scan: list[int], args, device) -> None:
+    """Images/s of sampling ``n`` images in chunks of each batch in ``scan`` against chunks of
+    ``base`` (alternated), and whether the images are bitwise the baseline's."""
+    noise = make_noise((n, *shape), seed=0, device=device)
+    y = torch.arange(n, device=device) % args.num_classes
+
+    def chunked(b: int) -> Callable[[], torch.Tensor]:
+        def run() -> torch.Tensor:
+            with torch.no_grad(), autocast(device, args.precision):
+                return torch.cat([sample(provider, grid, noise[i : i + b], y[i : i + b])
+                                  for i in range(0, n, b)])  # fmt: skip
+
+        return run
+
+    reference = chunked(base)()
+    print(f"batch scan    : {n} images, baseline batch {base} ({args.precision})")
+    for b in scan:
+        t_base, t_b = (statistics.median(t) for t in _time_pair(chunked(base), chunked(b), device,
+                                                                 args.repeats))  # fmt: skip
+        same = torch.equal(chunked(b)(), reference)
+        print(
+            f"  batch {b:5d} : {n / t_b:8.1f} images/s, {t_base / t_b:.3f} x batch {base}; "
+            f"images bitwise equal: {same}"
+        )
 
 
 if __name__ == "__main__":

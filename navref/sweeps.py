@@ -589,7 +589,8 @@ def sample_set(
     info.update(seed=seed, num_samples=num_samples, nfe=len(grid) - 1)
     if log is not None:  # the timing goes to the log only: ``info`` must be deterministic
         rate = num_samples / max(seconds, 1e-9)
-        log(f"sampled {num_samples} images in {seconds:.1f} s ({rate:.1f} images/s)")
+        log(f"sampled {num_samples} images in {seconds:.1f} s ({rate:.1f} images/s, "
+            f"batch {batch_size}, precision {precision})")  # fmt: skip
         if branch is not None:
             log(f"started at grid index {first} (t = {float(grid[first]):.6g}) from {branch[0]}")
         if keep:

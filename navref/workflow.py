@@ -151,13 +151,17 @@ def _device_setting(snakemake) -> str:
 
 def job_precision(snakemake) -> str:
     """The precision of the job's network forwards (:mod:`navref.precision`): the rule's
-    ``params.precision`` (the config's top-level ``precision``), ``fp32`` when the rule passes
-    none; an unknown value raises ``ValueError``."""
-    from navref.precision import autocast_dtype
+    ``params.precision`` (the config's top-level ``precision``, or a section's own such as
+    ``sweeps.precision``), ``fp32`` when the rule passes none; ``auto`` is resolved on the
+    job's device (:func:`navref.precision.resolve_precision`, logged by the caller); an
+    unknown value raises ``ValueError``."""
+    from navref.precision import resolve_precision
 
-    precision = str(getattr(getattr(snakemake, "params", None), "precision", "fp32") or "fp32")
-    autocast_dtype(precision)
-    return precision
+    params = getattr(snakemake, "params", None)
+    precision = str(getattr(params, "precision", "fp32") or "fp32")
+    if precision != "auto":
+        return resolve_precision(precision, "cpu")
+    return resolve_precision(precision, resolve_device(_device_setting(snakemake)))
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ rule sample_sweep:
         num_samples=conf("sweeps", "num_samples"),
         batch_size=conf("sweeps", "batch_size"),
         device=DEVICE,
-        precision=PRECISION,
+        precision=conf("sweeps", "precision") or PRECISION,
         branch=lambda w: sample_branch(w.sweep, w.setting),
         keep_steps=lambda w: sample_keep_steps(w.sweep, w.setting),
     script:

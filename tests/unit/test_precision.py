@@ -79,3 +79,54 @@ def test_oracle_paths_ignore_bf16_autocast():
     got = loss_curves(model, data, labels, 2, [0.2, 0.8], autocast=torch.bfloat16, **kw)
     assert got["mean"].tolist() == ref["mean"].tolist()
     assert got[got.loss_kind == "oracle"]["mean"].abs().max() < 1e-8
+
+
+# ----------------------------------------------------------------------------- auto
+
+
+def _cpu_flags() -> set[str] | None:
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.split(":", 1)[-1].split())
+
+
+def test_native_bf16_on_the_cpu_matches_its_flags():
+    """torch's CPU probe against the kernel's own flag list (Linux only)."""
+    from navref.precision import native_bf16
+
+    flags = _cpu_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo: nothing independent to check the probe against")
+    assert native_bf16("cpu") == bool({"avx512_bf16", "amx_bf16"} & flags)
+    assert native_bf16("meta") is False
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_resolves_by_the_device_and_named_precisions_pass(monkeypatch, native):
+    import navref.precision as P
+
+    monkeypatch.setattr(P, "native_bf16", lambda device: native)
+    assert P.resolve_precision("auto", "cpu") == ("bf16" if native else "fp32")
+    assert P.resolve_precision("fp32", "cpu") == "fp32"
+    assert P.resolve_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(ValueError, match=r"one of \('fp32', 'bf16', 'auto'\)"):
+        P.resolve_precision("half", "cpu")
+
+
+def test_job_precision_resolves_auto_on_the_jobs_device(monkeypatch):
+    from types import SimpleNamespace
+
+    import navref.precision as P
+    from navref.workflow import job_precision
+
+    seen = []
+    monkeypatch.setattr(P, "native_bf16", lambda device: seen.append(str(device)) or True)
+    job = SimpleNamespace(params=SimpleNamespace(precision="auto", device="cpu"))
+    assert job_precision(job) == "bf16" and seen == ["cpu"]
+    assert job_precision(SimpleNamespace(params=SimpleNamespace(precision="fp32"))) == "fp32"
+    assert job_precision(SimpleNamespace(params=SimpleNamespace())) == "fp32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        job_precision(SimpleNamespace(params=SimpleNamespace(precision="fp16")))
