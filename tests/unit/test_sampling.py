@@ -313,3 +313,40 @@ def test_bad_inputs_raise_value_errors():
         ModelVelocity(ToyModel(), 3, "cfg", cfg_interval=(0.5, 0.2))
     with pytest.raises(ValueError, match="lie in"):
         sample(FieldProvider(), torch.tensor([0.0, 1.5]), torch.zeros(1, 1), None)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_dit_samples_are_bitwise_the_same_for_any_cpu_batch_size(precision):
+    """The claim behind ``sweeps.batch_size`` being a speed choice only: a DiT's CFG samples
+    (guided inside an interval, so forwards of B and 2B rows) do not change by a bit when the
+    same noise is sampled in other chunks, in float32 and under bf16 autocast, with one thread
+    (with two, the matmuls' split over threads depends on the rows: equal up to rounding)."""
+    from navref.models import DiTConfig, build_model
+    from navref.precision import autocast
+
+    torch.manual_seed(0)
+    conf = DiTConfig(depth=2, hidden_size=64, num_heads=2, patch_size=2, input_size=8,
+                     in_channels=4, num_classes=10)  # fmt: skip
+    model = build_model(conf).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.05)
+    prov = ModelVelocity(model, 10, "cfg", cfg_scale=2.5, cfg_interval=(0.2, 0.6))
+    grid, n = uniform_grid(10), 70
+    noise, y = make_noise((n, 4, 8, 8), seed=3), torch.arange(n) % 10
+
+    def chunked(b: int) -> torch.Tensor:
+        with torch.no_grad(), autocast("cpu", precision):
+            return torch.cat([sample(prov, grid, noise[i : i + b], y[i : i + b])
+                              for i in range(0, n, b)])  # fmt: skip
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the sampling jobs run on the CPU (one thread per job)
+    try:
+        whole = chunked(n)
+        for b in (64, 32, 7):
+            out = chunked(b)
+            diff = (out - whole).abs().max().item()
+            assert torch.equal(out, whole), f"batch {b} differs from batch {n} by {diff}"
+    finally:
+        torch.set_num_threads(threads)
