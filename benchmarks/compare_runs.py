@@ -10,14 +10,35 @@ Tables, claims, samples, metrics, probe and oracle outputs, latents and final tr
 weights are compared; training logs (wall-clock columns), checkpoints (RNG seeds), logs,
 benchmarks, figures and reports are not. Prints one line per group and
 every differing file; exits 1 when a compared file differs or is missing.
+
+``--paired``: for two runs that differ only in how the samples were computed
+(``sweeps.precision``, ``sweeps.batch_size``, the device), so that their sample sets are
+not byte-identical, whether every FID is the same within its paired interval and every
+claim's verdict the same. Sample i of a setting and seed starts from the same noise in both
+runs, and the evaluation resamples each seed's set with indices that depend only on (sample
+count, replicate, seed) (:func:`navref.metrics.bootstrap.bootstrap_indices`), so replicate r
+of NEW minus replicate r of OLD is one bootstrap draw of FID(NEW) - FID(OLD): judged as the
+tables judge two settings (:func:`navref.report.paired.bootstrap_difference`, centred 95 %,
+means over the shared seeds). Prints per sweep setting both FIDs, NEW - OLD with its interval
+and whether the interval holds 0, then how many settings moved beyond their interval and the
+claims whose verdict differs; first it checks that everything upstream of sampling (trained
+weights, VAE, feature net, reference statistics) is bitwise equal, and names what is not.
+Exit 0 (a report, not a gate: at 95 %, one setting in twenty may fall outside by chance).
+
+    .venv/bin/python benchmarks/compare_runs.py --paired OLD/results/default NEW/results/default
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import hashlib
 import sys
 from pathlib import Path
+
+import pandas as pd
+
+from navref.report.paired import bootstrap_difference
 
 GROUPS = ("tables", "claims", "samples", "metrics", "probes", "oracle", "latents", "data", "models")
 SUFFIXES = (".parquet", ".md", ".tex", ".npz", ".npy")
@@ -35,11 +56,96 @@ def compared_files(root: Path) -> list[Path]:
     )
 
 
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def upstream_differences(a: Path, b: Path) -> list[str]:
+    """Relative paths of weights / statistics (safetensors) whose bytes differ between the runs,
+    and of those present in one run only."""
+    rel = {p.relative_to(a) for p in a.glob("**/*.safetensors") if "states" not in p.parts}
+    rel |= {p.relative_to(b) for p in b.glob("**/*.safetensors") if "states" not in p.parts}
+    out = []
+    for r in sorted(rel):
+        pa, pb = a / r, b / r
+        if not (pa.exists() and pb.exists()):
+            out.append(f"{r} (only in {'A' if pa.exists() else 'B'})")
+        elif _sha(pa) != _sha(pb):
+            out.append(str(r))
+    return out
+
+
+def _setting_files(run: Path) -> dict[tuple[str, str], Path]:
+    return {
+        (p.parent.name, p.stem): p
+        for p in sorted((run / "metrics").glob("*/*.parquet"))
+        if not p.stem.endswith("_bootstrap")
+    }
+
+
+def fid_differences(a: Path, b: Path) -> pd.DataFrame:
+    """One row per (sweep, setting) evaluated in both runs: ``fid_a``, ``fid_b`` (means over
+    the shared seeds), ``diff`` = B - A, ``low``, ``high``, ``seeds``, ``replicates`` and
+    ``within`` (the interval holds 0)."""
+    files_a, files_b = _setting_files(a), _setting_files(b)
+    rows = []
+    for key in sorted(files_a.keys() & files_b.keys()):
+        point, reps = [], []
+        for f in (files_a[key], files_b[key]):
+            frame = pd.read_parquet(f)
+            point.append(pd.Series(frame["fid"].to_numpy(float), index=frame["seed"].to_numpy()))
+            rep = pd.read_parquet(f.with_name(f"{f.stem}_bootstrap.parquet"))
+            reps.append(rep.pivot(index="seed", columns="replicate", values="fid"))
+        d = bootstrap_difference(reps[1], reps[0], point[1], point[0])
+        rows.append({
+            "sweep": key[0], "setting": key[1], "fid_a": float(point[0].mean()),
+            "fid_b": float(point[1].mean()), "diff": d.mean, "low": d.low, "high": d.high,
+            "seeds": d.n, "replicates": d.replicates, "within": bool(d.low <= 0 <= d.high),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def verdict_changes(a: Path, b: Path) -> pd.DataFrame:
+    """Claims whose verdict differs between the runs' ``claims.parquet``."""
+    ca, cb = (pd.read_parquet(r / "claims.parquet")[["claim_id", "verdict"]] for r in (a, b))
+    both = ca.merge(cb, on="claim_id", how="outer", suffixes=("_a", "_b"))
+    return both[both["verdict_a"] != both["verdict_b"]].set_index("claim_id")
+
+
+def paired_report(old: Path, new: Path) -> None:
+    """Print the ``--paired`` comparison (module docstring) of runs ``old`` and ``new``."""
+    upstream = upstream_differences(old, new)
+    print(
+        "upstream weights and statistics: "
+        + ("bitwise equal" if not upstream else f"DIFFER ({', '.join(upstream)})")
+    )
+    table = fid_differences(old, new).rename(columns={"fid_a": "fid_old", "fid_b": "fid_new"})
+    if table.empty:
+        raise SystemExit("compare_runs: no sample set was evaluated in both runs")
+    with pd.option_context("display.width", 160, "display.max_rows", None):
+        print(table.round(3).to_string(index=False))
+    moved = table[~table["within"]]
+    print(
+        f"# {len(table)} settings; FID(new) - FID(old) outside its 95 % paired interval: "
+        f"{len(moved)}; |new - old| mean {table['diff'].abs().mean():.3f}, max "
+        f"{table['diff'].abs().max():.3f}; interval half-width median "
+        f"{((table['high'] - table['low']) / 2).median():.3f}"
+    )
+    changes = verdict_changes(old, new)
+    print(f"# claims with another verdict: {len(changes)}")
+    if len(changes):
+        print(changes.rename(columns={"verdict_a": "old", "verdict_b": "new"}).to_string())
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)
+    p.add_argument("--paired", action="store_true", help="FIDs within their paired intervals")
     args = p.parse_args()
+    if args.paired:
+        paired_report(args.old, args.new)
+        return 0
     files = compared_files(args.old)
     bad = []
     for group in GROUPS:

@@ -1,4 +1,4 @@
-"""benchmarks/run_diff.py: two runs' FIDs compared setting by setting with the paired
+"""benchmarks/compare_runs.py --paired: two runs' FIDs compared setting by setting with the paired
 bootstrap, checked on constructed runs where the answer is known."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-PATH = Path(__file__).parents[3] / "benchmarks" / "run_diff.py"
+PATH = Path(__file__).parents[3] / "benchmarks" / "compare_runs.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("run_diff", PATH)
+    spec = importlib.util.spec_from_file_location("compare_runs", PATH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,7 +49,7 @@ def _run(
     return root
 
 
-def test_a_moved_setting_a_changed_verdict_and_changed_weights_are_found(tmp_path):
+def test_a_moved_setting_a_changed_verdict_and_changed_weights_are_found(tmp_path, capsys):
     rd = _module()
     a = _run(tmp_path / "a", {}, {"1": "reproduced", "2": "inconclusive"}, 1.0)
     b = _run(
@@ -67,3 +67,7 @@ def test_a_moved_setting_a_changed_verdict_and_changed_weights_are_found(tmp_pat
     assert rd.upstream_differences(a, b) == []
     c = _run(tmp_path / "c", {}, {"1": "reproduced", "2": "inconclusive"}, 2.0)
     assert rd.upstream_differences(a, c) == [str(Path("models/m/model.safetensors"))]
+    rd.paired_report(a, b)
+    out = capsys.readouterr().out
+    assert "bitwise equal" in out and "outside its 95 % paired interval: 1;" in out
+    assert "claims with another verdict: 1" in out
