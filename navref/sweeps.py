@@ -510,7 +510,7 @@ def read_states(states_dir: str | os.PathLike, step: int, meta: Mapping[str, Any
 def sample_set(
     sweep: Sweep,
     setting: Mapping[str, Any],
-    model_dirs: Mapping[str, str | os.PathLike],
+    model_dirs: Mapping[str, str | os.PathLike | torch.nn.Module],
     space: LatentSpace,
     num_samples: int,
     seed: int,
@@ -549,7 +549,10 @@ def sample_set(
     k = int(space.stats["num_classes"])
     grid = sweep.grid(setting)
     info = sweep.info(setting, grid, split_time)
-    models = {n: load_model(d, which="ema", device=device) for n, d in model_dirs.items()}
+    models = {
+        n: d if isinstance(d, torch.nn.Module) else load_model(d, which="ema", device=device)
+        for n, d in model_dirs.items()
+    }  # loaded networks pass through (generate loads them once for all seeds)
     provider = sweep.velocity(setting, models, k)
     shape = tuple(space.stats["shape"][1:])
     labels = balanced_labels(num_samples, k)
@@ -639,30 +642,40 @@ def generate(
     model_dirs: Mapping[str, str | os.PathLike],
     space_dir: str | os.PathLike,
     split_times_path: str | os.PathLike,
-    out_path: str | os.PathLike,
+    out_paths: Sequence[str | os.PathLike],
     *,
     num_samples: int,
-    seed: int,
+    seeds: Sequence[int],
     device: str,
     batch_size: int,
     log: logging.Logger,
     precision: str = "fp32",
-    branch: tuple[str | os.PathLike, int] | None = None,
-    states_out: str | os.PathLike | None = None,
+    branch: tuple[Sequence[str | os.PathLike], int] | None = None,
+    states_out: Sequence[str | os.PathLike] = (),
     keep_steps: Sequence[int] = (),
 ) -> None:
-    """Rule ``sample_sweep``: one sample set of sweep ``kind`` written to ``out_path`` (npz
-    with ``images``, ``labels`` and ``info`` as JSON), started from the parent's state store
-    at ``branch`` (if any), its states at ``keep_steps`` written to ``states_out``
-    (:func:`sample_set`). The setting's relative times are resolved with the split time of
-    the space; a space without one logs a warning (sweeps with absolute times do not need
-    it)."""
+    """Rule ``sample_sweep``: the sample sets of one setting of sweep ``kind``, one per seed
+    (``out_paths[i]`` for ``seeds[i]``: npz with ``images``, ``labels`` and ``info`` as
+    JSON). Seed i starts from its parent's state store ``branch[0][i]`` at grid index
+    ``branch[1]`` (if any) and writes its states at ``keep_steps`` to ``states_out[i]``
+    (:func:`sample_set`). Models, latent space and split times are loaded once for all seeds.
+    The setting's relative times are resolved with the split time of the space; a space
+    without one logs a warning (sweeps with absolute times do not need it). Raises
+    ``ValueError`` when the path lists do not match ``seeds``."""
     import numpy as np
 
     from navref.analysis.split_times import SplitTimes
     from navref.io import atomic_path
     from navref.latents import LatentSpace
+    from navref.training import load_model
 
+    states_out = list(states_out) or [None] * len(seeds)
+    parents = [None] * len(seeds) if branch is None else list(branch[0])
+    if not len(out_paths) == len(states_out) == len(parents) == len(seeds):
+        raise ValueError(
+            f"generate: {len(seeds)} seeds but {len(out_paths)} sample paths, "
+            f"{len(states_out)} state stores and {len(parents)} parent stores"
+        )
     sweep = get(kind, {})
     space_name = Path(space_dir).name
     split_times = SplitTimes.read(split_times_path)
@@ -673,14 +686,17 @@ def generate(
         log.warning("no split time for %s: %s", space_name, err)
     setting = sweep.resolve(setting, split_times, space_name)
     space = LatentSpace.load(space_dir, device=device, precision=precision)
-    images, labels, info = sample_set(
-        sweep, setting, model_dirs, space, num_samples, seed, device,
-        split_time=split_time, batch_size=batch_size, log=log.info, precision=precision,
-        branch=branch, states_out=states_out, keep_steps=keep_steps,
-    )  # fmt: skip
-    log.info("generated %s images: %s", images.shape, info)
-    with atomic_path(out_path, suffix=".npz") as tmp:
-        np.savez(tmp, images=images, labels=labels, info=np.array(json.dumps(info)))
+    models = {n: load_model(d, which="ema", device=device) for n, d in model_dirs.items()}
+    for seed, out_path, parent, store in zip(seeds, out_paths, parents, states_out, strict=True):
+        images, labels, info = sample_set(
+            sweep, setting, models, space, num_samples, int(seed), device,
+            split_time=split_time, batch_size=batch_size, log=log.info, precision=precision,
+            branch=None if parent is None else (parent, int(branch[1])),
+            states_out=store, keep_steps=keep_steps,
+        )  # fmt: skip
+        log.info("generated %s images: %s", images.shape, info)
+        with atomic_path(out_path, suffix=".npz") as tmp:
+            np.savez(tmp, images=images, labels=labels, info=np.array(json.dumps(info)))
 
 
 def gather_metrics(

@@ -1,4 +1,4 @@
-"""Rule sample_sweep: one sample set of one sweep setting (see navref.sweeps)."""
+"""Rule sample_sweep: the sample sets of one sweep setting, one per seed (see navref.sweeps)."""
 
 from pathlib import Path
 
@@ -18,14 +18,14 @@ with rule_context(sm) as log:
         },
         Path(sm.input.stats).parent,
         sm.input.split_times,
-        sm.output.samples,
+        list(sm.output.samples),
         num_samples=int(sm.params.num_samples),
-        seed=int(sm.wildcards.seed),
+        seeds=[int(s) for s in sm.params.seeds],
         device=resolve_device(sm.params.device),
         batch_size=int(sm.params.batch_size),
         log=log,
         precision=job_precision(sm),
-        branch=None if branch is None else (sm.input.branch_states, int(branch["step"])),
-        states_out=sm.output.states,
+        branch=None if branch is None else (list(sm.input.branch_states), int(branch["step"])),
+        states_out=list(sm.output.states),
         keep_steps=[int(k) for k in sm.params.keep_steps],
     )

@@ -1,6 +1,10 @@
 # Input, param and target functions of the rules in rules/sweeps.smk.
 
 
+#: the seeds of every sweep setting (one sample set each, all made by one sample_sweep job)
+SWEEP_SEEDS = [int(seed) for seed in conf("sweeps", "seeds")]
+
+
 def sweep_settings(kind):
     """{setting id: setting} of sweep ``kind``; the id is the {setting} wildcard."""
     return get_sweep(kind, conf("sweeps")).settings()
@@ -33,14 +37,17 @@ def sample_keep_steps(kind, setting):
 
 def sample_inputs(w):
     """Inputs of one sampling job: its models, its latent space, that space's split times
-    and, for a setting with a parent, the parent's state store of the same seed."""
+    and, for a setting with a parent, the parent's state stores (one per seed)."""
     files = {f"model_{m}": model_file(m) for m in setting_models(w.sweep, w.setting)}
     space = setting_space(w.sweep, w.setting)
     files["stats"] = latent_file(space)
     files["split_times"] = split_time_file(space)
     branch = sample_branch(w.sweep, w.setting)
     if branch is not None:
-        files["branch_states"] = ancient(states_dir(w.sweep, branch["parent"], w.seed))
+        parent = branch["parent"]
+        files["branch_states"] = ancient(
+            [states_dir(w.sweep, parent, s) for s in SWEEP_SEEDS]
+        )
     return files
 
 

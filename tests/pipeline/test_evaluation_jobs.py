@@ -1,4 +1,5 @@
-"""Rule evaluate_samples runs once per (sweep, setting) over all seeds (dry runs only)."""
+"""Rules sample_sweep and evaluate_samples run once per (sweep, setting) over all seeds (dry
+runs only)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ def test_one_evaluation_job_per_setting_over_all_seeds(tmp_path, smoke_config):
     proc = run_snakemake(cfg, tmp_path, "-n", "table3", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = job_counts(proc.stdout)
-    # the CFG-interval sweep of the smoke config: 2 settings x 3 seeds of samples
-    assert jobs["sample_sweep"] == 6 and jobs["evaluate_samples"] == 2
+    # the CFG-interval sweep of the smoke config: 2 settings, each one sampling job writing 3
+    # sample sets (one per seed) and one evaluation job reading them
+    assert jobs["sample_sweep"] == 2 and jobs["evaluate_samples"] == 2
     for setting in ("none", "0.1-0.3"):
+        for seed in (0, 1, 2):
+            assert f"samples/cfg_interval/{setting}/seed{seed}.npz" in proc.stdout
         assert f"metrics/cfg_interval/{setting}.parquet" in proc.stdout
         assert f"metrics/cfg_interval/{setting}_bootstrap.parquet" in proc.stdout

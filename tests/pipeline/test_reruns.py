@@ -144,6 +144,17 @@ def test_a_setting_at_an_existing_branch_step_adds_only_its_sample_set(done_bran
     assert _plan(done_branching, change) == {**want, **REPORT}
 
 
+def test_one_more_seed_reruns_the_sampling_and_evaluation_of_every_setting(done):
+    # one sample_sweep job per setting makes all its seeds (and one evaluation reads them),
+    # so a new seed reruns each setting's two jobs and what reads them, nothing upstream
+    workdir, config = done
+    settings = [p for p in (workdir / "results").glob("*/samples/*/*") if p.is_dir()]
+    plan = _plan(done, lambda c: c["sweeps"]["seeds"].append(max(c["sweeps"]["seeds"]) + 1))
+    assert settings and plan["sample_sweep"] == plan["evaluate_samples"] == len(settings)
+    upstream = ("train_", "oracle_", "probe_", "encode_", "prepare_", "reference_")
+    assert not [job for job in plan if job.startswith(upstream)], plan
+
+
 def test_one_tau_adds_one_probe(done):
     want = {"probe_mixed": 1, "probe_tables": 1, "report_fig5": 1, **REPORT}
     assert _plan(done, lambda c: c["probes"]["mixed"]["taus"].append(0.5)) == want
