@@ -21,8 +21,11 @@ of NEW minus replicate r of OLD is one bootstrap draw of FID(NEW) - FID(OLD): ju
 tables judge two settings (:func:`navref.report.paired.bootstrap_difference`, centred 95 %,
 means over the shared seeds). Prints per sweep setting both FIDs, NEW - OLD with its interval
 and whether the interval holds 0, then how many settings moved beyond their interval and the
-claims whose verdict differs; first it checks that everything upstream of sampling (trained
-weights, VAE, feature net, reference statistics) is bitwise equal, and names what is not.
+claims whose verdict differs; then, per table of paired differences (Tab. 1-3), whether
+each of NEW's differences lies inside OLD's interval and the largest shift over OLD's
+half-width. First it checks that everything upstream of sampling (trained weights,
+checkpoints but their RNG state, VAE, feature net, reference statistics) is bitwise equal,
+and names what is not.
 Exit 0 (a report, not a gate: at 95 %, one setting in twenty may fall outside by chance).
 
     .venv/bin/python benchmarks/compare_runs.py --paired OLD/results/default NEW/results/default
@@ -32,11 +35,11 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import hashlib
 import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from navref.report.paired import bootstrap_difference
 
@@ -56,13 +59,20 @@ def compared_files(root: Path) -> list[Path]:
     )
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _same_tensors(pa: Path, pb: Path) -> bool:
+    """Whether two safetensors files hold the same tensors, bitwise, apart from the RNG state
+    a training checkpoint records at save time (keys ``rng.*``: no output depends on it)."""
+    from safetensors.torch import load_file
+
+    ta, tb = load_file(str(pa)), load_file(str(pb))
+    keys = {k for k in ta.keys() | tb.keys() if not k.startswith("rng.")}
+    return all(k in ta and k in tb and torch.equal(ta[k], tb[k]) for k in keys)
 
 
 def upstream_differences(a: Path, b: Path) -> list[str]:
-    """Relative paths of weights / statistics (safetensors) whose bytes differ between the runs,
-    and of those present in one run only."""
+    """Relative paths of weights / statistics (safetensors: models, checkpoints, VAE, feature
+    net, reference statistics) whose tensors differ between the runs, and of those present in
+    one run only."""
     rel = {p.relative_to(a) for p in a.glob("**/*.safetensors") if "states" not in p.parts}
     rel |= {p.relative_to(b) for p in b.glob("**/*.safetensors") if "states" not in p.parts}
     out = []
@@ -70,9 +80,32 @@ def upstream_differences(a: Path, b: Path) -> list[str]:
         pa, pb = a / r, b / r
         if not (pa.exists() and pb.exists()):
             out.append(f"{r} (only in {'A' if pa.exists() else 'B'})")
-        elif _sha(pa) != _sha(pb):
+        elif not _same_tensors(pa, pb):
             out.append(str(r))
     return out
+
+
+def table_shifts(a: Path, b: Path) -> pd.DataFrame:
+    """Per table with paired differences (``tables/*.parquet`` with ``fid_diff``, ``_low``,
+    ``_high``): rows with an interval in run A, how many of B's ``fid_diff`` lie inside A's
+    interval, and the largest |B - A| shift of ``fid_diff`` over A's half-width."""
+    rows = []
+    for pa in sorted((a / "tables").glob("*.parquet")):
+        pb = b / "tables" / pa.name
+        ta = pd.read_parquet(pa)
+        if not pb.exists() or "fid_diff" not in ta.columns:
+            continue
+        tb = pd.read_parquet(pb)
+        has = ta["fid_diff_low"].notna() & ta["fid_diff_high"].notna()
+        lo, hi, new = ta["fid_diff_low"][has], ta["fid_diff_high"][has], tb["fid_diff"][has]
+        half = (hi - lo) / 2
+        rows.append({
+            "table": pa.stem, "rows": int(has.sum()),
+            "inside": int(((new >= lo) & (new <= hi)).sum()),
+            "max_shift": float((new - ta["fid_diff"][has]).abs().max()),
+            "max_shift_over_half_width": float(((new - ta["fid_diff"][has]).abs() / half).max()),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def _setting_files(run: Path) -> dict[tuple[str, str], Path]:
@@ -131,6 +164,13 @@ def paired_report(old: Path, new: Path) -> None:
         f"{table['diff'].abs().max():.3f}; interval half-width median "
         f"{((table['high'] - table['low']) / 2).median():.3f}"
     )
+    shifts = table_shifts(old, new)
+    for r in shifts.itertuples():
+        print(
+            f"# {r.table}: new paired difference inside the old interval in {r.inside} of "
+            f"{r.rows} rows; largest shift {r.max_shift:.3f} = "
+            f"{r.max_shift_over_half_width:.2f} x the old half-width"
+        )
     changes = verdict_changes(old, new)
     print(f"# claims with another verdict: {len(changes)}")
     if len(changes):

@@ -71,3 +71,23 @@ def test_a_moved_setting_a_changed_verdict_and_changed_weights_are_found(tmp_pat
     out = capsys.readouterr().out
     assert "bitwise equal" in out and "outside its 95 % paired interval: 1;" in out
     assert "claims with another verdict: 1" in out
+
+
+def test_table_shifts_and_checkpoint_rng_state(tmp_path):
+    rd = _module()
+    runs = []
+    for name, diffs, rng in (("a", [0.0, -1.0, 0.5], 1.0), ("b", [0.0, -0.8, 0.9], 2.0)):
+        root = tmp_path / name
+        (root / "tables").mkdir(parents=True)
+        table = pd.DataFrame({"fid_diff": diffs, "fid_diff_low": [np.nan, -1.4, 0.2],
+                              "fid_diff_high": [np.nan, -0.6, 0.8]})  # fmt: skip
+        table.to_parquet(root / "tables" / "table9.parquet")
+        (root / "models" / "m" / "checkpoints").mkdir(parents=True)
+        state = {"w": torch.ones(2), "rng.torch_cpu": torch.full((2,), rng)}
+        save_file(state, str(root / "models" / "m" / "checkpoints" / "last.safetensors"))
+        runs.append(root)
+    shifts = rd.table_shifts(*runs).set_index("table")
+    # the reference row has no interval; -0.8 lies in [-1.4, -0.6], 0.9 outside [0.2, 0.8]
+    assert shifts.loc["table9", "rows"] == 2 and shifts.loc["table9", "inside"] == 1
+    assert shifts.loc["table9", "max_shift_over_half_width"] == pytest.approx(0.4 / 0.3)
+    assert rd.upstream_differences(*runs) == []  # only the RNG state differs
