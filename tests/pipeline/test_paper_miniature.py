@@ -257,4 +257,4 @@ def test_tables_and_claims_written(miniature_run):
     assert len(claims) > 0 and set(claims["verdict"]) <= set(VERDICTS)
     assert (r / "claims.md").stat().st_size > 0 and (r / "claims.html").stat().st_size > 0
     sweeps = pd.read_parquet(r / "metrics/sweeps.parquet")
-    assert sweeps["fid"].notna().all() and len(sweeps) == 2 + 2 + 4
+    assert sweeps["fid"].notna().all() and len(sweeps) == 1 + 1 + 2  # settings of Tab. 1-3
