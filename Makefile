@@ -1,7 +1,7 @@
 # navref: two commands do everything.
 #   make reproduce   create .venv, install, run the default pipeline (config.yaml) and write the report
-#   make test        create .venv if needed, run the test suite
-#   make test-slow   the tests make test skips: the paper DAG in miniature (minutes)
+#   make test        create .venv if needed, run the whole test suite (the paper DAG in miniature
+#                    included) on 2 pytest-xdist workers
 #   make help        every target, including one per paper table and figure
 PYTHON ?= python3
 VENV   := .venv
@@ -9,6 +9,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.navref-installed
 CORES  ?= all
 CONFIG ?= config.yaml
+# make test: pytest-xdist workers (0: one process) and extra pytest arguments, e.g.
+# make test PYTEST_ARGS="-m paper" (only the paper miniature), PYTEST_ARGS="-m 'not slow'"
+TEST_WORKERS ?= 2
+PYTEST_ARGS  ?=
 # the config's run_name: its outputs live under results/$(RUN)/
 RUN    ?= $(or $(shell sed -n 's/^run_name: *\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG)),default)
 OUT    := results/$(RUN)
@@ -16,12 +20,12 @@ SNAKE  := $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 # one named target per paper artefact (rules/targets.smk)
 ARTEFACTS := table1 table2 table3 split_times fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 training claims
 
-.PHONY: help reproduce test test-slow venv lint format dryrun report report-check clean $(ARTEFACTS)
+.PHONY: help reproduce test venv lint format dryrun report report-check clean $(ARTEFACTS)
 
 help:
 	@echo "make reproduce     install (.venv) and run the whole pipeline of CONFIG=$(CONFIG), write $(OUT)/report.html"
-	@echo "make test          run the test suite (without the paper miniature)"
-	@echo "make test-slow     the paper DAG in miniature on the CPU (pytest -m paper, minutes)"
+	@echo "make test          the whole test suite, the paper DAG in miniature included, on"
+	@echo "                   TEST_WORKERS=$(TEST_WORKERS) pytest-xdist workers; PYTEST_ARGS=\"-m paper\": only the miniature"
 	@echo "make <artefact>    only the jobs one artefact needs, e.g. make table3 (outputs under $(OUT)/):"
 	@echo "                   $(ARTEFACTS)"
 	@echo "make report        $(OUT)/report.html from the finished outputs"
@@ -63,11 +67,10 @@ report-check: $(STAMP)
 $(ARTEFACTS): $(STAMP)
 	$(BIN)/snakemake $@ --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 
+# --dist loadscope: one worker per test module (tests/conftest.py puts the modules sharing the
+# smoke run in one scope); no reorder: the slow pipeline modules, collected first, start first
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not paper"
-
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m paper
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check navref workflow_scripts tests benchmarks

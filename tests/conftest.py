@@ -67,3 +67,32 @@ def smoke_run(tmp_path_factory) -> Path:
             f"smoke pipeline failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return workdir
+
+
+def xdist_scope(nodeid: str, root: Path = REPO) -> str:
+    """The unit of work of test ``nodeid`` when make test runs pytest-xdist (``-n 2 --dist
+    loadscope``): its module, so module-scoped fixtures (the SLURM cluster, the paper
+    miniature's run) are built once, on one worker; but every module whose code names the
+    session fixture ``smoke_run`` (as an argument or through ``getfixturevalue``) shares the
+    scope ``smoke_run``, so the smoke pipeline runs once, not once per worker."""
+    module = nodeid.split("::", 1)[0]
+    path = root / module
+    if path.suffix == ".py" and path.is_file() and "smoke_run" in path.read_text():
+        return "smoke_run"
+    return module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's ``--dist loadscope`` with the scopes of :func:`xdist_scope` (the
+    ``xdist_group`` marks of ``--dist loadgroup`` are lost under pytest 9, which ignores
+    the node-id suffix pytest-xdist 3.8 writes). Other ``--dist`` modes: xdist's own."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid, config.rootpath)
+
+    return ModuleScheduling(config, log)
