@@ -3,7 +3,6 @@ bootstrap, checked on constructed runs where the answer is known."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +10,6 @@ import pandas as pd
 import pytest
 import torch
 from safetensors.torch import save_file
-
-PATH = Path(__file__).parents[3] / "benchmarks" / "compare_runs.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("compare_runs", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run(
@@ -49,8 +39,10 @@ def _run(
     return root
 
 
-def test_a_moved_setting_a_changed_verdict_and_changed_weights_are_found(tmp_path, capsys):
-    rd = _module()
+def test_a_moved_setting_a_changed_verdict_and_changed_weights_are_found(
+    tmp_path, capsys, benchmark_script
+):
+    rd = benchmark_script("compare_runs")
     a = _run(tmp_path / "a", {}, {"1": "reproduced", "2": "inconclusive"}, 1.0)
     b = _run(
         tmp_path / "b",
@@ -73,8 +65,8 @@ def test_a_moved_setting_a_changed_verdict_and_changed_weights_are_found(tmp_pat
     assert "claims with another verdict: 1" in out
 
 
-def test_table_shifts_and_checkpoint_rng_state(tmp_path):
-    rd = _module()
+def test_table_shifts_and_checkpoint_rng_state(tmp_path, benchmark_script):
+    rd = benchmark_script("compare_runs")
     runs = []
     for name, diffs, rng in (("a", [0.0, -1.0, 0.5], 1.0), ("b", [0.0, -0.8, 0.9], 2.0)):
         root = tmp_path / name

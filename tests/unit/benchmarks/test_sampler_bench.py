@@ -3,24 +3,12 @@ agree with torch's own FLOP counter (torch.utils.flop_counter) on the same forwa
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from navref.models.dit import DiTConfig, build_model
-
-PATH = Path(__file__).parents[3] / "benchmarks" / "sampler_bench.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("sampler_bench", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
@@ -31,7 +19,7 @@ def _bench():
         {"depth": 1, "hidden_size": 32, "num_heads": 2, "patch_size": 4, "learn_sigma": True},
     ],
 )
-def test_forward_flops_match_torch_counter(arch):
+def test_forward_flops_match_torch_counter(arch, benchmark_script):
     conf = DiTConfig.from_dict({**arch, "input_size": 8, "in_channels": 4, "num_classes": 10})
     model = build_model(conf).eval()
     x, t, y = torch.randn(3, 4, 8, 8), torch.rand(3), torch.tensor([0, 1, 10])
@@ -39,4 +27,4 @@ def test_forward_flops_match_torch_counter(arch):
     # fused CPU kernel)
     with FlopCounterMode(display=False) as counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
         model(x, t, y)
-    assert _bench().forward_flops(conf, 3) == counter.get_total_flops()
+    assert benchmark_script("sampler_bench").forward_flops(conf, 3) == counter.get_total_flops()
