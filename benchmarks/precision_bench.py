@@ -106,6 +106,7 @@ def _from_run(args, conf, sweep, setting) -> tuple[dict, dict, np.ndarray, np.nd
     from navref.latents import LatentSpace
     from navref.metrics.fidelity import extract_features, load_reference_statistics
     from navref.sweeps import sample_set
+    from navref.training import load_model
 
     names = sweep.models(setting)
     space = conf["models"][names[0]]["space"]
@@ -127,9 +128,11 @@ def _from_run(args, conf, sweep, setting) -> tuple[dict, dict, np.ndarray, np.nd
         for p in PRECISIONS
     }
 
+    models = {n: load_model(d, which="ema", device=args.device) for n, d in model_dirs.items()}
+
     def draw(precision: str) -> np.ndarray:
         return sample_set(
-            sweep, setting, model_dirs, spaces[precision], args.samples, args.seed, args.device,
+            sweep, setting, models, spaces[precision], args.samples, args.seed, args.device,
             batch_size=args.batch, precision=precision,
         )[0]  # fmt: skip
 

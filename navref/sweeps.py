@@ -510,7 +510,7 @@ def read_states(states_dir: str | os.PathLike, step: int, meta: Mapping[str, Any
 def sample_set(
     sweep: Sweep,
     setting: Mapping[str, Any],
-    model_dirs: Mapping[str, str | os.PathLike | torch.nn.Module],
+    models: Mapping[str, Callable],
     space: LatentSpace,
     num_samples: int,
     seed: int,
@@ -524,8 +524,9 @@ def sample_set(
     keep_steps: Sequence[int] = (),
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``num_samples`` class-balanced, seeded samples of one resolved setting, decoded:
-    (uint8 images (N, H, W, C), labels (N,), info). ``info`` holds only deterministic facts
-    (setting, seed, NFE); the sampling speed goes to ``log``.
+    (uint8 images (N, H, W, C), labels (N,), info). ``models``: the setting's networks by
+    name, loaded (``navref.training.load_model``; any ``model(x, t, y) -> v``). ``info``
+    holds only deterministic facts (setting, seed, NFE); the sampling speed goes to ``log``.
 
     Sample i starts from the noise of (seed, i), whatever the batch size, so two settings
     with the same seed start from the same noise (paired comparison). The networks run under
@@ -544,15 +545,10 @@ def sample_set(
     from navref.io import check_finite
     from navref.precision import autocast
     from navref.sampling import balanced_labels, make_noise
-    from navref.training import load_model
 
     k = int(space.stats["num_classes"])
     grid = sweep.grid(setting)
     info = sweep.info(setting, grid, split_time)
-    models = {
-        n: d if isinstance(d, torch.nn.Module) else load_model(d, which="ema", device=device)
-        for n, d in model_dirs.items()
-    }  # loaded networks pass through (generate loads them once for all seeds)
     provider = sweep.velocity(setting, models, k)
     shape = tuple(space.stats["shape"][1:])
     labels = balanced_labels(num_samples, k)

@@ -148,18 +148,14 @@ class _LatentSpace:
 
 
 @pytest.fixture
-def models(monkeypatch):
-    import navref.training
-
-    nets = {"a": _dit(0), "b": _dit(1)}
-    monkeypatch.setattr(navref.training, "load_model", lambda d, **k: nets[str(d)])
-    return {name: name for name in nets}
+def models():
+    return {"a": _dit(0), "b": _dit(1)}
 
 
 def _run(sweep, setting, models, **kw):
     images, labels, info = S.sample_set(
-        sweep, setting, {m: m for m in sweep.models(setting)}, _LatentSpace(), 7, 3, "cpu",
-        batch_size=3, **kw,
+        sweep, setting, {m: models[m] for m in sweep.models(setting)}, _LatentSpace(), 7, 3,
+        "cpu", batch_size=3, **kw,
     )  # fmt: skip
     return torch.from_numpy(images), labels, info
 
@@ -205,7 +201,7 @@ def test_a_store_of_another_trajectory_is_refused(tmp_path, models):
     with pytest.raises(ValueError, match="does not hold this trajectory's state at step 4"):
         _run(sweep, child, models, branch=(store, 4))
     with pytest.raises(ValueError, match=r"differs in \['seed'\]"):
-        S.sample_set(sweep, child, {"a": "a"}, _LatentSpace(), 7, 4, "cpu", batch_size=3,
+        S.sample_set(sweep, child, {"a": models["a"]}, _LatentSpace(), 7, 4, "cpu", batch_size=3,
                      branch=(store, 3))  # fmt: skip
     finer = {**child, "steps": 20}
     with pytest.raises(ValueError, match="grid up to step 3"):
