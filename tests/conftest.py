@@ -96,3 +96,18 @@ def pytest_xdist_make_scheduler(config, log):
             return xdist_scope(nodeid, config.rootpath)
 
     return ModuleScheduling(config, log)
+
+
+@pytest.fixture
+def benchmark_script():
+    """``load(name)``: the module of ``benchmarks/<name>.py`` (not a package: loaded by
+    path), executed fresh."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
