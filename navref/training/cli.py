@@ -140,14 +140,17 @@ def _array_data(args: argparse.Namespace) -> tuple[Any, np.ndarray]:
     return latents, labels[rows]
 
 
-def _init_process_group(timeout_minutes: float) -> None:
-    """Join the torchrun process group (nccl on CUDA, gloo on the CPU) when WORLD_SIZE > 1;
-    a collective that waits longer than ``timeout_minutes`` fails the run."""
+def _init_process_group(timeout_minutes: float, device: str | None = None) -> None:
+    """Join the torchrun process group when WORLD_SIZE > 1: nccl when the ranks train on
+    CUDA (``device`` "cuda..." or None with CUDA available), gloo otherwise (``--device
+    cpu`` on a GPU node too: nccl cannot reduce CPU tensors). A collective that waits longer
+    than ``timeout_minutes`` fails the run. Raises ``ValueError`` for a timeout <= 0."""
     if timeout_minutes <= 0:
         raise ValueError(f"--ddp-timeout-minutes must be > 0, got {timeout_minutes}")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         timeout = datetime.timedelta(minutes=timeout_minutes)
-        if torch.cuda.is_available():
+        on_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+        if on_cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
             dist.init_process_group("nccl", timeout=timeout)
         else:
@@ -186,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if args.no_resume and (out / "checkpoints").exists():
         raise ValueError(f"--no-resume but {out / 'checkpoints'} exists; delete it first")
-    _init_process_group(args.ddp_timeout_minutes)
+    _init_process_group(args.ddp_timeout_minutes, args.device)
     try:
         path = _train(args, settings)
     finally:

@@ -316,11 +316,15 @@ def test_bad_inputs_raise_value_errors():
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_dit_samples_are_bitwise_the_same_for_any_cpu_batch_size(precision):
+def test_dit_samples_do_not_depend_on_the_cpu_batch_size(precision):
     """The claim behind ``sweeps.batch_size`` being a speed choice only: a DiT's CFG samples
-    (guided inside an interval, so forwards of B and 2B rows) do not change by a bit when the
-    same noise is sampled in other chunks, in float32 and under bf16 autocast, with one thread
-    (with two, the matmuls' split over threads depends on the rows: equal up to rounding)."""
+    (guided inside an interval, so forwards of B and 2B rows) are the same when the same
+    noise is sampled in other chunks, in float32 and under bf16 autocast, with one thread.
+    Bitwise where the CPU's matmul kernels do not depend on the row count (this project's
+    AMD EPYC with torch 2.14.1, in both precisions; ``benchmarks/sampler_bench.py
+    --scan-batches`` reports it); up to rounding elsewhere (fp32 differed by 2.4e-7 on an
+    Intel host of an H200 with torch 2.11, bf16 was bitwise). The tolerances are far below
+    what a misassigned noise row, label or guidance interval would give (order 1)."""
     from navref.models import DiTConfig, build_model
     from navref.precision import autocast
 
@@ -347,6 +351,6 @@ def test_dit_samples_are_bitwise_the_same_for_any_cpu_batch_size(precision):
         for b in (64, 32, 7):
             out = chunked(b)
             diff = (out - whole).abs().max().item()
-            assert torch.equal(out, whole), f"batch {b} differs from batch {n} by {diff}"
+            assert diff <= (1e-5 if precision == "fp32" else 5e-2), f"batch {b} vs {n}: {diff}"
     finally:
         torch.set_num_threads(threads)

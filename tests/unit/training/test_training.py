@@ -418,6 +418,7 @@ def test_cli_space_and_run_training_equal_train_on_the_split(tmp_path):
     conf = {"steps": 3, "batch_size": 4, "log_every": 1, "save_every": 0}
     (tmp_path / "conf.json").write_text(json.dumps({"model": MODEL, "train": conf}))
     args = ["--space", str(space), "--config", str(tmp_path / "conf.json"), "--no-progress"]
+    args += ["--device", "cpu"]  # the CLI's default is cuda where present
     assert main([*args, "--out", str(tmp_path / "cli")]) == 0
     settings = {"arch": MODEL, "train": conf, "space": "space"}
     job = run_training(settings, space, tmp_path / "job", device="cpu")
@@ -590,3 +591,26 @@ def test_checkpoints_older_than_the_noise_key_resume_as_global_noise():
     run.conf = _conf(noise="per_sample")
     with pytest.raises(ValueError, match=r"train config differs in \['noise'\]"):
         check_resume_compat(meta, run, Path("ckpt/last"))
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda", "backend"),
+    [("cpu", True, "gloo"), (None, True, "nccl"), ("cuda", True, "nccl"),
+     ("cuda:1", True, "nccl"), (None, False, "gloo"), ("cpu", False, "gloo")],
+)  # fmt: skip
+def test_ranks_join_nccl_only_when_they_train_on_cuda(monkeypatch, device, cuda, backend):
+    """torchrun ranks asked to train on the CPU on a GPU node (``--device cpu``) join a gloo
+    group: nccl cannot reduce CPU tensors (found on an H200 node, where the 2-rank CPU test
+    failed); without ``--device`` the backend follows CUDA's presence."""
+    from navref.training import cli
+
+    joined, devices = [], []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(cli.torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(cli.torch.cuda, "set_device", devices.append)
+    monkeypatch.setattr(cli.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(cli.dist, "init_process_group", lambda b, timeout: joined.append(b))
+    cli._init_process_group(2.0, device)
+    assert joined == [backend]
+    assert devices == ([1] if backend == "nccl" else [])
