@@ -57,3 +57,61 @@ def test_log_lines_keep_tqdm_redraws_and_log_records_apart(tmp_path):
     stream.write("\rbar 100%")  # tqdm's close() repeats its last redraw: written once
     stream.write("\r        \r")  # a leave=False bar clearing itself: nothing
     assert raw.getvalue() == "bar 100%\n"
+
+
+_SCRIPT_JOB = """
+import sys
+from snakemake.iocontainers import Snakemake
+from navref.workflow import rule_context
+
+sm = Snakemake.__new__(Snakemake)  # the object the preamble of a script: job unpickles
+sm.log, sm.rule, sm.threads, sm.wildcards = [sys.argv[1]], "demo", 1, {{}}
+with rule_context(sm) as log:
+    log.info("last line of work")
+    sys.stdout.write("buffered stdout of the job")
+    {body}
+print("after the block")
+"""
+
+
+def _run_script_job(tmp_path, body: str):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = tmp_path / "job.py"
+    script.write_text(_SCRIPT_JOB.format(body=body))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "rule.log")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_finished_script_job_ends_its_process_at_once_with_its_output_flushed(tmp_path):
+    """In a real script: job (a snakemake.iocontainers.Snakemake object) the process ends
+    when the block ends (status 0, nothing after it runs), with the rule log and the
+    buffered standard streams flushed; in tests (stand-in objects) it does not."""
+    done = _run_script_job(tmp_path, "pass")
+    assert done.returncode == 0, done.stderr
+    assert "buffered stdout of the job" in done.stdout
+    assert "after the block" not in done.stdout
+    assert "last line of work" in (tmp_path / "rule.log").read_text()
+    failed = _run_script_job(tmp_path, "raise ValueError('bad input: fix it')")
+    assert failed.returncode == 1 and "after the block" not in failed.stdout
+    assert "failed: ValueError: bad input: fix it" in (tmp_path / "rule.log").read_text()
+    with rule_context(_job(tmp_path)):
+        pass  # a stand-in: this test process goes on
+
+
+def test_the_job_block_collects_cyclic_garbage_less_often_and_restores_the_setting(tmp_path):
+    import gc
+
+    from navref.workflow import JOB_GC_THRESHOLD
+
+    before = gc.get_threshold()
+    assert before != JOB_GC_THRESHOLD
+    with rule_context(_job(tmp_path)):
+        assert gc.get_threshold() == JOB_GC_THRESHOLD
+    assert gc.get_threshold() == before
