@@ -133,32 +133,67 @@ def evaluate_setting(
     :data:`BOOTSTRAP_COLUMNS`, computed on the features of the FID. ``inputs`` holds
     ``reference``, ``info`` (the prepared dataset) and, when used, ``feature_net`` and
     ``memorization_train``; they are loaded once for all sets."""
-    import numpy as np
-    import pandas as pd
+    group = {"ids": ids, "samples": samples_paths, "metrics": out_path, "bootstrap": bootstrap_path}
+    evaluate_settings([group], inputs, settings, device, log)
 
-    from navref.metrics.bootstrap import bootstrap_indices, fid_replicates, sqrt_psd
+
+def evaluate_settings(
+    groups: Sequence[Mapping[str, Any]],
+    inputs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    device: str,
+    log: logging.Logger,
+) -> None:
+    """Rules ``evaluate_samples`` (one group) and ``evaluate_sweep`` (one group per setting
+    of a sweep): :func:`evaluate_setting` for each group, a mapping with ``ids`` (sweep,
+    setting), ``samples`` (its sample files, one per seed), ``metrics`` and ``bootstrap``
+    (its output paths), with the feature network, the reference statistics and the train
+    split loaded once for all groups. Each group's files are bitwise what its own job
+    writes: no state passes from one group to the next (bootstrap indices and KID subsets
+    are drawn from the seed of each set)."""
+    from navref.metrics.bootstrap import sqrt_psd
     from navref.workflow import mark
 
     scorer = _scorer(inputs, settings, device)
     train = memorization_reference(inputs, settings["memorization_resolution"])
     mark(log, "inputs loaded")
     num_replicates = int(settings.get("bootstrap_replicates") or 0)
+    root = sqrt_psd(scorer.ref["sigma"]) if num_replicates else None  # once for all sets
+    for group in groups:
+        _evaluate_group(group, scorer, train, root, settings, num_replicates, device, log)
+
+
+def _evaluate_group(
+    group: Mapping[str, Any],
+    scorer: Any,
+    train: Any,
+    root: Any,
+    settings: Mapping[str, Any],
+    num_replicates: int,
+    device: str,
+    log: logging.Logger,
+) -> None:
+    """The metrics and bootstrap files of one setting (see :func:`evaluate_settings`)."""
+    import numpy as np
+    import pandas as pd
+
+    from navref.metrics.bootstrap import bootstrap_indices, fid_replicates
+
     rows, replicates = [], []
-    root = sqrt_psd(scorer.ref["sigma"]) if num_replicates else None  # once for all seeds
-    for path in samples_paths:
+    for path in group["samples"]:
         images, info = _load_samples(path)
         metrics, features = scorer.metrics(images)
-        rows.append(_metrics_row(images, info, metrics, ids, train, settings, device, log))
+        rows.append(_metrics_row(images, info, metrics, group["ids"], train, settings, device, log))
         seed = int(info["seed"])
         idx = bootstrap_indices(len(features), num_replicates, seed)
         fid = fid_replicates(features, scorer.ref["mu"], scorer.ref["sigma"], idx, root)
         replicates.append(pd.DataFrame({"seed": seed, "replicate": range(num_replicates)}))
         replicates[-1]["fid"] = fid
         log.info("seed %d: %d bootstrap replicates of FID", seed, num_replicates)
-    save_parquet(out_path, pd.DataFrame(rows))
+    save_parquet(group["metrics"], pd.DataFrame(rows))
     boot = pd.concat(replicates, ignore_index=True)
     boot = boot.astype({"seed": np.int64, "replicate": np.int64, "fid": np.float64})
-    save_parquet(bootstrap_path, boot[list(BOOTSTRAP_COLUMNS)])
+    save_parquet(group["bootstrap"], boot[list(BOOTSTRAP_COLUMNS)])
 
 
 def _scorer(inputs: Mapping[str, Any], settings: Mapping[str, Any], device: str) -> Any:

@@ -68,28 +68,62 @@ rule memorization_train:
         "../workflow_scripts/memorization_train.py"
 
 
-rule evaluate_samples:
-    input:
-        unpack(evaluate_inputs),
-    output:
-        metrics=f"{RESULTS}/metrics/{{sweep}}/{{setting}}.parquet",
-        bootstrap=f"{RESULTS}/metrics/{{sweep}}/{{setting}}_bootstrap.parquet",
-    log:
-        f"{RESULTS}/logs/evaluate_samples/{{sweep}}/{{setting}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/evaluate_samples/{{sweep}}/{{setting}}.tsv"
-    wildcard_constraints:
-        setting=r"[^/]+(?<!_bootstrap)",
-    conda:
-        "../envs/navref.yaml"
-    threads: rule_threads("evaluate_samples")
-    resources:
-        **rule_resources("evaluate_samples", mem_mb=16000, runtime=120),
-    params:
-        settings=evaluation_params(),
-        device=DEVICE,
-    script:
-        "../workflow_scripts/evaluate_samples.py"
+if EVALUATE_PER_SWEEP:
+    # one rule per configured sweep (evaluate_sweep_<kind>): its outputs are the files of
+    # that sweep's settings, known when the workflow is parsed
+    for kind in [k for k in SWEEP_KINDS if sweep_settings(k)]:
+
+        rule:
+            name:
+                f"evaluate_sweep_{kind}"
+            input:
+                **evaluate_sweep_inputs(kind),
+            output:
+                metrics=[metrics_file(kind, s) for s in sweep_settings(kind)],
+                bootstrap=[
+                    metrics_file(kind, s, "_bootstrap") for s in sweep_settings(kind)
+                ],
+            log:
+                f"{RESULTS}/logs/evaluate_sweep/{kind}.log",
+            benchmark:
+                f"{RESULTS}/benchmarks/evaluate_sweep/{kind}.tsv"
+            conda:
+                "../envs/navref.yaml"
+            threads: rule_threads("evaluate_samples")
+            resources:
+                **rule_resources("evaluate_samples", mem_mb=16000, runtime=240),
+            params:
+                groups=evaluate_groups(kind, sweep_settings(kind)),
+                settings=evaluation_params(),
+                device=DEVICE,
+            script:
+                "../workflow_scripts/evaluate_samples.py"
+
+else:
+
+    rule evaluate_samples:
+        input:
+            unpack(evaluate_inputs),
+        output:
+            metrics=metrics_file("{sweep}", "{setting}"),
+            bootstrap=metrics_file("{sweep}", "{setting}", "_bootstrap"),
+        log:
+            f"{RESULTS}/logs/evaluate_samples/{{sweep}}/{{setting}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/evaluate_samples/{{sweep}}/{{setting}}.tsv"
+        wildcard_constraints:
+            setting=r"[^/]+(?<!_bootstrap)",
+        conda:
+            "../envs/navref.yaml"
+        threads: rule_threads("evaluate_samples")
+        resources:
+            **rule_resources("evaluate_samples", mem_mb=16000, runtime=120),
+        params:
+            groups=lambda w: evaluate_groups(w.sweep, [w.setting]),
+            settings=evaluation_params(),
+            device=DEVICE,
+        script:
+            "../workflow_scripts/evaluate_samples.py"
 
 
 rule sweep_tables:

@@ -25,3 +25,19 @@ def test_one_evaluation_job_per_setting_over_all_seeds(tmp_path, smoke_config):
             assert f"samples/cfg_interval/{setting}/seed{seed}.npz" in proc.stdout
         assert f"metrics/cfg_interval/{setting}.parquet" in proc.stdout
         assert f"metrics/cfg_interval/{setting}_bootstrap.parquet" in proc.stdout
+
+
+def test_per_sweep_evaluation_is_one_job_writing_every_settings_files(tmp_path, smoke_config):
+    """evaluation.jobs: per_sweep (the default config's choice): one evaluate_sweep_<kind>
+    job per sweep reads every setting's sample sets and writes the same files as the
+    per-setting jobs; adding a setting therefore re-evaluates its whole sweep."""
+    cfg = copy.deepcopy(smoke_config)
+    cfg.setdefault("evaluation", {})["jobs"] = "per_sweep"
+    proc = run_snakemake(cfg, tmp_path, "-n", "table3", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = job_counts(proc.stdout)
+    assert jobs["sample_sweep"] == 2 and jobs["evaluate_sweep_cfg_interval"] == 1
+    assert "evaluate_samples" not in jobs and "evaluate_sweep_stage_swap" not in jobs
+    for setting in ("none", "0.1-0.3"):
+        assert f"metrics/cfg_interval/{setting}.parquet" in proc.stdout
+        assert f"metrics/cfg_interval/{setting}_bootstrap.parquet" in proc.stdout

@@ -109,3 +109,32 @@ def test_bootstrap_replicates_are_paired_by_seed_and_use_the_fid_features(setup)
 def test_no_replicates_writes_an_empty_file_with_the_columns(setup):
     rows, boot = _run(setup, "c", bootstrap_replicates=0)
     assert len(rows) == 2 and len(boot) == 0 and tuple(boot.columns) == BOOTSTRAP_COLUMNS
+
+
+def test_a_sweep_job_writes_each_settings_files_bitwise_as_its_own_job(setup):
+    """evaluate_settings (rule evaluate_sweep_<kind>): several settings in one process, the
+    feature net and reference loaded once, give each setting exactly the values its own
+    evaluate_samples job writes; the settings' sample sets differ (the
+    second setting's seeds are the first's in reverse), so the order matters if any state
+    leaked from one setting to the next."""
+    from navref.evaluation import evaluate_settings
+
+    tmp, paths, inputs, settings = setup
+    want_rows_s1, want_boot_s1 = _run(setup, "s1")
+    groups = [
+        {"ids": {"sweep": "cfg_interval", "setting": name}, "samples": samples,
+         "metrics": tmp / f"sweep_{name}.parquet", "bootstrap": tmp / f"sweep_{name}_b.parquet"}
+        for name, samples in (("s1", paths), ("s2", paths[::-1]))
+    ]  # fmt: skip
+    evaluate_settings(groups, inputs, settings, "cpu", logging.getLogger("navref.test"))
+    for group in groups:
+        name = group["ids"]["setting"]
+        rows, boot = pd.read_parquet(group["metrics"]), pd.read_parquet(group["bootstrap"])
+        want_rows, want_boot = want_rows_s1, want_boot_s1
+        if name == "s2":  # the same sets in reverse seed order
+            want_rows = want_rows.iloc[::-1].reset_index(drop=True).assign(setting="s2")
+            want_boot = pd.concat([want_boot[want_boot.seed == s] for s in (1, 0)])
+        pd.testing.assert_frame_equal(rows, want_rows, check_exact=True)
+        pd.testing.assert_frame_equal(
+            boot.reset_index(drop=True), want_boot.reset_index(drop=True), check_exact=True
+        )
