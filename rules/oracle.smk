@@ -30,11 +30,16 @@ rule oracle_objective:
 
 rule oracle_synthetic:
     output:
-        f"{RESULTS}/oracle/synthetic/D{{dim}}_N{{size}}.parquet",
+        [
+            f"{RESULTS}/oracle/synthetic/D{{dim}}_N{size}.parquet"
+            for size in conf("oracle", "synthetic", "sizes")
+        ],
     log:
-        f"{RESULTS}/logs/oracle_synthetic/D{{dim}}_N{{size}}.log",
+        f"{RESULTS}/logs/oracle_synthetic/D{{dim}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/oracle_synthetic/D{{dim}}_N{{size}}.tsv"
+        f"{RESULTS}/benchmarks/oracle_synthetic/D{{dim}}.tsv"
+    wildcard_constraints:
+        dim=r"\d+",
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("oracle_synthetic")
@@ -42,6 +47,7 @@ rule oracle_synthetic:
         **rule_resources("oracle_synthetic", mem_mb=8000, runtime=120),
     params:
         settings=lambda w: oracle_params("synthetic"),
+        sizes=conf("oracle", "synthetic", "sizes"),
         seed=lambda w: SEED,
         device=DEVICE,
     script:

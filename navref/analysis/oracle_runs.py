@@ -1,4 +1,5 @@
-"""The oracle analysis jobs (rules ``oracle_objective`` and ``oracle_tables``): the curves
+"""The oracle analysis jobs (rules ``oracle_objective``, ``oracle_synthetic`` and
+``oracle_tables``): the curves
 of :mod:`navref.analysis.oracle_curves` on a latent space's files, and their split times
 (read back through :class:`navref.analysis.split_times.SplitTimes`).
 
@@ -14,10 +15,16 @@ from typing import Any
 
 import pandas as pd
 
-from navref.analysis.oracle_curves import objective_curves, split_times
+from navref.analysis.oracle_curves import objective_curves, split_times, synthetic_top1_curve
 from navref.io import save_parquet
 
-__all__ = ["objective_of_space", "objective_split_times", "oracle_tables", "space_split_times"]
+__all__ = [
+    "objective_of_space",
+    "objective_split_times",
+    "oracle_tables",
+    "space_split_times",
+    "synthetic_of_dim",
+]
 
 
 def objective_of_space(
@@ -43,6 +50,32 @@ def objective_of_space(
     )  # fmt: skip
     frame.insert(0, "space", os.path.basename(os.fspath(space_dir)))
     return frame
+
+
+def synthetic_of_dim(
+    dim: int,
+    sizes: Sequence[int],
+    out_paths: Sequence[str | os.PathLike],
+    settings: Mapping[str, Any],
+    seed: int,
+    device: str,
+    log: logging.Logger,
+) -> None:
+    """Rule ``oracle_synthetic``: the top-1 posterior weight per t (Fig. 3) of N unit-Gaussian
+    samples in ``dim`` dimensions, one table per N in ``sizes`` (``out_paths[i]`` for
+    ``sizes[i]``); ``settings`` = ``oracle.synthetic`` with ``t_grid`` and ``chunk_size``.
+    Each table is a function of (dim, N, seed) alone (:func:`synthetic_top1_curve` draws its
+    data and queries from its own generators), so it does not depend on the other sizes of
+    the job. Raises ``ValueError`` when the two lists differ in length."""
+    if len(sizes) != len(out_paths):
+        raise ValueError(f"synthetic_of_dim: {len(sizes)} sizes but {len(out_paths)} paths")
+    for size, path in zip(sizes, out_paths, strict=True):
+        log.info("D = %d, N = %d: %d queries", dim, size, settings["num_queries"])
+        frame = synthetic_top1_curve(
+            int(dim), int(size), settings["t_grid"], settings["num_queries"],
+            seed=seed, chunk_size=settings["chunk_size"], device=device,
+        )  # fmt: skip
+        save_parquet(path, frame)
 
 
 def objective_split_times(objective: pd.DataFrame, threshold: float) -> pd.DataFrame:

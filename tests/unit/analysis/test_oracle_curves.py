@@ -132,3 +132,23 @@ def test_synthetic_split_depends_on_dim_and_size():
     first = frame[frame.t == 0.0].set_index(["dim", "size"])["top1_mean"]
     for (_, n), v in first.items():
         assert v == pytest.approx(1 / n, rel=1e-5)
+
+
+def test_one_job_per_dim_writes_each_sizes_table_as_a_job_of_its_own(tmp_path):
+    """Rule oracle_synthetic runs every size of one D in one process: each size's table is
+    exactly what a job computing only that size writes (no state passes between sizes)."""
+    import logging
+
+    from navref.analysis.oracle_runs import synthetic_of_dim
+
+    settings = {"t_grid": np.linspace(0, 0.99, 5), "num_queries": 16, "chunk_size": None}
+    log = logging.getLogger("navref.test")
+    both = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    synthetic_of_dim(8, [64, 32], both, settings, seed=3, device="cpu", log=log)
+    synthetic_of_dim(8, [32], [tmp_path / "alone.parquet"], settings, seed=3, device="cpu", log=log)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(both[1]), pd.read_parquet(tmp_path / "alone.parquet"), check_exact=True
+    )
+    assert pd.read_parquet(both[0])["size"].unique().tolist() == [64]
+    with pytest.raises(ValueError, match="2 sizes but 1 paths"):
+        synthetic_of_dim(8, [64, 32], both[:1], settings, seed=3, device="cpu", log=log)
