@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ __all__ = [
     "run_intermediate",
     "run_loss_curves",
     "run_mixed",
-    "run_tau_probe",
+    "run_tau_probes",
     "run_unseen",
 ]
 
@@ -70,35 +70,41 @@ def _pixel_metric(
 
 def run_loss_curves(
     model_dir: str | os.PathLike,
-    ckpt: str,
+    ckpts: Sequence[str],
     space_dir: str | os.PathLike,
     settings: Settings,
     seed: int,
     device: str,
     precision: str = "fp32",
-) -> pd.DataFrame:
-    """CFM and oracle loss per t of checkpoint ``ckpt`` (``"ema"`` / ``"step<N>"``) of a
-    model (Fig. 7, 9), on the training latents. ``settings``: ``probes.loss_curves`` with
-    ``t_grid`` expanded and the oracle's ``chunk_size``. The model's forwards run under
-    ``precision`` (:mod:`navref.precision`); losses and the oracle stay float32."""
+) -> dict[str, pd.DataFrame]:
+    """CFM and oracle loss per t of each checkpoint in ``ckpts`` (``"ema"`` / ``"step<N>"``)
+    of a model (Fig. 7, 9), on the training latents: {checkpoint: its table}. The latent
+    space is read once; each checkpoint's table is what a run on that checkpoint alone gives
+    (the same pairs, noise and batches: nothing carries over from one checkpoint to the
+    next). ``settings``: ``probes.loss_curves`` with ``t_grid`` expanded and the oracle's
+    ``chunk_size``. The model's forwards run under ``precision`` (:mod:`navref.precision`);
+    losses and the oracle stay float32."""
     space = LatentSpace.load(space_dir)
     data, labels = space.split_arrays("train")
-    model = load_model(checkpoint_path(model_dir, ckpt), which="ema", device=device)
-    return loss_curves(
-        model,
-        data,
-        labels,
-        int(space.stats["num_classes"]),
-        settings["t_grid"],
-        int(settings["num_samples"]),
-        seed,
-        oracle_data=data,
-        oracle_labels=labels,
-        batch_size=int(settings.get("batch_size", 256)),
-        chunk_size=settings.get("chunk_size"),
-        device=device,
-        autocast=autocast_dtype(precision),
-    )
+    tables = {}
+    for ckpt in ckpts:
+        model = load_model(checkpoint_path(model_dir, ckpt), which="ema", device=device)
+        tables[ckpt] = loss_curves(
+            model,
+            data,
+            labels,
+            int(space.stats["num_classes"]),
+            settings["t_grid"],
+            int(settings["num_samples"]),
+            seed,
+            oracle_data=data,
+            oracle_labels=labels,
+            batch_size=int(settings.get("batch_size", 256)),
+            chunk_size=settings.get("chunk_size"),
+            device=device,
+            autocast=autocast_dtype(precision),
+        )
+    return tables
 
 
 def _conditional_model(
@@ -143,37 +149,42 @@ def run_intermediate(
     return res.table
 
 
+class _ProbedModel(NamedTuple):
+    """What every tau of one mixed / unseen probe job reads, loaded once per job: the latent
+    space, its class count ``k``, the model's conditional velocity and the memorization
+    metric of :func:`_pixel_metric` (``embed``, ``train_px``, ``threshold``). Read only: a
+    tau's run changes none of it."""
+
+    space: LatentSpace
+    k: int
+    provider: ModelVelocity
+    embed: Callable[[Any], torch.Tensor]
+    train_px: Any
+    threshold: dict[str, float]
+
+
 def run_mixed(
-    model_dir: str | os.PathLike,
-    space_dir: str | os.PathLike,
-    tau: float,
-    settings: Settings,
-    seed: int,
-    device: str,
-    png: Path,
-    files: Mapping[str, str],
-    precision: str = "fp32",
+    probed: _ProbedModel, tau: float, settings: Settings, seed: int, device: str, png: Path
 ) -> pd.DataFrame:
     """Oracle for t < tau, model after (Fig. 5), memorization in pixel space against the
-    real train split (``files``: the dataset's ``info`` and, when downsampled,
-    ``memorization_train``); grid: samples above their nearest training images."""
-    space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
+    real train split; grid: samples above their nearest training images. The noise is drawn
+    here from ``seed`` (:func:`navref.sampling.make_noise`), the same at every tau."""
+    space, k = probed.space, probed.k
     data, labels = space.split_arrays("train")
-    embed, train_px, thr = _pixel_metric(space, files, settings)
     n = int(settings["num_samples"])
     noise = make_noise((n, *data.shape[1:]), seed, device=device)
     y = balanced_labels(n, k).to(device)
     res = mixed_sampling(
         OracleVelocity(data, labels, conditional=True),
-        provider,
+        probed.provider,
         tau,
         int(settings["steps"]),
         noise,
         y,
-        train_px,
+        probed.train_px,
         labels,
-        embed=embed,
-        **thr,
+        embed=probed.embed,
+        **probed.threshold,
     )
     cols = min(int(settings.get("grid_cols", k)), n)
     samples = space.decode(res.samples[:cols].cpu())
@@ -183,38 +194,36 @@ def run_mixed(
 
 
 def run_unseen(
-    model_dir: str | os.PathLike,
-    space_dir: str | os.PathLike,
+    probed: _ProbedModel,
     tau: float,
     settings: Settings,
     seed: int,
     device: str,
     png: Path,
     files: Mapping[str, str],
-    precision: str = "fp32",
 ) -> pd.DataFrame:
     """Resume from x_tau built on validation latents (Fig. 6), distances in pixel space to
-    the real validation image and the real train split (``files`` as in :func:`run_mixed`);
-    grid: validation source, result, nearest training image."""
-    space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
+    the real validation image (``files["info"]``: the prepared dataset) and the real train
+    split; grid: validation source, result, nearest training image. The noise is drawn
+    from ``seed`` inside :func:`navref.probes.unseen_resume`, the same at every tau."""
+    space, k = probed.space, probed.k
     train, _ = space.split_arrays("train")
     val, val_labels = space.split_arrays("val")
-    embed, train_px, thr = _pixel_metric(space, files, settings)
     n = min(int(settings["num_samples"]), len(val))
     val_images, _ = image_split(Path(files["info"]).parent, "val")
     source = to_pixels(np.asarray(val_images[:n]), settings.get("memorization_resolution"))
     res = unseen_resume(
-        provider,
+        probed.provider,
         tau,
         int(settings["steps"]),
         np.asarray(val[:n]),
         np.asarray(val_labels[:n]),
         seed,
-        train_px,
-        embed=embed,
+        probed.train_px,
+        embed=probed.embed,
         source=source.astype(np.float32),
         device=device,
-        **thr,
+        **probed.threshold,
     )
     cols = min(int(settings.get("grid_cols", k)), n)
     src = space.decode(np.asarray(val[:cols]))
@@ -224,34 +233,48 @@ def run_unseen(
     return res.summary
 
 
-def run_tau_probe(
+def run_tau_probes(
     probe: str,
-    tau_spec: str,
+    tau_specs: Sequence[str],
     model_dir: str | os.PathLike,
     space_dir: str | os.PathLike,
     split_times_path: str | os.PathLike | None,
     settings: Settings,
     seed: int,
     device: str,
-    out_table: str | os.PathLike,
-    out_png: str | os.PathLike,
+    out_tables: Sequence[str | os.PathLike],
+    out_pngs: Sequence[str | os.PathLike],
     log: logging.Logger,
     files: Mapping[str, str],
     precision: str = "fp32",
 ) -> None:
-    """Rules ``probe_mixed`` / ``probe_unseen`` (``probe`` = ``"mixed"`` / ``"unseen"``) at
-    switch time ``tau_spec`` (absolute, or relative ``"s<f>"``, which needs the split-time
-    table): writes the summary (with the spec in ``tau_spec``) and the grid. ``files``: the
-    memorization metric's train split (:func:`_pixel_metric`)."""
+    """Rules ``probe_mixed`` / ``probe_unseen`` (``probe`` = ``"mixed"`` / ``"unseen"``) of
+    one model at each switch time of ``tau_specs`` (absolute, or relative ``"s<f>"``, which
+    needs the split-time table): writes each tau's summary (with the spec in ``tau_spec``)
+    to ``out_tables[i]`` and its grid to ``out_pngs[i]``. Model, latent space, decoder and
+    the memorization metric's train split (``files``, :func:`_pixel_metric`) are loaded
+    once; each tau draws its noise from ``seed`` afresh, so its outputs do not depend on
+    which taus ran before it. Raises ``ValueError`` when the three lists differ in length."""
+    if not len(tau_specs) == len(out_tables) == len(out_pngs):
+        raise ValueError(
+            f"run_tau_probes: {len(tau_specs)} taus need as many tables and grids, got "
+            f"{len(out_tables)} and {len(out_pngs)}"
+        )
     split_times = SplitTimes.read(split_times_path) if split_times_path else None
-    tau = resolve_time(tau_spec, split_times, Path(space_dir).name)
-    log.info("tau %s -> %.4f", tau_spec, tau)
-    run = {"mixed": run_mixed, "unseen": run_unseen}[probe]
-    summary = run(
-        model_dir, space_dir, tau, settings, seed, device, Path(out_png), files, precision
-    )
-    summary.insert(0, "tau_spec", tau_spec)
-    save_parquet(out_table, summary)
+    space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
+    embed, train_px, thr = _pixel_metric(space, files, settings)
+    probed = _ProbedModel(space, k, provider, embed, train_px, thr)
+    for spec, table, png in zip(tau_specs, out_tables, out_pngs, strict=True):
+        tau = resolve_time(spec, split_times, Path(space_dir).name)
+        log.info("tau %s -> %.4f", spec, tau)
+        if probe == "mixed":
+            summary = run_mixed(probed, tau, settings, seed, device, Path(png))
+        elif probe == "unseen":
+            summary = run_unseen(probed, tau, settings, seed, device, Path(png), files)
+        else:
+            raise ValueError(f"run_tau_probes: probe must be 'mixed' or 'unseen', got {probe!r}")
+        summary.insert(0, "tau_spec", spec)
+        save_parquet(table, summary)
 
 
 def _gather(paths: Sequence[str], parse: Callable[[Path], dict[str, Any]]) -> pd.DataFrame:

@@ -1,31 +1,45 @@
 # Model probes: oracle/CFM loss curves (Fig. 7, 9), intermediate predictions (Fig. 4, 8),
-# mixed oracle->model sampling (Fig. 5) and unseen-data resume (Fig. 6).
+# mixed oracle->model sampling (Fig. 5) and unseen-data resume (Fig. 6). The mixed and
+# unseen probes run one job per model for all their taus (model, latent space and decoder
+# loaded once; each tau draws its own noise, so its outputs are those of a job of its own):
+# a new tau reruns the other taus of that probe too, a few seconds each.
 
 
 include: "functions/probes.smk"
 
 
-rule probe_loss_curves:
-    input:
-        unpack(model_inputs),
-    output:
-        f"{RESULTS}/probes/loss_curves/{{model}}/{{ckpt}}.parquet",
-    log:
-        f"{RESULTS}/logs/probe_loss_curves/{{model}}/{{ckpt}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/probe_loss_curves/{{model}}/{{ckpt}}.tsv"
-    conda:
-        "../envs/navref.yaml"
-    threads: rule_threads("probe_loss_curves")
-    resources:
-        **rule_resources("probe_loss_curves", mem_mb=8000, runtime=60),
-    params:
-        settings=lambda w: probe_params("loss_curves"),
-        seed=SEED,
-        device=DEVICE,
-        precision=PRECISION,
-    script:
-        "../workflow_scripts/probe_loss_curves.py"
+# One loss-curve job per model writes the tables of all its checkpoints (they come from one
+# train_model job and read one config slice, so no rerun is coarser). A rule per model: its
+# list of outputs (the model's checkpoints) differs between models.
+for _model in probe_models("loss_curves"):
+
+    rule:
+        name:
+            f"probe_loss_curves_{_model}"
+        input:
+            **model_files(_model),
+        output:
+            loss_curve_files(_model),
+        log:
+            f"{RESULTS}/logs/probe_loss_curves/{_model}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/probe_loss_curves/{_model}.tsv"
+        conda:
+            "../envs/navref.yaml"
+        threads: rule_threads("probe_loss_curves")
+        resources:
+            **rule_resources(
+                "probe_loss_curves",
+                mem_mb=8000,
+                runtime=60 * len(model_checkpoints(_model)),
+            ),
+        params:
+            settings=probe_params("loss_curves"),
+            seed=SEED,
+            device=DEVICE,
+            precision=PRECISION,
+        script:
+            "../workflow_scripts/probe_loss_curves.py"
 
 
 rule probe_intermediate:
@@ -60,25 +74,28 @@ rule probe_intermediate:
 
 rule probe_mixed:
     input:
-        unpack(tau_inputs),
+        unpack(tau_inputs("mixed")),
     output:
-        table=f"{RESULTS}/probes/mixed/{{model}}/tau{{tau}}.parquet",
-        grid=report(
-            f"{RESULTS}/probes/mixed/{{model}}/tau{{tau}}.png",
-            caption="../report/captions/mixed_grid.rst",
-            category=REPORT_CATEGORIES["probes"],
-            subcategory=SUB_MIXED,
-            labels=tau_probe_labels,
-        ),
+        table=tau_files("mixed", "{model}", "parquet"),
+        grid=[
+            report(
+                png,
+                caption="../report/captions/mixed_grid.rst",
+                category=REPORT_CATEGORIES["probes"],
+                subcategory=SUB_MIXED,
+                labels=tau_probe_labels(i),
+            )
+            for i, png in enumerate(tau_files("mixed", "{model}", "png"))
+        ],
     log:
-        f"{RESULTS}/logs/probe_mixed/{{model}}/tau{{tau}}.log",
+        f"{RESULTS}/logs/probe_mixed/{{model}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/probe_mixed/{{model}}/tau{{tau}}.tsv"
+        f"{RESULTS}/benchmarks/probe_mixed/{{model}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("probe_mixed")
     resources:
-        **rule_resources("probe_mixed", mem_mb=8000, runtime=60),
+        **rule_resources("probe_mixed", mem_mb=8000, runtime=tau_runtime("mixed")),
     params:
         settings=lambda w: probe_params("mixed"),
         seed=SEED,
@@ -90,25 +107,28 @@ rule probe_mixed:
 
 rule probe_unseen:
     input:
-        unpack(tau_inputs),
+        unpack(tau_inputs("unseen")),
     output:
-        table=f"{RESULTS}/probes/unseen/{{model}}/tau{{tau}}.parquet",
-        grid=report(
-            f"{RESULTS}/probes/unseen/{{model}}/tau{{tau}}.png",
-            caption="../report/captions/unseen_grid.rst",
-            category=REPORT_CATEGORIES["probes"],
-            subcategory=SUB_UNSEEN,
-            labels=tau_probe_labels,
-        ),
+        table=tau_files("unseen", "{model}", "parquet"),
+        grid=[
+            report(
+                png,
+                caption="../report/captions/unseen_grid.rst",
+                category=REPORT_CATEGORIES["probes"],
+                subcategory=SUB_UNSEEN,
+                labels=tau_probe_labels(i),
+            )
+            for i, png in enumerate(tau_files("unseen", "{model}", "png"))
+        ],
     log:
-        f"{RESULTS}/logs/probe_unseen/{{model}}/tau{{tau}}.log",
+        f"{RESULTS}/logs/probe_unseen/{{model}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/probe_unseen/{{model}}/tau{{tau}}.tsv"
+        f"{RESULTS}/benchmarks/probe_unseen/{{model}}.tsv"
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("probe_unseen")
     resources:
-        **rule_resources("probe_unseen", mem_mb=8000, runtime=60),
+        **rule_resources("probe_unseen", mem_mb=8000, runtime=tau_runtime("unseen")),
     params:
         settings=lambda w: probe_params("unseen"),
         seed=SEED,

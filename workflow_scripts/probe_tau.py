@@ -1,15 +1,16 @@
-"""Rules probe_mixed and probe_unseen: one model at one switch time tau."""
+"""Rules probe_mixed and probe_unseen: one model at every switch time tau of the probe (the
+taus are read from the tables' file names, tau<spec>.parquet)."""
 
 from pathlib import Path
 
-from navref.probe_runs import run_tau_probe
+from navref.probe_runs import run_tau_probes
 from navref.workflow import job_precision, resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm) as log:
-    run_tau_probe(
+    run_tau_probes(
         sm.rule.removeprefix("probe_"),
-        sm.wildcards.tau,
+        [Path(p).stem.removeprefix("tau") for p in sm.output.table],
         Path(sm.input.model).parent,
         Path(sm.input.stats).parent,
         sm.input.split_times if "split_times" in sm.input.keys() else None,

@@ -28,25 +28,33 @@ def probe_params(kind):
     return settings
 
 
-def model_inputs(w):
+def model_files(model):
     """A probed model and its latent space."""
     return {
-        "model": model_file(w.model),
-        "stats": latent_file(model_space(w.model)),
+        "model": model_file(model),
+        "stats": latent_file(model_space(model)),
     }
 
 
-def tau_inputs(w):
-    """Inputs of a tau-indexed probe: the model, its latent space, the train split the
-    memorization metric searches (as evaluate_samples) and (for relative taus) the
-    split times of that space."""
-    files = {
-        **model_inputs(w),
-        **memorization_inputs(space_dataset(model_space(w.model))),
-    }
-    if is_relative(w.tau):
-        files["split_times"] = split_time_file(model_space(w.model))
-    return files
+def model_inputs(w):
+    return model_files(w.model)
+
+
+def tau_inputs(kind):
+    """The input function of tau probe ``kind``'s job (one model, every tau of the probe):
+    the model, its latent space, the train split the memorization metric searches (as
+    evaluate_samples) and (when a tau is relative) the split times of that space."""
+
+    def inputs(w):
+        files = {
+            **model_inputs(w),
+            **memorization_inputs(space_dataset(model_space(w.model))),
+        }
+        if any(is_relative(str(tau)) for tau in probe_conf(kind)["taus"]):
+            files["split_times"] = split_time_file(model_space(w.model))
+        return files
+
+    return inputs
 
 
 def model_checkpoints(model):
@@ -58,30 +66,42 @@ def model_checkpoints(model):
     )
 
 
-def tau_files(kind, ext):
+def loss_curve_files(model):
+    """The loss-curve tables of ``model``, one per checkpoint (its probe job's outputs)."""
     return [
-        f"{RESULTS}/probes/{kind}/{m}/tau{tau}.{ext}"
-        for m in probe_models(kind)
+        f"{RESULTS}/probes/loss_curves/{model}/{c}.parquet"
+        for c in model_checkpoints(model)
+    ]
+
+
+def tau_files(kind, model, ext):
+    """The per-tau files of tau probe ``kind`` of ``model`` (a name or "{model}"), in the
+    config's tau order: the outputs of that model's probe job."""
+    return [
+        f"{RESULTS}/probes/{kind}/{model}/tau{tau}.{ext}"
         for tau in probe_conf(kind)["taus"]
     ]
+
+
+def tau_runtime(kind):
+    """Default runtime (minutes) of a tau probe's job: an hour per tau."""
+    return 60 * len(probe_conf(kind)["taus"])
 
 
 def probe_job_tables(w):
     """{probe: the per-job tables} that rule probe_tables gathers into probe ``w.probe``'s
     table (one table per probe, so a figure of one probe needs no job of another)."""
     if w.probe == "loss_curves":
-        files = [
-            f"{RESULTS}/probes/loss_curves/{m}/{c}.parquet"
-            for m in probe_models("loss_curves")
-            for c in model_checkpoints(m)
-        ]
+        files = [f for m in probe_models("loss_curves") for f in loss_curve_files(m)]
     elif w.probe == "intermediate":
         files = [
             f"{RESULTS}/probes/intermediate/{m}.parquet"
             for m in probe_models("intermediate")
         ]
     else:
-        files = tau_files(w.probe, "parquet")
+        files = [
+            f for m in probe_models(w.probe) for f in tau_files(w.probe, m, "parquet")
+        ]
     return {w.probe: files}
 
 
@@ -91,25 +111,29 @@ def probe_model_meta(probe):
     return {m: v for m, v in model_meta().items() if m in probe_models(probe)}
 
 
-def tau_probe_labels(wildcards, output):
-    """Report labels of a tau probe's image grid, read when the report is made: the model
-    and tau as navref.report.selection.tau_text writes it ("0.54 (1.5 × split)": absolute,
-    so the report sorts the grids by tau, with the multiple of the space's split time).
-    """
-    import pandas as pd
-    from navref.analysis.split_times import SplitTimes
-    from navref.report.selection import tau_text
+def tau_probe_labels(i):
+    """Report labels of the image grid of the ``i``-th tau of a tau probe's job, read when
+    the report is made (from that tau's table): the model and tau as
+    navref.report.selection.tau_text writes it ("0.54 (1.5 × split)": absolute, so the
+    report sorts the grids by tau, with the multiple of the space's split time)."""
 
-    tau = float(pd.read_parquet(output.table)["tau"].iloc[0])
-    space = model_space(wildcards.model)
-    split_file = split_time_file(space)
-    split = (
-        SplitTimes.read(split_file).for_space(space)
-        if os.path.exists(split_file)
-        else None
-    )
-    return {
-        "item": "grid at one τ",
-        "model": wildcards.model,
-        "tau": tau_text(tau, split),
-    }
+    def labels(wildcards, output):
+        import pandas as pd
+        from navref.analysis.split_times import SplitTimes
+        from navref.report.selection import tau_text
+
+        tau = float(pd.read_parquet(output.table[i])["tau"].iloc[0])
+        space = model_space(wildcards.model)
+        split_file = split_time_file(space)
+        split = (
+            SplitTimes.read(split_file).for_space(space)
+            if os.path.exists(split_file)
+            else None
+        )
+        return {
+            "item": "grid at one τ",
+            "model": wildcards.model,
+            "tau": tau_text(tau, split),
+        }
+
+    return labels

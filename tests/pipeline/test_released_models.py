@@ -94,5 +94,5 @@ def test_release_runs_and_reruns_exactly(released_run):
     os.utime(work / "ldit.pt", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     proc = run_snakemake(conf, work / "run", "-n", *targets, timeout=300)
     assert job_counts(proc.stdout) == {
-        "link_pretrained": 1, "probe_loss_curves": 1, "probe_intermediate": 1
+        "link_pretrained": 1, "probe_loss_curves_rel": 1, "probe_intermediate": 1
     }, proc.stdout  # fmt: skip

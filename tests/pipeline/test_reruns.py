@@ -91,9 +91,9 @@ def test_new_model_trains_and_probes_only_it(done):
     def change(c):
         c["models"]["tiny2"] = {**c["models"]["tiny"], "space": "digits_pixel"}
 
-    # its space's split time (Fig. 9 marks it), its training and 3 loss-curve checkpoints,
-    # the loss-curve table and the figures drawn from it; Fig. 4-6 (other probes) stay
-    want = {"oracle_split_time": 1, "train_model": 1, "probe_loss_curves": 3}
+    # its space's split time (Fig. 9 marks it), its training and its loss-curve job (its 3
+    # checkpoints), the loss-curve table and the figures drawn from it; Fig. 4-6 stay
+    want = {"oracle_split_time": 1, "train_model": 1, "probe_loss_curves_tiny2": 1}
     want |= {"training_logs": 1, "probe_tables": 1, **LOSS_FIGURES}
     assert _plan(done, change) == {**want, **REPORT}
 
@@ -102,8 +102,8 @@ def test_one_models_lr_reruns_that_model_and_its_sweeps(done):
     def change(c):
         c["models"]["small"]["train"] = {**c["models"]["small"]["train"], "lr": 0.002}
 
-    want = {"train_model": 1, "probe_loss_curves": 3, "training_logs": 1, "probe_tables": 1}
-    want |= LOSS_FIGURES
+    want = {"train_model": 1, "probe_loss_curves_small": 1, "training_logs": 1}
+    want |= {"probe_tables": 1, **LOSS_FIGURES}
     # small samples only in the stage swap (tiny -> small): one set, its metrics, Table 1
     want |= {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
@@ -159,7 +159,8 @@ def test_one_more_seed_reruns_the_sampling_and_evaluation_of_every_setting(done)
     assert not [job for job in plan if job.startswith(upstream)], plan
 
 
-def test_one_tau_adds_one_probe(done):
+def test_one_tau_reruns_the_models_tau_probe_job(done):
+    # one job per model makes all taus of the probe: it reruns, no other probe or model
     want = {"probe_mixed": 1, "probe_tables": 1, "report_fig5": 1, **REPORT}
     assert _plan(done, lambda c: c["probes"]["mixed"]["taus"].append(0.5)) == want
 
@@ -195,7 +196,8 @@ def test_table2_from_scratch_draws_its_plot_and_sample_grid(tmp_path, smoke_conf
         assert f"results/smoke/figures/{name}" in summary, name
 
 
-#: the probe rule each probe figure needs, and every probe rule
+#: the probe rule each probe figure needs, and every probe rule (the loss-curve rules, one
+#: per model, probe_loss_curves_<model>, count as probe_loss_curves)
 FIGURE_PROBES = {
     "fig4": "probe_intermediate", "fig5": "probe_mixed", "fig6": "probe_unseen",
     "fig7": "probe_loss_curves", "fig8": "probe_intermediate", "fig9": "probe_loss_curves",
@@ -203,11 +205,15 @@ FIGURE_PROBES = {
 PROBE_RULES = set(FIGURE_PROBES.values())
 
 
+def _probe_rule(rule: str) -> str:
+    return "probe_loss_curves" if rule.startswith("probe_loss_curves_") else rule
+
+
 @pytest.mark.parametrize("fig", sorted(FIGURE_PROBES))
 def test_one_figure_from_scratch_runs_only_its_probe(tmp_path, smoke_config, fig):
     jobs = _plan_fresh(tmp_path, smoke_config, fig)
     assert fig in jobs
-    assert {r for r in jobs if r in PROBE_RULES} == {FIGURE_PROBES[fig]}, jobs
+    assert {_probe_rule(r) for r in jobs} & PROBE_RULES == {FIGURE_PROBES[fig]}, jobs
     figure_rules = {r for r in jobs if r.startswith("report_")}
     assert figure_rules <= {f"report_{fig}"}, jobs  # no other figure, table or claim
     # the one probe's table (Fig. 8 is the intermediate probe's own image grids: none)
@@ -215,11 +221,11 @@ def test_one_figure_from_scratch_runs_only_its_probe(tmp_path, smoke_config, fig
 
 
 def test_fig5_from_scratch_trains_only_the_probed_model(tmp_path, smoke_config):
-    # Fig. 5 probes tiny at 3 taus: tiny's training, its VAE space, split time and the
-    # memorization metric's train split; no sweep, no other model, no synthetic oracle
+    # Fig. 5 probes tiny at 3 taus (one job): tiny's training, its VAE space, split time and
+    # the memorization metric's train split; no sweep, no other model, no synthetic oracle
     want = {
         "prepare_dataset": 1, "train_vae": 1, "encode_latents": 1, "oracle_objective": 2,
-        "oracle_split_time": 1, "memorization_train": 1, "train_model": 1, "probe_mixed": 3,
+        "oracle_split_time": 1, "memorization_train": 1, "train_model": 1, "probe_mixed": 1,
         "probe_tables": 1, "report_fig5": 1, "fig5": 1,
     }  # fmt: skip
     assert _plan_fresh(tmp_path, smoke_config, "fig5") == want

@@ -80,7 +80,9 @@ def test_released_config_dry_runs_without_weights_or_training(tmp_path):
     jobs = job_counts(proc.stdout)
     assert "train_model" not in jobs and jobs["link_pretrained"] == 3, jobs
     assert jobs["convert_vae"] == 1 and jobs["encode_latents"] == 2  # VA-VAE from LDM format
-    assert jobs["probe_loss_curves"] == 3 and jobs["sample_sweep"] == 8 + 7 + 16, jobs
+    loss_curves = {r: n for r, n in jobs.items() if r.startswith("probe_loss_curves_")}
+    assert len(loss_curves) == 3 and set(loss_curves.values()) == {1}, jobs  # one per model
+    assert jobs["sample_sweep"] == 8 + 7 + 16, jobs
 
 
 def test_typo_key(tmp_path, smoke_config):
