@@ -103,6 +103,7 @@ def run_loss_curves(
             chunk_size=settings.get("chunk_size"),
             device=device,
             autocast=autocast_dtype(precision),
+            forward_batch_size=settings.get("forward_batch_size"),
         )
     return tables
 

@@ -171,6 +171,7 @@ def loss_curves(
     device: torch.device | str | None = None,
     include_gap: bool = False,
     autocast: torch.dtype | None = None,
+    forward_batch_size: int | None = None,
 ) -> pd.DataFrame:
     """CFM loss and oracle loss of ``model`` per time t (Fig. 7, 9).
 
@@ -186,7 +187,10 @@ def loss_curves(
 
     i.e. per-sample MSE (mean over the D dimensions). The model is evaluated conditionally
     (no CFG), t as a (B,) float tensor, under ``torch.autocast(autocast)`` when given; put it in
-    eval mode first. ``device`` defaults to the model's. ``latents`` is (N, C, H, W)
+    eval mode first, on rows of ``forward_batch_size`` (default: ``batch_size``) at a time:
+    speed only, as the model's rows do not depend on their batch (bitwise on the CPU with
+    one thread in float32), whereas the oracle sees whole batches of ``batch_size`` rows and
+    its last bits depend on them. ``device`` defaults to the model's. ``latents`` is (N, C, H, W)
     as the model expects (tensor, array or memmap); the oracle data may be (N, D) or (N, ...).
 
     Returns a tidy DataFrame with columns ``t, loss_kind, mean, std, n, ci_low, ci_high``
@@ -202,6 +206,12 @@ def loss_curves(
     # read by every t: on a GPU copied there once when it fits (navref.devices)
     o_data = resident_rows(_flat_rows(latents if oracle_data is None else oracle_data), dev)
     provider = ModelVelocity(model, num_classes, mode="cond", autocast=autocast)
+    step = forward_batch_size or batch_size
+
+    def velocity(xt: Tensor, t: float, y: Tensor) -> Tensor:
+        parts = [provider(xt[i : i + step], t, y[i : i + step]) for i in range(0, len(xt), step)]
+        return torch.cat(parts).float()
+
     idx = np.random.default_rng(seed).integers(0, n_rows, size=num_samples)
     shape = tuple(latents.shape[1:])
 
@@ -216,7 +226,7 @@ def loss_curves(
         u = cfm_target(x0, x1)
         for t in ts:
             xt = x_t(x0, x1, t)
-            v = provider(xt, t, y).float()
+            v = velocity(xt, t, y)
             vs = oracle_velocity(
                 xt, t, o_data, data_labels=o_labels, labels=y, chunk_size=chunk_size
             ).to(device=dev, dtype=torch.float32)
