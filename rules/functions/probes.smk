@@ -67,19 +67,21 @@ def model_checkpoints(model):
 
 
 def loss_curve_files(model):
-    """The loss-curve tables of ``model``, one per checkpoint (its probe job's outputs)."""
+    """The loss-curve tables of ``model``, one per checkpoint (its probe job's outputs; a
+    checkpoint listed twice once)."""
     return [
         f"{RESULTS}/probes/loss_curves/{model}/{c}.parquet"
-        for c in model_checkpoints(model)
+        for c in dict.fromkeys(model_checkpoints(model))
     ]
 
 
 def tau_files(kind, model, ext):
     """The per-tau files of tau probe ``kind`` of ``model`` (a name or "{model}"), in the
-    config's tau order: the outputs of that model's probe job."""
+    config's tau order (a tau listed twice once): the outputs of that model's probe job.
+    """
     return [
         f"{RESULTS}/probes/{kind}/{model}/tau{tau}.{ext}"
-        for tau in probe_conf(kind)["taus"]
+        for tau in dict.fromkeys(probe_conf(kind)["taus"])
     ]
 
 
