@@ -22,6 +22,7 @@ rule train_model:
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("train_model")
+    priority: train_priority
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
     params:
