@@ -35,6 +35,20 @@ def run_snakemake(config: dict | Path, workdir: Path, *args: str, timeout: int =
 
 
 @pytest.fixture
+def single_thread():
+    """torch on one CPU thread during the test, restored after (modules use it with
+    ``pytestmark = pytest.mark.usefixtures("single_thread")``): as the CPU jobs run, so a
+    DiT's rows are batch-independent; and tiny models gain nothing from threads, whose
+    spin-waiting slows every op several-fold on the shared 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def smoke_config() -> dict:
     return yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
 

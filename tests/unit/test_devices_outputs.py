@@ -25,12 +25,7 @@ SHAPE = (2, 4, 4)  # (C, H, W) of the latents
 NUM_CLASSES = 2
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _on(device: str, *tensors: torch.Tensor) -> None:

@@ -12,13 +12,7 @@ from navref.precision import autocast, autocast_dtype
 from navref.probes import loss_curves
 from navref.sampling import ModelVelocity, OracleVelocity, make_noise, sample, uniform_grid
 
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_autocast_dtype_and_context():

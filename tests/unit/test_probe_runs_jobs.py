@@ -26,13 +26,7 @@ TRAIN |= {"log_every": 3, "save_every": 3}
 LOG = logging.getLogger("test_probe_runs_jobs")
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """One thread, as the probe jobs run (and the DiT's rows are then batch-independent)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

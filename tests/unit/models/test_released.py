@@ -35,13 +35,7 @@ RTOL = 1e-5  # relative to the largest magnitude of the expected tensor
 NULL = 10  # the fixtures' null class (num_classes = 10)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models gain nothing from threads on the shared 2-core machine; restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _io(name: str) -> dict[str, torch.Tensor]:

@@ -45,14 +45,7 @@ MODEL = {"depth": 1, "hidden_size": 32, "num_heads": 2, "patch_size": 2}
 NUM_CLASSES = 2
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared 2-core machine the
-    threads' spin-waiting slows every op down several-fold; restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _data(n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
