@@ -144,7 +144,7 @@ def evaluate_settings(
     device: str,
     log: logging.Logger,
 ) -> None:
-    """Rules ``evaluate_samples`` (one group) and ``evaluate_sweep`` (one group per setting
+    """Rules ``evaluate_samples`` (one group) and ``evaluate_sweep_<kind>`` (one group per setting
     of a sweep): :func:`evaluate_setting` for each group, a mapping with ``ids`` (sweep,
     setting), ``samples`` (its sample files, one per seed), ``metrics`` and ``bootstrap``
     (its output paths), with the feature network, the reference statistics and the train

@@ -32,7 +32,7 @@ rule oracle_synthetic:
     output:
         [
             f"{RESULTS}/oracle/synthetic/D{{dim}}_N{size}.parquet"
-            for size in conf("oracle", "synthetic", "sizes")
+            for size in dict.fromkeys(conf("oracle", "synthetic", "sizes"))
         ],
     log:
         f"{RESULTS}/logs/oracle_synthetic/D{{dim}}.log",
@@ -47,7 +47,7 @@ rule oracle_synthetic:
         **rule_resources("oracle_synthetic", mem_mb=8000, runtime=120),
     params:
         settings=lambda w: oracle_params("synthetic"),
-        sizes=conf("oracle", "synthetic", "sizes"),
+        sizes=list(dict.fromkeys(conf("oracle", "synthetic", "sizes"))),
         seed=lambda w: SEED,
         device=DEVICE,
     script:

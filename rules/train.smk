@@ -19,10 +19,10 @@ rule train_model:
         f"{RESULTS}/benchmarks/train_model/{{model}}.tsv"
     wildcard_constraints:
         model="|".join(TRAINED) or "NONE",
+    priority: train_priority
     conda:
         "../envs/navref.yaml"
     threads: rule_threads("train_model")
-    priority: train_priority
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
     params:

@@ -24,7 +24,7 @@ def sweep_metric_files(kinds=SWEEP_KINDS):
     ]
 
 
-#: one evaluation job per sweep setting (rule evaluate_samples) or per sweep (evaluate_sweep)
+#: one evaluation job per sweep setting (rule evaluate_samples) or per sweep (evaluate_sweep_<kind>)
 EVALUATE_PER_SWEEP = conf("evaluation", "jobs") == "per_sweep"
 
 
@@ -48,7 +48,7 @@ def evaluate_sweep_inputs(kind):
 
 
 def evaluate_groups(kind, settings):
-    """Rules evaluate_samples / evaluate_sweep: per setting its ids, sample files (one per
+    """Rules evaluate_samples / evaluate_sweep_<kind>: per setting its ids, sample files (one per
     seed) and output files, as ``navref.evaluation.evaluate_settings`` takes them."""
     return [
         {

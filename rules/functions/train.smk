@@ -28,7 +28,7 @@ def link_params(model):
 
 def train_priority(w):
     """Rule train_model's priority (when cores are short Snakemake starts the ready job of
-    highest priority first): the number of sample sets that need the model, so the model
+    highest priority first): the number of sweep settings that sample with the model, so the model
     that gates the most sampling trains first. On the default run's 2 cores the critical
     path is train_vae -> small -> sampling; started after the two tiny models, small left
     one core idle for 99 s."""

@@ -70,15 +70,16 @@ def test_loss_curves_of_all_checkpoints_equal_one_job_per_checkpoint(trained):
     assert not tables["ema"]["mean"].equals(tables["step3"]["mean"])
 
 
-def test_loss_curves_forward_batch_size_changes_no_bit(trained):
-    # the model's rows do not depend on their batch (one thread, float32); the oracle's
-    # batches stay whole, so the table is bitwise that of whole-batch forwards
+def test_loss_curves_do_not_depend_on_the_forward_batch_size(trained):
+    # the model's rows do not depend on their batch (one thread, float32) on this project's
+    # CPU (bitwise); where a CPU's matmul depends on the row count they agree up to rounding
+    # (tests/unit/test_sampling.py); the oracle's batches stay whole
     _, space_dir, model_dir = trained
     settings = {"t_grid": [0.0, 0.5], "num_samples": 20, "batch_size": 8}
     whole = run_loss_curves(model_dir, ["ema"], space_dir, settings, 1, "cpu")["ema"]
     settings["forward_batch_size"] = 3  # 8 = 3 + 3 + 2, and the last batch of 4 = 3 + 1
     split = run_loss_curves(model_dir, ["ema"], space_dir, settings, 1, "cpu")["ema"]
-    pd.testing.assert_frame_equal(split, whole, check_exact=True)
+    pd.testing.assert_frame_equal(split, whole, check_exact=False, rtol=1e-5, atol=1e-7)
 
 
 def _tau_job(trained, probe, specs, out):

@@ -115,3 +115,18 @@ def test_the_job_block_collects_cyclic_garbage_less_often_and_restores_the_setti
     with rule_context(_job(tmp_path)):
         assert gc.get_threshold() == JOB_GC_THRESHOLD
     assert gc.get_threshold() == before
+
+
+def test_every_workflow_script_ends_with_its_rule_context_block():
+    """The job's process ends when the block ends (navref.workflow._end_job_process): a
+    statement after it in a script would silently never run."""
+    import ast
+
+    from conftest import REPO
+
+    scripts = sorted((REPO / "workflow_scripts").glob("*.py"))
+    assert scripts
+    for script in scripts:
+        last = ast.parse(script.read_text()).body[-1]
+        assert isinstance(last, ast.With), f"{script.name}: the last statement is not a with"
+        assert "rule_context(" in ast.unparse(last.items[0]), script.name
