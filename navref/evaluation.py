@@ -30,7 +30,6 @@ from navref.io import load_array, load_npz, save_parquet
 
 __all__ = [
     "BOOTSTRAP_COLUMNS",
-    "evaluate_setting",
     "fit_feature_net",
     "memorization_reference",
     "memorization_train",
@@ -115,28 +114,6 @@ def memorization_reference(inputs: Mapping[str, str], resolution: int | None) ->
 BOOTSTRAP_COLUMNS = ("seed", "replicate", "fid")
 
 
-def evaluate_setting(
-    samples_paths: Sequence[str | os.PathLike],
-    inputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    ids: Mapping[str, str],
-    out_path: str | os.PathLike,
-    bootstrap_path: str | os.PathLike,
-    device: str,
-    log: logging.Logger,
-) -> None:
-    """Rule ``evaluate_samples``: the metrics of each sample set (``.npz`` of rule
-    ``sample_sweep``, one per seed) of one setting, one row per set at ``out_path``: ``ids``
-    (sweep, setting), the set's info (its seed among them), the fidelity metrics,
-    ``memorization_share(_q..)`` and ``mean_nn1_dist``; and FID's bootstrap replicates
-    (``settings["bootstrap_replicates"]`` per set, 0: none) at ``bootstrap_path``, columns
-    :data:`BOOTSTRAP_COLUMNS`, computed on the features of the FID. ``inputs`` holds
-    ``reference``, ``info`` (the prepared dataset) and, when used, ``feature_net`` and
-    ``memorization_train``; they are loaded once for all sets."""
-    group = {"ids": ids, "samples": samples_paths, "metrics": out_path, "bootstrap": bootstrap_path}
-    evaluate_settings([group], inputs, settings, device, log)
-
-
 def evaluate_settings(
     groups: Sequence[Mapping[str, Any]],
     inputs: Mapping[str, Any],
@@ -145,10 +122,15 @@ def evaluate_settings(
     log: logging.Logger,
 ) -> None:
     """Rules ``evaluate_samples`` (one group) and ``evaluate_sweep_<kind>`` (one group per setting
-    of a sweep): :func:`evaluate_setting` for each group, a mapping with ``ids`` (sweep,
-    setting), ``samples`` (its sample files, one per seed), ``metrics`` and ``bootstrap``
-    (its output paths), with the feature network, the reference statistics and the train
-    split loaded once for all groups. Each group's files are bitwise what its own job
+    of a sweep). A group is one setting: ``ids`` (sweep, setting), ``samples`` (its sample
+    files, ``.npz`` of rule ``sample_sweep``, one per seed), ``metrics`` and ``bootstrap``
+    (its output paths). Per group, one row per sample set at ``metrics``: ``ids``, the set's
+    info (its seed among them), the fidelity metrics, ``memorization_share(_q..)`` and
+    ``mean_nn1_dist``; and FID's bootstrap replicates (``settings["bootstrap_replicates"]``
+    per set, 0: none) at ``bootstrap``, columns :data:`BOOTSTRAP_COLUMNS`, computed on the
+    features of the FID. ``inputs`` holds ``reference``, ``info`` (the prepared dataset)
+    and, when used, ``feature_net`` and ``memorization_train``; the feature network, the
+    reference statistics and the train split are loaded once for all groups. Each group's files are bitwise what its own job
     writes: no state passes from one group to the next (bootstrap indices and KID subsets
     are drawn from the seed of each set)."""
     from navref.metrics.bootstrap import sqrt_psd

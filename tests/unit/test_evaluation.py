@@ -1,4 +1,4 @@
-"""navref.evaluation.evaluate_setting: one job over all seeds of a setting gives the rows a
+"""navref.evaluation.evaluate_settings: one job over all seeds of a setting gives the rows a
 job per seed gives, and FID bootstrap replicates on the same features, paired by seed."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from navref.evaluation import BOOTSTRAP_COLUMNS, evaluate_setting
+from navref.evaluation import BOOTSTRAP_COLUMNS, evaluate_settings
 from navref.metrics.bootstrap import bootstrap_indices, fid_replicates
 from navref.metrics.feature_net import (
     FEATURE_NET_EXTRACTOR,
@@ -67,7 +67,8 @@ def _run(setup, name, **changes):
     out, boot = tmp / f"{name}.parquet", tmp / f"{name}_bootstrap.parquet"
     log = logging.getLogger("navref.test")
     ids = {"sweep": "cfg_interval", "setting": name}
-    evaluate_setting(paths, inputs, {**settings, **changes}, ids, out, boot, "cpu", log)
+    group = {"ids": ids, "samples": paths, "metrics": out, "bootstrap": boot}
+    evaluate_settings([group], inputs, {**settings, **changes}, "cpu", log)
     return pd.read_parquet(out), pd.read_parquet(boot)
 
 
@@ -117,8 +118,6 @@ def test_a_sweep_job_writes_each_settings_files_bitwise_as_its_own_job(setup):
     evaluate_samples job writes; the settings' sample sets differ (the
     second setting's seeds are the first's in reverse), so the order matters if any state
     leaked from one setting to the next."""
-    from navref.evaluation import evaluate_settings
-
     tmp, paths, inputs, settings = setup
     want_rows_s1, want_boot_s1 = _run(setup, "s1")
     groups = [
