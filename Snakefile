@@ -33,3 +33,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        f"{RESULTS}/provenance.json",

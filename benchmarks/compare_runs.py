@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import sys
 from pathlib import Path
 
@@ -177,12 +178,36 @@ def paired_report(old: Path, new: Path) -> None:
         print(changes.rename(columns={"verdict_a": "old", "verdict_b": "new"}).to_string())
 
 
+def print_provenance(old: Path, new: Path) -> None:
+    """Both runs' machine, torch, threads and code (``provenance.json``), and a warning when
+    they differ: byte-identity is then not expected, only agreement within the intervals."""
+    keys = ("cpu_model", "torch", "torch_threads", "code")
+    rows = {}
+    for name, root in (("OLD", old), ("NEW", new)):
+        path = root / "provenance.json"
+        if not path.is_file():
+            print(f"{name}: no provenance.json (a run before provenance was recorded)")
+            continue
+        rec = json.loads(path.read_text())
+        flat = {**rec["machine"], **rec["libraries"], **rec["threads"], "code": rec["code"]}
+        rows[name] = {k: flat.get(k) for k in keys}
+        machines = len(rec.get("jobs_by_machine", []))
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in rows[name].items())
+              + f"; jobs logged {machines} distinct record(s)")  # fmt: skip
+    if len(rows) == 2:
+        differ = [k for k in keys[:3] if rows["OLD"][k] != rows["NEW"][k]]
+        if differ:
+            print(f"note: the runs differ in {', '.join(differ)}: fp32 results are bitwise equal "
+                  "only on the same CPU model, threads and libraries; use --paired")  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)
     p.add_argument("--paired", action="store_true", help="FIDs within their paired intervals")
     args = p.parse_args()
+    print_provenance(args.old, args.new)
     if args.paired:
         paired_report(args.old, args.new)
         return 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import sys
@@ -30,6 +31,8 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+
+from navref import provenance
 
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, RuntimeError, KeyError)
 
@@ -261,6 +264,7 @@ def rule_context(snakemake, name: str | None = None) -> Iterator[logging.Logger]
         with _job_device(snakemake, logger, threads):
             mark(logger)
             yield logger
+        logger.info("%s%s", provenance.JOB_PREFIX, json.dumps(provenance.job_record()))
     except EXPECTED_ERRORS as err:
         if stream is not None:
             stream.write(traceback.format_exc())

@@ -16,6 +16,10 @@ os.environ.update(
 
 
 from navref.booking import booking, check_bookings
+from navref.provenance import CODE_ENV, code_state
+
+# navref's commit for every job's provenance record (navref.provenance), read once per run
+os.environ.setdefault(CODE_ENV, code_state())
 from navref.config import (
     ConfigError,
     check_references,
@@ -115,6 +119,7 @@ REPORT_CATEGORIES = {
     "losses": "4 Model losses (Fig. 7, 9)",
     "tables": "5 Tables 1-3",
     "claims": "6 Claims",
+    "run": "7 Run provenance",
 }
 
 # Probe sub-categories: the assembled figures beside the per-model / per-tau tiles. Short:

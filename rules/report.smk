@@ -379,3 +379,34 @@ rule report_claims_html:
         runtime=5,
     script:
         "../workflow_scripts/report_claims_html.py"
+
+
+# After every other output: the machine, libraries, threads, code and config digest of the
+# run, and the job records of its logs by machine (navref.provenance). Reruns whenever any
+# output it follows was rebuilt.
+
+
+rule provenance:
+    input:
+        lambda w: all_targets(),
+    output:
+        json=f"{RESULTS}/provenance.json",
+        html=report(
+            f"{RESULTS}/provenance.html",
+            category=REPORT_CATEGORIES["run"],
+            labels={"record": "provenance"},
+        ),
+    log:
+        f"{RESULTS}/logs/provenance.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/provenance.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        log_dir=f"{RESULTS}/logs",
+    script:
+        "../workflow_scripts/provenance.py"

@@ -279,3 +279,32 @@ def build_claims(
     )
     claims_mod.write_claims(records, md_path, parquet_path)
     return records
+
+
+def build_provenance(outputs: Mapping[str, str], config: Mapping[str, Any], log_dir: str) -> None:
+    """Rule provenance: ``outputs["json"]`` (:func:`navref.provenance.run_record`) and its
+    HTML page ``outputs["html"]`` for the report: this machine, libraries, threads, code and
+    config digest, then the job records of the run's logs grouped by machine."""
+    from navref import provenance
+    from navref.io import save_json
+
+    record = provenance.run_record(dict(config), Path(log_dir))
+    save_json(outputs["json"], record)
+    flat = {
+        f"{k}.{kk}": v for k in ("machine", "libraries", "threads") for kk, v in record[k].items()
+    }
+    flat.update(code=record["code"], config_sha256=record["config_sha256"])
+    this = pd.DataFrame({"what": list(flat), "value": [str(v) for v in flat.values()]})
+    jobs = pd.DataFrame(record["jobs_by_machine"]).fillna("")
+    intro = (
+        "What produced this run. Results are bitwise reproducible only on the same CPU model, "
+        "thread count and library versions; on another machine absolute FIDs move by several "
+        "percent while verdicts should not (compare two runs with benchmarks/compare_runs.py "
+        "--paired). The second table groups the jobs of this run by the record each logged."
+    )
+    write_html(
+        outputs["html"],
+        "Run provenance",
+        [("The machine that wrote this record", this), ("Jobs by machine, code and threads", jobs)],
+        intro,
+    )

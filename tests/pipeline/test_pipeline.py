@@ -74,6 +74,21 @@ def test_outputs(smoke_run):
     assert any("against (" in p.read_text() and ", 4, 4, 1)" in p.read_text() for p in log)
 
 
+def test_provenance_names_this_machine_and_every_job(smoke_run):
+    from navref import provenance
+
+    r = smoke_run / "results" / "smoke"
+    record = json.loads((r / "provenance.json").read_text())
+    assert record["machine"]["cpu_model"] == provenance.machine()["cpu_model"]
+    assert re.fullmatch(r"[0-9a-f]{64}", record["config_sha256"])
+    jobs = record["jobs_by_machine"]
+    logs = [p for p in (r / "logs").rglob("*.log") if p.name != "provenance.log"]
+    assert sum(j["jobs"] for j in jobs) == len(logs)
+    assert not any(j.get("unrecorded") for j in jobs), jobs
+    assert {j["cpu_model"] for j in jobs} == {record["machine"]["cpu_model"]}
+    assert "Run provenance" in (r / "provenance.html").read_text()
+
+
 def test_second_run_does_nothing(smoke_run):
     proc = run_snakemake(_config(smoke_run), smoke_run, "-n", timeout=300)
     assert proc.returncode == 0
@@ -94,7 +109,7 @@ def test_changing_tau_grid_reruns_only_mixed_sampling(smoke_run, tmp_path):
     cfg["probes"]["mixed"]["taus"].append(0.5)
     jobs = _dry_jobs(smoke_run, cfg, tmp_path)
     want = {"probe_mixed": 1, "probe_tables": 1, "report_fig5": 1}
-    assert jobs == {**want, "report_claims": 1, "report_claims_html": 1, "all": 1}
+    assert jobs == {**want, "report_claims": 1, "report_claims_html": 1, "provenance": 1, "all": 1}
 
 
 def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
@@ -105,7 +120,7 @@ def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
     want = {"sample_sweep": 2, "evaluate_samples": 2, "sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 3's sample grid
-    want |= {"report_claims": 1, "report_claims_html": 1, "all": 1}
+    want |= {"report_claims": 1, "report_claims_html": 1, "provenance": 1, "all": 1}
     assert jobs == want
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import REPO, SNAKEMAKE, job_counts, run_snakemake
 
-REPORT = {"report_claims": 1, "report_claims_html": 1, "all": 1}
+REPORT = {"report_claims": 1, "report_claims_html": 1, "provenance": 1, "all": 1}
 #: the figures drawn from the loss-curve probe and the training logs
 LOSS_FIGURES = {"report_fig7": 1, "report_fig9": 1, "report_training": 1}
 ORACLE_REPORT = {"oracle_tables": 1, "report_fig2": 1, "report_fig3": 1, "report_split_table": 1}
