@@ -1,10 +1,15 @@
 """Speed and memory of the streaming oracle engine (navref.oracle.oracle_velocity).
 
-For B queries (default 256), N in {1e3, 1e4, 1e5} data rows and D in {64, 256, 1024, 4096}
-it prints:
+For B queries (default 256), N in {1e3, 1e4, 1e5} unit-Gaussian data rows, D in {64, 256,
+1024, 4096} and each kind of query (``--queries``; default: on the path
+x_t = (1 - t) x0 + t x1 from training points x1 at t = 0.2, 0.4, 0.6, 0.8, as sampling,
+probes and training query the oracle, and random x ~ N(0, I) at t = 0.5) it prints:
 
-- navref: wall time of ``oracle_velocity(x, 0.5, data)`` (default chunk size) and its
+- navref: wall time of ``oracle_velocity(x, t, data)`` (default chunk size) and its
   throughput in GFLOP/s counting the two matrix products, 4 B N D flops;
+- subn: subnormal floats met by the engine's operations on the first 16 queries
+  (:class:`navref.subnormals.SubnormalScan`; 0 expected): many CPUs (Intel's among them)
+  process subnormals with microcode assists, so a non-zero count means a slow path there;
 - bare: time of the two bare matrix products of the same shapes, ``x @ data.T`` (B, N) and
   ``w @ data`` with w (B, N), in the same process: the lower bound for any exact method;
 - ratio = navref / bare (targets: <= 1.25 for D >= 256, <= 2 for D = 64);
@@ -17,7 +22,8 @@ it prints:
   the call, after resetting VmHWM through /proc/self/clear_refs. On CUDA it is
   torch.cuda.max_memory_allocated minus the memory allocated before the call.
 
-Times are the minimum over --repeats runs (more for short cells, see best_time) after one
+The first line names the machine (CPU model and flags, torch and its CPU kernels): speed
+figures hold for that CPU. Times are the minimum over --repeats runs (more for short cells, see best_time) after one
 warm-up (robust to other processes on
 the machine; the load average is printed). On a shared machine use ``--threads 1 --clock
 thread`` (CPU time of the one compute thread: time slices lost to other processes are not
@@ -25,7 +31,7 @@ counted, unlike with a multi-threaded wall clock where a descheduled OpenMP thre
 Usage:
 
     python benchmarks/oracle_bench.py [--quick] [--device cpu|cuda] [--threads K]
-        [--clock wall|thread] [--sweep]
+        [--clock wall|thread] [--queries path:0.2,...,random] [--sweep]
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from collections.abc import Callable
 import torch
 
 from navref.oracle import default_chunk_size, oracle_velocity, single_chunk_fits
+from navref.provenance import describe_machine
+from navref.subnormals import SubnormalScan
 
 T = 0.5
 
@@ -84,11 +92,27 @@ def dense_bytes(batch: int, n: int) -> int:
     return 4 * batch * n * 4  # cdist output, its mm workspace, softmax output, slack
 
 
-def make_queries(data: torch.Tensor, batch: int, seed: int = 1) -> torch.Tensor:
+def make_queries(
+    data: torch.Tensor, batch: int, kind: str = f"path:{T}", seed: int = 1
+) -> tuple[torch.Tensor, float]:
+    """(queries (B, D), t): ``path:<t>`` puts them on the path from training points at t,
+    ``random`` draws x ~ N(0, I) (queried at t = 0.5)."""
     g = torch.Generator(device="cpu").manual_seed(seed)
     idx = torch.randint(0, data.shape[0], (batch,), generator=g)
     x0 = torch.randn(batch, data.shape[1], generator=g).to(data.device)
-    return (1 - T) * x0 + T * data[idx.to(data.device)]
+    if kind == "random":
+        return x0, T
+    if not kind.startswith("path:"):
+        raise SystemExit(f"--queries: unknown kind {kind!r}; use path:<t> or random")
+    t = float(kind.split(":", 1)[1])
+    return (1 - t) * x0 + t * data[idx.to(data.device)], t
+
+
+def subnormals_met(x: torch.Tensor, t: float, data: torch.Tensor) -> int:
+    """Subnormals the engine meets on the first 16 queries (module docstring)."""
+    with SubnormalScan() as scan:
+        oracle_velocity(x[:16], t, data)
+    return scan.total()
 
 
 def _status_kb(field: str) -> int:
@@ -105,7 +129,7 @@ def mem_probe(dim: int, n: int, batch: int, method: str) -> dict:
     libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, large blocks unmapped on free
     torch.manual_seed(0)
     data = torch.randn(n, dim)
-    x = make_queries(data, batch)
+    x, _ = make_queries(data, batch)
     small = data[: min(n, 64)]
     oracle_velocity(x, T, small)  # warm up libraries outside the measurement
     dense_velocity(x, T, small)
@@ -145,18 +169,57 @@ def cuda_peak_mb(device: torch.device, fn: Callable, *args) -> float:
     return (torch.cuda.max_memory_allocated(device) - base) / 2**20
 
 
+def x_any(data: torch.Tensor, batch: int) -> torch.Tensor:
+    """Queries for the bare products (their values do not matter to a matmul's speed)."""
+    return make_queries(data, batch)[0]
+
+
+def cell(args, device, data, x, t, kind, t_bare, memory: bool) -> str:
+    """One table row: navref against the bare products and the dense reference; peak
+    memory only where ``memory`` (it does not depend on the queries)."""
+    batch, n, dim = x.shape[0], data.shape[0], data.shape[1]
+    t_nav = best_time(device, args.repeats, oracle_velocity, x, t, data)
+    flops = 4 * batch * n * dim
+    fits = dense_bytes(batch, n) <= args.dense_limit_gb * 2**30
+    if fits:
+        t_dense = best_time(device, args.repeats, dense_velocity, x, t, data)
+        dense_s = f"{1e3 * t_dense:8.3f} | {t_dense / t_nav:7.2f}x"
+    else:
+        dense_s = "    skip |     skip"
+    nav_s = dense_mb_s = "       -"
+    if memory and device.type == "cuda":
+        nav_s = f"{cuda_peak_mb(device, oracle_velocity, x, t, data):8.1f}"
+        if fits:
+            dense_mb_s = f"{cuda_peak_mb(device, dense_velocity, x, t, data):8.1f}"
+    elif memory:
+        nav_s = f"{cpu_peak_mb(dim, n, batch, 'navref'):8.1f}"
+        if fits:
+            dense_mb_s = f"{cpu_peak_mb(dim, n, batch, 'dense'):8.1f}"
+    # "all": the (B, N) logits fit one chunk's working set, one fused softmax
+    chunk = default_chunk_size(dim, batch, device)
+    chunk_s = "all" if single_chunk_fits(batch, n, device) else str(chunk)
+    return (
+        f"| {dim:>5} | {n:>6} | {kind:>8} | {subnormals_met(x, t, data):>4} | {chunk_s:>5} | "
+        f"{1e3 * t_nav:9.3f} | {flops / t_nav / 1e9:7.1f} | {1e3 * t_bare:8.3f} | "
+        f"{t_nav / t_bare:5.2f} | {dense_s} | {nav_s:>9} | {dense_mb_s} |"
+    )
+
+
 def run_table(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     dims = [64, 256] if args.quick else [64, 256, 1024, 4096]
     sizes = [1000, 10000] if args.quick else [1000, 10000, 100000]
+    kinds = args.queries.split(",")
     batch = args.batch
+    print(describe_machine())
     print(
-        f"# oracle engine benchmark: device={device}, B={batch}, t={T}, "
+        f"# oracle engine benchmark: device={device}, B={batch}, "
         f"torch threads={torch.get_num_threads()}, clock={args.clock}, repeats={args.repeats}, "
         f"load average at start={os.getloadavg()[0]:.1f}"
     )
     head = (
-        f"| {'D':>5} | {'N':>6} | {'chunk':>5} | {'navref ms':>9} | {'GFLOP/s':>7} | "
+        f"| {'D':>5} | {'N':>6} | {'queries':>8} | {'subn':>4} | {'chunk':>5} | "
+        f"{'navref ms':>9} | {'GFLOP/s':>7} | "
         f"{'bare ms':>8} | {'ratio':>5} | {'dense ms':>8} | {'vs dense':>8} | "
         f"{'navref MB':>9} | {'dense MB':>8} |"
     )
@@ -167,36 +230,12 @@ def run_table(args: argparse.Namespace) -> None:
         full = torch.randn(max(sizes), dim, device=device)  # generated once per D
         for n in sizes:
             data = full[:n]
-            x = make_queries(data, batch)
             w = torch.rand(batch, n, device=device)
-            t_nav = best_time(device, args.repeats, oracle_velocity, x, T, data)
-            t_bare = best_time(device, args.repeats, bare_products, x, w, data)
+            t_bare = best_time(device, args.repeats, bare_products, x_any(data, batch), w, data)
             del w
-            flops = 4 * batch * n * dim
-            fits = dense_bytes(batch, n) <= args.dense_limit_gb * 2**30
-            if fits:
-                t_dense = best_time(device, args.repeats, dense_velocity, x, T, data)
-                dense_s = f"{1e3 * t_dense:8.3f} | {t_dense / t_nav:7.2f}x"
-            else:
-                dense_s = "    skip |     skip"
-            if device.type == "cuda":
-                nav_mb = cuda_peak_mb(device, oracle_velocity, x, T, data)
-                dense_mb = cuda_peak_mb(device, dense_velocity, x, T, data) if fits else None
-            else:
-                nav_mb = cpu_peak_mb(dim, n, batch, "navref")
-                dense_mb = cpu_peak_mb(dim, n, batch, "dense") if fits else None
-            dense_mb_s = f"{dense_mb:8.1f}" if dense_mb is not None else "    skip"
-            # "all": the (B, N) logits fit one chunk's working set, one fused softmax
-            chunk = default_chunk_size(dim, batch, device)
-            chunk_s = "all" if single_chunk_fits(batch, n, device) else str(chunk)
-            print(
-                f"| {dim:>5} | {n:>6} | {chunk_s:>5} | {1e3 * t_nav:9.3f} | "
-                f"{flops / t_nav / 1e9:7.1f} | {1e3 * t_bare:8.3f} | {t_nav / t_bare:5.2f} | "
-                f"{dense_s} | {nav_mb:9.1f} | {dense_mb_s} |",
-                flush=True,
-            )
-            if not fits:
-                print(f"#   dense skipped: needs ~{dense_bytes(batch, n) / 2**30:.1f} GB")
+            for i, kind in enumerate(kinds):
+                x, t = make_queries(data, batch, kind)
+                print(cell(args, device, data, x, t, kind, t_bare, memory=i == 0), flush=True)
         del full
     print(f"# load average at end={os.getloadavg()[0]:.1f}")
 
@@ -209,7 +248,7 @@ def run_sweep(args: argparse.Namespace) -> None:
     for dim in [64, 256, 1024, 4096]:
         torch.manual_seed(0)
         data = torch.randn(n, dim, device=device)
-        x = make_queries(data, batch)
+        x, _ = make_queries(data, batch)
         w = torch.rand(batch, n, device=device)
         t_bare = best_time(device, args.repeats, bare_products, x, w, data)
         cells = []
@@ -233,6 +272,12 @@ def main() -> None:
         default="wall",
         help="wall: perf_counter; thread: CPU time of the calling thread (needs --threads 1 "
         "on CPU; immune to time slices lost to other processes on a shared machine)",
+    )
+    p.add_argument(
+        "--queries",
+        default="path:0.2,path:0.4,path:0.6,path:0.8,random",
+        help="comma-separated kinds of query: path:<t> (on the path from training points at "
+        "t) or random (x ~ N(0, I) at t = 0.5)",
     )
     p.add_argument("--sweep", action="store_true", help="chunk-size sweep instead of the table")
     p.add_argument("--_probe", nargs=4, help=argparse.SUPPRESS)
