@@ -48,6 +48,20 @@ def array_fingerprint(array: Any) -> str:
     return h.hexdigest()
 
 
+def module_fingerprint(model: Any) -> str:
+    """The fingerprint of a network's weights: every entry of its ``state_dict()`` (name,
+    dtype, shape, values), in name order. A callable without ``state_dict`` is named by its
+    type only (it cannot be checked)."""
+    state = getattr(model, "state_dict", None)
+    if state is None:
+        return _new_with(f"callable:{type(model).__qualname__}".encode())
+    h = _new()
+    for name, value in sorted(state().items()):
+        h.update(name.encode())
+        h.update(array_fingerprint(value).encode())
+    return h.hexdigest()
+
+
 def file_fingerprint(path: str | os.PathLike) -> str:
     """The fingerprint of a file's bytes. Raises ``FileNotFoundError`` when it is absent."""
     h = _new()
@@ -76,4 +90,11 @@ def record_diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[s
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
-__all__ = ["BLOCK", "array_fingerprint", "file_fingerprint", "json_fingerprint", "record_diff"]
+__all__ = [
+    "BLOCK",
+    "array_fingerprint",
+    "file_fingerprint",
+    "json_fingerprint",
+    "module_fingerprint",
+    "record_diff",
+]
