@@ -11,6 +11,13 @@ Quantities (paper Fig. 2 and Fig. 3):
   and its entropy -sum gamma log gamma (nats);
 - split time: the first t at which the mean top-1 weight reaches a threshold.
 
+Duplicates: identical training items count as one mode. Before any statistic, rows that are
+byte-identical copies of an earlier row (and, for the class-conditional oracle, carry its
+label) are dropped (:func:`navref.metrics.memorization.distinct_rows`, the notion of the
+memorization metric), so an image stored twice has top-1 weight 1, not 0.5, near t = 1, and
+every curve equals that of the data set without the copies (``num_duplicates`` says how
+many rows were dropped).
+
 All functions return tidy pandas DataFrames (one row per t, or per group).
 """
 
@@ -91,6 +98,8 @@ def _curves(
     n = data.shape[0]
     if conditional and labels is None:
         raise ValueError("oracle curves: conditional=True needs the data's class labels")
+    data, labels, dropped = _distinct_items(data, labels, conditional)
+    n = data.shape[0]
     dev = torch.device(device) if device is not None else torch.device("cpu")
     # read by every t: on a GPU copied there once when it fits (navref.devices)
     data2 = resident_rows(data.reshape(n, -1), dev)
@@ -121,8 +130,32 @@ def _curves(
     frame["conditional"] = bool(conditional)
     frame["num_queries"] = int(num_queries)
     frame["num_samples"] = int(n)
+    frame["num_duplicates"] = int(dropped)
     frame["dim"] = int(dim)
     return frame
+
+
+def _distinct_items(
+    data: np.ndarray | torch.Tensor, labels: Any, conditional: bool
+) -> tuple[Any, Any, int]:
+    """The data (N, ...) and labels with every byte-identical copy of an earlier item
+    dropped (an item: a row, with its label when ``conditional``), and how many were."""
+    from navref.metrics.memorization import distinct_rows
+
+    n = data.shape[0]
+    keep = distinct_rows(data, labels if conditional else None)
+    if len(keep) == n:
+        return data, labels, 0
+    return _take(data, keep), None if labels is None else _take(labels, keep), n - len(keep)
+
+
+def _take(values: Any, rows: np.ndarray) -> Any:
+    """``values[rows]``: a tensor on its device, an array or memmap gathered into memory."""
+    if hasattr(values, "device"):
+        import torch
+
+        return values[torch.from_numpy(rows).to(values.device)]
+    return np.asarray(values)[rows] if not isinstance(values, np.ndarray) else values[rows]
 
 
 def objective_curves(
@@ -151,8 +184,10 @@ def objective_curves(
     - ``ess_mean``: mean of 1 / sum_i gamma_i^2; ``entropy_mean``: mean posterior entropy (nats);
     - ``top1_is_source``: share of queries whose top-1 sample is their own x1 row.
 
-    Also ``t``, ``conditional``, ``num_queries``, ``num_samples`` (N) and ``dim`` (D); one row
-    per t. ``device`` runs the queries there (data chunks are moved to it).
+    Identical items count once (module docstring): the rows are those of the data set
+    without byte-identical copies. Also ``t``, ``conditional``, ``num_queries``,
+    ``num_samples`` (N, distinct items), ``num_duplicates`` (rows dropped) and ``dim`` (D);
+    one row per t. ``device`` runs the queries there (data chunks are moved to it).
     """
     rng = np.random.default_rng(seed)
     return _curves(data, labels, t_grid, num_queries, rng, conditional, chunk_size, device)

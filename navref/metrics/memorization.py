@@ -165,6 +165,19 @@ def duplicate_groups(train: Any, chunk_size: int = 8192) -> np.ndarray:
     return first[inverse.reshape(-1)].astype(np.int64)
 
 
+def distinct_rows(data: Any, labels: Any = None, chunk_size: int = 8192) -> np.ndarray:
+    """int64 (M,), ascending: the index of the first row of each distinct training item,
+    rows compared byte for byte as in :func:`duplicate_groups` (the one notion of "the same
+    image" of navref); with ``labels`` (N,) an item is a (row, label) pair, so a copy under
+    another class stays an item of that class. M = N when nothing is stored twice."""
+    groups = duplicate_groups(data, chunk_size)
+    if labels is None:
+        return np.unique(groups)
+    lab = np.asarray(labels.cpu() if isinstance(labels, Tensor) else labels).astype(np.int64)
+    _, first = np.unique(np.stack([groups, lab], axis=1), axis=0, return_index=True)
+    return np.sort(first).astype(np.int64)
+
+
 def memorization_table(
     samples: Any,
     train: Any,

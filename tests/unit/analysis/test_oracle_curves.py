@@ -152,3 +152,28 @@ def test_one_job_per_dim_writes_each_sizes_table_as_a_job_of_its_own(tmp_path):
     assert pd.read_parquet(both[0])["size"].unique().tolist() == [64]
     with pytest.raises(ValueError, match="2 sizes but 1 paths"):
         synthetic_of_dim(8, [64, 32], both[:1], settings, seed=3, device="cpu", log=log)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_an_item_stored_twice_counts_as_one_mode(clustered, conditional):
+    """A duplicated training image must not halve its top-1 posterior weight (nor double
+    the effective sample size): the curves and the split time with copies equal those
+    without (reference: the data set without the copies)."""
+    data, labels = clustered
+    copies = [3, 3, 17, 40]
+    dup_data = np.concatenate([data, data[copies]])
+    dup_labels = np.concatenate([labels, labels[copies]])
+    base = objective_curves(data, labels, GRID, 300, seed=4, conditional=conditional)
+    dup = objective_curves(dup_data, dup_labels, GRID, 300, seed=4, conditional=conditional)
+    assert (dup["num_duplicates"] == 4).all() and (base["num_duplicates"] == 0).all()
+    pd.testing.assert_frame_equal(dup.drop(columns="num_duplicates"),
+                                  base.drop(columns="num_duplicates"))  # fmt: skip
+    assert dup["top1_mean"].iloc[-1] > 0.99  # near t = 1: one mode, not 1/2 of two copies
+    a = split_times(base, ["conditional"], 0.9)["t_split"].iloc[0]
+    b = split_times(dup, ["conditional"], 0.9)["t_split"].iloc[0]
+    assert a == b
+    # as a tensor too, and a copy under another label stays an item of that class
+    other = np.concatenate([labels, (labels[[3]] + 1) % labels.max()])
+    tens = objective_curves(torch.from_numpy(np.concatenate([data, data[[3]]])), other,
+                            GRID[:2], 50, seed=4, conditional=conditional)  # fmt: skip
+    assert (tens["num_duplicates"] == (0 if conditional else 1)).all()
