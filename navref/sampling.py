@@ -138,6 +138,14 @@ class ModelVelocity:
         self.model = model
         self.num_classes = int(num_classes)
         self.null_class = model_null_class(model, int(num_classes))
+        conf = getattr(getattr(model, "_orig_mod", model), "conf", None)
+        if mode != "cond" and not getattr(conf, "null_class", True):
+            raise ValueError(
+                f"ModelVelocity: mode {mode!r} needs the unconditional velocity, but the model "
+                "has no null class (a release trained without label dropout, loaded with "
+                "arch_overrides null_class: false): classifier-free guidance is impossible with "
+                "it; sample it with mode 'cond' (no CFG) or use a release with a null class"
+            )
         self.mode = mode
         self.cfg_scale = float(cfg_scale)
         self.cfg_interval = (a, b)

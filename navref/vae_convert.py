@@ -158,7 +158,8 @@ def convert_ldm_vae(
 
     ``resolution`` (px) only fills ``sample_size``; ``scaling_factor`` / ``shift_factor``
     go to the config (VA-VAE's latents are normalised by ``latents_stats.pt`` instead,
-    hence 1.0 / None by default). The file is read with ``torch.load(weights_only=True)``;
+    hence 1.0 / None by default). The file is read with ``torch.load(weights_only=True)``
+    (:func:`navref.models.released.read_torch_file`: a stored ``args`` Namespace is skipped);
     the model is loaded strictly and written with ``save_pretrained`` (safetensors) to a
     temporary directory that is then moved into place. Returns ``{"ddconfig", "ignored"}``
     (ignored: training-only key counts per prefix, also logged).
@@ -172,7 +173,9 @@ def convert_ldm_vae(
     ckpt = Path(ckpt)
     if not ckpt.is_file():
         raise FileNotFoundError(f"LDM VAE checkpoint not found: {ckpt}")
-    state, ignored = split_ldm_state(torch.load(ckpt, map_location="cpu", weights_only=True))
+    from navref.models.released import read_torch_file
+
+    state, ignored = split_ldm_state(read_torch_file(ckpt, log))
     log.info("%s: ignored training-only keys %s", ckpt, ignored or "none")
     dd = ldm_ddconfig(state)
     conf = diffusers_vae_config(dd, resolution, scaling_factor, shift_factor)
