@@ -289,3 +289,27 @@ def test_a_release_without_a_null_class_says_so_and_loads_without_cfg(tmp_path):
         model(io["x"], io["t"])
     with pytest.raises(ValueError, match="drop `null_class: false`"):
         load_released(FIXTURES / "sit_tiny.pt", "SiT-XL/2", null_class=False, **_dims("sit_tiny"))
+
+
+@needs_fixtures
+def test_a_single_file_safetensors_vae_loads_without_a_config(tmp_path):
+    """The common one-file layout (LDM / ComfyUI key names in one .safetensors): loaded
+    offline, architecture inferred from the keys, outputs as the official code's; a single
+    file in diffusers key layout is refused saying how to make it loadable."""
+    from safetensors.torch import save_file
+
+    io = _io("vavae_tiny")
+    state = torch.load(FIXTURES / "vavae_tiny.pt", map_location="cpu", weights_only=True)
+    state = {k: v.contiguous() for k, v in state["state_dict"].items()}
+    save_file(state, str(tmp_path / "vae.safetensors"))
+    vae = load_vae(tmp_path / "vae.safetensors")
+    post = vae.encode(io["image"]).latent_dist
+    _assert_close(post.mean, io["latent_mean"])
+    _assert_close(vae.decode(io["z"]).sample, io["decoded"])
+    convert_ldm_vae(FIXTURES / "vavae_tiny.pt", tmp_path / "folder", resolution=32)
+    from safetensors.torch import load_file
+
+    diffusers_keys = load_file(str(tmp_path / "folder" / "diffusion_pytorch_model.safetensors"))
+    save_file(diffusers_keys, str(tmp_path / "diffusers.safetensors"))
+    with pytest.raises(ValueError, match=r"diffusers.safetensors .*config.json"):
+        load_vae(tmp_path / "diffusers.safetensors")
