@@ -18,8 +18,8 @@ in the softmax, the logits are
 i.e. ONE matrix product per chunk of data (attention with queries a*x, keys x1_i and values
 x1_i); a second one accumulates the weighted sum of the values. The logits are kept in base 2
 (scaled by log2 e, so weights are 2^(l2 - m2)) because exp2 is several times faster than exp
-on CPU, and differences below -126 are floored there (no float32 subnormals); below, exp
-stands for that. The data are visited once, chunk by chunk, with an online (flash-attention
+on CPU; weights below 2^-60 of the largest are exactly zero (see "Subnormals" below); below,
+exp stands for that. The data are visited once, chunk by chunk, with an online (flash-attention
 style) softmax: a running per-query maximum m, and running sums rescaled by exp(m_old - m_new)
 whenever the maximum grows:
 
@@ -42,6 +42,21 @@ Class-conditional queries are grouped by class and each group streams only the r
 class (a contiguous slice when the class's rows are contiguous, a gather otherwise), so the
 cost is sum over classes of B_c * N_c * D rather than B * N * D.
 
+Subnormals. Weights of far-away rows underflow: 2^(l2 - m2) for l2 - m2 < -126 is a
+subnormal float32, and so is the product of a weight near 2^-126 with a data value below 1.
+Many CPUs (Intel's among them) process subnormal operands and results with microcode
+assists, 10-100x slower per operation: on an Intel Xeon a pass over such weights ran 17-72x
+slower than its two matrix products. The engine therefore sets every weight whose log2-ratio
+to the running maximum lies below -``WEIGHT_LOG2_FLOOR`` = -60 to exactly zero (and the
+rescale factor of the running sums likewise when the maximum jumps by more than that). The
+smallest weight kept, 2^-60, has a normal square (2^-120, for the effective sample size) and
+normal products with data values down to 2^-66, so no operation of a pass meets a subnormal
+on realistic data (``tests/unit/test_oracle_subnormals.py`` checks every operation). The
+mass dropped is below N * 2^-60 of the top weight, under float32 rounding (2^-24) for any
+N < 2^36: no result changes beyond float32 rounding. The CPU's flush-to-zero mode would do
+the same for speed, but it is per-thread global state that would also change every other
+computation in the process (training included), so the engine does not rely on it.
+
 Precision. Accumulation is float32 (float64 when x is float64, or with
 ``compute_dtype=torch.float64``); data may be stored in float16 / bfloat16 and is converted
 per chunk. The expansion makes the absolute error of a logit about
@@ -63,6 +78,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "WEIGHT_LOG2_FLOOR",
     "OracleResult",
     "default_chunk_size",
     "single_chunk_fits",
@@ -80,7 +96,9 @@ _CPU_LOGIT_ELEMS = 1 << 18
 _CPU_DATA_ELEMS = 1 << 21
 _CUDA_LOGIT_ELEMS = 1 << 24
 _CUDA_DATA_ELEMS = 1 << 25
-_EXP2_FLOOR = -126.0  # smallest normal float32 is 2^-126
+# weights 2^(l2 - m2) with l2 - m2 below -WEIGHT_LOG2_FLOOR are exactly zero ("Subnormals")
+WEIGHT_LOG2_FLOOR = 60.0
+_WEIGHT_FLOOR = 2.0**-WEIGHT_LOG2_FLOOR
 _LOG2E = 1.0 / math.log(2.0)
 
 
@@ -343,17 +361,20 @@ def _stream(
                 cidx = logits.index_select(0, improved).argmax(dim=1) if improved.numel() else None
             if cidx is not None:
                 gidx = cidx + start if crow is None else torch.from_numpy(crow).to(device)[cidx]
-        # 2^x below -126 is subnormal (slow, and slows the next matmul); flooring there
-        # changes no weight by more than 2^-126 relative to the largest.
-        logits.sub_(m_new[:, None]).clamp_(min=_EXP2_FLOOR)
+        # weights below 2^-60 of the largest are exactly zero: no subnormal weight, square
+        # or product (module docstring, "Subnormals")
+        logits.sub_(m_new[:, None])
         if want_stats:
             if pbuf is None:
                 pbuf = torch.empty(batch * c, device=device, dtype=cdtype)
+            # finite logits for S1 (0 * -inf would be NaN): clamp, then zero the weights
+            logits.clamp_(min=-WEIGHT_LOG2_FLOOR - 1.0)
             p = torch.exp2(logits, out=pbuf[: batch * c].view(batch, c))
+            torch.nn.functional.threshold_(p, _WEIGHT_FLOOR, 0.0)
             cs1 = torch.linalg.vecdot(p, logits)
             cs2 = torch.linalg.vecdot(p, p)
         else:
-            p = logits.exp2_()
+            p = torch.nn.functional.threshold_(logits, -WEIGHT_LOG2_FLOOR, -math.inf).exp2_()
         csum = p.sum(dim=1)
         if m is None:
             den = csum
@@ -362,7 +383,8 @@ def _stream(
                 s1, s2, best = cs1, cs2, gidx
         else:
             delta = m - m_new  # <= 0
-            scale = torch.exp2(delta)
+            # a jump of the maximum by more than 60 (base 2) zeroes the old sums
+            scale = torch.exp2(torch.nn.functional.threshold(delta, -WEIGHT_LOG2_FLOOR, -math.inf))
             if want_stats:
                 s1 = (s1 + delta * den).mul_(scale).add_(cs1)
                 s2 = s2.mul_(scale.square()).add_(cs2)
@@ -433,6 +455,10 @@ def _single_chunk_mean(
         logits = torch.addmm(sq.mul_(float(nb64[0])).unsqueeze(0), xa, xc.T)
     else:
         logits = torch.outer(torch.from_numpy(nb64).to(device, cdtype), sq).addmm_(xa, xc.T)
+    # weights below 2^-60 of the largest exactly zero, as in _stream; softmax(l - max l) is
+    # bitwise softmax(l) for the rest (its own max is then 0)
+    logits.sub_(logits.amax(dim=1, keepdim=True))
+    torch.nn.functional.threshold_(logits, -WEIGHT_LOG2_FLOOR / _LOG2E, -math.inf)
     # on CPU in place: the (B, N) block is the largest allocation of the call, and a second
     # one costs page faults comparable to the softmax itself (the CPU kernel reads each row
     # before writing it; the caching CUDA allocator makes the copy free there)
@@ -547,10 +573,10 @@ def _run(
     if labels is None:
         return x2, xc, _one_pass(xc, tt, data2, None, chunk_size, compute_dtype, want_stats), tt
     device = x2.device
-    mean = torch.empty_like(xc)
-    den = xc.new_empty(batch) if want_stats else None
-    s1 = xc.new_empty(batch) if want_stats else None
-    s2 = xc.new_empty(batch) if want_stats else None
+    mean = torch.zeros_like(xc)  # every row written below; zeros: no stray bits
+    den = xc.new_zeros(batch) if want_stats else None
+    s1 = xc.new_zeros(batch) if want_stats else None
+    s2 = xc.new_zeros(batch) if want_stats else None
     best = torch.empty(batch, dtype=torch.int64, device=device) if want_stats else None
     for q, rows in _class_rows(data_labels, labels, data2.shape[0], batch):
         if rows[-1] - rows[0] + 1 == rows.size:  # contiguous rows: stream a slice
