@@ -82,11 +82,12 @@ def _space_vae(space_cfg: dict[str, Any], vae_dir, device: str) -> tuple[Any, di
     path = vae_dir or space_cfg.get("pretrained")  # vae_dir: trained, or converted from LDM
     if path is None:
         raise ValueError("vae latent space needs `pretrained: <dir>` or `vae: <name>`")
-    if Path(path).is_file():
+    if Path(path).is_file() and Path(path).suffix != ".safetensors":
         raise ValueError(
             f"latent space VAE {path} is a file: an LDM checkpoint must end in "
-            f"{', '.join(LDM_CHECKPOINT_SUFFIXES)} to be converted by rule convert_vae, and a "
-            "diffusers VAE is a directory (save_pretrained)"
+            f"{', '.join(LDM_CHECKPOINT_SUFFIXES)} to be converted by rule convert_vae, a "
+            "single-file VAE in .safetensors, and a diffusers VAE is a directory "
+            "(save_pretrained)"
         )
     vae = load_vae(path, space_cfg.get("subfolder"), device=device)
     return vae, {"vae_path": str(path), "vae_subfolder": space_cfg.get("subfolder")}

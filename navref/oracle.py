@@ -10,6 +10,12 @@ x_t = (1 - t) x0 + t x1 (linear / rectified-flow path, Lipman et al.). For data
 
 Class-conditional: the softmax runs over the samples of the query's class only.
 
+Row multiplicities (``row_counts``, optional): gamma_i ∝ c_i exp(l_i), a per-row bias
+log2(c_i) on the base-2 logits. Deduplicated rows with their counts give the posterior mean
+and velocity of the data as stored (duplicates included), up to float rounding, while the
+statistics (top-1 weight, entropy, effective sample size) count each distinct row as one
+mode.
+
 How it is computed. Dropping the per-query constant -||x||^2 / (2 (1 - t)^2), which cancels
 in the softmax, the logits are
 
@@ -113,6 +119,10 @@ class OracleResult:
         maximal row on exact ties.
     entropy: -sum_i gamma_i log gamma_i in nats, (B,); log N_class at t = 0.
     ess: 1 / sum_i gamma_i^2, the effective number of samples, (B,); in [1, N_class].
+
+    With ``row_counts`` the sums run over the given rows, weights gamma_i ∝ c_i exp(l_i):
+    on deduplicated rows, each distinct row is one mode (entropy at t = 0 is then that of
+    the counts, not log N_class).
     """
 
     velocity: Tensor
@@ -226,6 +236,34 @@ def _as_labels(values: ArrayLike, length: int, what: str) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
+def _as_counts(row_counts: ArrayLike, n: int) -> np.ndarray:
+    """``row_counts`` as a float64 numpy vector of length N, validated positive and finite."""
+    if isinstance(row_counts, Tensor):
+        arr = row_counts.detach().cpu().numpy()
+    else:
+        arr = np.asarray(row_counts)
+    if arr.shape != (n,):
+        raise ValueError(
+            f"oracle: row_counts must have shape (N,) = ({n},), one multiplicity per data "
+            f"row, got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(
+            f"oracle: row_counts must be integers or floats (the multiplicity of each data "
+            f"row), got dtype {arr.dtype}"
+        )
+    cnt = arr.astype(np.float64)
+    bad = ~(np.isfinite(cnt) & (cnt > 0.0))
+    if bad.any():
+        where = np.nonzero(bad)[0]
+        raise ValueError(
+            f"oracle: row_counts must be positive and finite (a row of count 0 would have "
+            f"weight 0: drop it instead); rows {where[:5].tolist()} have "
+            f"{cnt[where[:5]].tolist()}"
+        )
+    return cnt
+
+
 # ------------------------------------------------------------------------ chunk streaming
 
 
@@ -312,11 +350,15 @@ def _stream(
     chunk: int,
     cdtype: torch.dtype,
     want_stats: bool,
+    counts: np.ndarray | None = None,
 ) -> _Pass:
     """One pass over the data rows (all, or ``rows``) for queries x2 (B, D) at times t (B,).
 
     Logits are kept in base 2 (l2 = l * log2(e), folded into the query scale and the bias)
     because exp2 is several times faster than exp on CPU; weights are 2^(l2 - m2).
+    ``counts`` (float64, one per streamed row, i.e. aligned with ``rows`` when given) adds
+    log2(c_i) to the per-row bias: weights c_i 2^(l2_i - m2), the maximum m2 taken over the
+    biased logits.
     """
     device = x2.device
     batch = x2.shape[0]
@@ -327,6 +369,7 @@ def _stream(
     nb0 = float(nb64[0])
     nb = None if scalar_t else torch.from_numpy(nb64).to(device, cdtype)
     on_cpu = not _syncs_are_costly(device)
+    lc = None if counts is None else torch.from_numpy(np.log2(counts)).to(device, cdtype)
 
     m = den = num = s1 = s2 = best = None
     lbuf = pbuf = None
@@ -343,11 +386,19 @@ def _stream(
         if lbuf is None:
             lbuf = torch.empty(batch * c, device=device, dtype=cdtype)
         logits = lbuf[: batch * c].view(batch, c)
-        if scalar_t:
-            torch.addmm(torch.mul(sq, nb0).unsqueeze(0), xa, xc.T, out=logits)
-        else:
-            torch.outer(nb, sq, out=logits)
-            logits.addmm_(xa, xc.T)
+        if lc is None:
+            if scalar_t:
+                torch.addmm(torch.mul(sq, nb0).unsqueeze(0), xa, xc.T, out=logits)
+            else:
+                torch.outer(nb, sq, out=logits)
+                logits.addmm_(xa, xc.T)
+        else:  # per-row bias -b ||x1_i||^2 + log2(c_i) (base 2)
+            lcc = lc[start : start + c]
+            if scalar_t:
+                torch.addmm(torch.mul(sq, nb0).add_(lcc).unsqueeze(0), xa, xc.T, out=logits)
+            else:
+                torch.outer(nb, sq, out=logits)
+                logits.add_(lcc).addmm_(xa, xc.T)
         cmax = logits.amax(dim=1)
         m_new = cmax if m is None else torch.maximum(m, cmax)
         if want_stats:
@@ -429,13 +480,15 @@ def _single_chunk_mean(
     data2: ArrayLike,
     rows: np.ndarray | None,
     cdtype: torch.dtype,
+    counts: np.ndarray | None = None,
 ) -> Tensor:
     """Posterior mean when all the (class's) data fit in one chunk and no statistics are
     asked: one matrix product for the natural-log logits l_i = <a x, x1_i> - b ||x1_i||^2
     (a = t / (1 - t)^2, b = t a / 2), PyTorch's fused softmax, one matrix product for
     sum_i gamma_i x1_i. Fewer passes over the (B, N) logits than the online softmax, which
     only pays when there are several chunks to merge. The rows (all, or ``rows``) are
-    fetched as one block (a view for in-memory data)."""
+    fetched as one block (a view for in-memory data). ``counts`` (aligned with the rows)
+    adds log(c_i) to the per-row bias, as in :func:`_stream`."""
     device = x2.device
     total = data2.shape[0] if rows is None else rows.shape[0]
     chunks = _iter_chunks(data2, rows, total, device, cdtype)
@@ -451,10 +504,18 @@ def _single_chunk_mean(
     sq = torch.linalg.vector_norm(xc, dim=1).square_()
     if not bool(torch.isfinite(sq).all()):  # one check per call, also on accelerators
         _raise_nonfinite(sq, 0, rows)
-    if scalar_t:
-        logits = torch.addmm(sq.mul_(float(nb64[0])).unsqueeze(0), xa, xc.T)
-    else:
-        logits = torch.outer(torch.from_numpy(nb64).to(device, cdtype), sq).addmm_(xa, xc.T)
+    if counts is None:
+        if scalar_t:
+            logits = torch.addmm(sq.mul_(float(nb64[0])).unsqueeze(0), xa, xc.T)
+        else:
+            logits = torch.outer(torch.from_numpy(nb64).to(device, cdtype), sq).addmm_(xa, xc.T)
+    else:  # per-row bias -b ||x1_i||^2 + log(c_i) (natural log here)
+        lc = torch.from_numpy(np.log(counts)).to(device, cdtype)
+        if scalar_t:
+            logits = torch.addmm(sq.mul_(float(nb64[0])).add_(lc).unsqueeze(0), xa, xc.T)
+        else:
+            logits = torch.outer(torch.from_numpy(nb64).to(device, cdtype), sq)
+            logits.add_(lc).addmm_(xa, xc.T)
     # weights below 2^-60 of the largest exactly zero, as in _stream; softmax(l - max l) is
     # bitwise softmax(l) for the rest (its own max is then 0)
     logits.sub_(logits.amax(dim=1, keepdim=True))
@@ -502,10 +563,12 @@ def _one_pass(
     chunk_size: int | None,
     compute_dtype: torch.dtype,
     want_stats: bool,
+    counts: np.ndarray | None = None,
 ) -> _Pass:
     """The posterior of queries ``q`` over ``sub`` (or its ``rows``): one fused softmax when
     the (B, N) logits fit the working set and the data block is one chunk, or a view of
-    in-memory data (no copy to bound); else the online pass :func:`_stream`."""
+    in-memory data (no copy to bound); else the online pass :func:`_stream`. ``counts``:
+    the multiplicities of the streamed rows (aligned with ``rows`` when given), or None."""
     device = q.device
     nq = q.shape[0]
     chunk = chunk_size if chunk_size is not None else default_chunk_size(q.shape[1], nq, device)
@@ -516,9 +579,14 @@ def _one_pass(
     )  # fmt: skip
     fits = chunk_size is None and view and single_chunk_fits(nq, total, device)
     if not want_stats and (total <= chunk or fits):
-        mean = _single_chunk_mean(q, tq, sub, rows, compute_dtype)
+        if counts is None:
+            mean = _single_chunk_mean(q, tq, sub, rows, compute_dtype)
+        else:
+            mean = _single_chunk_mean(q, tq, sub, rows, compute_dtype, counts)
         return _Pass(mean=mean, den=None, s1=None, s2=None, top1_index=None)
-    return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats)
+    if counts is None:
+        return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats)
+    return _stream(q, tq, sub, rows, chunk, compute_dtype, want_stats, counts)
 
 
 def _class_rows(
@@ -558,20 +626,23 @@ def _run(
     chunk_size: int | None,
     compute_dtype: torch.dtype | None,
     want_stats: bool,
+    row_counts: ArrayLike | None = None,
 ) -> tuple[Tensor, Tensor, _Pass, np.ndarray]:
     """Checked inputs and the posterior pass: (queries (B, D), queries in the compute dtype,
     the pass, times (B,)); class-conditional by streaming each query class's data rows (a
-    slice when they are contiguous)."""
+    slice when they are contiguous), with the multiplicities of the same rows."""
     x2 = _as_queries(x)
     batch, dim = x2.shape
     data2 = _as_data(data, dim)
     tt = _as_times(t, batch)
     chunk_size, compute_dtype = _check_options(x, data_labels, labels, chunk_size, compute_dtype)
+    cnt = None if row_counts is None else _as_counts(row_counts, data2.shape[0])
     xc = x2.to(compute_dtype)
     if batch == 0:
         return x2, xc, _empty_pass(xc), tt
     if labels is None:
-        return x2, xc, _one_pass(xc, tt, data2, None, chunk_size, compute_dtype, want_stats), tt
+        res = _one_pass(xc, tt, data2, None, chunk_size, compute_dtype, want_stats, cnt)
+        return x2, xc, res, tt
     device = x2.device
     mean = torch.zeros_like(xc)  # every row written below; zeros: no stray bits
     den = xc.new_zeros(batch) if want_stats else None
@@ -580,12 +651,15 @@ def _run(
     best = torch.empty(batch, dtype=torch.int64, device=device) if want_stats else None
     for q, rows in _class_rows(data_labels, labels, data2.shape[0], batch):
         if rows[-1] - rows[0] + 1 == rows.size:  # contiguous rows: stream a slice
-            sub = data2[int(rows[0]) : int(rows[-1]) + 1]
-            part = _one_pass(xc[q], tt[q], sub, None, chunk_size, compute_dtype, want_stats)
+            lo, hi = int(rows[0]), int(rows[-1]) + 1
+            sub = data2[lo:hi]
+            csub = None if cnt is None else cnt[lo:hi]
+            part = _one_pass(xc[q], tt[q], sub, None, chunk_size, compute_dtype, want_stats, csub)
             if want_stats:
-                part.top1_index += int(rows[0])
+                part.top1_index += lo
         else:
-            part = _one_pass(xc[q], tt[q], data2, rows, chunk_size, compute_dtype, want_stats)
+            csub = None if cnt is None else cnt[rows]
+            part = _one_pass(xc[q], tt[q], data2, rows, chunk_size, compute_dtype, want_stats, csub)
         qd = torch.from_numpy(q).to(device)
         mean[qd] = part.mean
         if want_stats:
@@ -621,6 +695,7 @@ def oracle_velocity(
     labels: ArrayLike | None = None,
     chunk_size: int | None = None,
     compute_dtype: torch.dtype | None = None,
+    row_counts: ArrayLike | None = None,
 ) -> Tensor:
     """Exact oracle velocity v*(x, t) = (E[x1 | x_t = x] - x) / (1 - t) of a finite data set.
 
@@ -634,12 +709,22 @@ def oracle_velocity(
             oracle (each query's softmax runs over its own class only); both or neither.
         chunk_size: rows of data per chunk (default: :func:`default_chunk_size`).
         compute_dtype: float32 (default) or float64 (default when x is float64).
+        row_counts: optional (N,) multiplicity c_i > 0 of each data row (integers or
+            floats): the posterior weights become gamma_i ∝ c_i exp(l_i) (a per-row bias
+            log2(c_i) on the base-2 logits). Deduplicating the rows of a data set and passing
+            their counts gives the same posterior mean and velocity as the data set with its
+            duplicates (up to float rounding); the statistics of :func:`oracle_posterior`
+            (top-1 weight, entropy, effective sample size) then count each distinct row as one
+            mode (the top-1 weight is the summed weight of its copies). None (default): every
+            row counts once, and nothing is added to the computation.
 
     Returns:
         v*(x, t) with x's shape and dtype. At t = 0 it is mean(x1) - x (of the class).
     """
     with _no_autocast(x):
-        x2, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
+        x2, xc, res, tt = _run(
+            x, t, data, data_labels, labels, chunk_size, compute_dtype, False, row_counts
+        )
     return _velocity(xc, res.mean, tt, inplace=True).to(x.dtype).reshape(x.shape)
 
 
@@ -652,11 +737,15 @@ def posterior_mean(
     labels: ArrayLike | None = None,
     chunk_size: int | None = None,
     compute_dtype: torch.dtype | None = None,
+    row_counts: ArrayLike | None = None,
 ) -> Tensor:
     """Posterior mean E[x1 | x_t = x] = sum_i gamma_i(x, t) x1_i (Nadaraya-Watson), with
-    x's shape and dtype; arguments as in :func:`oracle_velocity`."""
+    x's shape and dtype; arguments as in :func:`oracle_velocity` (with ``row_counts``,
+    gamma_i ∝ c_i exp(l_i): the mean of the data set with row i repeated c_i times)."""
     with _no_autocast(x):
-        _, _, res, _ = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, False)
+        _, _, res, _ = _run(
+            x, t, data, data_labels, labels, chunk_size, compute_dtype, False, row_counts
+        )
     return res.mean.to(x.dtype).reshape(x.shape)
 
 
@@ -669,11 +758,20 @@ def oracle_posterior(
     labels: ArrayLike | None = None,
     chunk_size: int | None = None,
     compute_dtype: torch.dtype | None = None,
+    row_counts: ArrayLike | None = None,
 ) -> OracleResult:
     """Velocity, posterior mean and posterior statistics (top-1 weight and row index,
-    entropy, effective sample size) in one pass; arguments as in :func:`oracle_velocity`."""
+    entropy, effective sample size) in one pass; arguments as in :func:`oracle_velocity`.
+
+    With ``row_counts`` the weights are gamma_i ∝ c_i exp(l_i) over the N given rows: on
+    deduplicated rows with their counts, velocity and mean are those of the duplicated data
+    (up to float rounding), while top-1 weight, entropy and effective sample size count
+    distinct rows (modes): the top-1 weight is the summed weight of the copies of the
+    heaviest row, and ``top1_index`` indexes the given (deduplicated) rows."""
     with _no_autocast(x):
-        _, xc, res, tt = _run(x, t, data, data_labels, labels, chunk_size, compute_dtype, True)
+        _, xc, res, tt = _run(
+            x, t, data, data_labels, labels, chunk_size, compute_dtype, True, row_counts
+        )
     assert res.s1 is not None and res.s2 is not None and res.top1_index is not None
     den = res.den
     assert den is not None

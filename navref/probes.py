@@ -350,7 +350,8 @@ def _handover(
 ) -> tuple[Tensor, int, Tensor, Any, Tensor]:
     """Euler with the oracle up to the handover step k, then with the model (oracle only
     for tau = 1, handing over at the last evaluated step): (grid with tau inserted, k,
-    x at the handover, the oracle's posterior statistics there, final samples)."""
+    x at the handover, the oracle's posterior statistics there with identical training
+    items counted as one mode, final samples)."""
     grid = uniform_grid(grid_n)
     if TIME_TOL < tau < 1.0 - TIME_TOL:
         grid = grid_with_point(grid, tau)
@@ -359,7 +360,7 @@ def _handover(
     else:
         k, second = (0 if tau <= TIME_TOL else _grid_index(grid, tau)), model_provider
     x_h = _run(oracle_provider, grid[: k + 1], noise, labels)
-    stats = oracle_provider.stats(x_h, grid[k].item(), labels)
+    stats = oracle_provider.stats(x_h, grid[k].item(), labels, count_modes=True)
     return grid, k, x_h, stats, _run(second, grid[k:], x_h, labels)
 
 
@@ -392,12 +393,17 @@ def mixed_sampling(
 
     The grid is ``uniform_grid(grid_n)`` with tau inserted when it is not a grid point, so the
     handover happens exactly at tau. ``oracle_provider`` is an
-    :class:`navref.sampling.OracleVelocity` (anything with ``__call__`` and ``stats``);
+    :class:`navref.sampling.OracleVelocity` (anything with ``__call__`` and
+    ``stats(x, t, y, count_modes=...)``);
     ``train_data`` (N, D) must be row-aligned with its data so that the oracle's top-1 index
     names a row of ``train_data``, and in the space of ``embed(samples)`` (default: the
     flattened samples).
 
-    Handover statistics are the oracle posterior at (x_tau, tau): for tau = 1 (oracle only)
+    Handover statistics are the oracle posterior at (x_tau, tau), identical training items
+    (byte-identical rows of the oracle's data, with their label when conditional) counted as
+    one mode (``OracleVelocity.stats(count_modes=True)``: the trajectory is the oracle of the
+    data as stored; ``handover_top1_weight`` sums the weight of the copies and
+    ``handover_top1_index`` is the item's first row): for tau = 1 (oracle only)
     at the last evaluated step (x, grid[-2]); for tau = 0 (model only) at (noise, 0), where
     all weights of a class tie, so the top-1 index is meaningless and ``match_share`` is NaN.
 

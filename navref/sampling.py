@@ -138,6 +138,14 @@ class ModelVelocity:
         self.model = model
         self.num_classes = int(num_classes)
         self.null_class = model_null_class(model, int(num_classes))
+        conf = getattr(getattr(model, "_orig_mod", model), "conf", None)
+        if mode != "cond" and not getattr(conf, "null_class", True):
+            raise ValueError(
+                f"ModelVelocity: mode {mode!r} needs the unconditional velocity, but the model "
+                "has no null class (a release trained without label dropout, loaded with "
+                "arch_overrides null_class: false): classifier-free guidance is impossible with "
+                "it; sample it with mode 'cond' (no CFG) or use a release with a null class"
+            )
         self.mode = mode
         self.cfg_scale = float(cfg_scale)
         self.cfg_interval = (a, b)
@@ -198,7 +206,8 @@ class OracleVelocity:
 
     :meth:`stats` returns the posterior statistics at (x, t) (top-1 weight, top-1 index into
     ``data``, ESS, entropy), e.g. to find the training sample the oracle pointed at when it
-    handed over to a model.
+    handed over to a model; with ``count_modes=True`` identical training items count as one
+    mode there.
     """
 
     def __init__(
@@ -219,6 +228,7 @@ class OracleVelocity:
         self.conditional = bool(conditional)
         self.chunk_size = chunk_size
         self.compute_dtype = compute_dtype
+        self._modes: tuple[Any, Any, np.ndarray, np.ndarray] | None = None
 
     def _labels(self, y: Tensor | None) -> Tensor | None:
         if not self.conditional:
@@ -245,22 +255,66 @@ class OracleVelocity:
         )
         return v.to(device=x.device, dtype=x.dtype)
 
-    def stats(self, x: Tensor, t: float, y: Tensor | None) -> OracleResult:
+    def stats(
+        self, x: Tensor, t: float, y: Tensor | None, *, count_modes: bool = False
+    ) -> OracleResult:
         """Posterior at (x, t): a :class:`navref.oracle.OracleResult` with per-query
         ``top1_weight``, ``top1_index`` (row of ``data``), ``entropy``, ``ess``, ``mean``
-        (E[x1 | x_t = x]) and ``velocity``, from :func:`navref.oracle.oracle_posterior`."""
+        (E[x1 | x_t = x]) and ``velocity``, from :func:`navref.oracle.oracle_posterior`.
+
+        ``count_modes``: identical training items (byte-identical rows of ``data``, with
+        their label when conditional; :func:`navref.metrics.memorization.distinct_rows`)
+        count as one mode: the posterior runs over the distinct items with their
+        multiplicities as ``row_counts``, so ``velocity`` and ``mean`` stay those of
+        ``data`` as stored (float rounding aside), ``top1_weight`` is the summed weight of
+        the copies of the top item, ESS and entropy are over items, and ``top1_index`` is
+        the item's first row of ``data``. Without copies, the same as without the flag."""
+        from dataclasses import replace
+
         from navref.oracle import oracle_posterior
 
         t = _check_time(t)
-        return oracle_posterior(
+        data, data_labels, first, counts = self.data, self.data_labels, None, None
+        if count_modes:
+            data, data_labels, first, counts = self._distinct_items()
+        res = oracle_posterior(
             x,
             t,
-            self.data,
-            data_labels=self.data_labels,
+            data,
+            data_labels=data_labels,
             labels=self._labels(y),
             chunk_size=self.chunk_size,
             compute_dtype=self.compute_dtype,
+            row_counts=counts,
         )
+        if first is None:
+            return res
+        rows = torch.from_numpy(first).to(res.top1_index.device)
+        return replace(res, top1_index=rows[res.top1_index])
+
+    def _distinct_items(self) -> tuple[Any, Any, np.ndarray | None, np.ndarray | None]:
+        """(data, data_labels, first row of each item, multiplicities) of the distinct items
+        of ``data`` (computed once); the data as given and None, None without copies."""
+        if self._modes is None:
+            from navref.metrics.memorization import distinct_rows
+
+            first, counts = distinct_rows(self.data, self.data_labels, return_counts=True)
+            if len(first) == self.data.shape[0]:
+                self._modes = (self.data, self.data_labels, None, None)
+            else:
+                self._modes = (_rows_of(self.data, first), _rows_of(self.data_labels, first),
+                               first, counts)  # fmt: skip
+        return self._modes
+
+
+def _rows_of(values: Any, rows: np.ndarray) -> Any:
+    """``values[rows]`` (None for None): a tensor on its device, an array or memmap gathered
+    into memory."""
+    if values is None:
+        return None
+    if isinstance(values, Tensor):
+        return values.index_select(0, torch.from_numpy(rows).to(values.device))
+    return np.asarray(values)[rows]
 
 
 class Piecewise:

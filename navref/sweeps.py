@@ -27,7 +27,11 @@ steps coincide (same time grid points, same velocity) up to grid index k have bi
 same state x_{t_k} (same batches, same order). A setting with a parent (:class:`Branch`)
 reads that state from the parent's state store (:func:`write_states` / :func:`read_states`,
 float32 rows in sample order) and integrates only steps k .. end; the parent's sample job
-stores its states at the steps its children branch at (:meth:`Sweep.branch_steps`).
+stores its states at the steps its children branch at (:meth:`Sweep.branch_steps`). A store
+records what made its rows (grid, seed, rows, batch size, precision and the fingerprint of
+each model's weights, :func:`navref.fingerprint.module_fingerprint`); a child reads it only
+when all of that agrees for its shared steps (the models of those steps included), so a
+store written by another model of the same name is refused, not silently continued.
 """
 
 from __future__ import annotations
@@ -489,13 +493,20 @@ def read_states(states_dir: str | os.PathLike, step: int, meta: Mapping[str, Any
     """The states at grid index ``step`` of a store written by :func:`write_states`
     (memory-mapped, (num_samples, ...) float32). Raises ``ValueError`` when the store was
     written for other rows or another grid up to ``step`` (``meta`` of the reader: ``grid``
-    its full grid, plus seed, num_samples, batch_size, precision, which must match), so a
-    stale or foreign store cannot silently seed the trajectory."""
+    its full grid, plus seed, num_samples, batch_size, precision, which must match, and
+    ``models``, the weight fingerprints of the models of its steps before ``step``, which the
+    store must record alike), so a stale or foreign store cannot silently seed the
+    trajectory."""
     import numpy as np
 
     path = Path(states_dir)
     stored = json.loads((path / "meta.json").read_text())
-    wrong = [k for k in meta if k != "grid" and stored.get(k) != meta[k]]
+    wrong = [k for k in meta if k not in ("grid", "models") and stored.get(k) != meta[k]]
+    wrong += [
+        f"the weights of model {name}"
+        for name, key in sorted(meta.get("models", {}).items())
+        if stored.get("models", {}).get(name) != key
+    ]
     if stored["grid"][: step + 1] != list(meta["grid"])[: step + 1]:
         wrong.append(f"grid up to step {step}")
     if wrong or step not in stored["steps"]:
@@ -542,6 +553,7 @@ def sample_set(
     import torch
     from tqdm import tqdm
 
+    from navref.fingerprint import module_fingerprint
     from navref.io import check_finite
     from navref.precision import autocast
     from navref.sampling import balanced_labels, make_noise
@@ -555,7 +567,13 @@ def sample_set(
     meta = {"grid": grid.tolist(), "seed": seed, "num_samples": num_samples,
             "batch_size": batch_size, "precision": precision}  # fmt: skip
     first = 0 if branch is None else int(branch[1])
-    start_states = None if branch is None else read_states(branch[0], first, meta)
+    keys = {name: module_fingerprint(model) for name, model in models.items()}
+    shared = {n for step in _step_keys(sweep.segments(setting))[:first] for n in step[2]}
+    start_states = None
+    if branch is not None:
+        prefix_keys = {name: key for name, key in keys.items() if name in shared}
+        start_states = read_states(branch[0], first, {**meta, "models": prefix_keys})
+    meta["models"] = keys
     keep = sorted(int(s) for s in keep_steps)
     if any(not first < s < len(grid) - 1 for s in keep):
         raise ValueError(f"keep_steps {keep} must lie in ({first}, {len(grid) - 1})")

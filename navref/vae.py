@@ -59,14 +59,19 @@ def build_small_vae(conf: dict[str, Any], in_channels: int, resolution: int):
 
 
 def load_vae(path: str | Path, subfolder: str | None = None, device: str = "cpu"):
-    """Load an ``AutoencoderKL`` saved with ``save_pretrained`` from a local directory.
+    """Load an ``AutoencoderKL`` saved with ``save_pretrained`` from a local directory, or
+    from a single ``.safetensors`` file in the LDM / ComfyUI layout (``encoder.down.*``
+    keys; the architecture is inferred from them, :func:`navref.vae_convert.ldm_vae`).
 
     Raises :class:`WeightsNotFoundError` naming the path if it is missing or holds no
-    ``config.json``; never downloads.
+    ``config.json``; ``ValueError`` for a single file in diffusers key layout (its config
+    cannot be inferred offline: the message says how to make it a folder); never downloads.
     """
     from diffusers import AutoencoderKL
 
     root = Path(path)
+    if root.is_file() and root.suffix == ".safetensors" and not subfolder:
+        return _single_file_vae(root).to(device).eval()
     where = root / subfolder if subfolder else root
     if not (where / "config.json").is_file():
         raise WeightsNotFoundError(
@@ -79,6 +84,25 @@ def load_vae(path: str | Path, subfolder: str | None = None, device: str = "cpu"
         kwargs["subfolder"] = subfolder
     vae = AutoencoderKL.from_pretrained(str(root), **kwargs)
     return vae.to(device).eval()
+
+
+def _single_file_vae(path: Path) -> Any:
+    """A single-file ``.safetensors`` VAE: LDM key names are converted (no config needed);
+    diffusers key names are refused with how to add their config.json."""
+    from safetensors.torch import load_file
+
+    from navref.vae_convert import ldm_vae
+
+    state = load_file(str(path))
+    if any(k.removeprefix("first_stage_model.").startswith("encoder.down.") for k in state):
+        return ldm_vae(state, str(path))[0]
+    raise ValueError(
+        f"{path} is a single-file VAE in diffusers key layout (encoder.down_blocks.*), whose "
+        "architecture navref cannot infer offline (nothing is downloaded at run time): put it "
+        "in a folder as diffusion_pytorch_model.safetensors beside the config.json of the "
+        "same model (e.g. from its diffusers release, or AutoencoderKL(...).save_config) and "
+        "point the latent space's `pretrained` at that folder"
+    )
 
 
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

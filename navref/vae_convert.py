@@ -146,6 +146,38 @@ def convert_ldm_vae_state(
     return out
 
 
+def ldm_vae(
+    ckpt: Any,
+    source: str,
+    resolution: int = 256,
+    scaling_factor: float = 1.0,
+    shift_factor: float | None = None,
+    log: logging.Logger | None = None,
+) -> tuple[Any, dict[str, Any], dict[str, int]]:
+    """A diffusers ``AutoencoderKL`` built and loaded strictly from an LDM VAE checkpoint
+    object (``{"state_dict": ...}`` or a bare state dict, e.g. a single-file
+    ``.safetensors`` VAE), its architecture inferred from the keys; with its ddconfig and
+    the ignored training-only key counts. Raises ValueError naming ``source`` when the keys
+    do not fit."""
+    from diffusers import AutoencoderKL
+
+    log = log or logging.getLogger(__name__)
+    state, ignored = split_ldm_state(ckpt)
+    log.info("%s: ignored training-only keys %s", source, ignored or "none")
+    dd = ldm_ddconfig(state)
+    conf = diffusers_vae_config(dd, resolution, scaling_factor, shift_factor)
+    vae = AutoencoderKL(**conf)
+    result = vae.load_state_dict(
+        convert_ldm_vae_state(state, conf, dd["attn_levels"]), strict=False
+    )
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"{source}: converted keys do not fit AutoencoderKL {dd}: missing "
+            f"{result.missing_keys[:8]}, unexpected {result.unexpected_keys[:8]}"
+        )
+    return vae, dd, ignored
+
+
 def convert_ldm_vae(
     ckpt: str | Path,
     out_dir: str | Path,
@@ -158,7 +190,8 @@ def convert_ldm_vae(
 
     ``resolution`` (px) only fills ``sample_size``; ``scaling_factor`` / ``shift_factor``
     go to the config (VA-VAE's latents are normalised by ``latents_stats.pt`` instead,
-    hence 1.0 / None by default). The file is read with ``torch.load(weights_only=True)``;
+    hence 1.0 / None by default). The file is read with ``torch.load(weights_only=True)``
+    (:func:`navref.models.released.read_torch_file`: a stored ``args`` Namespace is skipped);
     the model is loaded strictly and written with ``save_pretrained`` (safetensors) to a
     temporary directory that is then moved into place. Returns ``{"ddconfig", "ignored"}``
     (ignored: training-only key counts per prefix, also logged).
@@ -166,25 +199,16 @@ def convert_ldm_vae(
     Raises FileNotFoundError if ``ckpt`` is missing; ValueError if it is no LDM VAE or its
     keys do not fit the inferred architecture.
     """
-    from diffusers import AutoencoderKL
 
     log = log or logging.getLogger(__name__)
     ckpt = Path(ckpt)
     if not ckpt.is_file():
         raise FileNotFoundError(f"LDM VAE checkpoint not found: {ckpt}")
-    state, ignored = split_ldm_state(torch.load(ckpt, map_location="cpu", weights_only=True))
-    log.info("%s: ignored training-only keys %s", ckpt, ignored or "none")
-    dd = ldm_ddconfig(state)
-    conf = diffusers_vae_config(dd, resolution, scaling_factor, shift_factor)
-    vae = AutoencoderKL(**conf)
-    result = vae.load_state_dict(
-        convert_ldm_vae_state(state, conf, dd["attn_levels"]), strict=False
+    from navref.models.released import read_torch_file
+
+    vae, dd, ignored = ldm_vae(
+        read_torch_file(ckpt, log), str(ckpt), resolution, scaling_factor, shift_factor, log
     )
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"{ckpt}: converted keys do not fit AutoencoderKL {dd}: missing "
-            f"{result.missing_keys[:8]}, unexpected {result.unexpected_keys[:8]}"
-        )
     out = save_vae(vae, out_dir)
     log.info("converted %s (%s) to diffusers AutoencoderKL in %s", ckpt, dd, out)
     return {"ddconfig": dd, "ignored": ignored}
@@ -192,6 +216,7 @@ def convert_ldm_vae(
 
 __all__ = [
     "convert_ldm_vae",
+    "ldm_vae",
     "convert_ldm_vae_state",
     "diffusers_vae_config",
     "ldm_ddconfig",

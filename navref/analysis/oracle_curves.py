@@ -11,6 +11,18 @@ Quantities (paper Fig. 2 and Fig. 3):
   and its entropy -sum gamma log gamma (nats);
 - split time: the first t at which the mean top-1 weight reaches a threshold.
 
+Duplicates: identical training items count as one mode, while the oracle stays that of the
+data set as stored. Rows that are byte-identical copies of an earlier row (and, for the
+class-conditional oracle, carry its label) are merged into one row with their multiplicity
+(:func:`navref.metrics.memorization.distinct_rows`, the notion of the memorization metric),
+passed to the oracle as ``row_counts``: posterior weights gamma_i ∝ c_i exp(l_i). So the
+oracle velocity, and with it the objective gap, is that of the stored data, duplicates
+included (up to float rounding; the queries are drawn from the stored rows, as without
+copies), while the top-1 weight, effective sample size and entropy are over distinct items:
+an image stored twice has top-1 weight 1, not 0.5, near t = 1 (the summed weight of its
+copies), and the split time is where one item, not one row, takes the posterior.
+``num_samples`` counts the distinct items and ``num_duplicates`` the rows merged into them.
+
 All functions return tidy pandas DataFrames (one row per t, or per group).
 """
 
@@ -91,12 +103,24 @@ def _curves(
     n = data.shape[0]
     if conditional and labels is None:
         raise ValueError("oracle curves: conditional=True needs the data's class labels")
+    lab = None
+    if conditional:
+        lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels
+        lab = np.asarray(lab)
+        if lab.shape != (n,):
+            raise ValueError(f"oracle curves: labels must have shape ({n},), got {lab.shape}")
+    data, lab, counts, item_of_row = _distinct_items(data, lab)
+    m = data.shape[0]
     dev = torch.device(device) if device is not None else torch.device("cpu")
     # read by every t: on a GPU copied there once when it fits (navref.devices)
-    data2 = resident_rows(data.reshape(n, -1), dev)
+    data2 = resident_rows(data.reshape(m, -1), dev)
     dim = data2.shape[1]
 
+    # x1 uniform over the stored rows (copies included: the data distribution of the CFM
+    # objective), then read from the row's distinct item (byte-identical)
     idx = np.sort(rng.integers(0, n, size=num_queries))  # sorted: sequential reads of a memmap
+    if item_of_row is not None:
+        idx = item_of_row[idx]
     x0 = torch.from_numpy(rng.standard_normal((num_queries, dim), dtype=np.float32)).to(dev)
     if isinstance(data2, torch.Tensor):
         x1 = data2.index_select(0, torch.from_numpy(idx).to(data2.device))
@@ -105,12 +129,10 @@ def _curves(
     x1 = x1.to(dev, torch.float32)
     u = cfm_target(x0, x1)
     kw: dict = {}
-    if conditional:
-        lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels
-        lab = np.asarray(lab)
-        if lab.shape != (n,):
-            raise ValueError(f"oracle curves: labels must have shape ({n},), got {lab.shape}")
+    if lab is not None:
         kw = {"data_labels": lab, "labels": lab[idx]}
+    if counts is not None:
+        kw["row_counts"] = counts
     idx_t = torch.from_numpy(idx).to(dev)
 
     rows = []
@@ -120,9 +142,36 @@ def _curves(
     frame = pd.DataFrame(rows)
     frame["conditional"] = bool(conditional)
     frame["num_queries"] = int(num_queries)
-    frame["num_samples"] = int(n)
+    frame["num_samples"] = int(m)
+    frame["num_duplicates"] = int(n - m)
     frame["dim"] = int(dim)
     return frame
+
+
+def _distinct_items(
+    data: np.ndarray | torch.Tensor, labels: np.ndarray | None
+) -> tuple[Any, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The M distinct items of the data (N, ...) and their labels (an item: a row, with its
+    label when ``labels`` (N,) are given, for the class-conditional oracle; each kept at its
+    first row), the multiplicity of each (M,) and the item of each stored row (N,); the
+    data, labels, None, None when no row is a copy (the oracle then runs exactly as on the
+    data)."""
+    from navref.metrics.memorization import distinct_rows
+
+    n = data.shape[0]
+    keep, item_of_row, counts = distinct_rows(data, labels, return_inverse=True, return_counts=True)
+    if len(keep) == n:
+        return data, labels, None, None
+    return _take(data, keep), None if labels is None else labels[keep], counts, item_of_row
+
+
+def _take(values: Any, rows: np.ndarray) -> Any:
+    """``values[rows]``: a tensor on its device, an array or memmap gathered into memory."""
+    if hasattr(values, "device"):
+        import torch
+
+        return values[torch.from_numpy(rows).to(values.device)]
+    return np.asarray(values)[rows] if not isinstance(values, np.ndarray) else values[rows]
 
 
 def objective_curves(
@@ -151,8 +200,12 @@ def objective_curves(
     - ``ess_mean``: mean of 1 / sum_i gamma_i^2; ``entropy_mean``: mean posterior entropy (nats);
     - ``top1_is_source``: share of queries whose top-1 sample is their own x1 row.
 
-    Also ``t``, ``conditional``, ``num_queries``, ``num_samples`` (N) and ``dim`` (D); one row
-    per t. ``device`` runs the queries there (data chunks are moved to it).
+    Identical items count as one mode (module docstring): byte-identical copies are merged
+    into one row with their multiplicity, so ``gap_mse`` is that of the data as stored while
+    the top-1 weight, ESS and entropy are over distinct items (``top1_is_source``: the
+    query's own item). Also ``t``, ``conditional``, ``num_queries``, ``num_samples`` (M,
+    distinct items), ``num_duplicates`` (N - M, rows that are copies) and ``dim`` (D); one
+    row per t. ``device`` runs the queries there (data chunks are moved to it).
     """
     rng = np.random.default_rng(seed)
     return _curves(data, labels, t_grid, num_queries, rng, conditional, chunk_size, device)

@@ -165,6 +165,48 @@ def duplicate_groups(train: Any, chunk_size: int = 8192) -> np.ndarray:
     return first[inverse.reshape(-1)].astype(np.int64)
 
 
+def distinct_rows(
+    data: Any,
+    labels: Any = None,
+    chunk_size: int = 8192,
+    *,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """int64 (M,), ascending: the index of the first row of each distinct training item,
+    rows compared byte for byte as in :func:`duplicate_groups` (the one notion of "the same
+    image" of navref); with ``labels`` (N,) an item is a (row, label) pair, so a copy under
+    another class stays an item of that class. M = N when nothing is stored twice.
+
+    As ``np.unique``: with ``return_inverse`` also the int64 (N,) position in the result of
+    each row's item (``data[first[inverse]]`` equals ``data`` byte for byte), with
+    ``return_counts`` the int64 (M,) multiplicity of each item (its number of rows; they sum
+    to N); returned in that order after the indices."""
+    groups = duplicate_groups(data, chunk_size)
+    if labels is None:
+        first, inverse = np.unique(groups, return_inverse=True)
+    else:
+        lab = np.asarray(labels.cpu() if isinstance(labels, Tensor) else labels).astype(np.int64)
+        _, first, inv = np.unique(
+            np.stack([groups, lab], axis=1), axis=0, return_index=True, return_inverse=True
+        )
+        order = np.argsort(first, kind="stable")  # items by their first row
+        first = first[order]
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        inverse = rank[inv.reshape(-1)]
+    first = first.astype(np.int64)
+    inverse = inverse.reshape(-1).astype(np.int64)
+    if not (return_inverse or return_counts):
+        return first
+    out: tuple[np.ndarray, ...] = (first,)
+    if return_inverse:
+        out += (inverse,)
+    if return_counts:
+        out += (np.bincount(inverse, minlength=first.size).astype(np.int64),)
+    return out
+
+
 def memorization_table(
     samples: Any,
     train: Any,

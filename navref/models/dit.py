@@ -82,6 +82,9 @@ class DiTConfig:
     rope: bool = True
     pos_embed: bool = False
     learn_sigma: bool = False
+    #: whether the class table has the null row ``num_classes`` (label dropout, CFG); False
+    #: for a release trained without one: it has no unconditional velocity
+    null_class: bool = True
 
     def __post_init__(self) -> None:
         for name, allowed in (("norm", NORMS), ("mlp", MLPS)):
@@ -372,7 +375,7 @@ class DiT(nn.Module):
         self.grid = conf.input_size // p
         self.x_embedder = nn.Conv2d(c_in, d, kernel_size=p, stride=p)
         self.t_embedder = nn.Sequential(nn.Linear(conf.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
-        self.y_embedder = nn.Embedding(conf.num_classes + 1, d)
+        self.y_embedder = nn.Embedding(conf.num_classes + int(conf.null_class), d)
         self.blocks = nn.ModuleList([DiTBlock(conf) for _ in range(conf.depth)])
         self.final_layer = FinalLayer(d, p * p * conf.out_channels, conf.norm)
         if conf.pos_embed:  # fixed, but saved in the state dict as the releases do
@@ -425,6 +428,11 @@ class DiT(nn.Module):
         if t.ndim == 0:
             t = t.expand(b)
         if y is None:
+            if not conf.null_class:
+                raise ValueError(
+                    "this DiT has no null class (DiTConfig.null_class=False: a release trained "
+                    "without label dropout): it has no unconditional velocity; pass labels y"
+                )
             y = torch.full((b,), self.null_class, dtype=torch.long, device=x.device)
         # (B, T, D) residual stream in x's dtype, float32 even under autocast (see DiTBlock);
         # the patch embedding (one small conv) runs in it too, not rounded to bf16

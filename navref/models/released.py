@@ -17,6 +17,10 @@ checked against the file.
 
 from __future__ import annotations
 
+import argparse
+import logging
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,53 @@ OFFICIAL_TO_NAVREF: tuple[tuple[str, str], ...] = (
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 #: Buffers navref recomputes (checked against the file, not loaded).
 _DERIVED = ("feat_rope.freqs_cos", "feat_rope.freqs_sin")
+#: Non-tensor objects the field's training scripts store beside the weights, unpickled
+#: under ``weights_only=True`` (the official SiT / DiT ``train.py`` saves ``"args": args``).
+SAFE_GLOBALS = (argparse.Namespace,)
+
+_LOG = logging.getLogger(__name__)
+
+
+def read_torch_file(path: str | Path, log: logging.Logger | None = None) -> Any:
+    """A ``torch.save`` file read with ``torch.load(weights_only=True)`` on the CPU, with
+    :data:`SAFE_GLOBALS` (e.g. the ``argparse.Namespace`` of a SiT / DiT training
+    checkpoint) allowed; top-level entries that hold no tensors are logged as skipped.
+
+    Raises ValueError naming the file, the global that is not allowed and the fix (re-save
+    the state dict as safetensors) when the file pickles any other object.
+    """
+    log = log or _LOG
+    try:
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.findall(r"GLOBAL ([\w.]+)", str(err)) or ["(unknown)"]
+        raise ValueError(
+            f"{path} pickles the object {found[0]}, which navref does not unpickle (only "
+            f"tensors, containers and {', '.join(_name(g) for g in SAFE_GLOBALS)} are read, "
+            "torch.load weights_only=True). Re-save its weights as a plain state dict, e.g. "
+            "safetensors.torch.save_file(torch.load(f, weights_only=False)['ema'], "
+            "'ema.safetensors') in a trusted session, or torch.save of the state dict alone"
+        ) from None
+    if isinstance(obj, dict):
+        skipped = sorted(k for k, v in obj.items() if not _holds_tensors(v))
+        if skipped:
+            log.info("%s: skipped its non-tensor entries %s", path, skipped)
+    return obj
+
+
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _holds_tensors(value: Any) -> bool:
+    if torch.is_tensor(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_tensors(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_tensors(v) for v in value)
+    return False
 
 
 def released_config(arch: str, **overrides: Any) -> DiTConfig:
@@ -127,6 +178,30 @@ def _check_rope(state: dict[str, torch.Tensor], model: DiT) -> None:
             )
 
 
+def _check_null_class(state: dict[str, torch.Tensor], model: DiT, source: str) -> None:
+    """A class table with exactly ``num_classes`` rows where the model has a null row: the
+    release was trained without a null class. Raises ValueError saying so and how to load it
+    (without CFG); the reverse (a null row the config says is absent) likewise."""
+    table = state.get("y_embedder.weight")
+    if table is None or "y_embedder.weight" not in model.state_dict():
+        return
+    k, rows = model.conf.num_classes, table.shape[0]
+    if model.conf.null_class and rows == k:
+        raise ValueError(
+            f"{source}: its class table y_embedder has {rows} rows for {k} classes, no null "
+            f"row (index {k}): the release was trained without a null class (no label "
+            "dropout), so it has no unconditional velocity and classifier-free guidance is "
+            "impossible with it. To load it without CFG set `arch_overrides: {null_class: "
+            "false}` in its models entry (or null_class=False in load_released); sweeps that "
+            "guide with it are then refused"
+        )
+    if not model.conf.null_class and rows == k + 1:
+        raise ValueError(
+            f"{source}: its class table y_embedder has {rows} rows for {k} classes, the last "
+            "the null class; drop `null_class: false` from its arch_overrides"
+        )
+
+
 def load_state_into(model: DiT, official: dict[str, torch.Tensor], source: str) -> None:
     """Load an official-named state dict into ``model`` exactly (strict, shapes checked).
 
@@ -136,6 +211,7 @@ def load_state_into(model: DiT, official: dict[str, torch.Tensor], source: str) 
     state = official_to_navref(official)
     derived = {k: state.pop(k) for k in _DERIVED if k in state}
     own = model.state_dict()
+    _check_null_class(state, model, source)
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     shapes = sorted(
@@ -162,8 +238,10 @@ def load_released(
     ``arch`` is a name of :data:`RELEASED_ARCHS`; ``overrides`` change its fields (e.g.
     ``input_size``, ``num_classes``). ``weights``: "ema" (default) or "model". The model
     maps (B, C, H, W) latents, t (B,) in [0, 1] (0 noise, 1 data) and labels (B,) (null
-    class = ``num_classes``) to the velocity (B, C, H, W). The file is read with
-    ``torch.load(..., weights_only=True)``.
+    class = ``num_classes``; with ``null_class=False`` a release without one, no CFG) to the
+    velocity (B, C, H, W). The file is read by :func:`read_torch_file`
+    (``torch.load(..., weights_only=True)``; a training checkpoint's ``args`` Namespace is
+    allowed and skipped).
 
     Raises FileNotFoundError if ``path`` is missing, ValueError for an unknown ``arch``, an
     absent ``weights`` entry, or keys / shapes that do not fit (listing them and the
@@ -173,7 +251,7 @@ def load_released(
     if not path.is_file():
         raise FileNotFoundError(f"released checkpoint not found: {path}")
     conf = released_config(arch, **overrides)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = read_torch_file(path)
     model = DiT(conf)
     load_state_into(model, select_weights(ckpt, weights), f"{path} ({weights} weights)")
     return model.to(device).eval()
@@ -202,6 +280,7 @@ __all__ = [
     "load_released",
     "load_state_into",
     "official_to_navref",
+    "read_torch_file",
     "release_size",
     "released_config",
     "select_weights",

@@ -2,7 +2,9 @@
 
 :func:`run_training` is the rule ``train_model``'s single call. It resumes only a run of
 the very same settings (a digest of them is kept in ``config_digest.txt``; checkpoints of
-other settings are moved aside, never mixed in), then trains in this process, or with
+other settings are moved aside, never mixed in) on the very same data (each checkpoint
+records the fingerprints of its latents, labels and statistics, :func:`train_on_space`;
+one of other data is moved aside by the training loop, which then starts afresh), then trains in this process, or with
 ``gpus > 1`` launches ``torchrun --nproc_per_node gpus -m navref.training --space ...``,
 whose ranks all end in the same :func:`train_on_space`.
 """
@@ -19,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from navref.fingerprint import file_fingerprint
 from navref.io import atomic_path
 from navref.latents import LatentSpace
 from navref.training.loop import train
@@ -46,7 +49,7 @@ def prepare_out_dir(settings: dict[str, Any], out_dir: Path, logger: logging.Log
     with atomic_path(stamp) as tmp:
         tmp.write_text(digest + "\n")
     if ckpt.exists():
-        logger.info("resuming from checkpoints in %s", ckpt)
+        logger.info("found checkpoints in %s (resumed only if trained on the same data)", ckpt)
 
 
 def train_on_space(
@@ -60,8 +63,10 @@ def train_on_space(
 ) -> Path:
     """:func:`navref.training.train` on one split of the latent space in ``space_dir``
     (``LatentSpace.split_arrays``: a contiguous split stays memory-mapped); ``kwargs`` go
-    to ``train``. Returns the model path; raises ``FileNotFoundError`` when ``space_dir`` holds
-    no latent space."""
+    to ``train``. The run's input record (what its checkpoints must match to be resumed)
+    holds the fingerprints of the split's latents and labels and of the space's
+    ``stats.json`` (its normalisation statistics). Returns the model path; raises
+    ``FileNotFoundError`` when ``space_dir`` holds no latent space."""
     if not (Path(space_dir) / "stats.json").is_file():
         raise FileNotFoundError(
             f"{space_dir} is not a latent space (no stats.json); encode it first "
@@ -70,7 +75,10 @@ def train_on_space(
     space = LatentSpace.load(space_dir)
     latents, labels = space.split_arrays(split)
     num_classes = int(space.stats["num_classes"])
-    return train(train_conf, model_conf, latents, labels, num_classes, out_dir, **kwargs)
+    inputs = {"stats": file_fingerprint(Path(space_dir) / "stats.json"), **kwargs.pop("inputs", {})}
+    return train(
+        train_conf, model_conf, latents, labels, num_classes, out_dir, inputs=inputs, **kwargs
+    )
 
 
 def torchrun_command(

@@ -8,10 +8,11 @@ Path and time convention: :mod:`navref.path`. The loss is the mean squared error
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from navref import path
 from navref.devices import resolve_device
+from navref.fingerprint import array_fingerprint
 from navref.io import atomic_path, save_json, save_parquet
 from navref.models.dit import DiTConfig, count_params
 from navref.training.batches import FlowBatchSampler, batches_on_rank
@@ -58,6 +60,7 @@ def train(
     oracle_labels: Any = None,
     resume: bool = True,
     progress: bool = True,
+    inputs: Mapping[str, str] | None = None,
 ) -> Path:
     """Train a DiT with rectified-flow CFM (or the oracle target); return the model path.
 
@@ -74,8 +77,12 @@ def train(
             default: the training latents/labels), (N', C, H, W) and (N',).
         resume: continue from the newest complete checkpoint in ``out_dir/checkpoints``
             (its configs must match, except steps / checkpoint_steps / save_every /
-            log_every / compile).
+            log_every / compile). Only a checkpoint trained on the same inputs resumes
+            (:func:`input_record`); one of other inputs is moved aside and the run starts
+            afresh, saying why in ``log``.
         progress: show a tqdm bar (rank 0).
+        inputs: more fingerprints for the input record, ``{name: fingerprint}`` (e.g. the
+            latent space's statistics, :func:`navref.training.job.train_on_space`).
 
     Under ``torch.distributed`` (initialised by the caller, e.g. ``python -m navref.training``
     under torchrun) the global batch is split over ranks; ``batch_size`` must be divisible by
@@ -86,6 +93,8 @@ def train(
     latents, labels_t = check_data(latents, labels, num_classes)
     shape = [int(s) for s in latents.shape]
     run, log = _run_spec(train_conf, model_conf, shape, num_classes, out_dir, log, device)
+    record = input_record(run.conf, latents, labels_t, oracle_data, oracle_labels, inputs)
+    run = dataclasses.replace(run, inputs=record)
     target = make_target(
         run.conf, latents, labels, run.null_class, run.device, oracle_data, oracle_labels
     )
@@ -120,6 +129,27 @@ def train(
         if state.last_good.name != "last":  # resumed a finished run from a step checkpoint
             save_state(state, run, ["last"])
     return export_model(state, run, log)
+
+
+def input_record(
+    conf: TrainConfig,
+    latents: Any,
+    labels: Any,
+    oracle_data: Any = None,
+    oracle_labels: Any = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """What a run trains on, as ``{name: fingerprint}`` (:mod:`navref.fingerprint`): the
+    latents (N, C, H, W) and labels (N,) it reads, the oracle's data set when the target is
+    the oracle and it is given apart from the training data, and ``extra``. Checkpoints
+    record it; a run resumes only from a checkpoint with the same record. Hashing reads the
+    latents once (about 1 GB/s)."""
+    record = {"latents": array_fingerprint(latents), "labels": array_fingerprint(labels)}
+    if conf.target == "oracle" and oracle_data is not None:
+        record["oracle_data"] = array_fingerprint(oracle_data)
+        record["oracle_labels"] = array_fingerprint(oracle_labels)
+    record.update(extra or {})
+    return record
 
 
 def _run_spec(
@@ -235,6 +265,7 @@ def export_model(state: TrainState, run: RunSpec, log: Callable[[str], None]) ->
             "num_classes": run.num_classes,
             "num_params": count_params(state.model),
             "data_shape": run.data_shape,
+            "inputs": run.inputs,
             "world_size": run.world,
         }
         save_json(run.out_dir / "model.json", info)

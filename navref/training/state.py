@@ -2,14 +2,19 @@
 
 A checkpoint (``navref.checkpoint``) holds everything a bitwise-exact resume needs: the
 model, EMA and optimiser tensors, the CPU (and CUDA) RNG state, the step, the log so far and
-the configs, which must match when resuming (except the fields in ``RESUME_MUTABLE``).
+the configs, which must match when resuming (except the fields in ``RESUME_MUTABLE``),
+and the record of its inputs (``inputs``: content fingerprints of the latents, labels and
+whatever else the caller names, :mod:`navref.fingerprint`). A checkpoint whose record
+differs from the run's was trained on other data: it is never resumed; the run starts
+afresh and its checkpoint directory moves aside (``checkpoints.stale-<fingerprint>``).
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,9 +26,11 @@ from navref.checkpoint import (
     optimizer_from_tensors,
     optimizer_to_tensors,
     prefixed,
+    read_meta,
     save_checkpoint,
     unprefixed,
 )
+from navref.fingerprint import json_fingerprint, record_diff
 from navref.models.dit import DiT, DiTConfig, build_model
 from navref.training.batches import derive_seed
 from navref.training.config import RESUME_MUTABLE, TrainConfig
@@ -32,7 +39,8 @@ from navref.training.loss_window import LossWindow
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What stays fixed over a run: configs, data shape (N, C, H, W), where and how it runs."""
+    """What stays fixed over a run: configs, data shape (N, C, H, W), where and how it runs,
+    and ``inputs``, the record of what it trains on (``{name: fingerprint}``)."""
 
     conf: TrainConfig
     model_conf: DiTConfig
@@ -42,6 +50,7 @@ class RunSpec:
     device: torch.device
     rank: int
     world: int
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def ckpt_dir(self) -> Path:
@@ -86,10 +95,21 @@ def init_state(run: RunSpec) -> TrainState:
 
 def restore_state(state: TrainState, run: RunSpec, log: Callable[[str], None]) -> None:
     """Load the newest complete checkpoint of ``run.ckpt_dir`` into ``state`` (no-op when
-    there is none). Raises ``ValueError`` when its configs or data differ, or when it is
-    past ``steps``."""
+    there is none). A checkpoint whose input record differs from ``run.inputs`` (other
+    data, or no record) is not resumed: ``log`` says why and the directory moves aside
+    (:func:`set_aside`), so the run starts afresh. Raises ``ValueError`` when its configs
+    or data shape differ, or when it is past ``steps``."""
     stem = find_resume_checkpoint(run.ckpt_dir)
     if stem is None:
+        return
+    old = read_meta(stem).get("inputs")
+    changed = record_diff(old, run.inputs)
+    if changed:
+        stale = set_aside(run, old)
+        log(
+            f"not resuming from {stem}: it was trained on other inputs ({', '.join(changed)} "
+            f"differ from this run's); starting afresh, its checkpoints moved to {stale}"
+        )
         return
     tensors, meta = load_checkpoint(stem, device="cpu")
     check_resume_compat(meta, run, stem)
@@ -134,6 +154,7 @@ def save_state(state: TrainState, run: RunSpec, names: list[str]) -> None:
             "train": run.conf.to_dict(),
             "num_classes": run.num_classes,
             "data_shape": run.data_shape,
+            "inputs": run.inputs,
             "optimizer": opt_meta,
             **state.log.state(),
             "world_size": run.world,
@@ -143,6 +164,21 @@ def save_state(state: TrainState, run: RunSpec, names: list[str]) -> None:
     if run.world > 1:
         dist.barrier()
     state.last_good = run.ckpt_dir / names[-1]
+
+
+def set_aside(run: RunSpec, old_inputs: dict[str, str] | None) -> Path:
+    """Move ``run.ckpt_dir`` (checkpoints of other inputs) to ``checkpoints.stale-<the
+    fingerprint of their record>`` beside it, replacing an older one of that name (rank 0
+    moves; under DDP every rank must call it and waits at a barrier). Returns the new path."""
+    stale = run.out_dir / f"checkpoints.stale-{json_fingerprint(old_inputs)[:16]}"
+    if run.world > 1:
+        dist.barrier()  # every rank has read the checkpoint's record
+    if run.rank == 0:
+        shutil.rmtree(stale, ignore_errors=True)
+        run.ckpt_dir.rename(stale)
+    if run.world > 1:
+        dist.barrier()
+    return stale
 
 
 def checkpoint_names(conf: TrainConfig, step: int) -> list[str]:

@@ -17,14 +17,17 @@ from navref.oracle import (
 )
 
 
-def brute_force(x, t, data, data_labels=None, labels=None):
+def brute_force(x, t, data, data_labels=None, labels=None, row_counts=None):
     """Straightforward float64 oracle: softmax over all N of -||x - t x1||^2 / (2 (1-t)^2)
-    computed from explicit differences (not the matmul expansion the engine uses)."""
+    computed from explicit differences (not the matmul expansion the engine uses); with
+    ``row_counts``, weights proportional to c_i times those."""
     x = torch.as_tensor(x).double().reshape(len(x), -1)
     d = torch.as_tensor(np.asarray(data)).double().reshape(len(data), -1)
     tt = torch.as_tensor(t, dtype=torch.float64).expand(x.shape[0]).clone()
     diff = x[:, None, :] - tt[:, None, None] * d[None, :, :]
     logits = -(diff**2).sum(-1) / (2 * (1 - tt[:, None]) ** 2)
+    if row_counts is not None:
+        logits = logits + torch.log(torch.as_tensor(row_counts, dtype=torch.float64))[None, :]
     if labels is not None:
         dl = torch.as_tensor(np.asarray(data_labels))
         ql = torch.as_tensor(np.asarray(labels))
@@ -380,3 +383,154 @@ def test_results_equal_inside_bf16_autocast(toy, single_chunk):
         assert torch.equal(getattr(plain, field), getattr(auto, field)), field
     assert torch.equal(velocity, oracle_velocity(x, 0.7, data, chunk_size=chunk))
     assert torch.equal(mean, posterior_mean(x, 0.7, data, chunk_size=chunk))
+
+
+# ------------------------------------------------------------------ row multiplicities
+
+
+@pytest.fixture(scope="module")
+def dup_toy(toy):
+    """150 distinct rows with counts 1-4, and the same data with the copies stored (in a
+    shuffled order); class labels of the distinct rows and of the stored rows."""
+    data, x1, x0, labels = toy
+    g = torch.Generator().manual_seed(3)
+    base, base_labels = data[:150], labels[:150]
+    counts = torch.randint(1, 5, (150,), generator=g)
+    src = torch.repeat_interleave(torch.arange(150), counts)
+    src = src[torch.randperm(src.numel(), generator=g)]
+    # queries on the path towards distinct rows, some of them duplicated
+    x1q = base[torch.randint(0, 150, (24,), generator=g)]
+    return base, base_labels, counts, data[:150][src], base_labels[src], src, x1q, x0
+
+
+@pytest.mark.parametrize("t", [0.0, 0.3, 0.8, 0.95])
+@pytest.mark.parametrize("layout", ["uncond", "cond_interleaved", "cond_sorted"])
+@pytest.mark.parametrize("chunk_size", [None, 17])  # one fused softmax / streamed
+def test_row_counts_equal_duplicated_data(dup_toy, t, layout, chunk_size):
+    """Deduplicated rows with their counts give the velocity and posterior mean of the data
+    stored with its duplicates (float32 rounding), in both engine paths and per class."""
+    base, base_labels, counts, dup, dup_labels, _, x1q, x0 = dup_toy
+    x = (1 - t) * x0 + t * x1q
+    kw_b, kw_d = {}, {}
+    if layout != "uncond":
+        q = torch.arange(24) % 5
+        if layout == "cond_sorted":  # class rows contiguous: sliced, not gathered
+            order = torch.argsort(base_labels, stable=True)
+            base, base_labels, counts = base[order], base_labels[order], counts[order]
+        kw_b = {"data_labels": base_labels, "labels": q}
+        kw_d = {"data_labels": dup_labels, "labels": q}
+    ref = brute_force(x, t, dup, kw_d.get("data_labels"), kw_d.get("labels"))
+    ref_c = brute_force(x, t, base, kw_b.get("data_labels"), kw_b.get("labels"), row_counts=counts)
+    close(ref_c["velocity"], ref["velocity"], atol=1e-9, rtol=1e-9)  # the reference itself
+    v_dup = oracle_velocity(x, t, dup, chunk_size=chunk_size, **kw_d)
+    for tq in (t, torch.full((24,), t)):  # scalar and per-query t
+        v = oracle_velocity(x, tq, base, chunk_size=chunk_size, row_counts=counts, **kw_b)
+        m = posterior_mean(x, tq, base, chunk_size=chunk_size, row_counts=counts, **kw_b)
+        close(v, ref["velocity"], atol=2e-4, rtol=2e-4)
+        close(m, ref["mean"], atol=1e-4, rtol=1e-4)
+        close(v, v_dup.double(), atol=2e-4, rtol=2e-4)
+    r = oracle_posterior(x, t, base, chunk_size=chunk_size, row_counts=counts.numpy(), **kw_b)
+    close(r.velocity, ref["velocity"], atol=2e-4, rtol=2e-4)
+    close(r.mean, ref["mean"], atol=1e-4, rtol=1e-4)
+    v64 = oracle_velocity(
+        x.double(), t, base.double(), chunk_size=chunk_size, row_counts=counts, **kw_b
+    )
+    close(v64, ref["velocity"], atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.5, 0.8, 0.95])
+@pytest.mark.parametrize("conditional", [False, True])
+def test_row_counts_statistics_count_modes(dup_toy, t, conditional):
+    """With counts, the top-1 weight is the summed weight of the copies of the heaviest
+    distinct row in the brute force over the duplicated data; entropy and effective sample
+    size are those of the weights summed per distinct row."""
+    base, base_labels, counts, dup, dup_labels, src, x1q, x0 = dup_toy
+    x = (1 - t) * x0 + t * x1q
+    kw_b, kw_d, q = {}, {}, None
+    if conditional:
+        q = torch.arange(24) % 5
+        kw_b = {"data_labels": base_labels, "labels": q}
+        kw_d = {"data_labels": dup_labels, "labels": q}
+    # brute-force weights over the stored rows (duplicates included), summed per distinct row
+    g_dup = torch.softmax(_brute_logits(x, t, dup, kw_d.get("data_labels"), q), dim=1)
+    modes = torch.zeros(24, 150, dtype=torch.float64).index_add_(1, src, g_dup)
+    r = oracle_posterior(x, t, base, chunk_size=17, row_counts=counts, **kw_b)
+    close(r.top1_weight, modes.max(1).values, atol=1e-4)
+    top2 = modes.topk(2, dim=1).values
+    clear = top2[:, 0] - top2[:, 1] > 1e-3  # argmax not a near-tie
+    if t > 0:
+        assert torch.equal(r.top1_index[clear], modes.argmax(1)[clear])
+    plogp = torch.where(modes > 0, modes * torch.log(modes), torch.zeros_like(modes))
+    close(r.entropy, -plogp.sum(1), atol=1e-4, rtol=1e-4)
+    close(r.ess, 1 / (modes**2).sum(1), atol=1e-4, rtol=1e-4)
+    ref_c = brute_force(x, t, base, kw_b.get("data_labels"), q, row_counts=counts)
+    close(r.top1_weight, ref_c["top1_weight"], atol=1e-4)
+    r_dup = oracle_posterior(x, t, dup, chunk_size=17, **kw_d)
+    if t == 0 and not conditional:  # the prior over modes: the normalised counts
+        w = counts.double()
+        close(r.top1_weight, (w.max() / w.sum()).expand(24), atol=1e-7)
+    if t == 0.95 and not conditional:  # near the data: one mode takes all, split evenly
+        # over its stored copies (class-conditional queries head to other classes' rows)
+        assert (r.top1_weight > 0.99).all()
+        close(r_dup.top1_weight * counts[r.top1_index], r.top1_weight.double(), atol=1e-3)
+
+
+def _brute_logits(x, t, data, data_labels=None, labels=None):
+    """The float64 logits of :func:`brute_force` (masked to the query's class)."""
+    x = torch.as_tensor(x).double().reshape(len(x), -1)
+    d = torch.as_tensor(np.asarray(data)).double().reshape(len(data), -1)
+    tt = torch.as_tensor(t, dtype=torch.float64).expand(x.shape[0]).clone()
+    logits = -((x[:, None, :] - tt[:, None, None] * d[None]) ** 2).sum(-1)
+    logits = logits / (2 * (1 - tt[:, None]) ** 2)
+    if labels is not None:
+        dl = torch.as_tensor(np.asarray(data_labels))
+        logits = logits.masked_fill(dl[None, :] != torch.as_tensor(labels)[:, None], -math.inf)
+    return logits
+
+
+def test_row_counts_float_and_ones(toy):
+    """Float multiplicities weight the rows; all-ones counts equal no counts."""
+    data, x1, x0, _ = toy
+    x = 0.4 * x0 + 0.6 * x1
+    c = torch.rand(600, generator=torch.Generator().manual_seed(4)) * 3 + 0.1
+    ref = brute_force(x, 0.6, data, row_counts=c)
+    r = oracle_posterior(x, 0.6, data, chunk_size=64, row_counts=c)
+    close(r.velocity, ref["velocity"], atol=2e-4, rtol=2e-4)
+    close(r.top1_weight, ref["top1_weight"], atol=1e-4)
+    close(r.ess, ref["ess"], atol=1e-4, rtol=1e-4)
+    close(oracle_velocity(x, 0.6, data, row_counts=c), ref["velocity"], atol=2e-4, rtol=2e-4)
+    ones = np.ones(600, dtype=np.int64)
+    assert torch.equal(
+        oracle_velocity(x, 0.6, data, row_counts=ones), oracle_velocity(x, 0.6, data)
+    )
+
+
+@pytest.mark.parametrize(
+    ("counts", "match"),
+    [
+        (np.ones(599), r"shape \(N,\) = \(600,\)"),
+        (np.ones((600, 1)), r"shape \(N,\)"),
+        (np.zeros(600), "positive and finite"),
+        (np.r_[np.ones(599), -1.0], r"positive and finite.*rows \[599\]"),
+        (np.r_[np.ones(599), np.nan], "positive and finite"),
+        (np.r_[np.ones(599), np.inf], "positive and finite"),
+        (np.ones(600, dtype=bool), "integers or floats"),
+        (np.array(["1"] * 600), "integers or floats"),
+    ],
+)
+def test_row_counts_errors(toy, counts, match):
+    data, x1, x0, labels = toy
+    x = 0.5 * x0 + 0.5 * x1
+    q = torch.arange(24) % 5
+    for fn in (oracle_velocity, posterior_mean, oracle_posterior):
+        with pytest.raises(ValueError, match=match):
+            fn(x, 0.5, data, row_counts=counts)
+        with pytest.raises(ValueError, match=match):
+            fn(
+                x,
+                0.5,
+                data,
+                data_labels=labels,
+                labels=q,
+                row_counts=torch.as_tensor(counts) if counts.dtype.kind != "U" else counts,
+            )

@@ -255,3 +255,42 @@ def test_loss_curves_of_a_trainable_model_need_no_grad(toy):
 
     df = loss_curves(model, data.numpy(), labels.numpy(), 3, [0.3], num_samples=5, seed=0)
     assert np.isfinite(df["mean"]).all() and len(df) == 2
+
+
+def test_mixed_sampling_counts_a_duplicated_item_as_one_mode(toy):
+    """Training items stored twice or three times: the handover top-1 weight is the summed
+    weight of the copies (one mode: ~1 near t = 1, not 1/2 or 1/3), its index the item's
+    first row, while the oracle (trajectory, velocity) is that of the data as stored."""
+    data, labels = toy
+    copies = [0, 1, 1, 5]  # row 1 (class 1) stored three times
+    stored = torch.cat([data, data[copies]]).reshape(28, -1)
+    stored_labels = torch.cat([labels, labels[copies]])
+    oracle = OracleVelocity(stored, stored_labels)
+    model = ModelVelocity(GaussianModel(), 3, "cond")
+    # noise heading for the duplicated rows: the oracle lands on them near t = 1
+    x = (
+        0.05 * make_noise((8, *SHAPE), seed=11).reshape(8, -1)
+        + 0.95 * stored[[0, 1, 5, 3, 4, 2, 0, 1]]
+    )
+    y = stored_labels[[0, 1, 5, 3, 4, 2, 0, 1]]
+    plain = oracle.stats(x, 0.95, y)
+    modes = oracle.stats(x, 0.95, y, count_modes=True)
+    torch.testing.assert_close(modes.velocity, plain.velocity, rtol=1e-4, atol=1e-4)
+    assert (modes.top1_weight > 0.99).all()
+    dup = torch.tensor([True, True, True, False, False, False, True, True])
+    assert (plain.top1_weight[dup] < 0.51).all()  # split over the copies without modes
+    assert modes.top1_index.tolist() == [0, 1, 5, 3, 4, 2, 0, 1]  # first rows
+    # t = 0: the prior over the class's items, c_i / N_class (class 1: row 1 three times
+    # among 10 rows; class 2: row 5 twice among 9)
+    t0 = oracle.stats(torch.zeros(2, D), 0.0, torch.tensor([1, 2]), count_modes=True)
+    torch.testing.assert_close(t0.top1_weight, torch.tensor([3 / 10, 2 / 9]))
+    # the probe: oracle up to t = 1 from noise, handover statistics counting modes
+    noise = make_noise((8, *SHAPE), seed=11)
+    res = mixed_sampling(oracle, model, 1.0, 25, noise, y, stored, stored_labels)
+    per = res.per_sample
+    assert res.summary["mean_top1_weight"].iloc[0] > 0.99
+    assert (per["handover_top1_index"] < 24).all() and per["matched"].all()
+    # as without the copies
+    base = mixed_sampling(OracleVelocity(data.reshape(24, -1), labels), model, 1.0, 25, noise, y,
+                          data.reshape(24, -1), labels)  # fmt: skip
+    assert base.summary["mean_top1_weight"].iloc[0] > 0.99

@@ -5,6 +5,7 @@ from-scratch samples (CPU, float32, a small random DiT)."""
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -206,3 +207,35 @@ def test_a_store_of_another_trajectory_is_refused(tmp_path, models):
     finer = {**child, "steps": 20}
     with pytest.raises(ValueError, match="grid up to step 3"):
         _run(sweep, finer, models, branch=(store, 3))
+
+
+def test_a_store_written_by_other_weights_of_the_same_model_is_refused(tmp_path, models):
+    """The store is keyed on the weights that made its rows (a retrained model of the same
+    name makes another trajectory): a child refuses it, naming the model; a store that
+    records no weights (written before the key) is refused alike."""
+    sweep = S.REGISTRY["cfg_interval"]({})
+    setting = {"model": "a", "scale": 2.5, "steps": 10, "interval": None}
+    child = {**setting, "interval": [0.3, 0.6]}
+    store = tmp_path / "states"
+    _run(sweep, setting, models, states_out=store, keep_steps=[3])
+    _run(sweep, child, models, branch=(store, 3))  # same weights: read
+    retrained = {"a": models["b"]}
+    with pytest.raises(ValueError, match=r"differs in \['the weights of model a'\]"):
+        _run(sweep, child, retrained, branch=(store, 3))
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "models"}))
+    with pytest.raises(ValueError, match="the weights of model a"):
+        _run(sweep, child, models, branch=(store, 3))
+
+
+def test_a_stage_swap_child_checks_only_the_models_of_its_shared_steps(tmp_path, models):
+    """(a, b) stores its state at tau; (a, a) shares only model a's steps: it needs no key
+    of b (it has no model b), and a changed a is refused."""
+    sweep = S.REGISTRY["stage_swap"]({})
+    parent = {"tau": 0.3, "steps_per_stage": 5, "stage1": "a", "stage2": "b"}
+    child = {**parent, "stage2": "a"}
+    store = tmp_path / "states"
+    _run(sweep, parent, models, states_out=store, keep_steps=[5])
+    _run(sweep, child, {"a": models["a"]}, branch=(store, 5))
+    with pytest.raises(ValueError, match="the weights of model a"):
+        _run(sweep, child, {"a": _dit(2)}, branch=(store, 5))

@@ -152,3 +152,77 @@ def test_one_job_per_dim_writes_each_sizes_table_as_a_job_of_its_own(tmp_path):
     assert pd.read_parquet(both[0])["size"].unique().tolist() == [64]
     with pytest.raises(ValueError, match="2 sizes but 1 paths"):
         synthetic_of_dim(8, [64, 32], both[:1], settings, seed=3, device="cpu", log=log)
+
+
+def _without_merging(monkeypatch):
+    """objective_curves on the rows as stored: copies not merged into modes (as before)."""
+    import navref.analysis.oracle_curves as oc
+
+    monkeypatch.setattr(oc, "_distinct_items", lambda data, labels: (data, labels, None, None))
+
+
+STATS = ["top1_mean", "top1_q05", "top1_q25", "top1_q50", "top1_q75", "top1_q95", "ess_mean",
+         "entropy_mean"]  # fmt: skip
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_an_item_stored_twice_counts_as_one_mode(clustered, conditional, monkeypatch):
+    """A duplicated training image must not halve its top-1 posterior weight (nor double
+    the effective sample size), while the oracle and the objective gap stay those of the
+    data as stored. Every row stored twice: the posterior over items and the query
+    distribution are those of the data without the copies, so every curve and the split
+    time equal that run's; and the gap equals the one computed on the stored rows without
+    merging the copies, whose top-1 weight near t = 1 is 1/2."""
+    data, labels = clustered
+    twice, twice_labels = np.repeat(data, 2, axis=0), np.repeat(labels, 2)
+    # premise: x1 of stored row j is item j // 2, and the draws of the two runs coincide
+    # (numpy's bounded integers: floor(2 u) // 2 = floor(u))
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    assert np.array_equal(np.sort(a.integers(0, 240, 300)) // 2, np.sort(b.integers(0, 120, 300)))
+    base = objective_curves(data, labels, GRID, 300, seed=4, conditional=conditional)
+    dup = objective_curves(twice, twice_labels, GRID, 300, seed=4, conditional=conditional)
+    assert (dup["num_duplicates"] == 120).all() and (base["num_duplicates"] == 0).all()
+    assert (dup["num_samples"] == 120).all()
+    pd.testing.assert_frame_equal(dup.drop(columns="num_duplicates"),
+                                  base.drop(columns="num_duplicates"), rtol=1e-5)  # fmt: skip
+    assert dup["top1_mean"].iloc[-1] > 0.99  # near t = 1: one mode, not 1/2 of two copies
+    a = split_times(base, ["conditional"], 0.9)["t_split"].iloc[0]
+    b = split_times(dup, ["conditional"], 0.9)["t_split"].iloc[0]
+    assert b == pytest.approx(a, rel=1e-5)
+    with monkeypatch.context() as mp:
+        _without_merging(mp)
+        raw = objective_curves(twice, twice_labels, GRID, 300, seed=4, conditional=conditional)
+    for col in ("gap_mse", "gap_se"):  # the gap of the stored data, unchanged by merging
+        np.testing.assert_allclose(dup[col], raw[col], rtol=1e-5)
+    np.testing.assert_allclose(raw["top1_mean"].iloc[-1], 0.5 * dup["top1_mean"].iloc[-1], 1e-3)
+    assert not split_times(raw, ["conditional"], 0.9)["reached"].iloc[0]
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_some_items_stored_twice(clustered, conditional, monkeypatch):
+    """Copies of a few rows: the objective gap equals the gap on the stored rows without
+    merging (the oracle of the data as stored), the top-1 weight counts modes (summed over
+    the copies: at least the unmerged one, and one near t = 1)."""
+    data, labels = clustered
+    copies = [3, 3, 17, 40]
+    dup_data = np.concatenate([data, data[copies]])
+    dup_labels = np.concatenate([labels, labels[copies]])
+    dup = objective_curves(dup_data, dup_labels, GRID, 300, seed=4, conditional=conditional)
+    assert (dup["num_duplicates"] == 4).all() and (dup["num_samples"] == 120).all()
+    with monkeypatch.context() as mp:
+        _without_merging(mp)
+        raw = objective_curves(dup_data, dup_labels, GRID, 300, seed=4, conditional=conditional)
+    for col in ("gap_mse", "gap_se"):
+        np.testing.assert_allclose(dup[col], raw[col], rtol=1e-5)
+    assert (dup["top1_mean"] >= raw["top1_mean"] - 1e-6).all()
+    assert dup["top1_mean"].iloc[-1] > 0.99 > raw["top1_mean"].iloc[-1]
+    assert (dup["ess_mean"] <= raw["ess_mean"] + 1e-4).all()
+    # t = 0: the prior over items, c_i / N (of the class): the copied items weigh more
+    if not conditional:  # item 3 is stored 3 times among 124 rows
+        assert dup["top1_mean"].iloc[0] == pytest.approx(3 / 124, rel=1e-5)
+        assert raw["top1_mean"].iloc[0] == pytest.approx(1 / 124, rel=1e-5)
+    # as a tensor too, and a copy under another label stays an item of that class
+    other = np.concatenate([labels, (labels[[3]] + 1) % labels.max()])
+    tens = objective_curves(torch.from_numpy(np.concatenate([data, data[[3]]])), other,
+                            GRID[:2], 50, seed=4, conditional=conditional)  # fmt: skip
+    assert (tens["num_duplicates"] == (0 if conditional else 1)).all()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from navref.metrics.memorization import (
+    distinct_rows,
     duplicate_groups,
     memorization_metrics,
     memorization_table,
@@ -53,3 +54,21 @@ def test_k_beyond_the_distinct_images_is_refused(images):
     train = np.stack([a, a, b])
     with pytest.raises(ValueError, match="distinct training rows 2"):
         nearest_neighbours(queries, train, k=3, groups=duplicate_groups(train))
+
+
+def test_distinct_rows_with_inverse_and_counts(images):
+    """The first row of each item, the item of each row and the multiplicities (a copy under
+    another label is an item of its own with labels)."""
+    a, b, c, _ = images
+    train = np.stack([a, a, b, a, c, b])
+    assert distinct_rows(train).tolist() == [0, 2, 4]
+    first, inverse, counts = distinct_rows(train, return_inverse=True, return_counts=True)
+    assert first.tolist() == [0, 2, 4] and counts.tolist() == [3, 2, 1]
+    assert inverse.tolist() == [0, 0, 1, 0, 2, 1]
+    assert np.array_equal(train[first[inverse]], train)
+    labels = np.array([1, 0, 0, 1, 0, 0])  # row 1 is a under label 0: another item
+    first, inverse = distinct_rows(train, labels, return_inverse=True)
+    assert first.tolist() == [0, 1, 2, 4]
+    assert inverse.tolist() == [0, 1, 2, 0, 3, 2]
+    _, counts = distinct_rows(train, labels, return_counts=True)
+    assert counts.tolist() == [2, 1, 2, 1]

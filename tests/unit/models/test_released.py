@@ -233,3 +233,83 @@ def test_schema_latents_stats():
     assert _schema_errors({}, {"latents_stats": "/w/s.pt", "latent_multiplier": 0.5}) == ""
     assert _schema_errors({}, {"latent_multiplier": 0.5}) != ""
     assert _schema_errors({}, {"latents_stats": "/w/s.pt", "normalize": True}) != ""
+
+
+class _Custom:  # a pickled object that is not on navref's allow-list
+    pass
+
+
+@needs_fixtures
+@torch.no_grad()
+def test_a_sit_training_checkpoint_with_its_args_namespace_loads(tmp_path, caplog):
+    """The official SiT / DiT train.py saves {"model", "ema", "opt", "args": Namespace}:
+    loaded with weights_only=True (the Namespace allowed, skipped with a log line), the
+    velocity equals the official one; another pickled global is refused naming the file,
+    the global and the fix."""
+    import argparse
+    import logging
+
+    io = _io("sit_tiny")
+    ema = torch.load(FIXTURES / "sit_tiny.pt", map_location="cpu", weights_only=True)
+    path = tmp_path / "0400000.pt"
+    args = argparse.Namespace(model="SiT-XL/2", global_batch_size=256, path_type="Linear")
+    torch.save({"model": ema, "ema": ema, "opt": {"state": {}}, "args": args}, path)
+    with caplog.at_level(logging.INFO, logger="navref.models.released"):
+        model = load_released(path, "SiT-XL/2", **_dims("sit_tiny"))
+    assert "skipped its non-tensor entries ['args', 'opt']" in caplog.text  # opt: empty here
+    _assert_close(model(io["x"], io["t"], io["y"]), io["v"])
+    bad = tmp_path / "custom.pt"
+    torch.save({"ema": ema, "extra": _Custom()}, bad)
+    with pytest.raises(ValueError, match=rf"{bad}.*_Custom.*safetensors"):
+        load_released(bad, "SiT-XL/2", **_dims("sit_tiny"))
+
+
+@needs_fixtures
+@torch.no_grad()
+def test_a_release_without_a_null_class_says_so_and_loads_without_cfg(tmp_path):
+    """A class table of num_classes rows (trained without label dropout): the reason, not a
+    bare shape mismatch; with null_class=False it loads, its conditional velocity equals
+    the official one on those labels, and guidance with it is refused."""
+    from navref.sampling import ModelVelocity
+
+    io = _io("sit_tiny")
+    ema = torch.load(FIXTURES / "sit_tiny.pt", map_location="cpu", weights_only=True)
+    ema["y_embedder.embedding_table.weight"] = ema["y_embedder.embedding_table.weight"][:NULL]
+    path = tmp_path / "no_null.pt"
+    torch.save(ema, path)
+    with pytest.raises(ValueError, match=r"no null.*classifier-free guidance.*null_class: false"):
+        load_released(path, "SiT-XL/2", **_dims("sit_tiny"))
+    model = load_released(path, "SiT-XL/2", null_class=False, **_dims("sit_tiny"))
+    real = io["y"] < NULL  # the official outputs of real labels
+    assert real.sum() >= 3
+    _assert_close(model(io["x"][real], io["t"][real], io["y"][real]), io["v"][real])
+    with pytest.raises(ValueError, match="no null class"):
+        ModelVelocity(model, NULL, mode="cfg", cfg_scale=4.0)
+    with pytest.raises(ValueError, match="no unconditional velocity"):
+        model(io["x"], io["t"])
+    with pytest.raises(ValueError, match="drop `null_class: false`"):
+        load_released(FIXTURES / "sit_tiny.pt", "SiT-XL/2", null_class=False, **_dims("sit_tiny"))
+
+
+@needs_fixtures
+def test_a_single_file_safetensors_vae_loads_without_a_config(tmp_path):
+    """The common one-file layout (LDM / ComfyUI key names in one .safetensors): loaded
+    offline, architecture inferred from the keys, outputs as the official code's; a single
+    file in diffusers key layout is refused saying how to make it loadable."""
+    from safetensors.torch import save_file
+
+    io = _io("vavae_tiny")
+    state = torch.load(FIXTURES / "vavae_tiny.pt", map_location="cpu", weights_only=True)
+    state = {k: v.contiguous() for k, v in state["state_dict"].items()}
+    save_file(state, str(tmp_path / "vae.safetensors"))
+    vae = load_vae(tmp_path / "vae.safetensors")
+    post = vae.encode(io["image"]).latent_dist
+    _assert_close(post.mean, io["latent_mean"])
+    _assert_close(vae.decode(io["z"]).sample, io["decoded"])
+    convert_ldm_vae(FIXTURES / "vavae_tiny.pt", tmp_path / "folder", resolution=32)
+    from safetensors.torch import load_file
+
+    diffusers_keys = load_file(str(tmp_path / "folder" / "diffusion_pytorch_model.safetensors"))
+    save_file(diffusers_keys, str(tmp_path / "diffusers.safetensors"))
+    with pytest.raises(ValueError, match=r"diffusers.safetensors .*config.json"):
+        load_vae(tmp_path / "diffusers.safetensors")

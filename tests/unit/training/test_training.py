@@ -607,3 +607,65 @@ def test_ranks_join_nccl_only_when_they_train_on_cuda(monkeypatch, device, cuda,
     cli._init_process_group(2.0, device)
     assert joined == [backend]
     assert devices == ([1] if backend == "nccl" else [])
+
+
+def test_a_rerun_on_new_latents_trains_afresh_not_from_the_old_checkpoints(tmp_path, caplog):
+    """A changed upstream setting (e.g. the VAE's lr) re-encodes the latents with the same
+    shape; the rerun of train_model (outputs deleted, checkpoints kept, settings unchanged)
+    must not resume the checkpoints of the old latents: it trains afresh, bitwise as on a
+    clean directory, says why in its log and keeps the old checkpoints aside."""
+    latents, labels = _data(8)
+    split = np.array(["train"] * 8)
+    conf = {"steps": 4, "batch_size": 4, "lr": 1e-3, "ema_decay": 0.9, "log_every": 2}
+    conf.update(save_every=2, checkpoint_steps=[2])
+    settings = {"arch": MODEL, "train": conf, "space": "space"}
+    space = _space(tmp_path / "space", latents, labels, split)
+    out = tmp_path / "job"
+    run_training(settings, space, out, device="cpu")
+    for name in ("model.safetensors", "model.json", "train_log.parquet"):  # as snakemake does
+        (out / name).unlink()
+    new = _space(tmp_path / "space2", latents[::-1].copy() * 1.5, labels, split)
+    with caplog.at_level(logging.INFO, logger="navref.training"):
+        got = run_training(settings, new, out, device="cpu")
+    assert "not resuming from" in caplog.text and "latents differ" in caplog.text, caplog.text
+    assert "resuming from" not in caplog.text.replace("not resuming from", "")
+    fresh = run_training(settings, new, tmp_path / "fresh", device="cpu")
+    a, b = _weights(fresh), _weights(got)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    stale = list(out.glob("checkpoints.stale-*"))
+    assert len(stale) == 1 and (stale[0] / "step_00000002.json").is_file()
+    # the new checkpoints record the new inputs; an identical rerun resumes them
+    record = load_checkpoint(out / "checkpoints" / "last")[1]["inputs"]
+    assert set(record) == {"latents", "labels", "stats"}
+    assert json.loads((out / "model.json").read_text())["inputs"] == record
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="navref.training"):
+        run_training(settings, new, out, device="cpu")
+    assert "resuming from" in caplog.text and "not resuming" not in caplog.text
+
+
+@pytest.mark.parametrize("what", ["labels", "stats", "record"])
+def test_changed_labels_statistics_or_a_missing_record_refuse_the_resume(tmp_path, caplog, what):
+    """The class of the case above: the labels or the normalisation statistics alone
+    changed, or a checkpoint without an input record (written before records existed)."""
+    latents, labels = _data(8)
+    split = np.array(["train"] * 8)
+    conf = {"steps": 2, "batch_size": 4, "log_every": 1, "save_every": 2}
+    settings = {"arch": MODEL, "train": conf, "space": "space"}
+    space = _space(tmp_path / "space", latents, labels, split)
+    run_training(settings, space, tmp_path / "job", device="cpu")
+    if what == "labels":
+        meta = pd.DataFrame({"label": 1 - labels, "split": split})
+        meta.to_parquet(space / "meta.parquet")
+    elif what == "stats":
+        stats = json.loads((space / "stats.json").read_text())
+        (space / "stats.json").write_text(json.dumps({**stats, "scale": [2.0, 2.0]}))
+    else:
+        path = tmp_path / "job" / "checkpoints" / "last.json"
+        path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items()
+                                    if k != "inputs"}))  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="navref.training"):
+        run_training(settings, space, tmp_path / "job", device="cpu")
+    want = {"labels": "labels differ", "stats": "stats differ", "record": "(no record) differ"}
+    assert f"not resuming from {tmp_path / 'job' / 'checkpoints' / 'last'}" in caplog.text
+    assert want[what] in caplog.text, caplog.text
