@@ -16,7 +16,10 @@ PYTEST_ARGS  ?=
 # the config's run_name: its outputs live under results/$(RUN)/
 RUN    ?= $(or $(shell sed -n 's/^run_name: *\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG)),default)
 OUT    := results/$(RUN)
-SNAKE  := $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+# the config file checked first: Snakemake's own message for an empty or broken file names
+# neither the file nor the line (navref.config.check_config_file)
+CHECK  := $(BIN)/python -m navref.config $(CONFIG)
+SNAKE  := $(CHECK) && $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 # one named target per paper artefact (rules/targets.smk)
 ARTEFACTS := table1 table2 table3 split_times fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 training claims
 
@@ -65,7 +68,7 @@ report-check: $(STAMP)
 	NAVREF_REPORT=$(OUT)/report.html $(BIN)/python -m pytest -q tests/pipeline/test_report_layout.py
 
 $(ARTEFACTS): $(STAMP)
-	$(BIN)/snakemake $@ --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
+	$(CHECK) && $(BIN)/snakemake $@ --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 
 # --dist loadscope: one worker per test module (tests/conftest.py puts the modules sharing the
 # smoke run in one scope); no reorder: the slow pipeline modules, collected first, start first
@@ -82,7 +85,7 @@ format: $(STAMP)
 	$(BIN)/snakefmt Snakefile rules
 
 dryrun: $(STAMP)
-	$(BIN)/snakemake -n --configfile $(CONFIG)
+	$(CHECK) && $(BIN)/snakemake -n --configfile $(CONFIG)
 
 clean:
 	rm -rf $(OUT) .snakemake

@@ -7,6 +7,10 @@ one line per problem that names the key path and what is allowed.
 
 from __future__ import annotations
 
+import functools
+import math
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +157,261 @@ def t_grid(spec: list[float] | dict[str, Any]) -> list[float]:
         grid = np.linspace(float(spec.get("start", 0.0)), float(spec["stop"]), int(spec["num"]))
         return [round(float(t), 6) for t in grid]
     return [round(float(t), 6) for t in spec]
+
+
+# ----------------------------------------------------------------------------- canonical values
+
+#: Schema annotation of a path key: ``input`` = a local file or folder a job reads
+#: (normalised here, fingerprinted by :func:`local_input_stamps`); ``subpath`` = a path
+#: inside such an input (normalised only).
+PATH_KEYWORD = "x-path"
+
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+
+
+class _Schema:
+    """The parts of ``schemas/config.schema.yaml`` that say what a value is: its declared
+    types, string enums and patterns, path annotation, and the schemas of its children."""
+
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+
+    def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            if not ref.startswith("#/"):
+                raise ConfigError(f"schema: only local $refs are supported, got {ref!r}")
+            target: Any = self.root
+            for part in ref[2:].split("/"):
+                target = target[part]
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return node
+
+    def branches(self, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``nodes`` and every subschema that applies to the same value (``allOf``,
+        ``anyOf``, ``oneOf``, ``then``, ``else``; ``$ref`` resolved), flattened."""
+        out: list[dict[str, Any]] = []
+        todo = list(nodes)
+        while todo:
+            node = self._resolve(todo.pop(0))
+            if not isinstance(node, dict):
+                continue
+            out.append(node)
+            for key in ("allOf", "anyOf", "oneOf"):
+                todo += node.get(key, [])
+            todo += [node[k] for k in ("then", "else") if isinstance(node.get(k), dict)]
+        return out
+
+    @staticmethod
+    def types(branches: list[dict[str, Any]]) -> set[str]:
+        found: set[str] = set()
+        for node in branches:
+            declared = node.get("type", [])
+            found.update([declared] if isinstance(declared, str) else declared)
+        return found
+
+    def child(self, branches: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        """The schemas of mapping entry ``key`` (``properties``, else ``additionalProperties``)."""
+        found = []
+        for node in branches:
+            props = node.get("properties", {})
+            if key in props:
+                found.append(props[key])
+            elif isinstance(node.get("additionalProperties"), dict):
+                found.append(node["additionalProperties"])
+        return self.branches(found)
+
+    def items(self, branches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self.branches([n["items"] for n in branches if isinstance(n.get("items"), dict)])
+
+    @staticmethod
+    def path_kind(branches: list[dict[str, Any]]) -> str | None:
+        return next((n[PATH_KEYWORD] for n in branches if PATH_KEYWORD in n), None)
+
+
+@functools.lru_cache
+def _load_schema(path: str) -> _Schema:
+    return _Schema(yaml.safe_load(Path(path).read_text()))
+
+
+def _string_allowed(value: str, branches: list[dict[str, Any]]) -> bool:
+    """Whether some branch takes ``value`` as a string (its type, enum and pattern)."""
+    for node in branches:
+        declared = node.get("type", [])
+        if "string" not in ([declared] if isinstance(declared, str) else declared):
+            continue
+        if "enum" in node and value not in node["enum"]:
+            continue
+        if "pattern" in node and not re.search(node["pattern"], value):
+            continue
+        return True
+    return False
+
+
+def _parse_scalar(text: str) -> Any:
+    """A string as a YAML 1.2 scalar: ``1e-3`` is a number (PyYAML's YAML 1.1 reads it as
+    a string), as are the strings Snakemake hands over for nested ``--config`` values."""
+    stripped = text.strip()
+    if stripped.lower() in ("true", "false"):
+        return stripped.lower() == "true"
+    if stripped.lower() in ("null", "~"):
+        return None
+    if _INTEGER.fullmatch(stripped):
+        return int(stripped)
+    try:
+        number = float(stripped)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def _fits(value: Any, types: set[str]) -> bool:
+    if isinstance(value, bool):
+        return "boolean" in types
+    if isinstance(value, int):
+        return bool(types & {"integer", "number"})
+    if isinstance(value, float):
+        return "number" in types or ("integer" in types and value.is_integer())
+    return value is None and "null" in types
+
+
+def canonical_path(path: str, base: str | Path) -> str:
+    """``path`` spelled one way: ``~`` expanded, ``.``/``..``/trailing slashes folded,
+    relative to ``base`` (the working directory) when inside it, else absolute. So ``./x``,
+    ``x/`` and ``<base>/x`` are the same value."""
+    full = os.path.normpath(os.path.join(str(base), os.path.expanduser(path)))
+    rel = os.path.relpath(full, os.path.normpath(str(base)))
+    return full if rel == ".." or rel.startswith(".." + os.sep) else rel
+
+
+def _canonical(value: Any, branches: list[dict[str, Any]], schema: _Schema, base: Path) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _canonical(value[key], schema.child(branches, str(key)), schema, base)
+            for key in sorted(value, key=str)
+        }
+    if isinstance(value, list):
+        items = schema.items(branches)
+        return [_canonical(v, items, schema, base) for v in value]
+    types = schema.types(branches)
+    if isinstance(value, str) and not _string_allowed(value, branches):
+        parsed = _parse_scalar(value)
+        if not isinstance(parsed, str) and _fits(parsed, types):
+            value = parsed
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "number" in types:
+            value = float(value)
+        elif "integer" in types and isinstance(value, float) and value.is_integer():
+            value = int(value)
+    kind = schema.path_kind(branches)
+    if isinstance(value, str) and kind == "input":
+        value = canonical_path(value, base)
+    elif isinstance(value, str) and kind == "subpath":
+        value = os.path.normpath(value)
+    return value
+
+
+def canonical_config(
+    config: dict[str, Any], schema_path: str | Path, base: str | Path | None = None
+) -> dict[str, Any]:
+    """``config`` with every value spelled one way, driven by the schema, so that the
+    params Snakemake compares (their ``repr``) follow values, not spellings:
+
+    - mappings sorted by key at every level (YAML mappings have no order; every entry list
+      the workflow derives from one, e.g. the models, is in name order);
+    - an ``integer`` key written as an integral float (``steps: 30.0``) becomes the int, a
+      ``number`` key always a float (``lr: 1`` is ``1.0``);
+    - a string where the schema wants a number, integer, boolean or null is read as a
+      YAML 1.2 scalar (``lr: 1e-3``, or nested ``--config`` values, which Snakemake hands
+      over as strings), when that fits the key's type;
+    - ``x-path: input`` keys by :func:`canonical_path` (relative to ``base``, default the
+      working directory), ``x-path: subpath`` keys normalised.
+
+    A value that cannot be read as its type is left as it is, for the schema's validation
+    to refuse naming the key (e.g. ``steps: 30.5``).
+    """
+    schema = _load_schema(str(schema_path))
+    return _canonical(config, schema.branches([schema.root]), schema, Path(base or os.getcwd()))
+
+
+def local_inputs(config: dict[str, Any], schema_path: str | Path) -> dict[str, str]:
+    """Every ``x-path: input`` value of ``config``: {key path: path}."""
+    schema = _load_schema(str(schema_path))
+    found: dict[str, str] = {}
+
+    def walk(value: Any, branches: list[dict[str, Any]], where: str) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(sub, schema.child(branches, str(key)), f"{where}.{key}".lstrip("."))
+        elif isinstance(value, list):
+            items = schema.items(branches)
+            for i, sub in enumerate(value):
+                walk(sub, items, f"{where}[{i}]")
+        elif isinstance(value, str) and schema.path_kind(branches) == "input":
+            found[where] = value
+
+    walk(config, schema.branches([schema.root]), "")
+    return found
+
+
+# ----------------------------------------------------------------------------- config files
+
+
+def check_config_file(path: str | Path) -> dict[str, Any]:
+    """Load config file ``path`` as Snakemake does (YAML; JSON is YAML) and return it; an
+    empty file, a YAML syntax error (with its line and column) or a top level that is not a
+    mapping raises :class:`ConfigError` naming the file, the line and the fix."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark, context = err.problem_mark or err.context_mark, err.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = err.problem or err.context or "syntax error"
+        if err.context and err.problem and context is not None:
+            problem += f" ({err.context} at line {context.line + 1}, column {context.column + 1})"
+        raise ConfigError(
+            f"{where}: not valid YAML: {problem}; fix the YAML there (indent with spaces, "
+            "close every bracket and quote)"
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if loaded is None:
+        raise ConfigError(
+            f"{path}, line 1: the config file is empty; it must be a mapping of keys "
+            "(datasets, latent_spaces, ...), e.g. a copy of config.yaml; every key is "
+            "documented in schemas/config.schema.yaml"
+        )
+    if not isinstance(loaded, dict):
+        line = next(
+            (
+                i
+                for i, s in enumerate(text.splitlines(), 1)
+                if s.strip() and not s.lstrip().startswith("#")
+            ),
+            1,
+        )
+        raise ConfigError(
+            f"{path}, line {line}: the top level is a {type(loaded).__name__}, not a mapping "
+            "of keys; write `key: value` lines (datasets:, latent_spaces:, ...) as in config.yaml"
+        )
+    return loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m navref.config FILE...``: check config files before Snakemake reads them
+    (its own message for a broken ``--configfile`` names neither the file nor the line);
+    the Makefile runs it before every snakemake call. Exit status 1 with the message."""
+    import sys
+
+    for path in sys.argv[1:] if argv is None else argv:
+        try:
+            check_config_file(path)
+        except (ConfigError, OSError) as err:
+            print(f"ConfigError: {err}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,7 @@
 # Shared helpers: config validation and access, resources, result paths. Each rule's input
 # and param functions sit beside that rule in its rules/*.smk.
 
+import functools
 import os
 import sys
 
@@ -22,14 +23,22 @@ from navref.provenance import CODE_ENV, code_state
 os.environ.setdefault(CODE_ENV, code_state())
 from navref.config import (
     ConfigError,
+    canonical_config,
     check_references,
     explain,
     is_ldm_checkpoint,
+    local_inputs,
     t_grid,
 )
+from navref.io import input_stamp
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
+# Values, not spellings (navref.config.canonical_config): keys sorted, integral floats at
+# integer keys as ints, "1e-3" and nested --config strings read as their type, paths
+# normalised; before validation (so they pass) and after it (the filled-in defaults too).
+# The rules' params are slices of this config, so Snakemake compares them by value.
+config.update(canonical_config(config, SCHEMA))
 # validate() also fills in the schema's defaults: they live only there.
 try:
     validate(config, "../schemas/config.schema.yaml")
@@ -38,8 +47,31 @@ except Exception as err:
         "config does not match schemas/config.schema.yaml:\n"
         + (explain(config, SCHEMA) or str(err))
     ) from None
+_canonical = canonical_config(config, SCHEMA)
+config.clear()
+config.update(_canonical)
 check_references(config)
 check_bookings(config["resources"])
+
+
+#: every local input a job reads (``x-path: input`` keys): {key path: path}
+LOCAL_INPUTS = local_inputs(config, SCHEMA)
+
+
+def input_stamps(prefix):
+    """The stamps (navref.io.input_stamp: size and mtime) of the local inputs under config
+    key ``prefix`` (e.g. ``"datasets.imagenet"``): a param of every rule that reads them, so
+    replacing one reruns exactly its readers."""
+    return {
+        where: {"path": path, "stamp": _stamp(path)}
+        for where, path in LOCAL_INPUTS.items()
+        if where == prefix or where.startswith(f"{prefix}.")
+    }
+
+
+@functools.cache
+def _stamp(path):
+    return input_stamp(path)
 
 
 def conf(*keys):

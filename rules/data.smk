@@ -18,6 +18,7 @@ rule prepare_dataset:
         **rule_resources("prepare_dataset", mem_mb=4000, runtime=60),
     params:
         settings=lambda w: config["datasets"][w.dataset],
+        inputs=lambda w: input_stamps(f"datasets.{w.dataset}"),
     script:
         "../workflow_scripts/prepare_dataset.py"
 
@@ -62,8 +63,8 @@ rule convert_vae:
     resources:
         **rule_resources("convert_vae", mem_mb=8000, runtime=30),
     params:
-        checkpoint=lambda w: convert_params(w.space)["checkpoint"],
-        signature=lambda w: convert_params(w.space)["signature"],
+        checkpoint=lambda w: config["latent_spaces"][w.space]["pretrained"],
+        inputs=lambda w: input_stamps(f"latent_spaces.{w.space}.pretrained"),
     script:
         "../workflow_scripts/convert_vae.py"
 
@@ -86,6 +87,7 @@ rule encode_latents:
         **rule_resources("encode_latents", mem_mb=8000, runtime=120),
     params:
         settings=lambda w: config["latent_spaces"][w.space],
+        inputs=lambda w: input_stamps(f"latent_spaces.{w.space}"),
         device=DEVICE,
         precision=PRECISION,
     script:

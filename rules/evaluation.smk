@@ -43,6 +43,7 @@ rule reference_stats:
         **rule_resources("reference_stats", mem_mb=16000, runtime=120),
     params:
         settings=evaluation_params(exclude=("feature_net", "bootstrap_replicates")),
+        inputs=input_stamps("evaluation"),
         device=DEVICE,
     script:
         "../workflow_scripts/reference_stats.py"
@@ -95,6 +96,7 @@ if EVALUATE_PER_SWEEP:
             params:
                 groups=evaluate_groups(kind, sweep_settings(kind)),
                 settings=evaluation_params(),
+                inputs=input_stamps("evaluation"),
                 device=DEVICE,
             script:
                 "../workflow_scripts/evaluate_samples.py"
@@ -121,6 +123,7 @@ else:
         params:
             groups=lambda w: evaluate_groups(w.sweep, [w.setting]),
             settings=evaluation_params(),
+            inputs=input_stamps("evaluation"),
             device=DEVICE,
         script:
             "../workflow_scripts/evaluate_samples.py"

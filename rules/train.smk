@@ -49,8 +49,8 @@ rule link_pretrained:
     resources:
         **rule_resources("link_pretrained", mem_mb=16000, runtime=20),
     params:
-        settings=lambda w: link_params(w.model)["settings"],
-        signature=lambda w: link_params(w.model)["signature"],
+        settings=lambda w: config["models"][w.model],
+        inputs=lambda w: input_stamps(f"models.{w.model}"),
     script:
         "../workflow_scripts/link_pretrained.py"
 

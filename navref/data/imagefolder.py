@@ -53,7 +53,7 @@ def is_hidden(path: Path, root: Path) -> bool:
 def _check_dir(root: Path, layout: str) -> None:
     if not root.is_dir():
         raise DatasetError(
-            f"imagefolder: {root} does not exist or is not a directory; set the dataset's "
+            f"imagefolder: {root.absolute()} does not exist or is not a directory; set the dataset's "
             f"`root` / `val_root` to a local folder laid out as {layout}"
         )
 

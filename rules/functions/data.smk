@@ -1,7 +1,5 @@
 # Input, param and target functions of the rules in rules/data.smk.
 
-from navref.io import file_signature
-
 
 def encode_inputs(wildcards):
     """The prepared dataset and, for a pipeline VAE, its weights."""
@@ -25,9 +23,3 @@ CONVERTED_SPACES = [
 def converted_vae_file(space, name="config.json"):
     """A file of the diffusers conversion of space ``space``'s LDM VAE checkpoint."""
     return f"{RESULTS}/vae_converted/{space}/{name}"
-
-
-def convert_params(space):
-    """The LDM checkpoint to convert and its size / mtime (a replaced file reconverts)."""
-    path = config["latent_spaces"][space]["pretrained"]
-    return {"checkpoint": path, "signature": file_signature(path)}

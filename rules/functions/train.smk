@@ -1,7 +1,5 @@
 # Input, param and target functions of the rules in rules/train.smk.
 
-from navref.io import file_signature
-
 
 def model_meta():
     """What the probe and sweep tables record about each model (a released model: its
@@ -17,13 +15,6 @@ def model_meta():
         }
         for name, m in conf("models").items()
     }
-
-
-def link_params(model):
-    """A released model's config entry and its checkpoint's size / mtime (a replaced file
-    relinks the model and reruns every job that used it)."""
-    settings = config["models"][model]
-    return {"settings": settings, "signature": file_signature(settings["pretrained"])}
 
 
 def train_priority(w):

@@ -40,7 +40,10 @@ def _touched(workdir, config) -> tuple:
         elif rel.startswith("results/"):
             (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
             (workdir / rel).touch()
-    proc = run_snakemake(workdir / "config.yaml", workdir, "--touch", "--cores", "1")
+    # --forceall: every job's metadata (params) recorded, as a real run does; without it the
+    # jobs whose outputs were up to date already (no inputs: prepare_dataset, ...) had none,
+    # and a change of their params planned nothing
+    proc = run_snakemake(workdir / "config.yaml", workdir, "--touch", "--forceall", "--cores", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return workdir, config
 
