@@ -118,24 +118,18 @@ def code_state(repo: Path = REPO) -> str:
     ``$NAVREF_CODE`` when the workflow set it, else from git; ``unknown`` outside git."""
     if os.environ.get(CODE_ENV):
         return os.environ[CODE_ENV]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        head = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return head + ("-dirty" if dirty else "")  # fmt: skip
+    return head + ("-dirty" if dirty else "")
 
 
 def config_digest(config: dict) -> str:
