@@ -105,7 +105,7 @@ def _from_run(args, conf, sweep, setting) -> tuple[dict, dict, np.ndarray, np.nd
     reference statistics: (features, images/s, mu, sigma)."""
     from navref.latents import LatentSpace
     from navref.metrics.fidelity import extract_features, load_reference_statistics
-    from navref.sweeps import sample_set
+    from navref.sweeps.sampling import sample_set
     from navref.training import load_model
 
     names = sweep.models(setting)

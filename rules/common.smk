@@ -85,10 +85,24 @@ def conf(*keys):
 
 from navref.analysis.split_times import is_relative
 from navref.config_relations import is_pretrained, model_size
-from navref.sweeps import KINDS as SWEEP_KINDS
-from navref.sweeps import get as get_sweep
+from navref.sweeps.plan import by_table as sweep_of_table
+from navref.sweeps.plan import get as get_sweep
+from navref.sweeps.plan import kinds as sweep_kinds
+from navref.sweeps.plan import metrics_file as plan_metrics_file
+from navref.sweeps.plan import sample_file as plan_sample_file
+from navref.sweeps.plan import states_dir as plan_states_dir
+from navref.sweeps.plan import table_names as sweep_table_names
 
 DATASETS = list(config["datasets"])
+# the sweep kinds, in the order of navref.sweeps' registry (the only list of them)
+SWEEP_KINDS = sweep_kinds()
+
+
+def sample_file(kind, setting, seed):
+    """The sample set of one seed of one sweep setting (navref.sweeps.plan.sample_file)."""
+    return plan_sample_file(RESULTS, kind, setting, seed)
+
+
 VAES = list(conf("vaes"))
 SPACES = list(config["latent_spaces"])
 MODELS = list(conf("models"))

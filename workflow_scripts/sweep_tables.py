@@ -1,7 +1,7 @@
 """Rules sweep_tables and sweep_metrics: the metrics of every sample set (of all sweeps, or
 of one) in one table (Tab. 1-3 inputs)."""
 
-from navref.sweeps import gather_metrics
+from navref.sweeps.metrics import gather_metrics
 from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from navref import sweeps as S
 from navref.analysis.split_times import SplitTimes, is_relative
 from navref.report import paper
 from navref.report import tables as T
 from navref.report.html import write_html
 from navref.report.tables import SIZE_ORDER
+from navref.sweeps.plan import by_table
 
 if TYPE_CHECKING:  # imported by the figure rules only (seaborn / matplotlib)
     from navref.report import figures as F
@@ -53,15 +53,6 @@ def tau_map_from(
     return out
 
 
-def sweep_of_table(table_name: str) -> S.Sweep:
-    """The sweep kind whose table is ``table_name`` (``table1`` ...), from the registry of
-    :mod:`navref.sweeps`; an unknown name is a ``ValueError`` listing the known ones."""
-    sweeps = {S.get(kind, {}).table_name: S.get(kind, {}) for kind in S.KINDS}
-    if table_name not in sweeps:
-        raise ValueError(f"no sweep writes table {table_name!r}; known: {sorted(sweeps)}")
-    return sweeps[table_name]
-
-
 def build_sweep_table(
     table_name: str,
     sweeps_path: str | Path,
@@ -77,7 +68,7 @@ def build_sweep_table(
     ``out["html"]`` (the readable frame, for the report) and, when ``out`` has ``plot``,
     the table as a plot (:func:`navref.report.figures.fig_sweep_fid`). Stage-swap taus map to the paper's through the split
     time of ``settings["probe_space"]`` (:func:`tau_map_from`)."""
-    sweep = sweep_of_table(table_name)
+    sweep = by_table(table_name)
     tau_map = tau_map_from(settings, SplitTimes.read(split_paths)) if settings else {}
     replicates = pd.read_parquet(replicates_path) if replicates_path else None
     frame = sweep.table(pd.read_parquet(sweeps_path), tau_map, replicates)
@@ -113,7 +104,7 @@ def build_sweep_grid(
         npz = load_npz(path, "sample_sweep")
         loaded[setting] = (npz["images"], npz["labels"])
     save_grid(F.sweep_sample_rows(loaded, per_class, max_cols), out["grid"], scale=2)
-    kind = sweep_of_table(table_name).kind.replace("_", " ")
+    kind = by_table(table_name).kind.replace("_", " ")
     title = f"{table_name.replace('table', 'Table ')}: {kind}, samples per setting"
     F.fig_sweep_samples(out["grid"], list(samples), _stem(out["figure"]), title=title)
 

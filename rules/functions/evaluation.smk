@@ -30,7 +30,7 @@ EVALUATE_PER_SWEEP = conf("evaluation", "jobs") == "per_sweep"
 
 def metrics_file(kind, setting, suffix=""):
     """The metrics (``suffix=""``) or bootstrap (``"_bootstrap"``) file of one setting."""
-    return f"{RESULTS}/metrics/{kind}/{setting}{suffix}.parquet"
+    return plan_metrics_file(RESULTS, kind, setting, suffix)
 
 
 def evaluate_sweep_inputs(kind):
@@ -54,8 +54,7 @@ def evaluate_groups(kind, settings):
         {
             "ids": {"sweep": kind, "setting": setting},
             "samples": [
-                f"{RESULTS}/samples/{kind}/{setting}/seed{seed}.npz"
-                for seed in conf("sweeps", "seeds")
+                sample_file(kind, setting, seed) for seed in conf("sweeps", "seeds")
             ],
             "metrics": metrics_file(kind, setting),
             "bootstrap": metrics_file(kind, setting, "_bootstrap"),
