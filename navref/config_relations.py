@@ -23,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from navref.models.release_archs import RELEASED_ARCHS, release_size
+from navref.sweeps.plan import get as get_sweep
+from navref.sweeps.plan import kinds as sweep_kinds
 
 _DIGITS_RESOLUTION = 16  # navref.data.digits default
 _CIFAR10_RESOLUTION = 32
@@ -162,9 +164,7 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
 
 def _swept_models(config: dict[str, Any]) -> set[str]:
     sweeps = config.get("sweeps") or {}
-    names = {m for pair in (sweeps.get("stage_swap") or {}).get("pairs", []) for m in pair}
-    names |= {(sweeps.get(k) or {}).get("model") for k in ("timestep_shift", "cfg_interval")}
-    return names - {None}
+    return set().union(*(get_sweep(kind, sweeps).conf_models() for kind in sweep_kinds()))
 
 
 def _evaluation_problems(config: dict[str, Any]) -> list[str]:

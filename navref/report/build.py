@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from navref import paper
 from navref.analysis.split_times import SplitTimes, is_relative
-from navref.report import paper
-from navref.report import tables as T
+from navref.report import tables
 from navref.report.html import write_html
-from navref.report.tables import SIZE_ORDER
 from navref.sweeps.plan import by_table
+from navref.sweeps.stage_swap import SIZE_ORDER
 
 if TYPE_CHECKING:  # imported by the figure rules only (seaborn / matplotlib)
-    from navref.report import figures as F
+    from navref.report import figures
 
 
 def _stem(path: str | Path) -> Path:
@@ -72,14 +72,14 @@ def build_sweep_table(
     tau_map = tau_map_from(settings, SplitTimes.read(split_paths)) if settings else {}
     replicates = pd.read_parquet(replicates_path) if replicates_path else None
     frame = sweep.table(pd.read_parquet(sweeps_path), tau_map, replicates)
-    T.write_table(frame, _stem(out["md"]))
+    tables.write_table(frame, _stem(out["md"]))
     title = f"{table_name.replace('table', 'Table ')}: {sweep.kind.replace('_', ' ')}"
-    write_html(out["html"], title, [("", T.display_frame(frame))])
+    write_html(out["html"], title, [("", tables.display_frame(frame))])
     if "plot" in out:  # the table as a plot, drawn from the Parquet just written
-        from navref.report import figures as F  # seaborn / matplotlib: only when drawn
+        from navref.report import figures  # seaborn / matplotlib: only when drawn
 
         written = pd.read_parquet(f"{_stem(out['md'])}.parquet")
-        F.fig_sweep_fid(written, table_name, _stem(out["plot"]))
+        figures.fig_sweep_fid(written, table_name, _stem(out["plot"]))
 
 
 def build_sweep_grid(
@@ -97,24 +97,24 @@ def build_sweep_grid(
     the grid with the setting ids as row labels."""
     from navref.imgrid import save_grid
     from navref.io import load_npz
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     loaded = {}
     for setting, path in samples.items():
         npz = load_npz(path, "sample_sweep")
         loaded[setting] = (npz["images"], npz["labels"])
-    save_grid(F.sweep_sample_rows(loaded, per_class, max_cols), out["grid"], scale=2)
+    save_grid(figures.sweep_sample_rows(loaded, per_class, max_cols), out["grid"], scale=2)
     kind = by_table(table_name).kind.replace("_", " ")
     title = f"{table_name.replace('table', 'Table ')}: {kind}, samples per setting"
-    F.fig_sweep_samples(out["grid"], list(samples), _stem(out["figure"]), title=title)
+    figures.fig_sweep_samples(out["grid"], list(samples), _stem(out["figure"]), title=title)
 
 
 def build_split_table(split_path: str | Path, out: Mapping[str, str]) -> None:
     """The split-time table (aggregate of the oracle analysis): ``out["md"]``,
     ``out["parquet"]`` (:func:`navref.report.tables.write_split_table`) and ``out["html"]``."""
     split_times = SplitTimes.read(split_path)
-    T.write_split_table(split_times.frame, _stem(out["md"]))
-    intro, sections = T.split_sections(split_times.frame)
+    tables.write_split_table(split_times.frame, _stem(out["md"]))
+    intro, sections = tables.split_sections(split_times.frame)
     write_html(out["html"], "Split times", sections, intro)
 
 
@@ -130,7 +130,7 @@ def build_claims_html(claims_path: str | Path, out_path: str | Path) -> None:
     write_html(out_path, "Claims of the paper, checked on this run", [("", frame)])
 
 
-def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> F.SplitArg:
+def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> figures.SplitArg:
     """The split time(s) to mark on a figure of models ``spaces`` (model -> latent space):
     one number when they share a space, else {space: split}; spaces without an objective
     curve are left out."""
@@ -142,39 +142,41 @@ def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> F.SplitArg
 
 
 def _fig2(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     split_times = pd.read_parquet(inputs["split_times"])
-    F.fig_objective(pd.read_parquet(inputs["objective"]), split_times, _stem(out["fig2"]))
+    figures.fig_objective(pd.read_parquet(inputs["objective"]), split_times, _stem(out["fig2"]))
 
 
 def _fig3(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     split_times = pd.read_parquet(inputs["split_times"])
-    F.fig_synthetic(pd.read_parquet(inputs["synthetic"]), split_times, _stem(out["fig3"]))
+    figures.fig_synthetic(pd.read_parquet(inputs["synthetic"]), split_times, _stem(out["fig3"]))
 
 
 def _fig4(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     spaces = settings["spaces"]
     inter = pd.read_parquet(inputs["intermediate"])
     per_model = {m: sp.for_space(s) for m, s in spaces.items() if s in sp.spaces()}
-    F.fig_intermediate_grid(inter, dict(settings["grids"]), _stem(out["fig4_grid"]), per_model)
-    F.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), _split_arg(sp, spaces))
+    figures.fig_intermediate_grid(
+        inter, dict(settings["grids"]), _stem(out["fig4_grid"]), per_model
+    )
+    figures.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), _split_arg(sp, spaces))
 
 
 def _tau_figure(probe: str, inputs, settings, out) -> None:
     """Fig. 5 (``probe`` "mixed") or Fig. 6 ("unseen"): the numbers and, per model, the
     labelled sample grid over the taus (each model's taus resolved with its space's split)."""
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     spaces = settings["spaces"]
-    fig, numbers, grid = {"mixed": ("fig5", F.fig_mixed, F.fig_mixed_grid),
-                          "unseen": ("fig6", F.fig_unseen, F.fig_unseen_grid)}[probe]  # fmt: skip
+    fig, numbers, grid = {"mixed": ("fig5", figures.fig_mixed, figures.fig_mixed_grid),
+                          "unseen": ("fig6", figures.fig_unseen, figures.fig_unseen_grid)}[probe]  # fmt: skip
     for model, grids in settings["grids"].items():
         split_t = sp.for_space(spaces[model]) if spaces[model] in sp.spaces() else None
         taus = {sp.resolve(spec, spaces[model]): path for spec, path in grids.items()}
@@ -183,32 +185,32 @@ def _tau_figure(probe: str, inputs, settings, out) -> None:
 
 
 def _fig7(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     space = settings["space"]
     split_t = sp.for_space(space)
     lc = pd.read_parquet(inputs["loss_curves"])
-    F.fig_losses(lc, settings["model"], _stem(out["fig7a"]), split_t)
-    F.fig_loss_by_size(lc, _stem(out["fig7b"]), split_t, size_order=SIZE_ORDER, space=space)
+    figures.fig_losses(lc, settings["model"], _stem(out["fig7a"]), split_t)
+    figures.fig_loss_by_size(lc, _stem(out["fig7b"]), split_t, size_order=SIZE_ORDER, space=space)
 
 
 def _fig9(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     models = settings["models"]  # space -> models
     splits = {s: sp.for_space(s) for s in models if s in sp.spaces()}
     lc = pd.read_parquet(inputs["loss_curves"])
     wanted = [m for ms in models.values() for m in ms]
-    F.fig_loss_by_space(lc, _stem(out["fig9"]), splits, models=wanted)
+    figures.fig_loss_by_space(lc, _stem(out["fig9"]), splits, models=wanted)
 
 
 def _training(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     logs = pd.read_parquet(inputs["train_logs"])
-    F.fig_training(logs, _stem(out["training"]), window=int(settings.get("window", 10)))
+    figures.fig_training(logs, _stem(out["training"]), window=int(settings.get("window", 10)))
 
 
 #: Paper figure -> its builder; each reads only its own inputs (rules/report.smk has one

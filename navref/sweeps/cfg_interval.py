@@ -6,6 +6,10 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
+from navref.sweeps import table as tab
 from navref.sweeps.plan import TIME_TOL, Segment, Setting, Sweep, fmt_g, register
 
 if TYPE_CHECKING:
@@ -13,6 +17,116 @@ if TYPE_CHECKING:
     import torch
 
     from navref.sampling import VelocityProvider
+
+_NAN = math.nan
+
+# (a, b, gFID@50K, column of the paper's table); a = b = NaN with label "none" is no CFG;
+# b = NaN with a known a, or both NaN, is a row whose label was not recovered.
+_TAB3 = [
+    ("none", _NAN, _NAN, 12.99, "none"),
+    *[
+        (None, a / 10, (a + 1) / 10, g, "width 0.1")
+        for a, g in enumerate([6.33, 5.21, 7.70, 9.39, 10.39, 10.59, 11.06, 11.38, 11.64, 12.20])
+    ],
+    (None, 0.0, 1.0, 10.79, "wider"),
+    (None, 0.0, _NAN, 6.62, "wider"),
+    (None, 0.0, _NAN, 8.03, "wider"),
+    (None, 0.0, _NAN, 9.19, "wider"),
+    (None, 0.0, _NAN, 10.14, "wider"),
+    (None, 0.1, 0.3, 3.54, "wider"),
+    (None, _NAN, _NAN, 4.16, "wider"),
+    (None, 0.1, 0.5, 2.82, "wider"),
+    (None, 0.1, 0.6, 2.80, "wider"),
+    (None, 0.1, 0.7, 2.86, "wider"),
+    (None, _NAN, _NAN, 2.97, "wider"),
+]
+
+
+def interval_label(a: float | None, b: float | None) -> str | None:
+    """``"[a, b]"`` with one decimal, ``"none"`` when both are missing (no CFG), ``None`` when
+    only one end is known (a label the paper's extraction lost)."""
+    a_nan = a is None or (isinstance(a, float) and math.isnan(a))
+    b_nan = b is None or (isinstance(b, float) and math.isnan(b))
+    if a_nan and b_nan:
+        return "none"
+    if a_nan or b_nan:
+        return None
+    return f"[{float(a):.1f}, {float(b):.1f}]"
+
+
+def _group(a: float, b: float) -> str:
+    if math.isnan(a) and math.isnan(b):
+        return "none"
+    if math.isclose(b - a, 0.1, abs_tol=1e-6):
+        return "width 0.1"
+    return "wider"
+
+
+def table3(sweeps: pd.DataFrame, replicates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Tab. 3, CFG applied only for t in [cfg_a, cfg_b]: columns ``interval`` ("[a, b]" or
+    "none" when both are NaN/None, i.e. no CFG), ``cfg_a``, ``cfg_b``, ``cfg_scale``,
+    ``group`` ("none" / "width 0.1" / "wider"), the seed aggregate and ``paper_gfid``
+    (matched on (a, b) among the paper's rows whose label is known) and the paired difference
+    to no guidance (``PAIRED_COLUMNS``; ``replicates`` optional). Sorted: no CFG, then the
+    width-0.1 intervals by a, then the wider ones by (a, b)."""
+    cols = ["cfg_a", "cfg_b", "cfg_scale"]
+    rows = tab.select(sweeps, "cfg_interval", cols)
+    for c in ("cfg_a", "cfg_b"):
+        rows[c] = tab.num(rows[c])
+    agg = tab.aggregate_seeds(rows, cols)
+    agg["cfg_a"] = agg["cfg_a"].astype(float)
+    agg["cfg_b"] = agg["cfg_b"].astype(float)
+    bad = agg[agg["cfg_a"].isna() != agg["cfg_b"].isna()]
+    if len(bad):
+        raise ValueError(
+            f"table3: settings {bad['setting'].tolist()} give only one end of the CFG interval; "
+            f"give both cfg_a and cfg_b, or neither for 'no CFG'"
+        )
+    agg["interval"] = [
+        interval_label(a, b) for a, b in zip(agg["cfg_a"], agg["cfg_b"], strict=True)
+    ]
+    agg["group"] = [_group(a, b) for a, b in zip(agg["cfg_a"], agg["cfg_b"], strict=True)]
+    ref = paper_rows()
+    ref = ref[ref["label_known"]]
+    gfid = []
+    for _, r in agg.iterrows():
+        if r["interval"] == "none":
+            hit = ref[ref["interval"] == "none"]
+        else:
+            hit = ref[
+                np.isclose(ref["cfg_a"], r["cfg_a"], atol=1e-6)
+                & np.isclose(ref["cfg_b"], r["cfg_b"], atol=1e-6)
+            ]
+        gfid.append(float(hit["gfid"].iloc[0]) if len(hit) else math.nan)
+    agg["paper_gfid"] = gfid
+    none = tab.reference_of(agg, agg["interval"] == "none")
+    agg = tab.paired_columns(agg, rows, [none] * len(agg), "no CFG", replicates)
+    agg["_g"] = agg["group"].map({"none": 0, "width 0.1": 1, "wider": 2})
+    agg = agg.sort_values(["_g", "cfg_a", "cfg_b"], na_position="first").drop(columns="_g")
+    return tab.order_columns(agg, ["interval", "cfg_a", "cfg_b", "cfg_scale", "group"])
+
+
+def paper_rows() -> pd.DataFrame:
+    """Paper Tab. 3 (CFG on [a, b] only, LightningDiT-B/1, scale 2.5): ``interval`` (label,
+    ``"none"`` for no CFG, ``None`` where the paper's label was not recovered), ``cfg_a``,
+    ``cfg_b`` (NaN where unknown), ``gfid``, ``column`` ("none" / "width 0.1" / "wider") and
+    ``label_known`` (bool), in the paper's order."""
+    rows = []
+    for label, a, b, g, col in _TAB3:
+        lab = label
+        if lab is None and not (math.isnan(a) or math.isnan(b)):
+            lab = interval_label(a, b)
+        rows.append(
+            {
+                "interval": lab,
+                "cfg_a": a,
+                "cfg_b": b,
+                "gfid": g,
+                "column": col,
+                "label_known": lab is not None,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 @register
@@ -86,11 +200,13 @@ class CfgInterval(Sweep):
         tau_map: Mapping[float, float],
         replicates: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        from navref.report.tables import table3
-
         return table3(sweeps, replicates)
 
     def paper_rows(self) -> pd.DataFrame:
-        from navref.report.paper import table3
+        return paper_rows()
 
-        return table3()
+    plot_columns = ("interval",)
+
+    def plot_labels(self, table: pd.DataFrame) -> list[str]:
+        """The CFG interval's label."""
+        return [str(i) for i in table["interval"]]

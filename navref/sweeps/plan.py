@@ -106,6 +106,11 @@ class Sweep:
         """``{role: model name}`` of the models one setting samples with."""
         return {"model": setting["model"]}
 
+    def conf_models(self) -> set[str]:
+        """The model names the config block names (before settings are made, for the
+        config's cross-checks, :mod:`navref.config_relations`)."""
+        return {self.conf["model"]} if self.conf.get("model") else set()
+
     def models(self, setting: Mapping[str, Any]) -> list[str]:
         """The names of the models one setting samples with (the rule's model inputs)."""
         return list(self.model_roles(setting).values())
@@ -182,6 +187,19 @@ class Sweep:
         """The paper's published rows of this table."""
         raise NotImplementedError
 
+    #: the table's columns that :meth:`plot_labels` reads
+    plot_columns: ClassVar[tuple[str, ...]] = ()
+
+    def plot_labels(self, table: pd.DataFrame) -> list[str]:
+        """One x label per row of this sweep's table (its setting) on its plot."""
+        raise NotImplementedError
+
+    def line_groups(self, table: pd.DataFrame) -> list[Any]:
+        """Row positions (integer arrays) joined by one line on the plot: all rows."""
+        import numpy as np
+
+        return [np.arange(len(table))]
+
 
 REGISTRY: dict[str, type[Sweep]] = {}
 
@@ -211,7 +229,9 @@ def by_table(table_name: str) -> Sweep:
     mapping of tables to sweeps. An unknown name is a ``ValueError`` listing the known ones."""
     sweeps = {cls.table_name: cls(None) for cls in REGISTRY.values()}
     if table_name not in sweeps:
-        raise ValueError(f"no sweep writes table {table_name!r}; known: {sorted(sweeps)}")
+        raise ValueError(
+            f"no sweep writes table {table_name!r} (unknown table); known: {sorted(sweeps)}"
+        )
     return sweeps[table_name]
 
 

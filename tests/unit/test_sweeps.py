@@ -14,9 +14,8 @@ from conftest import REPO
 from snakemake.utils import validate
 
 from navref.analysis.split_times import SplitTimes
-from navref.report import paper
 from navref.sampling import ModelVelocity, Piecewise
-from navref.sweeps import plan
+from navref.sweeps import cfg_interval, plan, stage_swap, timestep_shift
 from navref.sweeps.metrics import gather_metrics
 from navref.sweeps.sampling import sample_set
 
@@ -131,9 +130,9 @@ def test_velocity_providers():
 
 
 def test_paper_rows():
-    assert plan.REGISTRY["stage_swap"]({}).paper_rows().equals(paper.table1())
-    assert plan.REGISTRY["timestep_shift"]({}).paper_rows().equals(paper.table2())
-    assert plan.REGISTRY["cfg_interval"]({}).paper_rows().equals(paper.table3())
+    assert plan.REGISTRY["stage_swap"]({}).paper_rows().equals(stage_swap.paper_rows())
+    assert plan.REGISTRY["timestep_shift"]({}).paper_rows().equals(timestep_shift.paper_rows())
+    assert plan.REGISTRY["cfg_interval"]({}).paper_rows().equals(cfg_interval.paper_rows())
 
 
 def test_gather_metrics(tmp_path):
@@ -192,3 +191,40 @@ def test_a_repeated_setting_is_an_error_not_a_silent_overwrite():
         plan.get("cfg_interval", conf).settings()
     conf = _conf({"timestep_shift": {"model": "tiny", "shifts": [0.5, 1.0]}})
     assert list(plan.get("timestep_shift", conf).settings()) == ["s0.5", "s1"]
+
+
+def test_only_the_report_imports_the_report():
+    """The report imports the sweeps, never the reverse: no navref module outside
+    navref/report imports navref.report (lazily or not)."""
+    import re
+
+    pattern = re.compile(r"^\s*(from navref\.report\b|from navref import report\b|import navref\.report\b)", re.M)  # fmt: skip
+    offenders = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "navref").rglob("*.py")
+        if "report" not in p.relative_to(REPO / "navref").parts[:1]
+        and pattern.search(p.read_text())
+    ]
+    assert offenders == []
+
+
+def test_the_registry_is_the_only_list_of_kinds():
+    """The kinds are listed once, by the registry (navref/sweeps/__init__.py imports their
+    modules in its order): no other module of navref, rule or script spells them as a list."""
+    import re
+
+    assert plan.kinds() == list(plan.REGISTRY) == ["stage_swap", "timestep_shift", "cfg_interval"]
+    for cls in plan.REGISTRY.values():
+        assert cls.__module__ == f"navref.sweeps.{cls.kind}"  # one module per kind
+    names = r"""["'](stage_swap|timestep_shift|cfg_interval)["']"""
+    listing = re.compile(rf"{names}\s*,\s*{names}")
+    files = [
+        *REPO.glob("navref/**/*.py"),
+        *REPO.glob("rules/**/*.smk"),
+        *REPO.glob("workflow_scripts/*.py"),
+    ]
+    exports = re.compile(r"^__all__ = \[.*?\]", re.M | re.S)  # module names, not kinds
+    offenders = [
+        str(f.relative_to(REPO)) for f in files if listing.search(exports.sub("", f.read_text()))
+    ]
+    assert offenders == []

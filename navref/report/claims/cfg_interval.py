@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from navref.report import paper
+from navref import paper
 from navref.report.claims.registry import claim
 from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, best
 from navref.report.claims.verdict import (
@@ -23,11 +23,12 @@ from navref.report.claims.verdict import (
     one_split,
     undecided,
 )
+from navref.sweeps.cfg_interval import paper_rows as paper_table3
 
 
 def _paper_interval_text() -> str:
     """The paper's Tab. 3 FIDs the claim is about (labelled rows only)."""
-    ref = paper.table3()
+    ref = paper_table3()
     ref = ref[ref["label_known"] & (ref["interval"] != "none")]
     short = ref[ref["column"] == "width 0.1"]
     best_short, first_short = best(short, "gfid"), short.iloc[0]

@@ -18,7 +18,7 @@ from typing import Any
 from navref.report.claims import generalization, oracle_training, settledness
 from navref.report.claims.generalization import taus_at_least
 from navref.report.claims.timestep_shift import HIGH_EXTREME_S, LOW_EXTREME_S, MILD_S
-from navref.report.tables import SIZE_ORDER
+from navref.sweeps.stage_swap import SIZE_ORDER
 
 Config = Mapping[str, Any]
 TOL = 1e-9

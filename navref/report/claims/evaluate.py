@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from navref.analysis.split_times import SplitTimes
-from navref.report.claims import sensitivity as S
+from navref.report.claims import sensitivity
 from navref.report.claims.registry import registered
 from navref.report.claims.verdict import Splits, one_split
 
@@ -51,8 +51,8 @@ def threshold_contexts(
     """The judges' context with the split recomputed at each of ``SPLIT_THRESHOLDS``
     (:mod:`.sensitivity`); None where the top-1 curves to recompute it are missing."""
     out: dict[float, dict | None] = {}
-    for threshold in S.SPLIT_THRESHOLDS:
-        table = S.split_table(frames.get("objective"), frames.get("synthetic"), threshold)
+    for threshold in sensitivity.SPLIT_THRESHOLDS:
+        table = sensitivity.split_table(frames.get("objective"), frames.get("synthetic"), threshold)
         frames_at = {**frames, "split_times": table}
         out[threshold] = (
             None if table is None else claim_context(frames_at, None, model_space, **settings)
@@ -115,7 +115,7 @@ def evaluate_claims(
     context = claim_context(frames, split_t, model_space, **settings)
     # a split given by the caller is not recomputed: sensitivity not assessed
     others = threshold_contexts(frames, model_space, settings) if split_t is None else {}
-    base = S.base_threshold(split_times)
+    base = sensitivity.base_threshold(split_times)
     records = []
     for entry in registered():
         record = entry.evaluate(context)
@@ -124,6 +124,6 @@ def evaluate_claims(
             at = others.get(threshold)
             return None if at is None else entry.evaluate(at)["verdict"]
 
-        found = S.assess(entry.inputs, record["verdict"], base, judge_at)
+        found = sensitivity.assess(entry.inputs, record["verdict"], base, judge_at)
         records.append({**record, "sensitivity": found.text, "fragile": found.fragile})
     return records
