@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from navref.models.release_archs import RELEASED_ARCHS, release_size
+from navref.sweeps.cfg_interval import Interval
 from navref.sweeps.plan import get as get_sweep
 from navref.sweeps.plan import kinds as sweep_kinds
 
@@ -146,9 +147,10 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
             )
     guided = sweeps.get("cfg_interval") or {}
     for i, interval in enumerate(guided.get("intervals", [])):
-        if interval != "none" and interval[0] > interval[1]:
+        iv = Interval.from_conf(interval)
+        if iv.guided and iv.a > iv.b:
             problems.append(
-                f"sweeps.cfg_interval.intervals[{i}]: start {interval[0]} > end {interval[1]}; "
+                f"sweeps.cfg_interval.intervals[{i}]: start {iv.a} > end {iv.b}; "
                 "write [start, end] with start <= end"
             )
     model = guided.get("model")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,16 +43,83 @@ _TAB3 = [
 ]
 
 
+@dataclass(frozen=True)
+class Interval:
+    """A CFG interval: guidance for t in [``a``, ``b``] (both ends inclusive; t = 0 noise),
+    or no guidance (:data:`NO_GUIDANCE`, ``a = b = None``). The one form of the idea from
+    the config to the table and claim 7; its spellings at the file boundaries are its own
+    methods: the config entry and the rule's params (:meth:`from_conf`, :meth:`param`),
+    the setting id (:meth:`setting_id`), the metrics columns ``cfg_a`` / ``cfg_b``
+    (:meth:`columns`, :meth:`from_columns`) and the table's label (:meth:`label`). The ends
+    keep the config's numbers as written (an int stays an int in the metrics row)."""
+
+    a: float | None = None
+    b: float | None = None
+
+    @classmethod
+    def from_conf(cls, entry: Any) -> Interval:
+        """A config entry of ``sweeps.cfg_interval.intervals`` (``"none"`` or ``[a, b]``) or
+        a setting's ``interval`` param (None or ``[a, b]``)."""
+        if entry is None or (isinstance(entry, str) and entry == "none"):
+            return NO_GUIDANCE
+        a, b = entry
+        return cls(a, b)
+
+    @classmethod
+    def from_columns(cls, a: float | None, b: float | None) -> Interval:
+        """From a row's ``cfg_a`` / ``cfg_b`` (both NaN or None: no guidance); one end
+        missing is a ``ValueError``."""
+        missing = [_missing(a), _missing(b)]
+        if all(missing):
+            return NO_GUIDANCE
+        if any(missing):
+            raise ValueError(f"a CFG interval needs both ends or neither, got ({a}, {b})")
+        return cls(a, b)
+
+    @property
+    def guided(self) -> bool:
+        return self.a is not None
+
+    def param(self) -> list | None:
+        """The setting's ``interval`` param (Snakemake compares params between runs)."""
+        return [self.a, self.b] if self.guided else None
+
+    def setting_id(self) -> str:
+        """The ``{setting}`` wildcard: ``"none"`` or ``"<a>-<b>"`` (``:g``)."""
+        return f"{fmt_g(self.a)}-{fmt_g(self.b)}" if self.guided else "none"
+
+    def covers(self, t: float, tol: float = TIME_TOL) -> bool:
+        """Whether step time ``t`` is guided (a <= t <= b up to ``tol``; never unguided)."""
+        return self.guided and self.a - tol <= t <= self.b + tol
+
+    def columns(self) -> dict[str, float]:
+        """The metrics row's ``cfg_a`` / ``cfg_b`` (NaN for no guidance)."""
+        return {"cfg_a": self.a, "cfg_b": self.b} if self.guided else {"cfg_a": _NAN, "cfg_b": _NAN}
+
+    def label(self) -> str:
+        """The table's ``interval``: ``"[a, b]"`` with one decimal, ``"none"``."""
+        return f"[{float(self.a):.1f}, {float(self.b):.1f}]" if self.guided else "none"
+
+    def text(self) -> str:
+        """The claim's spelling: ``"[a, b]"`` (``:g``)."""
+        return f"[{self.a:g}, {self.b:g}]" if self.guided else "none"
+
+
+#: no classifier-free guidance: the conditional model alone
+NO_GUIDANCE = Interval()
+
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def interval_label(a: float | None, b: float | None) -> str | None:
-    """``"[a, b]"`` with one decimal, ``"none"`` when both are missing (no CFG), ``None`` when
-    only one end is known (a label the paper's extraction lost)."""
-    a_nan = a is None or (isinstance(a, float) and math.isnan(a))
-    b_nan = b is None or (isinstance(b, float) and math.isnan(b))
-    if a_nan and b_nan:
-        return "none"
-    if a_nan or b_nan:
+    """:meth:`Interval.label` of the ends ``a``, ``b``; ``None`` when only one is known (a
+    label the paper's extraction lost)."""
+    try:
+        return Interval.from_columns(a, b).label()
+    except ValueError:
         return None
-    return f"[{float(a):.1f}, {float(b):.1f}]"
 
 
 def _group(a: float, b: float) -> str:
@@ -83,15 +151,15 @@ def table3(sweeps: pd.DataFrame, replicates: pd.DataFrame | None = None) -> pd.D
             f"give both cfg_a and cfg_b, or neither for 'no CFG'"
         )
     agg["interval"] = [
-        interval_label(a, b) for a, b in zip(agg["cfg_a"], agg["cfg_b"], strict=True)
+        Interval.from_columns(a, b).label() for a, b in zip(agg["cfg_a"], agg["cfg_b"], strict=True)
     ]
     agg["group"] = [_group(a, b) for a, b in zip(agg["cfg_a"], agg["cfg_b"], strict=True)]
     ref = paper_rows()
     ref = ref[ref["label_known"]]
     gfid = []
     for _, r in agg.iterrows():
-        if r["interval"] == "none":
-            hit = ref[ref["interval"] == "none"]
+        if r["interval"] == NO_GUIDANCE.label():
+            hit = ref[ref["interval"] == NO_GUIDANCE.label()]
         else:
             hit = ref[
                 np.isclose(ref["cfg_a"], r["cfg_a"], atol=1e-6)
@@ -99,7 +167,7 @@ def table3(sweeps: pd.DataFrame, replicates: pd.DataFrame | None = None) -> pd.D
             ]
         gfid.append(float(hit["gfid"].iloc[0]) if len(hit) else math.nan)
     agg["paper_gfid"] = gfid
-    none = tab.reference_of(agg, agg["interval"] == "none")
+    none = tab.reference_of(agg, agg["interval"] == NO_GUIDANCE.label())
     agg = tab.paired_columns(agg, rows, [none] * len(agg), "no CFG", replicates)
     agg["_g"] = agg["group"].map({"none": 0, "width 0.1": 1, "wider": 2})
     agg = agg.sort_values(["_g", "cfg_a", "cfg_b"], na_position="first").drop(columns="_g")
@@ -140,24 +208,22 @@ class CfgInterval(Sweep):
     def _settings(self) -> list[tuple[str, Setting]]:
         return [
             (
-                "none" if iv == "none" else f"{fmt_g(iv[0])}-{fmt_g(iv[1])}",
+                iv.setting_id(),
                 {
                     "model": self.conf["model"],
-                    "interval": None if iv == "none" else list(iv),
+                    "interval": iv.param(),
                     "scale": self.conf["scale"],
                     "steps": self.conf["steps"],
                 },
             )
-            for iv in self.conf["intervals"]
+            for iv in map(Interval.from_conf, self.conf["intervals"])
         ]
 
     def info(
         self, setting: Mapping[str, Any], grid: torch.Tensor, split_time: float | None
     ) -> dict[str, Any]:
-        a, b = setting["interval"] if setting.get("interval") else (math.nan, math.nan)
         return {
-            "cfg_a": a,
-            "cfg_b": b,
+            **Interval.from_conf(setting.get("interval")).columns(),
             "cfg_scale": float(setting["scale"]),
             "steps": int(setting["steps"]),
         }
@@ -167,8 +233,8 @@ class CfgInterval(Sweep):
         when a <= t_k <= b up to ``TIME_TOL`` (as :meth:`ModelVelocity.guided_at`). An
         unguided step of a guided setting is the conditional model's, as in ``none``."""
         n, model = int(setting["steps"]), setting["model"]
-        a, b = setting["interval"] if setting.get("interval") else (math.inf, -math.inf)
-        guided = [a - TIME_TOL <= k / n <= b + TIME_TOL for k in range(n)]
+        interval = Interval.from_conf(setting.get("interval"))
+        guided = [interval.covers(k / n) for k in range(n)]
         plain, cfg = ("cond", model), ("cfg", model, float(setting["scale"]))
         out: list[Segment] = []
         for k, g in enumerate(guided):
@@ -182,7 +248,8 @@ class CfgInterval(Sweep):
     def velocity(
         self, setting: Mapping[str, Any], models: Mapping[str, Any], num_classes: int
     ) -> VelocityProvider:
-        if not setting.get("interval"):
+        interval = Interval.from_conf(setting.get("interval"))
+        if not interval.guided:
             return super().velocity(setting, models, num_classes)
         from navref.sampling import ModelVelocity
 
@@ -191,7 +258,7 @@ class CfgInterval(Sweep):
             num_classes,
             mode="cfg",
             cfg_scale=float(setting["scale"]),
-            cfg_interval=tuple(setting["interval"]),
+            cfg_interval=(interval.a, interval.b),
         )
 
     def table(

@@ -228,3 +228,33 @@ def test_the_registry_is_the_only_list_of_kinds():
         str(f.relative_to(REPO)) for f in files if listing.search(exports.sub("", f.read_text()))
     ]
     assert offenders == []
+
+
+def test_one_form_of_a_cfg_interval_from_config_to_claim7():
+    """A CFG interval (and no guidance) is one Interval from the config entry to the claim:
+    every spelling on the way (setting id, params, metrics columns, table label, the claim's
+    text) is written and read back by it."""
+    import pandas as pd
+
+    from navref.report.claims.cfg_interval import _interval
+    from navref.sweeps.cfg_interval import NO_GUIDANCE, Interval, table3
+
+    conf = _conf({"cfg_interval": {"model": "m", "intervals": ["none", [0.3, 0.4]]}})
+    sweep = plan.get("cfg_interval", conf)
+    typed = [Interval.from_conf(e) for e in conf["cfg_interval"]["intervals"]]
+    assert typed == [NO_GUIDANCE, Interval(0.3, 0.4)]
+    settings = sweep.settings()
+    assert list(settings) == [iv.setting_id() for iv in typed] == ["none", "0.3-0.4"]
+    rows = []
+    for seed in (0, 1):
+        for (key, setting), iv in zip(settings.items(), typed, strict=True):
+            assert Interval.from_conf(setting["interval"]) == iv  # the rule's params
+            info = sweep.info(setting, None, None)
+            assert Interval.from_columns(info["cfg_a"], info["cfg_b"]) == iv  # metrics row
+            rows.append({"sweep": "cfg_interval", "setting": key, "seed": seed,
+                         "num_samples": 10, "fid": 5.0 + seed, **info})  # fmt: skip
+    tab = table3(pd.DataFrame(rows))
+    assert tab["interval"].tolist() == [iv.label() for iv in typed] == ["none", "[0.3, 0.4]"]
+    assert [_interval(r) for _, r in tab.iterrows()] == typed  # what claim 7 reads
+    assert not any(NO_GUIDANCE.covers(t) for t in (0.0, 0.5, 1.0))
+    assert [s.velocity for s in sweep.segments(settings["none"])] == [("cond", "m")]
