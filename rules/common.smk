@@ -1,5 +1,5 @@
 # Shared helpers: config validation and access, resources, result paths. Each rule's input
-# and param functions sit beside that rule in its rules/*.smk.
+# and param functions sit in rules/functions/<topic>.smk beside its rules/<topic>.smk.
 
 import functools
 import os

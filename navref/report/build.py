@@ -244,7 +244,7 @@ def build_claims(
     inputs: Mapping[str, str], settings: Mapping[str, Any], md_path, parquet_path
 ) -> list[dict]:
     """The claims of the paper, each with its criterion, numbers and verdict, judged on
-    the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them, on the
+    the oracle and probe tables, on Tab. 1-3 as rule ``report_sweep_table`` wrote them, on the
     per-seed sweep table and on the sweeps' bootstrap replicates (``inputs["replicates"]``:
     one path or a list, one file per sweep; paired comparisons)."""
     from navref.report import claims as claims_mod  # scipy.stats (~1 s): this rule only

@@ -13,7 +13,7 @@ right above the code that decides it (:mod:`.registry`):
 - :mod:`.models`: claims 3, 8 (oracle loss of trained models, Fig. 7, 9);
 - :mod:`.probes`: claim 4 (mixed sampling, Fig. 5);
 - :mod:`.stage_swap`, :mod:`.timestep_shift`, :mod:`.cfg_interval`: claims 5, 6, 7 (Tab. 1-3,
-  read from the tables ``report_tables`` writes; what they share is in :mod:`.sweeps`);
+  read from the tables rule ``report_sweep_table`` writes; what they share is in :mod:`.sweeps`);
 - :mod:`.oracle_training`, :mod:`.settledness`, :mod:`.generalization`: claims 9, 10, 11
   (App. B, Fig. 4, Fig. 6; added 2026-11-29, issue 15, criteria dated in :mod:`.dated`).
 

@@ -1,7 +1,7 @@
 """Claim 7 (Tab. 3, CFG interval): guidance on a short interval helps most at the
 navigation/refinement transition; wide intervals are better without the very start.
 
-Inputs: Tab. 3 as ``report_tables`` writes it, the per-seed FIDs (:mod:`.sweeps`) and the split
+Inputs: Tab. 3 as rule ``report_sweep_table`` writes it, the per-seed FIDs (:mod:`.sweeps`) and the split
 t_s of the swept models' space; CFG applied for t in [cfg_a, cfg_b], t = 0 noise, t = 1 data.
 """
 

@@ -83,7 +83,7 @@ def evaluate_claims(
     """All registered claims, in order, each with its sensitivity to the split threshold
     (:mod:`.sensitivity`). Inputs not given make their claims inconclusive.
 
-    ``table1``-``table3``: the tables of :mod:`navref.report.tables` (as ``report_tables``
+    ``table1``-``table3``: the tables of :mod:`navref.report.tables` (as rule ``report_sweep_table``
     writes them); ``sweeps``: the per-seed sweep table, for the paired comparisons of claims
     5-7 (:mod:`.paired`); ``replicates``: the sweeps' bootstrap replicates (``sweep, setting,
     seed, replicate, fid``), for the paired bootstrap of the same differences. ``split_t``: the split time separating navigation from refinement for the

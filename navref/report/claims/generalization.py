@@ -9,7 +9,6 @@ noise, t = 1 data.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +26,7 @@ from navref.report.claims.verdict import (
     Outcome,
     Part,
     Splits,
+    binomial_se,
     combine,
     fmt,
     missing_input,
@@ -39,13 +39,6 @@ MAJORITY = 0.5
 TOL = 1e-9
 #: resolved taus are rounded to 4 decimals: "s1.0" may sit up to 5e-5 below t_s
 TAU_ROUNDING = 5e-5
-
-
-def binomial_se(p: float, n: float) -> float:
-    """Standard error of a share ``p`` of ``n`` (p kept 0.5 / n away from 0 and 1)."""
-    n = max(float(n), 1.0)
-    q = min(max(p, 0.5 / n), 1 - 0.5 / n)
-    return math.sqrt(q * (1 - q) / n)
 
 
 def refinement_taus(g: pd.DataFrame, ts: float) -> pd.DataFrame:

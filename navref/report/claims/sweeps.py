@@ -1,4 +1,4 @@
-"""What claims 5-7 share: the sampling sweeps, read from the tables ``report_tables`` writes.
+"""What claims 5-7 share: the sampling sweeps, read from the tables rule ``report_sweep_table`` writes.
 
 Inputs: ``results/tables/table1.parquet`` (stage swap), ``table2.parquet`` (timestep shift),
 ``table3.parquet`` (CFG interval), built by :mod:`navref.report.tables`: one row per setting

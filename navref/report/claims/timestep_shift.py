@@ -1,7 +1,7 @@
 """Claim 6 (Tab. 2, timestep shift t_m = s t_n / (1 + (s - 1) t_n)): a mild shift towards early
 steps beats uniform, an extreme one is worse.
 
-Inputs: Tab. 2 as ``report_tables`` writes it and the per-seed FIDs (:mod:`.sweeps`); t = 0
+Inputs: Tab. 2 as rule ``report_sweep_table`` writes it and the per-seed FIDs (:mod:`.sweeps`); t = 0
 noise, t = 1 data.
 """
 
