@@ -253,22 +253,14 @@ def build_claims(
     paths = [replicates] if isinstance(replicates, str | Path) else list(replicates)
     read = {k: pd.read_parquet(v) for k, v in inputs.items() if k != "replicates"}
     records = claims_mod.evaluate_claims(
-        split_times=read.get("split_times"),
-        synthetic=read.get("synthetic"),
-        objective=read.get("objective"),
-        loss_curves=read.get("loss_curves"),
-        intermediate=read.get("intermediate"),
-        mixed=read.get("mixed"),
-        unseen=read.get("unseen"),
-        table1=read.get("table1"),
-        table2=read.get("table2"),
-        table3=read.get("table3"),
-        sweeps=read.get("sweeps"),
-        replicates=pd.concat([pd.read_parquet(p) for p in paths]) if paths else None,
-        size_order=SIZE_ORDER,
-        model_space=settings["probe_space"],
-        semantic_space=settings.get("semantic_space"),
-        other_space=settings.get("other_space"),
+        claims_mod.ClaimInputs(
+            **read,
+            replicates=pd.concat([pd.read_parquet(p) for p in paths]) if paths else None,
+            size_order=SIZE_ORDER,
+            model_space=settings["probe_space"],
+            semantic_space=settings.get("semantic_space"),
+            other_space=settings.get("other_space"),
+        )
     )
     claims_mod.write_claims(records, md_path, parquet_path)
     return records

@@ -39,7 +39,7 @@ from navref.report.claims import (
     timestep_shift,
 )
 from navref.report.claims.cfg_interval import claim7
-from navref.report.claims.evaluate import evaluate_claims
+from navref.report.claims.evaluate import ClaimInputs, evaluate_claims
 from navref.report.claims.generalization import claim11
 from navref.report.claims.models import claim3, claim8
 from navref.report.claims.oracle import claim1, claim2
@@ -60,6 +60,7 @@ from navref.report.claims.verdict import (
 
 __all__ = [
     "CLAIMS",
+    "ClaimInputs",
     "INCONCLUSIVE",
     "NOT_REPRODUCED",
     "REPRODUCED",

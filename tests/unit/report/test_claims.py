@@ -430,12 +430,14 @@ def test_evaluate_and_write(tmp_path):
     sp = _syn_splits(good_split)
     obj, osp = _objective(0.05)
     recs = C.evaluate_claims(
-        split_times=pd.concat([sp, osp], ignore_index=True),
-        synthetic=_syn_curves(sp),
-        objective=obj,
-        mixed=_mixed([0.0, 0.02, 0.6, 0.9, 1.0]),
-        table1=table1(_sweeps(), ["tiny", "small"]),
-        size_order=["tiny", "small"],
+        C.ClaimInputs(
+            split_times=pd.concat([sp, osp], ignore_index=True),
+            synthetic=_syn_curves(sp),
+            objective=obj,
+            mixed=_mixed([0.0, 0.02, 0.6, 0.9, 1.0]),
+            table1=table1(_sweeps(), ["tiny", "small"]),
+            size_order=["tiny", "small"],
+        )
     )
     assert [r["claim_id"] for r in recs] == list(range(1, 12))
     v = {r["claim_id"]: r["verdict"] for r in recs}
