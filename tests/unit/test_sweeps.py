@@ -16,7 +16,7 @@ from snakemake.utils import validate
 from navref.analysis.split_times import SplitTimes
 from navref.sampling import ModelVelocity, Piecewise
 from navref.sweeps import cfg_interval, plan, stage_swap, timestep_shift
-from navref.sweeps.metrics import gather_metrics
+from navref.sweeps.metrics import concat_metrics, gather_metrics
 from navref.sweeps.sampling import sample_set
 
 
@@ -154,6 +154,29 @@ def test_gather_metrics(tmp_path):
     assert out["fid"].tolist() == [1.0, 2.0]
     assert out["stage2_size"].tolist()[0] == "small" and out["model"].tolist()[1] == "m"
     assert pd.isna(out["model"].iloc[0]) and pd.isna(out["stage1"].iloc[1])
+
+
+def test_concat_metrics_is_gathering_every_setting_at_once(tmp_path):
+    """metrics/sweeps.parquet (rule sweep_tables) is the per-sweep tables (rule sweep_metrics)
+    one after the other: the same bytes as gathering every setting's rows in one go, the
+    gathering it replaced (columns one sweep lacks are missing in its rows)."""
+    import pandas as pd
+
+    settings = [("stage_swap", "tau0.2_a-b"), ("stage_swap", "tau0.2_b-a"),
+                ("timestep_shift", "shift0.5"), ("cfg_interval", "none")]  # fmt: skip
+    meta, paths = {}, {}
+    for i, (kind, setting) in enumerate(settings):
+        path = tmp_path / f"{i}.parquet"
+        row = {"sweep": kind, "setting": setting, "seed": 0, "fid": 1.5 + i, "nfe": 10 * i}
+        pd.DataFrame([row, {**row, "seed": 1}]).to_parquet(path)
+        paths.setdefault(kind, []).append(path)
+        roles = {"stage1": "a", "stage2": "b"} if kind == "stage_swap" else {"model": "m"}
+        meta[f"{kind}/{setting}"] = {**roles, **{f"{r}_size": "tiny" for r in roles}}
+    for kind, kind_paths in paths.items():
+        gather_metrics(kind_paths, meta, tmp_path / f"{kind}.parquet")
+    concat_metrics([tmp_path / f"{k}.parquet" for k in paths], tmp_path / "sweeps.parquet")
+    gather_metrics(sum(paths.values(), []), meta, tmp_path / "at_once.parquet")
+    assert (tmp_path / "sweeps.parquet").read_bytes() == (tmp_path / "at_once.parquet").read_bytes()
 
 
 class _Space:
