@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from navref import paper
-from navref.analysis.split_times import SplitTimes, is_relative
+from navref.analysis.split_times import SplitTimes, relative_factor
 from navref.report import tables
 from navref.report.html import write_html
 from navref.sweeps.plan import by_table
@@ -48,7 +48,8 @@ def tau_map_from(
     out = {}
     for spec in settings.get("stage_swap_taus", []):
         tau = split_times.resolve(spec, space)
-        multiple = float(str(spec)[1:]) if is_relative(spec) else tau / ours
+        factor = relative_factor(spec)
+        multiple = factor if factor is not None else tau / ours
         out[tau] = round(multiple * paper_split, 4)
     return out
 

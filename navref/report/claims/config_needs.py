@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from navref.analysis.split_times import relative_factor
 from navref.report.claims import generalization, oracle_training, settledness
 from navref.report.claims.generalization import taus_at_least
 from navref.report.claims.timestep_shift import HIGH_EXTREME_S, LOW_EXTREME_S, MILD_S
@@ -92,7 +93,7 @@ def needs_claim4(config: Config) -> list[str]:
     early = [
         t
         for t in mixed
-        if (isinstance(t, str) and 0 < float(t[1:]) < 1)
+        if (relative_factor(t) is not None and 0 < relative_factor(t) < 1)
         or (not isinstance(t, str) and expected is not None and 0 < float(t) < expected)
     ]
     late = taus_at_least(mixed, 2.0, expected)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from navref.analysis.split_times import relative_factor
 from navref.report.claims.dated import FIXED
 from navref.report.claims.registry import claim
 from navref.report.claims.verdict import (
@@ -117,8 +118,9 @@ def taus_at_least(taus: list, factor: float, expected: float | None) -> list:
     relative ones ``s<f>`` by f, absolute ones against the ``expected`` split."""
     out = []
     for t in taus:
-        if isinstance(t, str) and t.startswith("s"):
-            ok = float(t[1:]) >= factor - TOL
+        relative = relative_factor(t)
+        if relative is not None:
+            ok = relative >= factor - TOL
         else:
             ok = expected is not None and factor * expected - TOL <= float(t) < 1 - TOL
         if ok:
