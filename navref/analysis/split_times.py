@@ -88,6 +88,11 @@ class SplitTimes:
         row = (same if len(same) else rows).iloc[0]
         return float(row["t_split"]) if bool(row["reached"]) else math.nan
 
+    def by_space(self) -> dict[str, float]:
+        """:meth:`for_space` of every space with an objective curve (class-conditional curve
+        preferred): the split times the claims judge with."""
+        return {str(space): self.for_space(space) for space in self.spaces()}
+
     def resolve(self, spec: str | float, space: str) -> float:
         """A time from the config: a number in [0, 1], or ``"s<f>"`` = f x the split time of
         ``space``; clipped to [0, 1] and rounded to 4 decimals.

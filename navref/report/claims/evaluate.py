@@ -17,15 +17,13 @@ from navref.report.claims.verdict import Splits, one_split
 
 def space_splits(split_times: pd.DataFrame | None) -> dict[str, float]:
     """The split time of every latent space with an objective curve
-    (:meth:`SplitTimes.for_space`, class-conditional curve preferred); empty without a usable
-    split-time table."""
+    (:meth:`SplitTimes.by_space`); empty without a usable split-time table."""
     if split_times is None or split_times.empty:
         return {}
     try:
-        table = SplitTimes(split_times)
+        return SplitTimes(split_times).by_space()
     except ValueError:
         return {}
-    return {str(space): table.for_space(space) for space in table.spaces()}
 
 
 def model_split(splits: Splits, model_space: str | None) -> float:

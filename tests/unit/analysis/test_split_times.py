@@ -37,6 +37,12 @@ def test_for_space_falls_back_to_the_other_curve():
     assert sp.for_space("u") == 0.3  # only the unconditional curve was computed
 
 
+def test_by_space_is_for_space_of_every_space():
+    sp = _table(spaces=("z", "u"), conditional=(True, False))
+    assert sp.by_space() == {"u": 0.9, "z": 0.4}
+    assert math.isnan(_table(reached=False).by_space()["z"])
+
+
 def test_for_space_errors_and_nan():
     with pytest.raises(ValueError, match="no split time for latent space 'other'"):
         _table().for_space("other")
