@@ -178,9 +178,10 @@ class Sweep:
         tau_map: Mapping[float, float],
         replicates: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """Our table beside the paper's, from ``results/<run_name>/metrics/sweeps.parquet``, with each
-        row's paired FID difference to the table's reference setting (bootstrap from
-        ``replicates`` when given; :mod:`navref.report.tables`)."""
+        """Our table beside the paper's, from the sweep's per-seed metrics
+        (``results/<run_name>/metrics/<sweep>.parquet``), with each row's paired FID
+        difference to the table's reference setting (bootstrap from ``replicates`` when
+        given; :mod:`navref.report.tables`)."""
         raise NotImplementedError
 
     def paper_rows(self) -> pd.DataFrame:
