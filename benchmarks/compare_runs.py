@@ -18,7 +18,7 @@ claim's verdict the same. Sample i of a setting and seed starts from the same no
 runs, and the evaluation resamples each seed's set with indices that depend only on (sample
 count, replicate, seed) (:func:`navref.metrics.bootstrap.bootstrap_indices`), so replicate r
 of NEW minus replicate r of OLD is one bootstrap draw of FID(NEW) - FID(OLD): judged as the
-tables judge two settings (:func:`navref.report.paired.bootstrap_difference`, centred 95 %,
+tables judge two settings (:func:`navref.sweeps.paired.bootstrap_difference`, centred 95 %,
 means over the shared seeds). Prints per sweep setting both FIDs, NEW - OLD with its interval
 and whether the interval holds 0, then how many settings moved beyond their interval and the
 claims whose verdict differs; then, per table of paired differences (Tab. 1-3), whether
@@ -42,7 +42,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from navref.report.paired import bootstrap_difference
+from navref.sweeps.paired import bootstrap_difference
 
 GROUPS = ("tables", "claims", "samples", "metrics", "probes", "oracle", "latents", "data", "models")
 SUFFIXES = (".parquet", ".md", ".tex", ".npz", ".npy")

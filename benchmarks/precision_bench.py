@@ -7,7 +7,7 @@ twice, with the networks' forwards in float32 and under bf16 autocast, and print
 of both, FID of both and the paired bootstrap interval of their difference: sample i of
 both sets starts from the same noise, so both are resampled with the same indices
 (``--replicates`` draws) and FID(bf16) - FID(fp32) is judged on the per-replicate
-differences (:func:`navref.report.paired.bootstrap_difference`, centred 95 %). The
+differences (:func:`navref.sweeps.paired.bootstrap_difference`, centred 95 %). The
 verdict line says whether bf16 stays within that interval (0 inside it: no FID change
 detected at this sample size).
 
@@ -45,8 +45,8 @@ import torch
 import yaml
 from scipy import linalg
 
-from navref.report.paired import bootstrap_difference
 from navref.sweeps import get as get_sweep
+from navref.sweeps.paired import bootstrap_difference
 
 REPO = Path(__file__).resolve().parents[1]
 PRECISIONS = ("fp32", "bf16")
@@ -105,7 +105,7 @@ def _from_run(args, conf, sweep, setting) -> tuple[dict, dict, np.ndarray, np.nd
     reference statistics: (features, images/s, mu, sigma)."""
     from navref.latents import LatentSpace
     from navref.metrics.fidelity import extract_features, load_reference_statistics
-    from navref.sweeps import sample_set
+    from navref.sweeps.sampling import sample_set
     from navref.training import load_model
 
     names = sweep.models(setting)

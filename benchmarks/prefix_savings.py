@@ -20,12 +20,12 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from navref import sweeps as S
+from navref.sweeps import plan
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def passes_per_row(segments: list[S.Segment], first: int = 0) -> int:
+def passes_per_row(segments: list[plan.Segment], first: int = 0) -> int:
     """Forward passes per sample of the Euler steps ``first`` .. end of one trajectory
     (a guided step, velocity ``("cfg", ...)``, counts 2)."""
     return sum(
@@ -35,7 +35,7 @@ def passes_per_row(segments: list[S.Segment], first: int = 0) -> int:
     )
 
 
-def sweep_counts(sweep: S.Sweep, rows: int) -> dict[str, int]:
+def sweep_counts(sweep: plan.Sweep, rows: int) -> dict[str, int]:
     """Forward passes of one sweep without and with sharing, and the stored state sets,
     for ``rows`` samples per setting (num_samples x seeds)."""
     settings, branches = sweep.settings(), sweep.branches()
@@ -59,8 +59,8 @@ def report(path: Path) -> None:
     print(f"{'sweep':<16}{'settings':>9}{'passes, from noise':>20}{'shared prefixes':>17}"
           f"{'saved':>8}{'stored state sets':>19}")  # fmt: skip
     total = {"before": 0, "after": 0}
-    for kind in S.KINDS:
-        c = sweep_counts(S.get(kind, conf), rows)
+    for kind in plan.kinds():
+        c = sweep_counts(plan.get(kind, conf), rows)
         if not c["settings"]:
             continue
         total["before"] += c["before"]

@@ -39,6 +39,20 @@ def _allowed_keys(schema: dict[str, Any]) -> list[str]:
     return sorted(schema.get("properties", {}))
 
 
+#: Keys a config may still carry from an earlier navref: {key path: what to do instead}
+#: (refused, with this message, by :func:`explain`).
+REMOVED_KEYS = {
+    "evaluation.jobs": (
+        "evaluation is one job per sweep (rule evaluate_sweep_<kind>, one per sweep and data "
+        "set); delete the key"
+    ),
+    "resources.evaluate_samples": (
+        "rule evaluate_samples was removed (evaluation is one job per sweep); size those "
+        "jobs with resources.evaluate_sweep"
+    ),
+}
+
+
 def explain(config: dict[str, Any], schema_path: str | Path) -> str:
     """Return a readable list of every schema violation in ``config`` ('' if none)."""
     import jsonschema
@@ -51,9 +65,12 @@ def explain(config: dict[str, Any], schema_path: str | Path) -> str:
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             for key in extra:
+                full = where + "." + key if err.absolute_path else key
+                if full in REMOVED_KEYS:
+                    lines.append(f"key {full!r} was removed: {REMOVED_KEYS[full]}")
+                    continue
                 lines.append(
-                    f"unknown key {where + '.' + key if err.absolute_path else key!r}: "
-                    f"allowed keys here are {_allowed_keys(err.schema)}"
+                    f"unknown key {full!r}: allowed keys here are {_allowed_keys(err.schema)}"
                 )
         elif err.validator == "enum":
             lines.append(

@@ -23,6 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 from navref.models.release_archs import RELEASED_ARCHS, release_size
+from navref.sweeps.cfg_interval import Interval
+from navref.sweeps.plan import get as get_sweep
+from navref.sweeps.plan import kinds as sweep_kinds
 
 _DIGITS_RESOLUTION = 16  # navref.data.digits default
 _CIFAR10_RESOLUTION = 32
@@ -144,9 +147,10 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
             )
     guided = sweeps.get("cfg_interval") or {}
     for i, interval in enumerate(guided.get("intervals", [])):
-        if interval != "none" and interval[0] > interval[1]:
+        iv = Interval.from_conf(interval)
+        if iv.guided and iv.a > iv.b:
             problems.append(
-                f"sweeps.cfg_interval.intervals[{i}]: start {interval[0]} > end {interval[1]}; "
+                f"sweeps.cfg_interval.intervals[{i}]: start {iv.a} > end {iv.b}; "
                 "write [start, end] with start <= end"
             )
     model = guided.get("model")
@@ -162,9 +166,7 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
 
 def _swept_models(config: dict[str, Any]) -> set[str]:
     sweeps = config.get("sweeps") or {}
-    names = {m for pair in (sweeps.get("stage_swap") or {}).get("pairs", []) for m in pair}
-    names |= {(sweeps.get(k) or {}).get("model") for k in ("timestep_shift", "cfg_interval")}
-    return names - {None}
+    return set().union(*(get_sweep(kind, sweeps).conf_models() for kind in sweep_kinds()))
 
 
 def _evaluation_problems(config: dict[str, Any]) -> list[str]:

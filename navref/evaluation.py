@@ -1,5 +1,5 @@
 """Evaluation of sample sets (Tab. 1-3 metrics): the jobs of rules ``reference_stats``,
-``memorization_train`` and ``evaluate_samples``.
+``memorization_train`` and ``evaluate_sweep_<kind>``.
 
 FID / KID / precision-recall come from :mod:`navref.metrics.fidelity` against reference
 statistics of the dataset's real train images, computed once per dataset; memorization
@@ -7,10 +7,10 @@ statistics of the dataset's real train images, computed once per dataset; memori
 at full resolution or area-downsampled (``evaluation.memorization_resolution``). The train
 split is streamed from its memory map (:func:`navref.data.splits.image_split`).
 
-``evaluate_samples`` is one job per (sweep, setting) over all its seeds: the feature net,
-reference statistics and train split are loaded once for all of them (a job's fixed cost
-was most of a per-seed job). Beside the metrics it writes per-sample bootstrap replicates of
-FID (:mod:`navref.metrics.bootstrap`), paired across settings by their shared seed.
+``evaluate_sweep_<kind>`` is one job per sweep (and data set) over all its settings and
+seeds: the feature net, reference statistics and train split are loaded once for all of
+them (a job's fixed cost was most of a per-seed job). Beside the metrics it writes
+per-sample bootstrap replicates of FID (:mod:`navref.metrics.bootstrap`), paired across settings by their shared seed.
 
 torch-fidelity (~2 s to import) is imported by the functions that use it only, so the
 probes, which share :func:`memorization_reference`, do not pay for it.
@@ -101,14 +101,14 @@ def memorization_reference(inputs: Mapping[str, str], resolution: int | None) ->
     """The train split the memorization metric searches (uint8, memory-mapped): the
     downsampled copy ``inputs["memorization_train"]`` when ``resolution`` is set, else the
     prepared dataset's train split (``inputs["info"]``'s folder). Shared by
-    ``evaluate_samples`` and the mixed / unseen probes."""
+    ``evaluate_sweep_<kind>`` and the mixed / unseen probes."""
     if resolution:
         return load_array(inputs["memorization_train"], "memorization_train")
     train, _ = image_split(Path(inputs["info"]).parent, "train")
     return train
 
 
-#: Columns of the bootstrap file of rule ``evaluate_samples`` (one row per seed x replicate):
+#: Columns of the bootstrap file of rule ``evaluate_sweep_<kind>`` (one row per seed x replicate):
 #: replicate b of every setting with the same seed and sample count resamples the same
 #: sample indices (:func:`navref.metrics.bootstrap.bootstrap_indices`).
 BOOTSTRAP_COLUMNS = ("seed", "replicate", "fid")
@@ -121,8 +121,8 @@ def evaluate_settings(
     device: str,
     log: logging.Logger,
 ) -> None:
-    """Rules ``evaluate_samples`` (one group) and ``evaluate_sweep_<kind>`` (one group per setting
-    of a sweep). A group is one setting: ``ids`` (sweep, setting), ``samples`` (its sample
+    """Rules ``evaluate_sweep_<kind>`` (one group per setting of a sweep, of one data set).
+    A group is one setting: ``ids`` (sweep, setting), ``samples`` (its sample
     files, ``.npz`` of rule ``sample_sweep``, one per seed), ``metrics`` and ``bootstrap``
     (its output paths). Per group, one row per sample set at ``metrics``: ``ids``, the set's
     info (its seed among them), the fidelity metrics, ``memorization_share(_q..)`` and
@@ -130,8 +130,8 @@ def evaluate_settings(
     per set, 0: none) at ``bootstrap``, columns :data:`BOOTSTRAP_COLUMNS`, computed on the
     features of the FID. ``inputs`` holds ``reference``, ``info`` (the prepared dataset)
     and, when used, ``feature_net`` and ``memorization_train``; the feature network, the
-    reference statistics and the train split are loaded once for all groups. Each group's files are bitwise what its own job
-    writes: no state passes from one group to the next (bootstrap indices and KID subsets
+    reference statistics and the train split are loaded once for all groups. Each group's
+    files are bitwise what a job of that group alone writes: no state passes from one group to the next (bootstrap indices and KID subsets
     are drawn from the seed of each set)."""
     from navref.metrics.bootstrap import sqrt_psd
     from navref.workflow import mark

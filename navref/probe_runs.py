@@ -54,7 +54,7 @@ Settings = dict[str, Any]
 def _pixel_metric(
     space: LatentSpace, files: Mapping[str, str], settings: Settings
 ) -> tuple[Callable[[Any], torch.Tensor], Any, dict[str, float]]:
-    """The memorization metric of ``evaluate_samples`` for probe samples: the embedding
+    """The memorization metric of ``evaluate_sweep_<kind>`` for probe samples: the embedding
     latents -> decoded uint8 pixels (downsampled to ``memorization_resolution`` when set), the
     train split it searches (:func:`navref.evaluation.memorization_reference`) and the
     threshold keyword."""

@@ -17,7 +17,7 @@ with ``train_data`` rows, which must live in that same space.
 
 Memorization (NN1/NN2 < 1/3, :mod:`navref.metrics.memorization`) is judged in the space
 ``embed`` maps to; the probe jobs (:mod:`navref.probe_runs`) pass the decoder to uint8 pixels
-and the real train split, the same metric as ``evaluate_samples``.
+and the real train split, the same metric as ``evaluate_sweep_<kind>``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # Shared helpers: config validation and access, resources, result paths. Each rule's input
-# and param functions sit beside that rule in its rules/*.smk.
+# and param functions sit in rules/functions/<topic>.smk beside its rules/<topic>.smk.
 
 import functools
 import os
@@ -85,10 +85,24 @@ def conf(*keys):
 
 from navref.analysis.split_times import is_relative
 from navref.config_relations import is_pretrained, model_size
-from navref.sweeps import KINDS as SWEEP_KINDS
-from navref.sweeps import get as get_sweep
+from navref.sweeps.plan import by_table as sweep_of_table
+from navref.sweeps.plan import get as get_sweep
+from navref.sweeps.plan import kinds as sweep_kinds
+from navref.sweeps.plan import metrics_file as plan_metrics_file
+from navref.sweeps.plan import sample_file as plan_sample_file
+from navref.sweeps.plan import states_dir as plan_states_dir
+from navref.sweeps.plan import table_names as sweep_table_names
 
 DATASETS = list(config["datasets"])
+# the sweep kinds, in the order of navref.sweeps' registry (the only list of them)
+SWEEP_KINDS = sweep_kinds()
+
+
+def sample_file(kind, setting, seed):
+    """The sample set of one seed of one sweep setting (navref.sweeps.plan.sample_file)."""
+    return plan_sample_file(RESULTS, kind, setting, seed)
+
+
 VAES = list(conf("vaes"))
 SPACES = list(config["latent_spaces"])
 MODELS = list(conf("models"))
@@ -178,7 +192,7 @@ def dataset_files(name):
 
 def memorization_inputs(dataset):
     """The dataset and, when downsampled, its memorization train split: what the
-    memorization metric searches (evaluate_samples and the mixed / unseen probes)."""
+    memorization metric searches (evaluate_sweep_<kind>, the mixed and unseen probes)."""
     files = dataset_files(dataset)
     if conf("evaluation", "memorization_resolution"):
         files["memorization_train"] = evaluation_file(dataset, "memorization_train.npy")

@@ -69,69 +69,42 @@ rule memorization_train:
         "../workflow_scripts/memorization_train.py"
 
 
-if EVALUATE_PER_SWEEP:
-    # one rule per configured sweep (evaluate_sweep_<kind>): its outputs are the files of
-    # that sweep's settings, known when the workflow is parsed
-    for kind in [k for k in SWEEP_KINDS if sweep_settings(k)]:
+# one rule per sweep (and data set, see evaluate_jobs): its outputs are the files of that
+# sweep's settings, known when the workflow is parsed; one job loads the feature network,
+# reference statistics and train split once for all of them
+for name, (kind, dataset, settings) in evaluate_jobs().items():
 
-        rule:
-            name:
-                f"evaluate_sweep_{kind}"
-            input:
-                **evaluate_sweep_inputs(kind),
-            output:
-                metrics=[metrics_file(kind, s) for s in sweep_settings(kind)],
-                bootstrap=[
-                    metrics_file(kind, s, "_bootstrap") for s in sweep_settings(kind)
-                ],
-            log:
-                f"{RESULTS}/logs/evaluate_sweep/{kind}.log",
-            benchmark:
-                f"{RESULTS}/benchmarks/evaluate_sweep/{kind}.tsv"
-            conda:
-                "../envs/navref.yaml"
-            threads: rule_threads("evaluate_samples")
-            resources:
-                **rule_resources("evaluate_samples", mem_mb=16000, runtime=240),
-            params:
-                groups=evaluate_groups(kind, sweep_settings(kind)),
-                settings=evaluation_params(),
-                inputs=input_stamps("evaluation"),
-                device=DEVICE,
-            script:
-                "../workflow_scripts/evaluate_samples.py"
-
-else:
-
-    rule evaluate_samples:
+    rule:
+        name:
+            f"evaluate_sweep_{name}"
         input:
-            unpack(evaluate_inputs),
+            **evaluate_sweep_inputs(kind, dataset, settings),
         output:
-            metrics=metrics_file("{sweep}", "{setting}"),
-            bootstrap=metrics_file("{sweep}", "{setting}", "_bootstrap"),
+            metrics=[metrics_file(kind, s) for s in settings],
+            bootstrap=[metrics_file(kind, s, "_bootstrap") for s in settings],
         log:
-            f"{RESULTS}/logs/evaluate_samples/{{sweep}}/{{setting}}.log",
+            f"{RESULTS}/logs/evaluate_sweep/{name}.log",
         benchmark:
-            f"{RESULTS}/benchmarks/evaluate_samples/{{sweep}}/{{setting}}.tsv"
-        wildcard_constraints:
-            setting=r"[^/]+(?<!_bootstrap)",
+            f"{RESULTS}/benchmarks/evaluate_sweep/{name}.tsv"
         conda:
             "../envs/navref.yaml"
-        threads: rule_threads("evaluate_samples")
+        threads: rule_threads("evaluate_sweep")
         resources:
-            **rule_resources("evaluate_samples", mem_mb=16000, runtime=120),
+            **rule_resources("evaluate_sweep", mem_mb=16000, runtime=240),
         params:
-            groups=lambda w: evaluate_groups(w.sweep, [w.setting]),
+            groups=evaluate_groups(kind, settings),
             settings=evaluation_params(),
             inputs=input_stamps("evaluation"),
             device=DEVICE,
         script:
-            "../workflow_scripts/evaluate_samples.py"
+            "../workflow_scripts/evaluate_sweep.py"
 
 
+# the claims' table of every sweep's rows: the per-sweep tables (rule sweep_metrics, the one
+# gathering of the per-seed metrics) one after the other, in the registry's order
 rule sweep_tables:
     input:
-        sweep_metric_files(),
+        sweep_tables_inputs(),
     output:
         f"{RESULTS}/metrics/sweeps.parquet",
     log:
@@ -144,8 +117,6 @@ rule sweep_tables:
     resources:
         mem_mb=2000,
         runtime=10,
-    params:
-        meta=sweep_meta(),
     script:
         "../workflow_scripts/sweep_tables.py"
 
@@ -168,4 +139,4 @@ rule sweep_metrics:
     params:
         meta=lambda w: sweep_meta([w.sweep]),
     script:
-        "../workflow_scripts/sweep_tables.py"
+        "../workflow_scripts/sweep_metrics.py"

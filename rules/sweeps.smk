@@ -1,12 +1,12 @@
 # Generation sweeps (Tab. 1-3): one sampling job per (sweep, setting), writing one sample set
 # per configured seed (models, latent space and split times loaded once; a new seed reruns
 # the setting's job, as it reruns its evaluation). What a sweep kind is (settings, models,
-# grid, velocity, table) is defined in navref/sweeps.py. Resources are per sweep kind (config
+# grid, velocity, table) is defined in its module of navref/sweeps/ (registry: navref/sweeps/plan.py). Resources are per sweep kind (config
 # resources.sample_stage_swap / sample_timestep_shift / sample_cfg_interval), so a long CFG
 # sweep can ask for more time than the others.
 #
 # Shared trajectory prefixes: a setting whose trajectory coincides with an earlier setting's
-# up to grid index k (same noise, steps, velocity; navref.sweeps.Sweep.branches) starts from
+# up to grid index k (same noise, steps, velocity; navref.sweeps.plan.Sweep.branches) starts from
 # that parent's stored states at k, one store per seed (input branch_states, marked ancient:
 # the stored state is bitwise what the child would compute, so a parent rerun does not rerun
 # its children). Each job stores its states at the steps its children branch at (params
@@ -21,10 +21,7 @@ rule sample_sweep:
     input:
         unpack(sample_inputs),
     output:
-        samples=[
-            f"{RESULTS}/samples/{{sweep}}/{{setting}}/seed{seed}.npz"
-            for seed in SWEEP_SEEDS
-        ],
+        samples=[sample_file("{sweep}", "{setting}", seed) for seed in SWEEP_SEEDS],
         states=[
             directory(states_dir("{sweep}", "{setting}", seed)) for seed in SWEEP_SEEDS
         ],

@@ -1,6 +1,6 @@
 """Rule paired_replicates: one sweep's bootstrap replicates per setting in one table."""
 
-from navref.report.paired import gather_replicates
+from navref.sweeps.paired import gather_replicates
 from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)

@@ -1,4 +1,4 @@
-"""Rule report_sweep_table: one of Tab. 1-3 beside the paper's numbers (see navref.sweeps)."""
+"""Rule report_sweep_table: one of Tab. 1-3 beside the paper's numbers (see navref.report.build)."""
 
 from navref.report.build import build_sweep_table
 from navref.workflow import rule_context

@@ -1,8 +1,8 @@
-"""Rule sample_sweep: the sample sets of one sweep setting, one per seed (see navref.sweeps)."""
+"""Rule sample_sweep: the sample sets of one sweep setting, one per seed (see navref.sweeps.sampling)."""
 
 from pathlib import Path
 
-from navref.sweeps import generate
+from navref.sweeps.sampling import generate
 from navref.workflow import job_precision, resolve_device, rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)

@@ -1,9 +1,9 @@
-"""Rules sweep_tables and sweep_metrics: the metrics of every sample set (of all sweeps, or
-of one) in one table (Tab. 1-3 inputs)."""
+"""Rule sweep_tables: the per-sweep metrics tables (rule sweep_metrics) one after the other,
+the table the claims read (``metrics/sweeps.parquet``)."""
 
-from navref.sweeps import gather_metrics
+from navref.sweeps.metrics import concat_metrics
 from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm):
-    gather_metrics(list(sm.input), sm.params.meta, sm.output[0])
+    concat_metrics(list(sm.input), sm.output[0])

@@ -32,9 +32,16 @@ _RELATIVE = re.compile(r"^s(\d+(?:\.\d+)?)$")
 COLUMNS = ("curve", "space", "conditional", "t_split", "reached")
 
 
+def relative_factor(spec: str | float) -> float | None:
+    """The factor f of a time spec relative to the split (``"s<f>"``: f x the split time),
+    None for an absolute spec; the one place a spec is parsed."""
+    m = _RELATIVE.match(str(spec))
+    return float(m.group(1)) if m else None
+
+
 def is_relative(spec: str | float) -> bool:
     """Whether a time spec is relative to the split (``"s<f>"``)."""
-    return bool(_RELATIVE.match(str(spec)))
+    return relative_factor(spec) is not None
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,11 @@ class SplitTimes:
         row = (same if len(same) else rows).iloc[0]
         return float(row["t_split"]) if bool(row["reached"]) else math.nan
 
+    def by_space(self) -> dict[str, float]:
+        """:meth:`for_space` of every space with an objective curve (class-conditional curve
+        preferred): the split times the claims judge with."""
+        return {str(space): self.for_space(space) for space in self.spaces()}
+
     def resolve(self, spec: str | float, space: str) -> float:
         """A time from the config: a number in [0, 1], or ``"s<f>"`` = f x the split time of
         ``space``; clipped to [0, 1] and rounded to 4 decimals.
@@ -93,8 +105,8 @@ class SplitTimes:
 def resolve_time(spec: str | float, split_times: SplitTimes | None, space: str) -> float:
     """:meth:`SplitTimes.resolve`, also for absolute specs when no table is at hand
     (``split_times=None``; a relative spec then raises ``ValueError``)."""
-    m = _RELATIVE.match(str(spec))
-    if not m:
+    factor = relative_factor(spec)
+    if factor is None:
         tau = float(spec)
     else:
         if split_times is None:
@@ -105,10 +117,10 @@ def resolve_time(spec: str | float, split_times: SplitTimes | None, space: str) 
                 f"relative time {spec!r}: the oracle curve of space {space!r} never reached "
                 "the split threshold; give absolute times or widen oracle.t_grid"
             )
-        tau = float(m.group(1)) * t_split
+        tau = factor * t_split
     if math.isnan(tau):
         raise ValueError(f"time {spec!r} is not a number")
     return round(min(max(tau, 0.0), 1.0), 4)
 
 
-__all__ = ["SplitTimes", "is_relative", "resolve_time"]
+__all__ = ["SplitTimes", "is_relative", "relative_factor", "resolve_time"]

@@ -7,7 +7,7 @@ ICML workshop; Gu et al. 2023, "On memorization in diffusion models", arXiv:2310
 Sec. 3: l2 distance in pixel space, ratio to the second neighbour < 1/3). The paper's
 App. F does not give its metric. navref applies it in one place and one space for every
 caller: :func:`pixel_memorization`, decoded uint8 images (optionally area-downsampled, see
-``downsample_images``) against the real train split, used by ``evaluate_samples`` and by the
+``downsample_images``) against the real train split, used by ``evaluate_sweep_<kind>`` and by the
 mixed-sampling / unseen-resume probes alike; its sensitivity to the threshold is reported at
 :data:`SENSITIVITY_THRESHOLDS` (1/4, 1/3, 1/2).
 

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from navref import sweeps as S
-from navref.analysis.split_times import SplitTimes, is_relative
-from navref.report import paper
-from navref.report import tables as T
+from navref import paper
+from navref.analysis.split_times import SplitTimes, relative_factor
+from navref.report import tables
 from navref.report.html import write_html
-from navref.report.tables import SIZE_ORDER
+from navref.sweeps.plan import by_table
+from navref.sweeps.stage_swap import SIZE_ORDER
 
 if TYPE_CHECKING:  # imported by the figure rules only (seaborn / matplotlib)
-    from navref.report import figures as F
+    from navref.report import figures
 
 
 def _stem(path: str | Path) -> Path:
@@ -48,18 +48,10 @@ def tau_map_from(
     out = {}
     for spec in settings.get("stage_swap_taus", []):
         tau = split_times.resolve(spec, space)
-        multiple = float(str(spec)[1:]) if is_relative(spec) else tau / ours
+        factor = relative_factor(spec)
+        multiple = factor if factor is not None else tau / ours
         out[tau] = round(multiple * paper_split, 4)
     return out
-
-
-def sweep_of_table(table_name: str) -> S.Sweep:
-    """The sweep kind whose table is ``table_name`` (``table1`` ...), from the registry of
-    :mod:`navref.sweeps`; an unknown name is a ``ValueError`` listing the known ones."""
-    sweeps = {S.get(kind, {}).table_name: S.get(kind, {}) for kind in S.KINDS}
-    if table_name not in sweeps:
-        raise ValueError(f"no sweep writes table {table_name!r}; known: {sorted(sweeps)}")
-    return sweeps[table_name]
 
 
 def build_sweep_table(
@@ -77,18 +69,18 @@ def build_sweep_table(
     ``out["html"]`` (the readable frame, for the report) and, when ``out`` has ``plot``,
     the table as a plot (:func:`navref.report.figures.fig_sweep_fid`). Stage-swap taus map to the paper's through the split
     time of ``settings["probe_space"]`` (:func:`tau_map_from`)."""
-    sweep = sweep_of_table(table_name)
+    sweep = by_table(table_name)
     tau_map = tau_map_from(settings, SplitTimes.read(split_paths)) if settings else {}
     replicates = pd.read_parquet(replicates_path) if replicates_path else None
     frame = sweep.table(pd.read_parquet(sweeps_path), tau_map, replicates)
-    T.write_table(frame, _stem(out["md"]))
+    tables.write_table(frame, _stem(out["md"]))
     title = f"{table_name.replace('table', 'Table ')}: {sweep.kind.replace('_', ' ')}"
-    write_html(out["html"], title, [("", T.display_frame(frame))])
+    write_html(out["html"], title, [("", tables.display_frame(frame))])
     if "plot" in out:  # the table as a plot, drawn from the Parquet just written
-        from navref.report import figures as F  # seaborn / matplotlib: only when drawn
+        from navref.report import figures  # seaborn / matplotlib: only when drawn
 
         written = pd.read_parquet(f"{_stem(out['md'])}.parquet")
-        F.fig_sweep_fid(written, table_name, _stem(out["plot"]))
+        figures.fig_sweep_fid(written, table_name, _stem(out["plot"]))
 
 
 def build_sweep_grid(
@@ -106,24 +98,24 @@ def build_sweep_grid(
     the grid with the setting ids as row labels."""
     from navref.imgrid import save_grid
     from navref.io import load_npz
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     loaded = {}
     for setting, path in samples.items():
         npz = load_npz(path, "sample_sweep")
         loaded[setting] = (npz["images"], npz["labels"])
-    save_grid(F.sweep_sample_rows(loaded, per_class, max_cols), out["grid"], scale=2)
-    kind = sweep_of_table(table_name).kind.replace("_", " ")
+    save_grid(figures.sweep_sample_rows(loaded, per_class, max_cols), out["grid"], scale=2)
+    kind = by_table(table_name).kind.replace("_", " ")
     title = f"{table_name.replace('table', 'Table ')}: {kind}, samples per setting"
-    F.fig_sweep_samples(out["grid"], list(samples), _stem(out["figure"]), title=title)
+    figures.fig_sweep_samples(out["grid"], list(samples), _stem(out["figure"]), title=title)
 
 
 def build_split_table(split_path: str | Path, out: Mapping[str, str]) -> None:
     """The split-time table (aggregate of the oracle analysis): ``out["md"]``,
     ``out["parquet"]`` (:func:`navref.report.tables.write_split_table`) and ``out["html"]``."""
     split_times = SplitTimes.read(split_path)
-    T.write_split_table(split_times.frame, _stem(out["md"]))
-    intro, sections = T.split_sections(split_times.frame)
+    tables.write_split_table(split_times.frame, _stem(out["md"]))
+    intro, sections = tables.split_sections(split_times.frame)
     write_html(out["html"], "Split times", sections, intro)
 
 
@@ -139,7 +131,7 @@ def build_claims_html(claims_path: str | Path, out_path: str | Path) -> None:
     write_html(out_path, "Claims of the paper, checked on this run", [("", frame)])
 
 
-def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> F.SplitArg:
+def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> figures.SplitArg:
     """The split time(s) to mark on a figure of models ``spaces`` (model -> latent space):
     one number when they share a space, else {space: split}; spaces without an objective
     curve are left out."""
@@ -151,39 +143,41 @@ def _split_arg(split_times: SplitTimes, spaces: Mapping[str, str]) -> F.SplitArg
 
 
 def _fig2(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     split_times = pd.read_parquet(inputs["split_times"])
-    F.fig_objective(pd.read_parquet(inputs["objective"]), split_times, _stem(out["fig2"]))
+    figures.fig_objective(pd.read_parquet(inputs["objective"]), split_times, _stem(out["fig2"]))
 
 
 def _fig3(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     split_times = pd.read_parquet(inputs["split_times"])
-    F.fig_synthetic(pd.read_parquet(inputs["synthetic"]), split_times, _stem(out["fig3"]))
+    figures.fig_synthetic(pd.read_parquet(inputs["synthetic"]), split_times, _stem(out["fig3"]))
 
 
 def _fig4(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     spaces = settings["spaces"]
     inter = pd.read_parquet(inputs["intermediate"])
     per_model = {m: sp.for_space(s) for m, s in spaces.items() if s in sp.spaces()}
-    F.fig_intermediate_grid(inter, dict(settings["grids"]), _stem(out["fig4_grid"]), per_model)
-    F.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), _split_arg(sp, spaces))
+    figures.fig_intermediate_grid(
+        inter, dict(settings["grids"]), _stem(out["fig4_grid"]), per_model
+    )
+    figures.fig_intermediate_curve(inter, _stem(out["fig4_curve"]), _split_arg(sp, spaces))
 
 
 def _tau_figure(probe: str, inputs, settings, out) -> None:
     """Fig. 5 (``probe`` "mixed") or Fig. 6 ("unseen"): the numbers and, per model, the
     labelled sample grid over the taus (each model's taus resolved with its space's split)."""
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     spaces = settings["spaces"]
-    fig, numbers, grid = {"mixed": ("fig5", F.fig_mixed, F.fig_mixed_grid),
-                          "unseen": ("fig6", F.fig_unseen, F.fig_unseen_grid)}[probe]  # fmt: skip
+    fig, numbers, grid = {"mixed": ("fig5", figures.fig_mixed, figures.fig_mixed_grid),
+                          "unseen": ("fig6", figures.fig_unseen, figures.fig_unseen_grid)}[probe]  # fmt: skip
     for model, grids in settings["grids"].items():
         split_t = sp.for_space(spaces[model]) if spaces[model] in sp.spaces() else None
         taus = {sp.resolve(spec, spaces[model]): path for spec, path in grids.items()}
@@ -192,32 +186,32 @@ def _tau_figure(probe: str, inputs, settings, out) -> None:
 
 
 def _fig7(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     space = settings["space"]
     split_t = sp.for_space(space)
     lc = pd.read_parquet(inputs["loss_curves"])
-    F.fig_losses(lc, settings["model"], _stem(out["fig7a"]), split_t)
-    F.fig_loss_by_size(lc, _stem(out["fig7b"]), split_t, size_order=SIZE_ORDER, space=space)
+    figures.fig_losses(lc, settings["model"], _stem(out["fig7a"]), split_t)
+    figures.fig_loss_by_size(lc, _stem(out["fig7b"]), split_t, size_order=SIZE_ORDER, space=space)
 
 
 def _fig9(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     sp = SplitTimes.read(inputs["split_times"])
     models = settings["models"]  # space -> models
     splits = {s: sp.for_space(s) for s in models if s in sp.spaces()}
     lc = pd.read_parquet(inputs["loss_curves"])
     wanted = [m for ms in models.values() for m in ms]
-    F.fig_loss_by_space(lc, _stem(out["fig9"]), splits, models=wanted)
+    figures.fig_loss_by_space(lc, _stem(out["fig9"]), splits, models=wanted)
 
 
 def _training(inputs: Mapping[str, Any], settings: Mapping[str, Any], out: Mapping[str, Any]):
-    from navref.report import figures as F  # seaborn / matplotlib: the figure rules only
+    from navref.report import figures  # seaborn / matplotlib: the figure rules only
 
     logs = pd.read_parquet(inputs["train_logs"])
-    F.fig_training(logs, _stem(out["training"]), window=int(settings.get("window", 10)))
+    figures.fig_training(logs, _stem(out["training"]), window=int(settings.get("window", 10)))
 
 
 #: Paper figure -> its builder; each reads only its own inputs (rules/report.smk has one
@@ -251,7 +245,7 @@ def build_claims(
     inputs: Mapping[str, str], settings: Mapping[str, Any], md_path, parquet_path
 ) -> list[dict]:
     """The claims of the paper, each with its criterion, numbers and verdict, judged on
-    the oracle and probe tables, on Tab. 1-3 as ``report_tables`` wrote them, on the
+    the oracle and probe tables, on Tab. 1-3 as rule ``report_sweep_table`` wrote them, on the
     per-seed sweep table and on the sweeps' bootstrap replicates (``inputs["replicates"]``:
     one path or a list, one file per sweep; paired comparisons)."""
     from navref.report import claims as claims_mod  # scipy.stats (~1 s): this rule only
@@ -260,22 +254,14 @@ def build_claims(
     paths = [replicates] if isinstance(replicates, str | Path) else list(replicates)
     read = {k: pd.read_parquet(v) for k, v in inputs.items() if k != "replicates"}
     records = claims_mod.evaluate_claims(
-        split_times=read.get("split_times"),
-        synthetic=read.get("synthetic"),
-        objective=read.get("objective"),
-        loss_curves=read.get("loss_curves"),
-        intermediate=read.get("intermediate"),
-        mixed=read.get("mixed"),
-        unseen=read.get("unseen"),
-        table1=read.get("table1"),
-        table2=read.get("table2"),
-        table3=read.get("table3"),
-        sweeps=read.get("sweeps"),
-        replicates=pd.concat([pd.read_parquet(p) for p in paths]) if paths else None,
-        size_order=SIZE_ORDER,
-        model_space=settings["probe_space"],
-        semantic_space=settings.get("semantic_space"),
-        other_space=settings.get("other_space"),
+        claims_mod.ClaimInputs(
+            **read,
+            replicates=pd.concat([pd.read_parquet(p) for p in paths]) if paths else None,
+            size_order=SIZE_ORDER,
+            model_space=settings["probe_space"],
+            semantic_space=settings.get("semantic_space"),
+            other_space=settings.get("other_space"),
+        )
     )
     claims_mod.write_claims(records, md_path, parquet_path)
     return records

@@ -34,6 +34,7 @@ from scipy.stats import binomtest
 from navref.io import atomic_path
 from navref.report.selection import tau_text
 from navref.report.tables import final_checkpoints
+from navref.sweeps.plan import by_table
 
 __all__ = [
     "MIXED_GRID_ROWS",
@@ -989,28 +990,6 @@ def fig_training(
 FID_NOTE = "our FID: digits-classifier features; paper gFID@50K: Inception (other scale)"
 
 
-def _sweep_x_labels(table: pd.DataFrame, table_name: str) -> list[str]:
-    """One x label per row of Tab. 1 / 2 / 3 (its setting): Tab. 1 the pair at its tau,
-    Tab. 2 the shift s, Tab. 3 the CFG interval."""
-    if table_name == "table1":
-        _require(table, ["tau", "stage1", "stage2"], table_name)
-        return [f"τ={t:.3g}\n{a}→{b}" for t, a, b in zip(table["tau"], table["stage1"], table["stage2"], strict=True)]  # fmt: skip
-    if table_name == "table2":
-        _require(table, ["shift"], table_name)
-        return [f"s={float(s):.3g}" for s in table["shift"]]
-    if table_name == "table3":
-        _require(table, ["interval"], table_name)
-        return [str(i) for i in table["interval"]]
-    raise ValueError(f"fig_sweep_fid: unknown table {table_name!r}; known: table1, table2, table3")
-
-
-def _sweep_line_groups(table: pd.DataFrame, table_name: str) -> list[np.ndarray]:
-    """Row positions joined by one line: per tau in Tab. 1, all rows otherwise."""
-    if table_name == "table1":
-        return [np.flatnonzero(table["tau"].to_numpy() == t) for t in table["tau"].unique()]
-    return [np.arange(len(table))]
-
-
 def _num_col(table: pd.DataFrame, col: str) -> np.ndarray:
     if col not in table.columns:
         return np.full(len(table), np.nan)
@@ -1027,9 +1006,9 @@ def _errorbar(ax: Axes, x, y, yerr, gid: str, **kw) -> None:
 
 def fig_sweep_fid(table: pd.DataFrame, table_name: str, stem: str | os.PathLike) -> FigureResult:
     """Tab. 1, 2 or 3 (``table_name``) as a plot, from the table ``report_sweep_table``
-    writes (:mod:`navref.report.tables`): x is the setting (Tab. 1: the (stage1, stage2)
-    pair at each tau, one line per tau; Tab. 2: the shift s; Tab. 3: the CFG interval), in
-    the table's order.
+    writes: x is the setting as its sweep kind labels it (``Sweep.plot_labels`` of
+    :mod:`navref.sweeps`; Tab. 1: the (stage1, stage2) pair at each tau, one line per tau;
+    Tab. 2: the shift s; Tab. 3: the CFG interval), in the table's order.
 
     Left panel: our FID (mean over seeds, bars ± ``fid_std``, the seed spread, where finite)
     and, on a second y axis, the paper's gFID (``paper_gfid``; left out where the column is
@@ -1039,14 +1018,15 @@ def fig_sweep_fid(table: pd.DataFrame, table_name: str, stem: str | os.PathLike)
     finite difference. Returns the plotted data (``label, fid, fid_std, paper_gfid,
     fid_diff, fid_diff_low, fid_diff_high``) and the axes [FID, paper gFID or None, diff].
     Raises ``ValueError`` for an empty table or missing setting columns."""
-    _require(table, ["fid"], table_name)
-    labels = _sweep_x_labels(table, table_name)
+    sweep = by_table(table_name)
+    _require(table, ["fid", *sweep.plot_columns], table_name)
+    labels = sweep.plot_labels(table)
     cols = ["fid", "fid_std", "paper_gfid", "fid_diff", "fid_diff_low", "fid_diff_high"]
     data = pd.DataFrame({"label": labels, **{c: _num_col(table, c) for c in cols}})
     x = np.arange(len(data))
     fig, (ax, dax) = _figure(2, w=max(PANEL_W, 0.55 * len(data) + 1.5))
     ours, paper_c = QUANTITY_COLORS["our FID"], QUANTITY_COLORS["paper gFID"]
-    for idx in _sweep_line_groups(table, table_name):
+    for idx in sweep.line_groups(table):
         ax.plot(x[idx], data["fid"].to_numpy()[idx], "-", color=ours, lw=1, alpha=0.6)
     std = np.nan_to_num(data["fid_std"].to_numpy(), nan=0.0)
     _errorbar(ax, x, data["fid"], std, "ours", color=ours, label="our FID (± seed std)")
@@ -1056,7 +1036,7 @@ def fig_sweep_fid(table: pd.DataFrame, table_name: str, stem: str | os.PathLike)
         pax = ax.twinx()
         pax.grid(False)
         have = np.isfinite(data["paper_gfid"].to_numpy())
-        for idx in _sweep_line_groups(table, table_name):
+        for idx in sweep.line_groups(table):
             idx = idx[have[idx]]
             pax.plot(x[idx], data["paper_gfid"].to_numpy()[idx], ":", color=paper_c, lw=1)
         pax.plot(x[have], data["paper_gfid"][have], "s", mfc="none", color=paper_c,

@@ -4,9 +4,9 @@
 FEATURE_NET = conf("evaluation", "feature_extractor") == "navref-feature-net"
 
 
-def evaluation_params(exclude=("feature_net", "jobs")):
+def evaluation_params(exclude=("feature_net",)):
     """The evaluation config without the keys ``exclude`` (default: the feature net's
-    training settings, and ``jobs``, which only shapes the DAG)."""
+    training settings)."""
     return {k: v for k, v in conf("evaluation").items() if k not in exclude}
 
 
@@ -24,38 +24,55 @@ def sweep_metric_files(kinds=SWEEP_KINDS):
     ]
 
 
-#: one evaluation job per sweep setting (rule evaluate_samples) or per sweep (evaluate_sweep_<kind>)
-EVALUATE_PER_SWEEP = conf("evaluation", "jobs") == "per_sweep"
+def sweep_tables_inputs():
+    """Rule sweep_tables: the per-sweep metrics tables (rule sweep_metrics) of the configured
+    sweeps, in the registry's order."""
+    return [
+        f"{RESULTS}/metrics/{kind}.parquet"
+        for kind in SWEEP_KINDS
+        if sweep_settings(kind)
+    ]
 
 
 def metrics_file(kind, setting, suffix=""):
     """The metrics (``suffix=""``) or bootstrap (``"_bootstrap"``) file of one setting."""
-    return f"{RESULTS}/metrics/{kind}/{setting}{suffix}.parquet"
+    return plan_metrics_file(RESULTS, kind, setting, suffix)
 
 
-def evaluate_sweep_inputs(kind):
-    """The sample sets of every setting of sweep ``kind`` (settings in the config's order,
-    seeds within) and the evaluation files of their data set (one per sweep)."""
-    datasets = {space_dataset(setting_space(kind, s)) for s in sweep_settings(kind)}
-    if len(datasets) != 1:
-        raise ValueError(
-            "evaluation.jobs: per_sweep needs one data set per sweep, but sweep "
-            f"{kind} samples {sorted(datasets)}; set evaluation.jobs: per_setting"
-        )
-    groups = evaluate_groups(kind, sweep_settings(kind))
+def evaluate_jobs():
+    """The evaluation jobs: one per sweep and data set its settings sample (one per sweep in
+    every shipped config; a stage-swap sweep may pair models of several data sets), as
+    ``{name: (kind, dataset, settings)}`` with the settings in the config's order. ``name``
+    is the rule's suffix (``evaluate_sweep_<name>``): the kind, or ``<kind>_<dataset>``
+    where the sweep samples several data sets."""
+    jobs = {}
+    for kind in SWEEP_KINDS:
+        by_dataset = {}
+        for setting in sweep_settings(kind):
+            dataset = space_dataset(setting_space(kind, setting))
+            by_dataset.setdefault(dataset, []).append(setting)
+        for dataset, settings in by_dataset.items():
+            name = kind if len(by_dataset) == 1 else f"{kind}_{dataset}"
+            jobs[name] = (kind, dataset, settings)
+    return jobs
+
+
+def evaluate_sweep_inputs(kind, dataset, settings):
+    """The sample sets of ``settings`` of sweep ``kind`` (settings in the config's order,
+    seeds within) and the evaluation files of their data set."""
+    groups = evaluate_groups(kind, settings)
     samples = [path for group in groups for path in group["samples"]]
-    return {"samples": samples, **dataset_evaluation_inputs(datasets.pop())}
+    return {"samples": samples, **dataset_evaluation_inputs(dataset)}
 
 
 def evaluate_groups(kind, settings):
-    """Rules evaluate_samples / evaluate_sweep_<kind>: per setting its ids, sample files (one per
+    """Rules evaluate_sweep_<kind>: per setting its ids, sample files (one per
     seed) and output files, as ``navref.evaluation.evaluate_settings`` takes them."""
     return [
         {
             "ids": {"sweep": kind, "setting": setting},
             "samples": [
-                f"{RESULTS}/samples/{kind}/{setting}/seed{seed}.npz"
-                for seed in conf("sweeps", "seeds")
+                sample_file(kind, setting, seed) for seed in conf("sweeps", "seeds")
             ],
             "metrics": metrics_file(kind, setting),
             "bootstrap": metrics_file(kind, setting, "_bootstrap"),
@@ -74,14 +91,6 @@ def dataset_evaluation_inputs(dataset):
     if FEATURE_NET:
         files["feature_net"] = evaluation_file(dataset, "feature_net.safetensors")
     return files
-
-
-def evaluate_inputs(w):
-    """The sample sets of one setting (one per seed, in the config's order) and the
-    evaluation files of its data set."""
-    dataset = space_dataset(setting_space(w.sweep, w.setting))
-    samples = evaluate_groups(w.sweep, [w.setting])[0]["samples"]
-    return {"samples": samples, **dataset_evaluation_inputs(dataset)}
 
 
 def sweep_meta(kinds=SWEEP_KINDS):

@@ -4,7 +4,7 @@
 def setting_bootstrap_file(sweep, setting):
     """The bootstrap replicates of one setting (all its seeds): ``seed, replicate, fid``,
     written by the evaluation beside ``metrics/{sweep}/{setting}.parquet``."""
-    return f"{RESULTS}/metrics/{sweep}/{setting}_bootstrap.parquet"
+    return metrics_file(sweep, setting, "_bootstrap")
 
 
 def sweep_bootstrap_file(sweep):

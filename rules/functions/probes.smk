@@ -19,7 +19,7 @@ def probe_params(kind):
     settings = {
         k: v for k, v in probe_conf(kind).items() if k not in ("models", "taus")
     }
-    if kind in ("mixed", "unseen"):  # the memorization metric of evaluate_samples
+    if kind in ("mixed", "unseen"):  # the memorization metric of evaluate_sweep_<kind>
         for key in ("memorization_threshold", "memorization_resolution"):
             settings[key] = conf("evaluation", key)
     if kind == "loss_curves":
@@ -42,8 +42,8 @@ def model_inputs(w):
 
 def tau_inputs(kind):
     """The input function of tau probe ``kind``'s job (one model, every tau of the probe):
-    the model, its latent space, the train split the memorization metric searches (as
-    evaluate_samples) and (when a tau is relative) the split times of that space."""
+    the model, its latent space, the train split the memorization metric searches (as in
+    evaluate_sweep_<kind>) and (when a tau is relative) the split times of its space."""
 
     def inputs(w):
         files = {

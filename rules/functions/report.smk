@@ -161,13 +161,13 @@ def figure_params(fig):
 
 
 def sweep_tables():
-    """The table names of the sweeps (table1, table2, table3)."""
-    return [get_sweep(k, {}).table_name for k in SWEEP_KINDS]
+    """The table names of the sweeps (table1, table2, table3; navref.sweeps.plan)."""
+    return sweep_table_names()
 
 
 def table_sweep(table):
-    """The sweep kind whose table is ``table`` (navref.sweeps names each sweep's table)."""
-    return {get_sweep(k, {}).table_name: k for k in SWEEP_KINDS}[table]
+    """The sweep kind whose table is ``table`` (navref.sweeps.plan.by_table)."""
+    return sweep_of_table(table).kind
 
 
 def configured_tables():
@@ -179,7 +179,4 @@ def sweep_grid_samples(kind):
     """The sample file of the first configured seed of every setting of sweep ``kind``, in
     the config's setting order (one grid row per setting in report_sweep_grid)."""
     seed = conf("sweeps", "seeds")[0]
-    return [
-        f"{RESULTS}/samples/{kind}/{setting}/seed{seed}.npz"
-        for setting in sweep_settings(kind)
-    ]
+    return [sample_file(kind, setting, seed) for setting in sweep_settings(kind)]

@@ -20,7 +20,7 @@ def setting_space(kind, setting):
 
 def states_dir(kind, setting, seed):
     """The state store of one sample job (rule sample_sweep's output ``states``)."""
-    return f"{RESULTS}/states/{kind}/{setting}/seed{seed}"
+    return plan_states_dir(RESULTS, kind, setting, seed)
 
 
 def sample_branch(kind, setting):

@@ -70,7 +70,7 @@ def test_outputs(smoke_run):
     t3 = pd.read_parquet(r / "tables/table3.parquet")
     assert set(t3["setting"]) >= {"none"} and len(t3) == 2
     assert "reproduced" in (r / "claims.html").read_text()
-    log = (r / "logs/evaluate_samples").rglob("*.log")
+    log = (r / "logs/evaluate_sweep").rglob("*.log")
     assert any("against (" in p.read_text() and ", 4, 4, 1)" in p.read_text() for p in log)
 
 
@@ -117,7 +117,8 @@ def test_adding_a_cfg_interval_reruns_only_its_jobs(smoke_run, tmp_path):
     cfg["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
     jobs = _dry_jobs(smoke_run, cfg, tmp_path)
     # + "none", which must now store its state at t = 0.2 too (tests/pipeline/test_reruns.py)
-    want = {"sample_sweep": 2, "evaluate_samples": 2, "sweep_metrics": 1, "sweep_tables": 1}
+    want = {"sample_sweep": 2, "evaluate_sweep_cfg_interval": 1}  # one evaluation per sweep
+    want |= {"sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 3's sample grid
     want |= {"report_claims": 1, "report_claims_html": 1, "provenance": 1, "all": 1}

@@ -107,8 +107,10 @@ def test_one_models_lr_reruns_that_model_and_its_sweeps(done):
 
     want = {"train_model": 1, "probe_loss_curves_small": 1, "training_logs": 1}
     want |= {"probe_tables": 1, **LOSS_FIGURES}
-    # small samples only in the stage swap (tiny -> small): one set, its metrics, Table 1
-    want |= {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    # small samples only in the stage swap (tiny -> small): one set, its sweep's evaluation
+    # (one job), its metrics, Table 1
+    want |= {"sample_sweep": 1, "evaluate_sweep_stage_swap": 1}
+    want |= {"sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 1's sample grid
     assert _plan(done, change) == {**want, **REPORT}
@@ -121,7 +123,10 @@ def test_one_cfg_interval_adds_one_sample_set_and_table3(done):
     def change(c):
         c["sweeps"]["cfg_interval"]["intervals"].append([0.2, 0.4])
 
-    want = {"sample_sweep": 2, "evaluate_samples": 2, "sweep_metrics": 1, "sweep_tables": 1}
+    # one evaluation job per sweep: it writes the new setting's files and rewrites the
+    # others' (the same values)
+    want = {"sample_sweep": 2, "evaluate_sweep_cfg_interval": 1}
+    want |= {"sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 3's sample grid
     assert _plan(done, change) == {**want, **REPORT}
@@ -145,19 +150,24 @@ def test_a_setting_at_an_existing_branch_step_adds_only_its_sample_set(done_bran
     def change(c):
         c["sweeps"]["stage_swap"]["pairs"].append(["tiny", "tiny2"])
 
-    want = {"sample_sweep": 1, "evaluate_samples": 1, "sweep_metrics": 1, "sweep_tables": 1}
+    want = {"sample_sweep": 1, "evaluate_sweep_stage_swap": 1}  # the sweep's one evaluation
+    want |= {"sweep_metrics": 1, "sweep_tables": 1}
     want |= {"paired_replicates": 1}  # the sweep's gathered bootstrap replicates
     want |= {"report_sweep_table": 1, "report_sweep_grid": 1}  # + Table 1's sample grid
     assert _plan(done_branching, change) == {**want, **REPORT}
 
 
 def test_one_more_seed_reruns_the_sampling_and_evaluation_of_every_setting(done):
-    # one sample_sweep job per setting makes all its seeds (and one evaluation reads them),
-    # so a new seed reruns each setting's two jobs and what reads them, nothing upstream
+    # one sample_sweep job per setting makes all its seeds (and its sweep's one evaluation
+    # job reads them), so a new seed reruns every sampling and evaluation job and what reads
+    # them, nothing upstream
     workdir, config = done
     settings = [p for p in (workdir / "results").glob("*/samples/*/*") if p.is_dir()]
     plan = _plan(done, lambda c: c["sweeps"]["seeds"].append(max(c["sweeps"]["seeds"]) + 1))
-    assert settings and plan["sample_sweep"] == plan["evaluate_samples"] == len(settings)
+    sweeps = {p.parent.name for p in settings}
+    evaluate = {job: n for job, n in plan.items() if job.startswith("evaluate_")}
+    assert settings and plan["sample_sweep"] == len(settings)
+    assert evaluate == {f"evaluate_sweep_{sweep}": 1 for sweep in sweeps}
     upstream = ("train_", "oracle_", "probe_", "encode_", "prepare_", "reference_")
     assert not [job for job in plan if job.startswith(upstream)], plan
 
@@ -181,7 +191,7 @@ def test_table3_from_scratch_runs_only_what_table3_needs(tmp_path, smoke_config)
         "prepare_dataset": 1, "train_vae": 1, "encode_latents": 1, "oracle_objective": 2,
         "oracle_split_time": 1, "train_model": 1, "train_feature_net": 1,
         "reference_stats": 1, "memorization_train": 1, "sample_sweep": 2,
-        "evaluate_samples": 2, "sweep_metrics": 1, "paired_replicates": 1,
+        "evaluate_sweep_cfg_interval": 1, "sweep_metrics": 1, "paired_replicates": 1,
         "report_sweep_table": 1, "report_sweep_grid": 1, "table3": 1,
     }  # fmt: skip
     assert _plan_fresh(tmp_path, smoke_config, "table3") == want

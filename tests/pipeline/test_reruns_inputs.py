@@ -94,7 +94,8 @@ RELEASE = {"link_pretrained": 1, "probe_loss_curves_rel": 1, "probe_tables": 1}
 RELEASE |= {"report_fig7": 1, "report_fig9": 1, **REPORT}
 LDM = {"convert_vae": 1, **SPACE, "oracle_split_time": 1, **RELEASE}
 #: every evaluation of the smoke sweeps and what reads it
-EVALUATION = {"reference_stats": 1, "evaluate_samples": 4, "paired_replicates": 3}
+EVALUATION = {"reference_stats": 1, "paired_replicates": 3}
+EVALUATION |= {f"evaluate_sweep_{k}": 1 for k in ("stage_swap", "timestep_shift", "cfg_interval")}
 EVALUATION |= {"sweep_metrics": 3, "sweep_tables": 1, "report_sweep_table": 3, **REPORT}
 
 

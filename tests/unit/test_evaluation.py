@@ -114,8 +114,8 @@ def test_no_replicates_writes_an_empty_file_with_the_columns(setup):
 
 def test_a_sweep_job_writes_each_settings_files_bitwise_as_its_own_job(setup):
     """evaluate_settings (rule evaluate_sweep_<kind>): several settings in one process, the
-    feature net and reference loaded once, give each setting exactly the values its own
-    evaluate_samples job writes; the settings' sample sets differ (the
+    feature net and reference loaded once, give each setting exactly the values a job of
+    that setting alone writes; the settings' sample sets differ (the
     second setting's seeds are the first's in reverse), so the order matters if any state
     leaked from one setting to the next."""
     tmp, paths, inputs, settings = setup

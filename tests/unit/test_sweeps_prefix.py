@@ -15,8 +15,9 @@ from conftest import REPO
 from snakemake.utils import validate
 
 from navref import sampling
-from navref import sweeps as S
 from navref.models.dit import DiTConfig, build_model
+from navref.sweeps import plan
+from navref.sweeps.sampling import sample_set, state_file
 
 
 def _conf(sweeps: dict) -> dict:
@@ -32,7 +33,7 @@ def _default_sweeps() -> dict:
 
 
 def test_the_parse_time_tolerance_is_the_samplers():
-    assert S.TIME_TOL == sampling.TIME_TOL
+    assert plan.TIME_TOL == sampling.TIME_TOL
 
 
 @pytest.mark.parametrize("n", [10, 50])
@@ -40,7 +41,7 @@ def test_the_parse_time_tolerance_is_the_samplers():
 def test_cfg_segments_follow_the_providers_guidance(n, interval):
     """Each step of a CFG setting's segments is guided exactly where ModelVelocity guides,
     and the segments tile the grid's steps in order."""
-    sweep = S.REGISTRY["cfg_interval"]({})
+    sweep = plan.REGISTRY["cfg_interval"]({})
     setting = {"model": "m", "interval": interval, "scale": 2.5, "steps": n}
     segments = sweep.segments(setting)
     assert [s.start for s in segments] == [0] + [s.stop for s in segments[:-1]]
@@ -54,32 +55,32 @@ def test_cfg_segments_follow_the_providers_guidance(n, interval):
 
 
 def test_shared_steps_counts_the_common_prefix():
-    cfg = S.REGISTRY["cfg_interval"]({})
+    cfg = plan.REGISTRY["cfg_interval"]({})
     base = {"model": "m", "scale": 2.5, "steps": 50}
 
     def seg(iv):
         return cfg.segments({**base, "interval": iv})
 
-    assert S.shared_steps(seg(None), seg([0.1, 0.2])) == 5  # unguided t = 0 .. 0.08
-    assert S.shared_steps(seg([0.1, 0.2]), seg([0.1, 0.5])) == 11  # apart at t = 0.22
-    assert S.shared_steps(seg([0.0, 0.1]), seg([0.0, 1.0])) == 6
-    assert S.shared_steps(seg(None), seg(None)) == 50
+    assert plan.shared_steps(seg(None), seg([0.1, 0.2])) == 5  # unguided t = 0 .. 0.08
+    assert plan.shared_steps(seg([0.1, 0.2]), seg([0.1, 0.5])) == 11  # apart at t = 0.22
+    assert plan.shared_steps(seg([0.0, 0.1]), seg([0.0, 1.0])) == 6
+    assert plan.shared_steps(seg(None), seg(None)) == 50
     other_scale = cfg.segments({**base, "scale": 1.5, "interval": [0.1, 0.2]})
-    assert S.shared_steps(seg([0.1, 0.2]), other_scale) == 5
-    swap = S.REGISTRY["stage_swap"]({})
+    assert plan.shared_steps(seg([0.1, 0.2]), other_scale) == 5
+    swap = plan.REGISTRY["stage_swap"]({})
 
     def pair(a, b, tau="s0.5"):
         return swap.segments({"tau": tau, "stage1": a, "stage2": b, "steps_per_stage": 25})
 
-    assert S.shared_steps(pair("a", "b"), pair("a", "a")) == 25
-    assert S.shared_steps(pair("a", "b"), pair("b", "b")) == 0
-    assert S.shared_steps(pair("a", "b"), pair("a", "a", tau="s1.0")) == 0  # other grid
+    assert plan.shared_steps(pair("a", "b"), pair("a", "a")) == 25
+    assert plan.shared_steps(pair("a", "b"), pair("b", "b")) == 0
+    assert plan.shared_steps(pair("a", "b"), pair("a", "a", tau="s1.0")) == 0  # other grid
 
 
 def test_default_config_parents():
     sweeps = _default_sweeps()
-    B = S.Branch
-    assert S.get("cfg_interval", sweeps).branches() == {
+    B = plan.Branch
+    assert plan.get("cfg_interval", sweeps).branches() == {
         "none": None, "0-1": None, "0-0.1": B("0-1", 6), "0.1-0.2": B("none", 5),
         "0.2-0.3": B("none", 10), "0.3-0.4": B("none", 15), "0.4-0.5": B("none", 20),
         "0.5-0.6": B("none", 25), "0.6-0.7": B("none", 30), "0.7-0.8": B("none", 35),
@@ -87,7 +88,7 @@ def test_default_config_parents():
         "0.1-0.6": B("0.1-0.5", 26), "0.1-0.7": B("0.1-0.6", 31),
         "0-0.5": B("0-1", 26), "0-0.6": B("0-1", 31), "0-0.7": B("0-1", 36),
     }  # fmt: skip
-    swap = S.get("stage_swap", sweeps)
+    swap = plan.get("stage_swap", sweeps)
     assert swap.branches() == {
         f"tau{t}_{a}-{b}": (B(f"tau{t}_{a}-{a}", 25) if a != b and a == "small" else
                             B(f"tau{t}_tiny-small", 25) if (a, b) == ("tiny", "tiny") else None)
@@ -96,8 +97,18 @@ def test_default_config_parents():
     }  # fmt: skip
     assert swap.branch_steps("taus0.5_small-small") == [25]
     assert swap.branch_steps("taus0.5_small-tiny") == []
-    assert set(S.get("timestep_shift", sweeps).branches().values()) == {None}
-    assert S.get("cfg_interval", sweeps).branch_steps("none") == [5, 10, 15, 20, 25, 30, 35, 40, 45]
+    assert set(plan.get("timestep_shift", sweeps).branches().values()) == {None}
+    assert plan.get("cfg_interval", sweeps).branch_steps("none") == [
+        5,
+        10,
+        15,
+        20,
+        25,
+        30,
+        35,
+        40,
+        45,
+    ]
 
 
 @pytest.mark.parametrize("kind", ["cfg_interval", "stage_swap"])
@@ -106,22 +117,22 @@ def test_parents_are_earlier_and_appending_keeps_them(kind):
     branch step with them and at most all steps but one; a setting appended to the config
     changes no existing parent."""
     sweeps = _default_sweeps()
-    sweep = S.get(kind, sweeps)
+    sweep = plan.get(kind, sweeps)
     keys, branches = list(sweep.settings()), sweep.branches()
     for key, branch in branches.items():
         if branch is not None:
             assert keys.index(branch.parent) < keys.index(key)
             child, parent = (sweep.segments(sweep.settings()[k]) for k in (key, branch.parent))
-            assert 0 < branch.step <= S.shared_steps(child, parent) < len(S._step_keys(child))
+            assert 0 < branch.step <= plan.shared_steps(child, parent) < len(plan.step_keys(child))
     more = copy.deepcopy(sweeps)
     if kind == "cfg_interval":
         more[kind]["intervals"].append([0.1, 0.3])
     else:
         more[kind]["pairs"].append(["small", "base"])
-    new = S.get(kind, more).branches()
+    new = plan.get(kind, more).branches()
     assert {k: new[k] for k in branches} == branches
     if kind == "cfg_interval":
-        assert new["0.1-0.3"] == S.Branch("0.1-0.5", 16)
+        assert new["0.1-0.3"] == plan.Branch("0.1-0.5", 16)
 
 
 # ------------------------------------------------------------------ bitwise equality
@@ -154,7 +165,7 @@ def models():
 
 
 def _run(sweep, setting, models, **kw):
-    images, labels, info = S.sample_set(
+    images, labels, info = sample_set(
         sweep, setting, {m: models[m] for m in sweep.models(setting)}, _LatentSpace(), 7, 3,
         "cpu", batch_size=3, **kw,
     )  # fmt: skip
@@ -176,9 +187,9 @@ def test_a_child_from_its_parents_state_is_bitwise_from_scratch(tmp_path, models
         if kind == "cfg_interval"
         else {"tau": 0.3, "steps_per_stage": 5}
     )
-    sweep = S.REGISTRY[kind]({})
+    sweep = plan.REGISTRY[kind]({})
     parent, child = {**base, **parent}, {**base, **child}
-    k = S.shared_steps(sweep.segments(child), sweep.segments(parent))
+    k = plan.shared_steps(sweep.segments(child), sweep.segments(parent))
     assert 0 < k < 10
     scratch_parent = _run(sweep, parent, models)
     scratch_child = _run(sweep, child, models)
@@ -189,12 +200,12 @@ def test_a_child_from_its_parents_state_is_bitwise_from_scratch(tmp_path, models
     assert torch.equal(branched[0], scratch_child[0])  # the child: bitwise from scratch
     assert np.array_equal(branched[1], scratch_child[1]) and branched[2] == scratch_child[2]
     assert not torch.equal(branched[0], from_states[0])  # the settings do differ
-    stored = np.load(S.state_file(store, k))
+    stored = np.load(state_file(store, k))
     assert stored.shape == (7, 2, 4, 4) and stored.dtype == np.float32
 
 
 def test_a_store_of_another_trajectory_is_refused(tmp_path, models):
-    sweep = S.REGISTRY["cfg_interval"]({})
+    sweep = plan.REGISTRY["cfg_interval"]({})
     setting = {"model": "a", "scale": 2.5, "steps": 10, "interval": None}
     store = tmp_path / "states"
     _run(sweep, setting, models, states_out=store, keep_steps=[3])
@@ -202,7 +213,7 @@ def test_a_store_of_another_trajectory_is_refused(tmp_path, models):
     with pytest.raises(ValueError, match="does not hold this trajectory's state at step 4"):
         _run(sweep, child, models, branch=(store, 4))
     with pytest.raises(ValueError, match=r"differs in \['seed'\]"):
-        S.sample_set(sweep, child, {"a": models["a"]}, _LatentSpace(), 7, 4, "cpu", batch_size=3,
+        sample_set(sweep, child, {"a": models["a"]}, _LatentSpace(), 7, 4, "cpu", batch_size=3,
                      branch=(store, 3))  # fmt: skip
     finer = {**child, "steps": 20}
     with pytest.raises(ValueError, match="grid up to step 3"):
@@ -213,7 +224,7 @@ def test_a_store_written_by_other_weights_of_the_same_model_is_refused(tmp_path,
     """The store is keyed on the weights that made its rows (a retrained model of the same
     name makes another trajectory): a child refuses it, naming the model; a store that
     records no weights (written before the key) is refused alike."""
-    sweep = S.REGISTRY["cfg_interval"]({})
+    sweep = plan.REGISTRY["cfg_interval"]({})
     setting = {"model": "a", "scale": 2.5, "steps": 10, "interval": None}
     child = {**setting, "interval": [0.3, 0.6]}
     store = tmp_path / "states"
@@ -231,7 +242,7 @@ def test_a_store_written_by_other_weights_of_the_same_model_is_refused(tmp_path,
 def test_a_stage_swap_child_checks_only_the_models_of_its_shared_steps(tmp_path, models):
     """(a, b) stores its state at tau; (a, a) shares only model a's steps: it needs no key
     of b (it has no model b), and a changed a is refused."""
-    sweep = S.REGISTRY["stage_swap"]({})
+    sweep = plan.REGISTRY["stage_swap"]({})
     parent = {"tau": 0.3, "steps_per_stage": 5, "stage1": "a", "stage2": "b"}
     child = {**parent, "stage2": "a"}
     store = tmp_path / "states"

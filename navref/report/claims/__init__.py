@@ -13,7 +13,7 @@ right above the code that decides it (:mod:`.registry`):
 - :mod:`.models`: claims 3, 8 (oracle loss of trained models, Fig. 7, 9);
 - :mod:`.probes`: claim 4 (mixed sampling, Fig. 5);
 - :mod:`.stage_swap`, :mod:`.timestep_shift`, :mod:`.cfg_interval`: claims 5, 6, 7 (Tab. 1-3,
-  read from the tables ``report_tables`` writes; what they share is in :mod:`.sweeps`);
+  read from the tables rule ``report_sweep_table`` writes; what they share is in :mod:`.sweeps`);
 - :mod:`.oracle_training`, :mod:`.settledness`, :mod:`.generalization`: claims 9, 10, 11
   (App. B, Fig. 4, Fig. 6; added 2026-11-29, issue 15, criteria dated in :mod:`.dated`).
 
@@ -39,7 +39,7 @@ from navref.report.claims import (
     timestep_shift,
 )
 from navref.report.claims.cfg_interval import claim7
-from navref.report.claims.evaluate import evaluate_claims
+from navref.report.claims.evaluate import ClaimInputs, evaluate_claims
 from navref.report.claims.generalization import claim11
 from navref.report.claims.models import claim3, claim8
 from navref.report.claims.oracle import claim1, claim2
@@ -60,6 +60,7 @@ from navref.report.claims.verdict import (
 
 __all__ = [
     "CLAIMS",
+    "ClaimInputs",
     "INCONCLUSIVE",
     "NOT_REPRODUCED",
     "REPRODUCED",

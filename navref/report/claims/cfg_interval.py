@@ -1,7 +1,7 @@
 """Claim 7 (Tab. 3, CFG interval): guidance on a short interval helps most at the
 navigation/refinement transition; wide intervals are better without the very start.
 
-Inputs: Tab. 3 as ``report_tables`` writes it, the per-seed FIDs (:mod:`.sweeps`) and the split
+Inputs: Tab. 3 as rule ``report_sweep_table`` writes it, the per-seed FIDs (:mod:`.sweeps`) and the split
 t_s of the swept models' space; CFG applied for t in [cfg_a, cfg_b], t = 0 noise, t = 1 data.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from navref.report import paper
+from navref import paper
 from navref.report.claims.registry import claim
 from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, best
 from navref.report.claims.verdict import (
@@ -23,12 +23,14 @@ from navref.report.claims.verdict import (
     one_split,
     undecided,
 )
+from navref.sweeps.cfg_interval import NO_GUIDANCE, Interval
+from navref.sweeps.cfg_interval import paper_rows as paper_table3
 
 
 def _paper_interval_text() -> str:
     """The paper's Tab. 3 FIDs the claim is about (labelled rows only)."""
-    ref = paper.table3()
-    ref = ref[ref["label_known"] & (ref["interval"] != "none")]
+    ref = paper_table3()
+    ref = ref[ref["label_known"] & (ref["interval"] != NO_GUIDANCE.label())]
     short = ref[ref["column"] == "width 0.1"]
     best_short, first_short = best(short, "gfid"), short.iloc[0]
     wide = ref[ref["column"] == "wider"]
@@ -44,13 +46,18 @@ def _paper_interval_text() -> str:
     )
 
 
+def _interval(row: pd.Series) -> Interval:
+    """The CFG interval of a row of Tab. 3."""
+    return Interval.from_columns(row["cfg_a"], row["cfg_b"])
+
+
 def _best_vsbest(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str, runs: Runs):
     """Whether the best interval of ``a`` has a lower FID than the best of ``b`` (paired)."""
     ba, bb = best(a), best(b)
     d = runs.diff(ba, bb)
     txt = (
-        f"{a_name} [{ba['cfg_a']:g}, {ba['cfg_b']:g}] FID {fmt(ba['fid'])}, {b_name} "
-        f"[{bb['cfg_a']:g}, {bb['cfg_b']:g}] FID {fmt(bb['fid'])} ({d.text})"
+        f"{a_name} {_interval(ba).text()} FID {fmt(ba['fid'])}, {b_name} "
+        f"{_interval(bb).text()} FID {fmt(bb['fid'])} ({d.text})"
     )
     return d.part(lower=True), txt
 
@@ -121,7 +128,7 @@ def claim7(
     part_ii, txt_ii = _wide_part(f, w, ts, runs)
     parts, nums = [part_i, part_ii], [txt_i, txt_ii]
     if "interval" in tab3.columns:
-        none = tab3[tab3["interval"] == "none"]
+        none = tab3[tab3["interval"] == NO_GUIDANCE.label()]
         if len(none):
             nums.insert(0, f"no CFG FID {fmt(none['fid'].iloc[0])}; t_s = {ts:.3f}")
     nums.append(_paper_interval_text())

@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from navref.analysis.split_times import relative_factor
 from navref.report.claims import generalization, oracle_training, settledness
 from navref.report.claims.generalization import taus_at_least
 from navref.report.claims.timestep_shift import HIGH_EXTREME_S, LOW_EXTREME_S, MILD_S
-from navref.report.tables import SIZE_ORDER
+from navref.sweeps.cfg_interval import Interval
+from navref.sweeps.stage_swap import SIZE_ORDER
 
 Config = Mapping[str, Any]
 TOL = 1e-9
@@ -91,7 +93,7 @@ def needs_claim4(config: Config) -> list[str]:
     early = [
         t
         for t in mixed
-        if (isinstance(t, str) and 0 < float(t[1:]) < 1)
+        if (relative_factor(t) is not None and 0 < relative_factor(t) < 1)
         or (not isinstance(t, str) and expected is not None and 0 < float(t) < expected)
     ]
     late = taus_at_least(mixed, 2.0, expected)
@@ -150,7 +152,8 @@ def needs_claim7(config: Config) -> list[str]:
     transition; wide: some [0, b] and [a, b] with the same end b and 0 < a <= split + width
     (the pairs issue 15 asks for; the current criterion compares any [0, b'])."""
     listed = _get(config, "sweeps", "cfg_interval", "intervals") or []
-    iv = [(float(i[0]), float(i[1])) for i in listed if not isinstance(i, str) and len(i) == 2]
+    typed = [Interval.from_conf(i) for i in listed if isinstance(i, str) or len(i) == 2]
+    iv = [(float(i.a), float(i.b)) for i in typed if i.guided]
     out = []
     if not iv:
         return ["claim 7: sweeps.cfg_interval.intervals is empty"] + _paired_noise(config, 7)

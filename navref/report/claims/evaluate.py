@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 
 from navref.analysis.split_times import SplitTimes
-from navref.report.claims import sensitivity as S
+from navref.report.claims import sensitivity
 from navref.report.claims.registry import registered
 from navref.report.claims.verdict import Splits, one_split
 
 
 def space_splits(split_times: pd.DataFrame | None) -> dict[str, float]:
     """The split time of every latent space with an objective curve
-    (:meth:`SplitTimes.for_space`, class-conditional curve preferred); empty without a usable
-    split-time table."""
+    (:meth:`SplitTimes.by_space`); empty without a usable split-time table."""
     if split_times is None or split_times.empty:
         return {}
     try:
-        table = SplitTimes(split_times)
+        return SplitTimes(split_times).by_space()
     except ValueError:
         return {}
-    return {str(space): table.for_space(space) for space in table.spaces()}
 
 
 def model_split(splits: Splits, model_space: str | None) -> float:
@@ -51,8 +51,8 @@ def threshold_contexts(
     """The judges' context with the split recomputed at each of ``SPLIT_THRESHOLDS``
     (:mod:`.sensitivity`); None where the top-1 curves to recompute it are missing."""
     out: dict[float, dict | None] = {}
-    for threshold in S.SPLIT_THRESHOLDS:
-        table = S.split_table(frames.get("objective"), frames.get("synthetic"), threshold)
+    for threshold in sensitivity.SPLIT_THRESHOLDS:
+        table = sensitivity.split_table(frames.get("objective"), frames.get("synthetic"), threshold)
         frames_at = {**frames, "split_times": table}
         out[threshold] = (
             None if table is None else claim_context(frames_at, None, model_space, **settings)
@@ -60,62 +60,67 @@ def threshold_contexts(
     return out
 
 
-def evaluate_claims(
-    *,
-    split_times: pd.DataFrame | None = None,
-    synthetic: pd.DataFrame | None = None,
-    objective: pd.DataFrame | None = None,
-    loss_curves: pd.DataFrame | None = None,
-    intermediate: pd.DataFrame | None = None,
-    mixed: pd.DataFrame | None = None,
-    unseen: pd.DataFrame | None = None,
-    table1: pd.DataFrame | None = None,
-    table2: pd.DataFrame | None = None,
-    table3: pd.DataFrame | None = None,
-    sweeps: pd.DataFrame | None = None,
-    replicates: pd.DataFrame | None = None,
-    size_order: Sequence[str] | None = None,
-    split_t: Splits = None,
-    model_space: str | None = None,
-    semantic_space: str | None = None,
-    other_space: str | None = None,
-) -> list[dict]:
-    """All registered claims, in order, each with its sensitivity to the split threshold
-    (:mod:`.sensitivity`). Inputs not given make their claims inconclusive.
+@dataclass(frozen=True)
+class ClaimInputs:
+    """What the claims read, one typed object: the pipeline's tables (None: missing, their
+    claims inconclusive) and the report settings.
 
-    ``table1``-``table3``: the tables of :mod:`navref.report.tables` (as ``report_tables``
-    writes them); ``sweeps``: the per-seed sweep table, for the paired comparisons of claims
-    5-7 (:mod:`.paired`); ``replicates``: the sweeps' bootstrap replicates (``sweep, setting,
-    seed, replicate, fid``), for the paired bootstrap of the same differences. ``split_t``: the split time separating navigation from refinement for the
+    ``table1``-``table3``: the sweeps' tables (``Sweep.table`` of :mod:`navref.sweeps`, as rule
+    ``report_sweep_table`` writes them); ``sweeps``: the per-seed sweep table, for the paired
+    comparisons of claims 5-7 (:mod:`.paired`); ``replicates``: the sweeps' bootstrap
+    replicates (``sweep, setting, seed, replicate, fid``), for the paired bootstrap of the same
+    differences. ``split_t``: the split time separating navigation from refinement for the
     model claims (3, 4, 7, 8), one value or one per latent space; by default each space's
     split from ``split_times`` (then also recomputed at the other thresholds). Claims 4 and 7
     (no space in their tables) use the split of ``model_space`` (the space the probed /
     swept models were trained on), or the only value. ``size_order`` (smallest first) is
-    needed for claim 3(c).
-    """
-    frames = {
-        "split_times": split_times,
-        "synthetic": synthetic,
-        "objective": objective,
-        "loss_curves": loss_curves,
-        "intermediate": intermediate,
-        "mixed": mixed,
-        "unseen": unseen,
-        "table1": table1,
-        "table2": table2,
-        "table3": table3,
-        "sweeps": sweeps,
-        "replicates": replicates,
-    }
-    settings = {
-        "size_order": size_order,
-        "semantic_space": semantic_space,
-        "other_space": other_space,
-    }
+    needed for claim 3(c)."""
+
+    split_times: pd.DataFrame | None = None
+    synthetic: pd.DataFrame | None = None
+    objective: pd.DataFrame | None = None
+    loss_curves: pd.DataFrame | None = None
+    intermediate: pd.DataFrame | None = None
+    mixed: pd.DataFrame | None = None
+    unseen: pd.DataFrame | None = None
+    table1: pd.DataFrame | None = None
+    table2: pd.DataFrame | None = None
+    table3: pd.DataFrame | None = None
+    sweeps: pd.DataFrame | None = None
+    replicates: pd.DataFrame | None = None
+    size_order: Sequence[str] | None = None
+    split_t: Splits = None
+    model_space: str | None = None
+    semantic_space: str | None = None
+    other_space: str | None = None
+
+    #: the fields that are tables (the judges' frames); the rest are settings
+    FRAMES: ClassVar[tuple[str, ...]] = (
+        "split_times", "synthetic", "objective", "loss_curves", "intermediate", "mixed",
+        "unseen", "table1", "table2", "table3", "sweeps", "replicates",
+    )  # fmt: skip
+
+    def frames(self) -> dict[str, pd.DataFrame | None]:
+        return {name: getattr(self, name) for name in self.FRAMES}
+
+    def settings(self) -> dict[str, object]:
+        """The settings the judges read besides the frames and splits."""
+        return {
+            "size_order": self.size_order,
+            "semantic_space": self.semantic_space,
+            "other_space": self.other_space,
+        }
+
+
+def evaluate_claims(inputs: ClaimInputs) -> list[dict]:
+    """All registered claims, in order, each with its sensitivity to the split threshold
+    (:mod:`.sensitivity`), judged on ``inputs`` (:class:`ClaimInputs`)."""
+    frames, settings = inputs.frames(), inputs.settings()
+    split_t, model_space, split_times = inputs.split_t, inputs.model_space, inputs.split_times
     context = claim_context(frames, split_t, model_space, **settings)
     # a split given by the caller is not recomputed: sensitivity not assessed
     others = threshold_contexts(frames, model_space, settings) if split_t is None else {}
-    base = S.base_threshold(split_times)
+    base = sensitivity.base_threshold(split_times)
     records = []
     for entry in registered():
         record = entry.evaluate(context)
@@ -124,6 +129,6 @@ def evaluate_claims(
             at = others.get(threshold)
             return None if at is None else entry.evaluate(at)["verdict"]
 
-        found = S.assess(entry.inputs, record["verdict"], base, judge_at)
+        found = sensitivity.assess(entry.inputs, record["verdict"], base, judge_at)
         records.append({**record, "sensitivity": found.text, "fragile": found.fragile})
     return records

@@ -9,13 +9,13 @@ noise, t = 1 data.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from navref.analysis.split_times import relative_factor
 from navref.report.claims.dated import FIXED
 from navref.report.claims.registry import claim
 from navref.report.claims.verdict import (
@@ -27,6 +27,7 @@ from navref.report.claims.verdict import (
     Outcome,
     Part,
     Splits,
+    binomial_se,
     combine,
     fmt,
     missing_input,
@@ -39,13 +40,6 @@ MAJORITY = 0.5
 TOL = 1e-9
 #: resolved taus are rounded to 4 decimals: "s1.0" may sit up to 5e-5 below t_s
 TAU_ROUNDING = 5e-5
-
-
-def binomial_se(p: float, n: float) -> float:
-    """Standard error of a share ``p`` of ``n`` (p kept 0.5 / n away from 0 and 1)."""
-    n = max(float(n), 1.0)
-    q = min(max(p, 0.5 / n), 1 - 0.5 / n)
-    return math.sqrt(q * (1 - q) / n)
 
 
 def refinement_taus(g: pd.DataFrame, ts: float) -> pd.DataFrame:
@@ -124,8 +118,9 @@ def taus_at_least(taus: list, factor: float, expected: float | None) -> list:
     relative ones ``s<f>`` by f, absolute ones against the ``expected`` split."""
     out = []
     for t in taus:
-        if isinstance(t, str) and t.startswith("s"):
-            ok = float(t[1:]) >= factor - TOL
+        relative = relative_factor(t)
+        if relative is not None:
+            ok = relative >= factor - TOL
         else:
             ok = expected is not None and factor * expected - TOL <= float(t) < 1 - TOL
         if ok:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from navref import paper
 from navref.io import atomic_path, save_parquet
-from navref.report import paper
 from navref.report.claims.registry import RECORD_COLUMNS
 from navref.report.claims.verdict import VERDICTS
 

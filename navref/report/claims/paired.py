@@ -1,13 +1,13 @@
 """Paired differences between two sampling settings that share their noise, as claims 5-7
 judge them: the paired bootstrap of the difference when replicates exist, else the paired t
 interval over seeds, else the single-run margin. The estimators live in
-:mod:`navref.report.paired` (shared with Tab. 1-3); this module names them for the claims
+:mod:`navref.sweeps.paired` (shared with Tab. 1-3); this module names them for the claims
 and states the rule in the criteria's words (``BEYOND_NOISE``).
 """
 
 from __future__ import annotations
 
-from navref.report.paired import (
+from navref.sweeps.paired import (
     BOOTSTRAP,
     LEVEL,
     MARGIN,

@@ -24,20 +24,13 @@ from navref.report.claims.verdict import (
     Outcome,
     Part,
     Splits,
+    binomial_se,
     combine,
     fmt,
     missing_input,
     one_split,
     undecided,
 )
-
-
-def _se(p: float, n: float) -> float:
-    """Binomial standard error of a share ``p`` of ``n`` (p kept 0.5 / n away from 0 and 1)."""
-    n = max(float(n), 1.0)
-    q = min(max(p, 0.5 / n), 1 - 0.5 / n)
-    return math.sqrt(q * (1 - q) / n)
-
 
 TOL = 1e-9
 #: resolved taus are rounded to 4 decimals (:func:`navref.analysis.split_times.resolve_time`),
@@ -85,7 +78,7 @@ def _late_vs_early(model: str, g: pd.DataFrame, ts: float, unseen) -> tuple[Part
     if rl is None or re_ is None:
         return None, f"{model}: no tau < t_s = {ts:.3f} or >= 2 t_s inside (0, 1)"
     pl, pe = float(rl["memorization_share"]), float(re_["memorization_share"])
-    sl, se_ = _se(pl, rl["n"]), _se(pe, re_["n"])
+    sl, se_ = binomial_se(pl, rl["n"]), binomial_se(pe, re_["n"])
     sd = math.hypot(sl, se_)
     controls = late_controls(rl, unseen, model)
     txt = (
@@ -97,7 +90,7 @@ def _late_vs_early(model: str, g: pd.DataFrame, ts: float, unseen) -> tuple[Part
         excess, sdc = math.nan, math.nan
     else:
         name, (c, nc) = max(controls.items(), key=lambda kv: kv[1][0])
-        excess, sdc = pl - c, math.hypot(sl, _se(c, nc))
+        excess, sdc = pl - c, math.hypot(sl, binomial_se(c, nc))
         txt += f"; excess over {name} {fmt(excess)} (SE {fmt(sdc)})"
     if pl < 0.5 - 2 * sl or pe > 0.5 + 2 * se_ or pl < pe - 2 * sd or excess < -2 * sdc:
         return FAIL, txt

@@ -1,6 +1,6 @@
 """Claim 5 (Tab. 1, stage swap): a small stage-1 model costs little, a small stage-2 model a lot.
 
-Inputs: Tab. 1 as ``report_tables`` writes it and the per-seed FIDs (:mod:`.sweeps`). Model A on
+Inputs: Tab. 1 as rule ``report_sweep_table`` writes it and the per-seed FIDs (:mod:`.sweeps`). Model A on
 [0, tau], model B on [tau, 1]; t = 0 noise, t = 1 data.
 """
 

@@ -1,4 +1,4 @@
-"""What claims 5-7 share: the sampling sweeps, read from the tables ``report_tables`` writes.
+"""What claims 5-7 share: the sampling sweeps, read from the tables rule ``report_sweep_table`` writes.
 
 Inputs: ``results/tables/table1.parquet`` (stage swap), ``table2.parquet`` (timestep shift),
 ``table3.parquet`` (CFG interval), built by :mod:`navref.report.tables`: one row per setting
@@ -7,7 +7,7 @@ of each setting from ``results/metrics/sweeps.parquet`` (``sweep, setting, seed,
 the paired comparisons of :mod:`.paired` (without them a table row counts as one run), and
 the bootstrap replicates of each setting from ``results/metrics/<sweep>_bootstrap.parquet``
 (``sweep, setting, seed, replicate, fid``; rule ``paired_replicates``). The
-paper's numbers quoted here come from :mod:`navref.report.paper`. Time convention: t = 0
+paper's numbers quoted here come from :mod:`navref.paper`. Time convention: t = 0
 noise, t = 1 data.
 """
 
@@ -48,7 +48,7 @@ def fid_difference(
 ) -> PairedDifference:
     """FID(a) - FID(b) of two table rows (each with ``setting`` and the seed mean ``fid``),
     paired: the bootstrap of the difference when ``replicates`` has both settings, else by
-    seed (:func:`navref.report.paired.setting_difference`). Without a ``setting`` column (a
+    seed (:func:`navref.sweeps.paired.setting_difference`). Without a ``setting`` column (a
     table of single runs, e.g. the paper's) each row counts as one run."""
     if "setting" not in a.index or "setting" not in b.index:
         sweeps = replicates = None

@@ -1,7 +1,7 @@
 """Claim 6 (Tab. 2, timestep shift t_m = s t_n / (1 + (s - 1) t_n)): a mild shift towards early
 steps beats uniform, an extreme one is worse.
 
-Inputs: Tab. 2 as ``report_tables`` writes it and the per-seed FIDs (:mod:`.sweeps`); t = 0
+Inputs: Tab. 2 as rule ``report_sweep_table`` writes it and the per-seed FIDs (:mod:`.sweeps`); t = 0
 noise, t = 1 data.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from navref.report import paper
 from navref.report.claims.registry import claim
 from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, best, row_where
 from navref.report.claims.verdict import (
@@ -23,6 +22,7 @@ from navref.report.claims.verdict import (
     missing_input,
     undecided,
 )
+from navref.sweeps.timestep_shift import paper_rows as paper_table2
 
 #: mild shifts are 0.5 <= s < 1; extremes s <= 0.2 and s >= 3
 MILD_S, LOW_EXTREME_S, HIGH_EXTREME_S = (0.5, 1.0), 0.2, 3.0
@@ -30,7 +30,7 @@ MILD_S, LOW_EXTREME_S, HIGH_EXTREME_S = (0.5, 1.0), 0.2, 3.0
 
 def _paper_shift_text() -> str:
     """The paper's Tab. 2 FIDs the claim is about: uniform, the mild and the extreme s."""
-    ref = paper.table2().set_index("shift")["gfid"]
+    ref = paper_table2().set_index("shift")["gfid"]
     shown = [("uniform", 1.0), ("s = 0.5", 0.5), ("s = 0.7", 0.7), ("s = 0.1", 0.1)]
     shown.append(("s = 4", 4.0))
     return "paper: " + ", ".join(f"{name} {ref[s]:g}" for name, s in shown)

@@ -47,6 +47,13 @@ class Outcome:
             raise ValueError(f"unknown verdict {self.verdict!r}")
 
 
+def binomial_se(p: float, n: float) -> float:
+    """Standard error of a share ``p`` of ``n`` (p kept 0.5 / n away from 0 and 1)."""
+    n = max(float(n), 1.0)
+    q = min(max(p, 0.5 / n), 1 - 0.5 / n)
+    return math.sqrt(q * (1 - q) / n)
+
+
 def combine(parts: Sequence[Part]) -> str:
     """Any part fails -> not reproduced; all parts pass (and there is one) -> reproduced;
     else inconclusive."""

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from navref.analysis.split_times import SplitTimes, is_relative, resolve_time
+from navref.analysis.split_times import SplitTimes, is_relative, relative_factor, resolve_time
 
 
 def _table(t_cond=0.4, reached=True, spaces=("z", "z"), conditional=(True, False)):
@@ -37,6 +37,12 @@ def test_for_space_falls_back_to_the_other_curve():
     assert sp.for_space("u") == 0.3  # only the unconditional curve was computed
 
 
+def test_by_space_is_for_space_of_every_space():
+    sp = _table(spaces=("z", "u"), conditional=(True, False))
+    assert sp.by_space() == {"u": 0.9, "z": 0.4}
+    assert math.isnan(_table(reached=False).by_space()["z"])
+
+
 def test_for_space_errors_and_nan():
     with pytest.raises(ValueError, match="no split time for latent space 'other'"):
         _table().for_space("other")
@@ -54,6 +60,10 @@ def test_resolve():
     assert sp.resolve("s3", "z") == 1.0  # clipped
     assert sp.resolve(1 / 3, "z") == 0.3333  # rounded to 4 decimals
     assert is_relative("s0.5") and not is_relative("0.5") and not is_relative(0.5)
+    # the one parse of "s<f>": the factor, None for an absolute spec
+    assert relative_factor("s1.5") == 1.5 and relative_factor("s2") == 2.0
+    assert relative_factor("0.5") is None and relative_factor(0.5) is None
+    assert relative_factor("s") is None and relative_factor("s1e-3") is None
     with pytest.raises(ValueError, match="never reached"):
         _table(reached=False).resolve("s1", "z")
     with pytest.raises(ValueError, match="no split time"):

@@ -100,7 +100,7 @@ def test_bad_inputs():
 
 
 def test_uint8_memmap_streams_like_float(tmp_path):
-    """evaluate_samples passes uint8 images and a memory-mapped train split straight in."""
+    """evaluate_sweep_<kind> passes uint8 images and a memory-mapped train split straight in."""
     rng = np.random.default_rng(3)
     train = rng.integers(0, 256, (70, 4, 4, 3), dtype=np.uint8)
     np.save(tmp_path / "train.npy", train)

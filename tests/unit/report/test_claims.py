@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from navref.report import claims as C
-from navref.report import tables as T
 from navref.report.claims.paired import paired_difference
+from navref.sweeps.stage_swap import table1
 
 R, N, INC = C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE
 
@@ -430,12 +430,14 @@ def test_evaluate_and_write(tmp_path):
     sp = _syn_splits(good_split)
     obj, osp = _objective(0.05)
     recs = C.evaluate_claims(
-        split_times=pd.concat([sp, osp], ignore_index=True),
-        synthetic=_syn_curves(sp),
-        objective=obj,
-        mixed=_mixed([0.0, 0.02, 0.6, 0.9, 1.0]),
-        table1=T.table1(_sweeps(), ["tiny", "small"]),
-        size_order=["tiny", "small"],
+        C.ClaimInputs(
+            split_times=pd.concat([sp, osp], ignore_index=True),
+            synthetic=_syn_curves(sp),
+            objective=obj,
+            mixed=_mixed([0.0, 0.02, 0.6, 0.9, 1.0]),
+            table1=table1(_sweeps(), ["tiny", "small"]),
+            size_order=["tiny", "small"],
+        )
     )
     assert [r["claim_id"] for r in recs] == list(range(1, 12))
     v = {r["claim_id"]: r["verdict"] for r in recs}
@@ -454,5 +456,5 @@ def test_evaluate_and_write(tmp_path):
 
 
 def test_tables_feed_claims():
-    tab = T.table1(_sweeps(), ["tiny", "small"])
+    tab = table1(_sweeps(), ["tiny", "small"])
     assert C.claim5(tab)["verdict"] == R

@@ -1,6 +1,6 @@
 """Calibration of the sweep claims (5-7) on the paper's own numbers (issue 15, item 2).
 
-Fed Tab. 1-3 as published (:mod:`navref.report.paper`, one run per setting, the paper's split
+Fed Tab. 1-3 as published (:mod:`navref.paper`, one run per setting, the paper's split
 t = 0.1 / 0.2) each claim must come out "reproduced"; fed the same numbers rearranged to
 contradict the claim it must come out "not reproduced". The claims on figures (1-4, 8) have
 no published numbers; tests/unit/report/test_claims.py builds inputs for each of their verdicts.
@@ -13,22 +13,23 @@ import pandas as pd
 import pytest
 from test_claims import seeded
 
+from navref import paper
 from navref.report import claims as C
-from navref.report import paper
+from navref.sweeps import cfg_interval, stage_swap, timestep_shift
 
 SPLITS = [paper.OBJECTIVE_SPLIT_T, paper.MODEL_SPLIT_T]
 
 
 def _tab1() -> pd.DataFrame:
-    return paper.table1().rename(columns={"gfid": "fid"})
+    return stage_swap.paper_rows().rename(columns={"gfid": "fid"})
 
 
 def _tab2() -> pd.DataFrame:
-    return paper.table2().rename(columns={"gfid": "fid"})
+    return timestep_shift.paper_rows().rename(columns={"gfid": "fid"})
 
 
 def _tab3() -> pd.DataFrame:
-    ref = paper.table3()
+    ref = cfg_interval.paper_rows()
     return ref[ref["label_known"]].rename(columns={"gfid": "fid"}).reset_index(drop=True)
 
 

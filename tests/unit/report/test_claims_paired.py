@@ -77,7 +77,10 @@ def test_bootstrap_decides_over_the_seeds():
 
 def test_evaluate_claims_passes_replicates():
     tab, sw, reps = replicated(_tab1({0.1: [2.94, 3.71, 3.80, 12.45]}), "stage_swap")
-    recs = {r["claim_id"]: r for r in C.evaluate_claims(table1=tab, sweeps=sw, replicates=reps)}
+    recs = {
+        r["claim_id"]: r
+        for r in C.evaluate_claims(C.ClaimInputs(table1=tab, sweeps=sw, replicates=reps))
+    }
     assert recs[5]["verdict"] == R and "paired bootstrap" in recs[5]["numbers"]
-    recs = {r["claim_id"]: r for r in C.evaluate_claims(table1=tab, sweeps=sw)}
+    recs = {r["claim_id"]: r for r in C.evaluate_claims(C.ClaimInputs(table1=tab, sweeps=sw))}
     assert recs[5]["verdict"] == INC and "margin" in recs[5]["numbers"]

@@ -203,11 +203,13 @@ def test_claim11_verdicts():
 def test_evaluate_claims_feeds_the_new_claims():
     r = dict(zip(RECORD_T, [1.0, 0.7, 0.35, 0.25, 0.2, 0.15, 0.12, 0.06], strict=True))
     recs = C.evaluate_claims(
-        loss_curves=_pair(lambda t: 0.9 if t < TS else 1.0),
-        intermediate=_inter(r),
-        unseen=_unseen({0.1: 0.9, 0.3: 0.99}),
-        split_t={"pix": 0.1},
-        model_space="pix",
+        C.ClaimInputs(
+            loss_curves=_pair(lambda t: 0.9 if t < TS else 1.0),
+            intermediate=_inter(r),
+            unseen=_unseen({0.1: 0.9, 0.3: 0.99}),
+            split_t={"pix": 0.1},
+            model_space="pix",
+        )
     )
     v = {r["claim_id"]: r["verdict"] for r in recs}
     assert v[9] == R and v[10] == R and v[11] == R, recs[8:]

@@ -34,7 +34,7 @@ def _splits(objective: pd.DataFrame) -> pd.DataFrame:
 
 
 def _claim2(objective: pd.DataFrame, **kw) -> dict:
-    recs = C.evaluate_claims(objective=objective, **kw)
+    recs = C.evaluate_claims(C.ClaimInputs(objective=objective, **kw))
     return recs[1]
 
 
@@ -59,6 +59,6 @@ def test_not_assessed_and_split_free():
     assert rec["fragile"] is None and "0.5: not assessed" in rec["sensitivity"]
     rec = _claim2(obj, split_times=_splits(obj), split_t=0.45)  # split given by the caller
     assert rec["fragile"] is None
-    recs = C.evaluate_claims(objective=obj, split_times=_splits(obj))
+    recs = C.evaluate_claims(C.ClaimInputs(objective=obj, split_times=_splits(obj)))
     assert recs[5]["sensitivity"] == "does not use the split time"  # claim 6
     assert recs[5]["fragile"] is False

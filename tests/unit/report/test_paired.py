@@ -1,4 +1,4 @@
-"""Tests of navref.report.paired: the paired bootstrap of an FID difference against a
+"""Tests of navref.sweeps.paired: the paired bootstrap of an FID difference against a
 brute-force loop and on a constructed case with a known answer, and the choice of method."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import linalg
 
-from navref.report import paired as P
+from navref.sweeps import paired
 
 
 def _frame(values: np.ndarray, seeds, reps) -> pd.DataFrame:
@@ -33,17 +33,17 @@ def test_bootstrap_matches_brute_force():
     d.sort()
     point = sum(point_a[s] - point_b[s] for s in (0, 1, 2)) / 3
 
-    got = P.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="percentile")
-    assert got.method == P.BOOTSTRAP and got.n == 3 and got.replicates == b_reps
+    got = paired.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="percentile")
+    assert got.method == paired.BOOTSTRAP and got.n == 3 and got.replicates == b_reps
     assert np.isclose(got.mean, point) and np.isclose(got.reference, point_b.mean())
     assert np.isclose(got.low, d[1]) and np.isclose(got.high, d[39])
-    centred = P.bootstrap_difference(rep_a, rep_b, point_a, point_b)  # the default
+    centred = paired.bootstrap_difference(rep_a, rep_b, point_a, point_b)  # the default
     shift = point - sum(d) / len(d)
     assert np.isclose(centred.low, d[1] + shift) and np.isclose(centred.high, d[39] + shift)
-    basic = P.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="basic")
+    basic = paired.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="basic")
     assert np.isclose(basic.low, 2 * point - d[39]) and np.isclose(basic.high, 2 * point - d[1])
     with pytest.raises(ValueError, match="kind"):
-        P.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="bca")
+        paired.bootstrap_difference(rep_a, rep_b, point_a, point_b, kind="bca")
 
 
 def test_centred_interval_contains_the_full_sets_difference_despite_resampling_bias():
@@ -58,10 +58,10 @@ def test_centred_interval_contains_the_full_sets_difference_despite_resampling_b
     point, reps = _replicates(sets, mu, cov, 60, seed=1)
     rep_a, rep_b = (_frame(reps[k][None], [0], range(60)) for k in "ab")
     pa, pb = (pd.Series([point[k]], index=[0]) for k in "ab")
-    got = P.bootstrap_difference(rep_a, rep_b, pa, pb)
+    got = paired.bootstrap_difference(rep_a, rep_b, pa, pb)
     d = point["a"] - point["b"]
     assert got.low <= d <= got.high
-    pct = P.bootstrap_difference(rep_a, rep_b, pa, pb, kind="percentile")
+    pct = paired.bootstrap_difference(rep_a, rep_b, pa, pb, kind="percentile")
     assert np.isclose(got.high - got.low, pct.high - pct.low)  # same spread, other location
     assert not np.isclose(got.low, pct.low)
 
@@ -95,12 +95,12 @@ def test_shifted_features_give_the_known_sign_with_one_seed():
     def one_seed(k: str) -> tuple[pd.Series, pd.DataFrame]:
         return pd.Series([point[k]], index=[0]), _frame(reps[k][None], [0], range(200))
 
-    d = P.paired_difference(*one_seed("a")[:1], *one_seed("b")[:1], one_seed("a")[1],
+    d = paired.paired_difference(*one_seed("a")[:1], *one_seed("b")[:1], one_seed("a")[1],
                             one_seed("b")[1])  # fmt: skip
-    assert d.method == P.BOOTSTRAP and d.n == 1
+    assert d.method == paired.BOOTSTRAP and d.n == 1
     assert d.high < 0 and d.part(lower=True) == "pass" and d.part(lower=False) == "fail"
     assert np.isclose(d.mean, point["a"] - point["b"])
-    same = P.paired_difference(one_seed("a")[0], one_seed("same")[0], one_seed("a")[1],
+    same = paired.paired_difference(one_seed("a")[0], one_seed("same")[0], one_seed("a")[1],
                                one_seed("same")[1])  # fmt: skip
     assert same.low == same.high == same.mean == 0.0  # identical settings: [0, 0]
     assert same.part(lower=True) is None
@@ -114,20 +114,20 @@ def test_pairing_removes_the_shared_noise():
     rep_a = _frame(common, [0, 1], range(100))
     rep_b = _frame(common + 0.05 + rng.normal(0, 0.005, common.shape), [0, 1], range(100))
     pa, pb = rep_a.mean(axis=1), rep_b.mean(axis=1)
-    d = P.paired_difference(pa, pb, rep_a, rep_b)
-    assert d.method == P.BOOTSTRAP and d.high < 0 and d.high - d.low < 0.03
+    d = paired.paired_difference(pa, pb, rep_a, rep_b)
+    assert d.method == paired.BOOTSTRAP and d.high < 0 and d.high - d.low < 0.03
     assert "paired bootstrap 95%, 100 replicates, 2 seeds" in d.text
 
 
 def test_method_order():
     a, b = pd.Series([3.0, 4.0, 3.5]), pd.Series([2.0, 3.1, 2.4])
-    assert P.paired_difference(a, b).method == P.PAIRED_T
-    one = P.paired_difference(a.iloc[:1], b.iloc[:1])
-    assert one.method == P.MARGIN and "margin" in one.text and one.part(lower=False) == "pass"
-    assert P.paired_difference(a, pd.Series([1.0], index=[9])).method == P.NONE
+    assert paired.paired_difference(a, b).method == paired.PAIRED_T
+    one = paired.paired_difference(a.iloc[:1], b.iloc[:1])
+    assert one.method == paired.MARGIN and "margin" in one.text and one.part(lower=False) == "pass"
+    assert paired.paired_difference(a, pd.Series([1.0], index=[9])).method == paired.NONE
     # replicates without a shared seed fall back to the seeds
     rep = _frame(np.ones((1, 5)), [7], range(5))
-    assert P.paired_difference(a, b, rep, rep).method == P.PAIRED_T
+    assert paired.paired_difference(a, b, rep, rep).method == paired.PAIRED_T
 
 
 def test_replicate_matrix_and_setting_difference():
@@ -138,19 +138,22 @@ def test_replicate_matrix_and_setting_difference():
             for r in range(20)
         ]
     )
-    m = P.replicate_matrix(reps, "s", "x")
+    m = paired.replicate_matrix(reps, "s", "x")
     assert m.shape == (1, 20) and m.loc[0, 3] == pytest.approx(5.3)
-    assert P.replicate_matrix(reps, "s", "z").empty and P.replicate_matrix(None, "s", "x").empty
+    assert (
+        paired.replicate_matrix(reps, "s", "z").empty
+        and paired.replicate_matrix(None, "s", "x").empty
+    )
     with pytest.raises(ValueError, match="twice"):
-        P.replicate_matrix(pd.concat([reps, reps.iloc[:1]]), "s", "x")
+        paired.replicate_matrix(pd.concat([reps, reps.iloc[:1]]), "s", "x")
     with pytest.raises(ValueError, match="lacks columns"):
-        P.replicate_matrix(reps.drop(columns="replicate"), "s", "x")
+        paired.replicate_matrix(reps.drop(columns="replicate"), "s", "x")
     sweeps = pd.DataFrame({"sweep": "s", "setting": ["x", "y"], "seed": 0, "fid": [5.0, 4.0]})
-    d = P.setting_difference(sweeps, reps, "s", ("x", "y"))
-    assert d.method == P.BOOTSTRAP and d.low == pytest.approx(1.0) == d.high
+    d = paired.setting_difference(sweeps, reps, "s", ("x", "y"))
+    assert d.method == paired.BOOTSTRAP and d.low == pytest.approx(1.0) == d.high
     # a setting missing from the sweep table: both count as one run with the rows' FIDs
-    d = P.setting_difference(sweeps, reps, "s", ("x", "z"), (5.0, 9.0))
-    assert d.method == P.MARGIN and d.mean == -4.0
+    d = paired.setting_difference(sweeps, reps, "s", ("x", "z"), (5.0, 9.0))
+    assert d.method == paired.MARGIN and d.mean == -4.0
 
 
 def test_gather_replicates(tmp_path):
@@ -161,15 +164,17 @@ def test_gather_replicates(tmp_path):
         )
         paths.append(tmp_path / f"{setting}_bootstrap.parquet")
         frame.to_parquet(paths[-1])
-    out = P.gather_replicates(paths, "s", ["x", "y"], tmp_path / "s_bootstrap.parquet")
+    out = paired.gather_replicates(paths, "s", ["x", "y"], tmp_path / "s_bootstrap.parquet")
     back = pd.read_parquet(tmp_path / "s_bootstrap.parquet")
-    assert list(back.columns) == P.REPLICATE_COLUMNS and len(back) == 8
+    assert list(back.columns) == paired.REPLICATE_COLUMNS and len(back) == 8
     pd.testing.assert_frame_equal(back, out, check_dtype=False)
-    assert P.replicate_matrix(back, "s", "y").loc[1, 1] == 7.0
+    assert paired.replicate_matrix(back, "s", "y").loc[1, 1] == 7.0
     other = pd.DataFrame({"seed": [0, 0], "replicate": [0, 5], "fid": [1.0, 2.0]})
     other.to_parquet(tmp_path / "z.parquet")
     with pytest.raises(ValueError, match="other replicate ids"):
-        P.gather_replicates([paths[0], tmp_path / "z.parquet"], "s", ["x", "z"], tmp_path / "o")
+        paired.gather_replicates(
+            [paths[0], tmp_path / "z.parquet"], "s", ["x", "z"], tmp_path / "o"
+        )
     other.drop(columns="fid").to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match="lacks columns"):
-        P.gather_replicates([tmp_path / "bad.parquet"], "s", ["b"], tmp_path / "o")
+        paired.gather_replicates([tmp_path / "bad.parquet"], "s", ["b"], tmp_path / "o")

@@ -1,4 +1,4 @@
-"""Tests of navref.report.paper and navref.report.tables: the paper's numbers, seed
+"""Tests of navref.paper and navref.report.tables: the paper's numbers, seed
 aggregation, matching to the paper's rows, and the written Parquet / Markdown / LaTeX."""
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from navref.report import paper
-from navref.report import tables as T
+from navref.report import tables
+from navref.sweeps import cfg_interval, stage_swap, timestep_shift
+from navref.sweeps.cfg_interval import table3
+from navref.sweeps.stage_swap import SIZE_ORDER, table1
+from navref.sweeps.timestep_shift import table2
 
 NOTES = Path("/work/shared/paper/NOTES.md")
 
-# The paper's numbers, typed again from NOTES.md (independently of navref.report.paper).
+# The paper's numbers, typed again from NOTES.md (independently of navref.paper).
 TAB1 = {  # (tau, stage1, stage2) -> gFID
     (0.1, "XL", "XL"): 2.94,
     (0.1, "Base", "XL"): 3.71,
@@ -131,15 +134,15 @@ def _sweeps() -> pd.DataFrame:
 
 
 def test_paper_numbers_match_notes():
-    t1 = paper.table1()
+    t1 = stage_swap.paper_rows()
     assert len(t1) == 8
     for _, r in t1.iterrows():
         assert r["gfid"] == TAB1[(r["tau"], r["stage1"], r["stage2"])]
         assert r["stage1_role"] == {"Base": "small", "XL": "large"}[r["stage1"]]
-    t2 = paper.table2()
+    t2 = timestep_shift.paper_rows()
     assert dict(zip(t2["shift"], t2["gfid"], strict=True)) == TAB2
     assert t2["share_below_0.2"].tolist() == [0.06, 0.12, 0.22, 0.28, 0.34, 0.46, 0.72]
-    t3 = paper.table3()
+    t3 = cfg_interval.paper_rows()
     assert len(t3) == 1 + 10 + 11
     assert t3.iloc[0]["interval"] == "none" and t3.iloc[0]["gfid"] == 12.99
     narrow = t3[t3["column"] == "width 0.1"]
@@ -162,7 +165,7 @@ def test_paper_numbers_in_notes_file():
 
 def test_table1():
     sweeps = _sweeps()
-    tab = T.table1(sweeps, ["tiny", "small"])
+    tab = table1(sweeps, ["tiny", "small"])
     assert len(tab) == 9
     for c in ["tau", "stage1", "stage2", "stage1_role", "stage2_role", "fid", "fid_std"]:
         assert c in tab.columns
@@ -187,21 +190,21 @@ def test_table1():
     other = tab[tab["tau"] == 0.35].iloc[0]
     assert math.isnan(other["paper_gfid"]) and other["n_seeds"] == 2
     # an explicit map from our tau to the paper's
-    mapped = T.table1(sweeps, ["tiny", "small"], tau_map={0.35: 0.2})
+    mapped = table1(sweeps, ["tiny", "small"], tau_map={0.35: 0.2})
     r = mapped[mapped["tau"] == 0.35].iloc[0]
     assert r["paper_tau"] == 0.2 and r["paper_gfid"] == 4.47
     with pytest.raises(ValueError, match="not in size_order"):
-        T.table1(sweeps, ["tiny"])
+        table1(sweeps, ["tiny"])
     with pytest.raises(ValueError, match="no rows with sweep == 'stage_swap'"):
-        T.table1(sweeps[sweeps["sweep"] != "stage_swap"], ["tiny", "small"])
+        table1(sweeps[sweeps["sweep"] != "stage_swap"], ["tiny", "small"])
     dup = pd.concat([sweeps, sweeps.iloc[[0]]])
     with pytest.raises(ValueError, match="more than once"):
-        T.table1(dup, ["tiny", "small"])
+        table1(dup, ["tiny", "small"])
 
 
 def test_table2_and_table3():
     sweeps = _sweeps()
-    tab = T.table2(sweeps)
+    tab = table2(sweeps)
     assert tab["shift"].tolist() == sorted([*TAB2, 0.8], reverse=True)
     for _, r in tab.iterrows():
         assert r["fid"] == pytest.approx(100 * r["shift"] + 0.5)
@@ -212,7 +215,7 @@ def test_table2_and_table3():
             assert r["paper_gfid"] == TAB2[r["shift"]]
     assert tab.loc[tab["shift"] == 1.0, "paper_share_below_0.2"].item() == 0.22
 
-    tab3 = T.table3(sweeps)
+    tab3 = table3(sweeps)
     assert tab3["interval"].tolist()[0] == "none"
     assert tab3["group"].tolist() == ["none"] + ["width 0.1"] * 3 + ["wider"] * 3
     got = dict(zip(tab3["interval"], tab3["paper_gfid"], strict=True))
@@ -224,12 +227,12 @@ def test_table2_and_table3():
     bad = sweeps.copy()
     bad.loc[(bad["sweep"] == "cfg_interval") & (bad["setting"] == "cfg_0.0_0.1"), "cfg_b"] = None
     with pytest.raises(ValueError, match="only one end"):
-        T.table3(bad)
+        table3(bad)
 
 
 def test_write_table(tmp_path):
-    tab = T.table1(_sweeps(), ["tiny", "small"])
-    paths = T.write_table(tab, tmp_path / "table1")
+    tab = table1(_sweeps(), ["tiny", "small"])
+    paths = tables.write_table(tab, tmp_path / "table1")
     assert [p.suffix for p in paths] == [".parquet", ".md", ".tex"]
     back = pd.read_parquet(paths[0])
     pd.testing.assert_frame_equal(back, tab, check_dtype=False)
@@ -263,13 +266,13 @@ def test_split_table(tmp_path):
             "size": [np.nan, np.nan, 10.0, 100.0, 10.0, 100.0],
         }
     )
-    tab = T.split_table(sp)
+    tab = tables.split_table(sp)
     assert tab["curve"].tolist()[:2] == ["objective", "objective"] and len(tab) == 6
-    md = T.split_markdown(sp)
+    md = tables.split_markdown(sp)
     assert "| pix | 0.531 | 0.530 |" in md
     assert "| D | N = 10 | N = 100 |" in md
     assert "| 8 | 0.190 | not reached |" in md
-    paths = T.write_split_table(sp, tmp_path / "splits")
+    paths = tables.write_split_table(sp, tmp_path / "splits")
     assert paths[0].read_text() == md
     assert len(pd.read_parquet(paths[1])) == 6
 
@@ -301,9 +304,9 @@ def test_build_sweep_table_through_the_sweep_registry(tmp_path):
     split.to_parquet(tmp_path / "split.parquet")
     settings = {"probe_space": "pix", "stage_swap_taus": ["s2.0"], "paper_split": 0.1}
     direct = {
-        "table1": T.table1(_sweeps(), T.SIZE_ORDER, {0.35: 0.2}),
-        "table2": T.table2(_sweeps()),
-        "table3": T.table3(_sweeps()),
+        "table1": table1(_sweeps(), SIZE_ORDER, {0.35: 0.2}),
+        "table2": table2(_sweeps()),
+        "table3": table3(_sweeps()),
     }
     kinds = {"table1": "stage_swap", "table2": "timestep_shift", "table3": "cfg_interval"}
     for name, cols in TABLE_COLUMNS.items():
@@ -316,9 +319,9 @@ def test_build_sweep_table_through_the_sweep_registry(tmp_path):
         back = pd.read_parquet(tmp_path / "tables" / f"{name}.parquet")
         assert list(back.columns) == cols + AGGREGATE, name
         pd.testing.assert_frame_equal(back, direct[name], check_dtype=False)
-        assert (tmp_path / "tables" / f"{name}.md").read_text() == T.to_markdown(direct[name])
+        assert (tmp_path / "tables" / f"{name}.md").read_text() == tables.to_markdown(direct[name])
         page = (tmp_path / "tables" / f"{name}.html").read_text()
-        first = T.display_frame(direct[name]).iloc[0]
+        first = tables.display_frame(direct[name]).iloc[0]
         assert f"<td>{first['setting']}</td>" in page and "<table" in page
     t1 = pd.read_parquet(tmp_path / "tables" / "table1.parquet")
     assert t1.loc[t1["tau"] == 0.35, "paper_tau"].tolist() == [
@@ -328,7 +331,7 @@ def test_build_sweep_table_through_the_sweep_registry(tmp_path):
         build_sweep_table("table9", "x", "y", {}, {})
     out = {k: str(tmp_path / "tables" / f"split_times.{k}") for k in ("md", "parquet", "html")}
     build_split_table(tmp_path / "split.parquet", out)
-    assert (tmp_path / "tables" / "split_times.md").read_text() == T.split_markdown(split)
+    assert (tmp_path / "tables" / "split_times.md").read_text() == tables.split_markdown(split)
     page = (tmp_path / "tables" / "split_times.html").read_text()
     assert "<td>pix</td>" in page and "<td>0.175</td>" in page
 
@@ -363,7 +366,7 @@ def _replicates(sweeps: pd.DataFrame, n_reps: int = 50) -> pd.DataFrame:
 def test_paired_differences_to_each_tables_reference():
     sweeps = _sweeps()
     reps = _replicates(sweeps)
-    t2 = T.table2(sweeps, reps).set_index("shift")
+    t2 = table2(sweeps, reps).set_index("shift")
     assert t2.loc[1.0, "vs"] == "reference" and np.isnan(t2.loc[1.0, "fid_diff"])
     assert (t2.drop(index=1.0)["vs"] == "s = 1 (uniform)").all()
     assert (t2.drop(index=1.0)["fid_diff_by"] == "paired bootstrap").all()
@@ -376,16 +379,16 @@ def test_paired_differences_to_each_tables_reference():
     assert lo == pytest.approx(300.01225 - 0.245) and hi == pytest.approx(300.47775 - 0.245)
     assert t2.loc[0.5, "fid_diff_low"] == pytest.approx(-50.0) == t2.loc[0.5, "fid_diff_high"]
     # without replicates: the paired t interval over the two seeds (differences constant)
-    t2t = T.table2(sweeps).set_index("shift")
+    t2t = table2(sweeps).set_index("shift")
     assert t2t.loc[4.0, "fid_diff_by"] == "paired t"
     assert t2t.loc[4.0, "fid_diff_low"] == pytest.approx(300.0)
     one = sweeps[sweeps["seed"] == 0]
-    t2one = T.table2(one).set_index("shift")
+    t2one = table2(one).set_index("shift")
     assert t2one.loc[4.0, "fid_diff_by"] == "one run, no interval"
     assert np.isnan(t2one.loc[4.0, "fid_diff_low"])
-    assert re.search(r"\| 300.0 \[299.8, 300.2\] +\|", T.to_markdown(T.table2(sweeps, reps)))
+    assert re.search(r"\| 300.0 \[299.8, 300.2\] +\|", tables.to_markdown(table2(sweeps, reps)))
 
-    t1 = T.table1(sweeps, ["tiny", "small"], replicates=reps)
+    t1 = table1(sweeps, ["tiny", "small"], replicates=reps)
     ref = t1[(t1["stage1_role"] == "large") & (t1["stage2_role"] == "large")]
     assert (ref["vs"] == "reference").all()
     r = t1[(t1["tau"] == 0.1) & (t1["paper_stage1"] == "Base") & (t1["paper_stage2"] == "Base")]
@@ -393,7 +396,7 @@ def test_paired_differences_to_each_tables_reference():
     assert r["vs"].item() == "(large, large), same tau"
     assert t1.loc[t1["tau"] == 0.35, "vs"].item() == "—"  # no (large, large) at tau 0.35
 
-    t3 = T.table3(sweeps, reps).set_index("interval")
+    t3 = table3(sweeps, reps).set_index("interval")
     assert t3.loc["none", "vs"] == "reference"
     assert t3.loc["[0.1, 0.6]", "fid_diff"] == pytest.approx(10 * 0.1 + 0.6)
     assert t3.loc["[0.1, 0.6]", "fid_diff_by"] == "paired bootstrap"

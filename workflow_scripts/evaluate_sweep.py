@@ -1,5 +1,4 @@
-"""Rules evaluate_samples (one setting) and evaluate_sweep_<kind> (every setting of a sweep):
-FID, KID, precision/recall and memorization of each setting's sample sets (one row per
+"""Rules evaluate_sweep_<kind> (every setting of a sweep, of one data set): FID, KID, precision/recall and memorization of each setting's sample sets (one row per
 seed), and FID's bootstrap replicates (see navref.evaluation.evaluate_settings)."""
 
 from navref.evaluation import evaluate_settings
