@@ -20,6 +20,12 @@ OUT    := results/$(RUN)
 # neither the file nor the line (navref.config.check_config_file)
 CHECK  := $(BIN)/python -m navref.config $(CONFIG)
 SNAKE  := $(CHECK) && $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+# after a run: the run's folder, jobs and job-minutes (summed benchmark: files), one line
+COST   := $(BIN)/python benchmarks/pipeline_time.py --run $(RUN) --brief || true
+# the files behind named target $@ (its rule's input, rules/functions/targets.smk), one a
+# line: a dry run forcing only the target's own job prints them (a second or two)
+FILES  = $(BIN)/snakemake $@ --configfile $(CONFIG) -n -R $@ 2>/dev/null \
+	  | sed -n '/^\(local\)\{0,1\}rule $@:/,/^ *jobid/s/^ *input: //p' | tr ',' '\n' | sed 's/^ */  /'
 # one named target per paper artefact (rules/targets.smk)
 ARTEFACTS := table1 table2 table3 split_times fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 training claims
 
@@ -29,7 +35,7 @@ help:
 	@echo "make reproduce     install (.venv) and run the whole pipeline of CONFIG=$(CONFIG), write $(OUT)/report.html"
 	@echo "make test          the whole test suite, the paper DAG in miniature included, on"
 	@echo "                   TEST_WORKERS=$(TEST_WORKERS) pytest-xdist workers; PYTEST_ARGS=\"-m paper\": only the miniature"
-	@echo "make <artefact>    only the jobs one artefact needs, e.g. make table3 (outputs under $(OUT)/):"
+	@echo "make <artefact>    only the jobs one artefact needs, e.g. make table3; prints its files and the run's job-minutes:"
 	@echo "                   $(ARTEFACTS)"
 	@echo "make report        $(OUT)/report.html from the finished outputs"
 	@echo "make report-check  open $(OUT)/report.html in headless Chromium (installs Debian's chromium with apt if missing)"
@@ -54,6 +60,8 @@ reproduce: $(STAMP)
 	@echo
 	@cat $(OUT)/claims.md 2>/dev/null | sed -n '1,/^$$/p' || true
 	@echo "Report: $(OUT)/report.html (open it with any browser, e.g. xdg-open $(OUT)/report.html)"
+	@echo "Outputs: $(OUT)/"
+	@$(COST)
 
 report: $(STAMP)
 	$(SNAKE) --report $(OUT)/report.html
@@ -69,6 +77,10 @@ report-check: $(STAMP)
 
 $(ARTEFACTS): $(STAMP)
 	$(CHECK) && $(BIN)/snakemake $@ --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
+	@echo
+	@echo "$@: outputs under $(OUT)/"
+	@$(FILES)
+	@$(COST)
 
 # --dist loadscope: one worker per test module (tests/conftest.py puts the modules sharing the
 # smoke run in one scope); no reorder: the slow pipeline modules, collected first, start first

@@ -13,10 +13,14 @@ prints the median of X (``fixed_s``), the job-minutes they add up to (``fixed-mi
 median of the ``inputs loaded`` mark where a rule logs one (``loaded_s``). The last mark
 in a log counts (a rerun appends to its log).
 
+``--brief``: one line, as ``make reproduce`` and ``make <artefact>`` print at their end:
+``results/default/: 95 jobs, 24.8 job-minutes, longest rule train_model 7.1``
+(every job of the run that has a benchmark file, this and earlier invocations).
+
 Usage:
 
     python benchmarks/pipeline_time.py [--run default | --root results/<run_name>/benchmarks]
-                                       [--logs results/<run_name>/logs]
+                                       [--logs results/<run_name>/logs] [--brief]
 """
 
 from __future__ import annotations
@@ -103,17 +107,31 @@ def summarise(jobs: pd.DataFrame) -> pd.DataFrame:
     return per.sort_values("job_minutes", ascending=False)
 
 
+def brief(per: pd.DataFrame, run_dir: str) -> str:
+    """One line: the run folder, its jobs and job-minutes, and the rule with the most
+    job-minutes (``per``: :func:`summarise`, sorted by time)."""
+    total = per["job_minutes"].sum()
+    line = f"{run_dir}: {int(per['jobs'].sum())} jobs, {total:.1f} job-minutes"
+    return line + f", longest rule {per.index[0]} {per['job_minutes'].iloc[0]:.1f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--run", default="default", help="the config's run_name (default: default)")
     p.add_argument("--root", type=Path, help="benchmark folder (default: results/<run>/benchmarks)")
     p.add_argument("--logs", type=Path, help="rule log folder (default: beside --root, logs)")
+    p.add_argument(
+        "--brief", action="store_true", help="one line: run folder, jobs, job-minutes, top rule"
+    )
     args = p.parse_args(argv)
     args.root = args.root or Path("results") / args.run / "benchmarks"
     args.logs = args.logs or args.root.parent / "logs"
     if not args.root.is_dir():
         raise SystemExit(f"pipeline_time: {args.root} does not exist; run the pipeline first")
     per = summarise(collect(args.root))
+    if args.brief:
+        print(brief(per, f"{args.root.parent}/"))
+        return 0
     marks = collect_marks(args.logs)
     per = per.join(fixed_costs(marks))
     table = per.reset_index().rename(

@@ -21,6 +21,7 @@ import argparse
 import logging
 import pickle
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,79 @@ def guess_arch(state: dict[str, torch.Tensor]) -> str:
     return f"{' or '.join(names)} ({found})" if names else f"no released name ({found})"
 
 
+def infer_arch(
+    state: dict[str, torch.Tensor], derived: dict[str, torch.Tensor] | None = None
+) -> dict[str, Any]:
+    """The :class:`DiTConfig` fields a (navref-named) state dict's tensor shapes give:
+    ``family`` (LightningDiT or SiT), ``depth``, ``hidden_size``, ``patch_size``,
+    ``in_channels``, ``mlp_ratio``, ``learn_sigma``, ``qk_norm`` and ``num_heads`` where the
+    file shows it (LightningDiT's saved RoPE table ``feat_rope.freqs_cos`` in ``derived``,
+    or the q-norm weights: one entry per head dimension); absent keys are left out."""
+    out: dict[str, Any] = {}
+    emb = state.get("x_embedder.weight")
+    if emb is None or emb.dim() != 4:
+        return out
+    width, c_in, p = int(emb.shape[0]), int(emb.shape[1]), int(emb.shape[-1])
+    swiglu = "blocks.0.mlp.w12.weight" in state
+    out["family"] = "SiT" if any(".mlp.fc1." in k for k in state) else "LightningDiT"
+    out["depth"] = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+    out["hidden_size"], out["patch_size"], out["in_channels"] = width, p, c_in
+    head_dim = None
+    rope = (derived or {}).get("feat_rope.freqs_cos")
+    q_norm = state.get("blocks.0.attn.q_norm.weight")
+    if rope is not None and rope.dim() >= 1 and rope.shape[-1]:
+        head_dim = int(rope.shape[-1])  # (tokens, head_dim): navref's cos repeated in pairs
+    elif q_norm is not None and q_norm.dim() == 1:
+        head_dim = int(q_norm.shape[0])
+    if head_dim and width % head_dim == 0:
+        out["num_heads"] = width // head_dim
+    mlp = state.get("blocks.0.mlp.w12.weight" if swiglu else "blocks.0.mlp.fc1.weight")
+    if mlp is not None:
+        hidden = int(mlp.shape[0]) // (2 if swiglu else 1)
+        ratio = 3 * hidden / (2 * width) if swiglu else hidden / width
+        nice = round(ratio * 4) / 4  # the ratio in quarters whose width rounds to the file's
+        fits = int(2 * nice * width / 3) if swiglu else int(nice * width)
+        out["mlp_ratio"] = nice if fits == hidden else round(ratio, 4)
+    head = state.get("final_layer.linear.weight")
+    if head is not None:
+        out["learn_sigma"] = int(head.shape[0]) == 2 * p * p * c_in
+    out["qk_norm"] = any(".attn.q_norm." in k for k in state)
+    return out
+
+
+def arch_overrides_hint(inferred: dict[str, Any], arch: str | None = None) -> str:
+    """A ready-to-paste ``models.<m>`` snippet (YAML) that loads a checkpoint of no
+    released size as a cut-down release of its family: ``arch`` (the configured name when
+    it is of that family) and ``arch_overrides`` with the values :func:`infer_arch` read
+    from the file; flags are listed only where they differ from the family's release, and
+    ``num_heads``, which LightningDiT's RoPE table or q-norm weights show but SiT's tensor
+    shapes do not, is marked as a guess to check when it is not in the file."""
+    family = inferred["family"]
+    names = [n for n in RELEASED_ARCHS if n.startswith(family + "-")]
+    if not (arch and arch in names):
+        p = inferred["patch_size"]
+        arch = next((n for n in names if n.endswith(f"/{p}")), names[0])
+    base = RELEASED_ARCHS[arch]
+    lines = [f"arch: {arch}", "arch_overrides:"]
+    for key in ("depth", "hidden_size"):
+        lines.append(f"  {key}: {inferred[key]}")
+    if "num_heads" in inferred:
+        lines.append(f"  num_heads: {inferred['num_heads']}")
+    else:
+        width = inferred["hidden_size"]
+        guess = max(1, width // 64) if width % 64 == 0 else 1
+        lines.append(
+            f"  num_heads: {guess}  # a guess (hidden_size / 64): not in the file's shapes; "
+            "set the value it was trained with"
+        )
+    lines.append(f"  patch_size: {inferred['patch_size']}")
+    for key in ("mlp_ratio", "learn_sigma", "qk_norm"):
+        if key in inferred and inferred[key] != base.get(key, 4.0 if key == "mlp_ratio" else None):
+            value = inferred[key]
+            lines.append(f"  {key}: {str(value).lower() if isinstance(value, bool) else value}")
+    return "\n".join(lines)
+
+
 def _check_rope(state: dict[str, torch.Tensor], model: DiT) -> None:
     """LightningDiT saves its RoPE table; it must equal navref's (cos/sin, pairs repeated)."""
     if "feat_rope.freqs_cos" not in state or not model.conf.rope:
@@ -202,11 +276,15 @@ def _check_null_class(state: dict[str, torch.Tensor], model: DiT, source: str) -
         )
 
 
-def load_state_into(model: DiT, official: dict[str, torch.Tensor], source: str) -> None:
+def load_state_into(
+    model: DiT, official: dict[str, torch.Tensor], source: str, arch: str | None = None
+) -> None:
     """Load an official-named state dict into ``model`` exactly (strict, shapes checked).
 
     Raises ValueError listing missing / unexpected / mis-shaped keys and the release
-    architecture the file fits (:func:`guess_arch`).
+    architecture the file fits (:func:`guess_arch`); when it fits no released size, the
+    ``arch`` / ``arch_overrides`` YAML that loads it (:func:`arch_overrides_hint`; ``arch``:
+    the configured release name, kept when of the file's family).
     """
     state = official_to_navref(official)
     derived = {k: state.pop(k) for k in _DERIVED if k in state}
@@ -220,11 +298,20 @@ def load_state_into(model: DiT, official: dict[str, torch.Tensor], source: str) 
         if state[k].shape != own[k].shape
     )
     if missing or unexpected or shapes:
+        fits, hint = guess_arch(state), ""
+        inferred = infer_arch(state, derived)
+        if fits.startswith("no released name") and inferred:
+            snippet = arch_overrides_hint(inferred, arch)
+            hint = (
+                "\n  to load it as a cut-down release, set in its `models` entry (values "
+                "read from the file's tensor shapes; in_channels, input_size and num_classes "
+                "come from the latent space):\n" + textwrap.indent(snippet, "    ")
+            )
         raise ValueError(
             f"{source} does not fit {_describe(model.conf)}:\n"
             f"  missing keys: {_short(missing)}\n  unexpected keys: {_short(unexpected)}\n"
             f"  shape mismatches (file vs model): {_short(shapes)}\n"
-            f"  the file fits: {guess_arch(state)}"
+            f"  the file fits: {fits}{hint}"
         )
     model.load_state_dict(state, strict=True)
     _check_rope(derived, model)
@@ -253,7 +340,7 @@ def load_released(
     conf = released_config(arch, **overrides)
     ckpt = read_torch_file(path)
     model = DiT(conf)
-    load_state_into(model, select_weights(ckpt, weights), f"{path} ({weights} weights)")
+    load_state_into(model, select_weights(ckpt, weights), f"{path} ({weights} weights)", arch)
     return model.to(device).eval()
 
 
@@ -276,7 +363,9 @@ __all__ = [
     "FAMILY_FLAGS",
     "OFFICIAL_TO_NAVREF",
     "RELEASED_ARCHS",
+    "arch_overrides_hint",
     "guess_arch",
+    "infer_arch",
     "load_released",
     "load_state_into",
     "official_to_navref",

@@ -40,6 +40,19 @@ def test_sums_per_rule(tmp_path, capsys):
     assert "4 jobs, 9.1 job-minutes" in capsys.readouterr().out
 
 
+def test_brief_is_one_line_with_the_run_folder_and_the_longest_rule(tmp_path, capsys):
+    mod = _load()
+    bench = tmp_path / "results" / "default" / "benchmarks"
+    _write(bench / "train_model" / "tiny.tsv", 120.0, 900)
+    _write(bench / "train_model" / "small.tsv", 306.0, 950)
+    _write(bench / "prepare_dataset" / "digits.tsv", 60.0, 800)
+    assert mod.main(["--root", str(bench), "--brief"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"{bench.parent}/: 3 jobs, 8.1 job-minutes, longest rule train_model 7.1\n"
+    with pytest.raises(SystemExit, match="run the pipeline first"):
+        mod.main(["--run", "absent", "--root", str(tmp_path / "absent"), "--brief"])
+
+
 def test_clear_errors(tmp_path):
     mod = _load()
     with pytest.raises(SystemExit, match="does not exist"):
