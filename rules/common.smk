@@ -192,7 +192,8 @@ def dataset_files(name):
 
 def memorization_inputs(dataset):
     """The dataset and, when downsampled, its memorization train split: what the
-    memorization metric searches (evaluate_sweep_<kind>, the mixed and unseen probes)."""
+    memorization metric searches (evaluate_sweep_<kind>, the mixed and unseen probes).
+    """
     files = dataset_files(dataset)
     if conf("evaluation", "memorization_resolution"):
         files["memorization_train"] = evaluation_file(dataset, "memorization_train.npy")

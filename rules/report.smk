@@ -326,6 +326,7 @@ rule report_training:
 
 rule report_claims:
     input:
+        unpack(claim_tables),
         split_times=f"{RESULTS}/oracle/split_times.parquet",
         synthetic=f"{RESULTS}/oracle/synthetic.parquet",
         objective=f"{RESULTS}/oracle/objective.parquet",
@@ -333,9 +334,6 @@ rule report_claims:
         intermediate=f"{RESULTS}/probes/intermediate.parquet",
         mixed=f"{RESULTS}/probes/mixed.parquet",
         unseen=f"{RESULTS}/probes/unseen.parquet",
-        table1=f"{RESULTS}/tables/table1.parquet",
-        table2=f"{RESULTS}/tables/table2.parquet",
-        table3=f"{RESULTS}/tables/table3.parquet",
         sweeps=f"{RESULTS}/metrics/sweeps.parquet",
         replicates=lambda w: replicate_files(),
     output:

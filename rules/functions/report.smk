@@ -175,6 +175,13 @@ def configured_tables():
     return [get_sweep(k, {}).table_name for k in SWEEP_KINDS if sweep_settings(k)]
 
 
+def claim_tables(wildcards):
+    """Rule report_claims: the tables of the sweeps this config runs, by name (``table3``:
+    its Parquet file); an unconfigured sweep's claims read no table and are inconclusive
+    (inputs missing)."""
+    return {t: f"{RESULTS}/tables/{t}.parquet" for t in configured_tables()}
+
+
 def sweep_grid_samples(kind):
     """The sample file of the first configured seed of every setting of sweep ``kind``, in
     the config's setting order (one grid row per setting in report_sweep_grid)."""
