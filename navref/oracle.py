@@ -253,15 +253,37 @@ def _as_counts(row_counts: ArrayLike, n: int) -> np.ndarray:
             f"row), got dtype {arr.dtype}"
         )
     cnt = arr.astype(np.float64)
-    bad = ~(np.isfinite(cnt) & (cnt > 0.0))
+    bad = ~(np.isfinite(cnt) & (cnt >= 0.0))
     if bad.any():
         where = np.nonzero(bad)[0]
         raise ValueError(
-            f"oracle: row_counts must be positive and finite (a row of count 0 would have "
-            f"weight 0: drop it instead); rows {where[:5].tolist()} have "
+            f"oracle: row_counts must be non-negative and finite (the multiplicity of each "
+            f"row; 0: the row has weight exactly 0); rows {where[:5].tolist()} have "
             f"{cnt[where[:5]].tolist()}"
         )
+    _check_some_count(cnt, "the data")
     return cnt
+
+
+def _check_some_count(counts: np.ndarray, what: str) -> None:
+    """``ValueError`` when every row of ``what`` has count 0 (no posterior exists)."""
+    if not (counts > 0).any():
+        raise ValueError(
+            f"oracle: every row of {what} has row_counts 0; the posterior needs a row of "
+            "positive count"
+        )
+
+
+#: the bias of a row of count 0: far below any logit, so its weight is exactly 0 (below the
+#: 2^-60 floor) while the logits stay finite (S1 multiplies weights by them)
+_ZERO_COUNT_BIAS = -1e30
+
+
+def _log_counts(counts: np.ndarray, base2: bool) -> np.ndarray:
+    """log2(c) (``base2``) or ln(c) of the row counts, :data:`_ZERO_COUNT_BIAS` for c = 0."""
+    with np.errstate(divide="ignore"):
+        out = np.log2(counts) if base2 else np.log(counts)
+    return np.where(counts > 0, out, _ZERO_COUNT_BIAS)
 
 
 # ------------------------------------------------------------------------ chunk streaming
@@ -369,7 +391,7 @@ def _stream(
     nb0 = float(nb64[0])
     nb = None if scalar_t else torch.from_numpy(nb64).to(device, cdtype)
     on_cpu = not _syncs_are_costly(device)
-    lc = None if counts is None else torch.from_numpy(np.log2(counts)).to(device, cdtype)
+    lc = None if counts is None else torch.from_numpy(_log_counts(counts, True)).to(device, cdtype)
 
     m = den = num = s1 = s2 = best = None
     lbuf = pbuf = None
@@ -510,7 +532,7 @@ def _single_chunk_mean(
         else:
             logits = torch.outer(torch.from_numpy(nb64).to(device, cdtype), sq).addmm_(xa, xc.T)
     else:  # per-row bias -b ||x1_i||^2 + log(c_i) (natural log here)
-        lc = torch.from_numpy(np.log(counts)).to(device, cdtype)
+        lc = torch.from_numpy(_log_counts(counts, False)).to(device, cdtype)
         if scalar_t:
             logits = torch.addmm(sq.mul_(float(nb64[0])).add_(lc).unsqueeze(0), xa, xc.T)
         else:
@@ -654,11 +676,15 @@ def _run(
             lo, hi = int(rows[0]), int(rows[-1]) + 1
             sub = data2[lo:hi]
             csub = None if cnt is None else cnt[lo:hi]
+            if csub is not None:
+                _check_some_count(csub, "a queried class")
             part = _one_pass(xc[q], tt[q], sub, None, chunk_size, compute_dtype, want_stats, csub)
             if want_stats:
                 part.top1_index += lo
         else:
             csub = None if cnt is None else cnt[rows]
+            if csub is not None:
+                _check_some_count(csub, "a queried class")
             part = _one_pass(xc[q], tt[q], data2, rows, chunk_size, compute_dtype, want_stats, csub)
         qd = torch.from_numpy(q).to(device)
         mean[qd] = part.mean
@@ -709,8 +735,8 @@ def oracle_velocity(
             oracle (each query's softmax runs over its own class only); both or neither.
         chunk_size: rows of data per chunk (default: :func:`default_chunk_size`).
         compute_dtype: float32 (default) or float64 (default when x is float64).
-        row_counts: optional (N,) multiplicity c_i > 0 of each data row (integers or
-            floats): the posterior weights become gamma_i ∝ c_i exp(l_i) (a per-row bias
+        row_counts: optional (N,) multiplicity c_i >= 0 of each data row (0: weight exactly
+            0, e.g. the later copies of a duplicated row; integers or floats): the posterior weights become gamma_i ∝ c_i exp(l_i) (a per-row bias
             log2(c_i) on the base-2 logits). Deduplicating the rows of a data set and passing
             their counts gives the same posterior mean and velocity as the data set with its
             duplicates (up to float rounding); the statistics of :func:`oracle_posterior`

@@ -228,7 +228,7 @@ class OracleVelocity:
         self.conditional = bool(conditional)
         self.chunk_size = chunk_size
         self.compute_dtype = compute_dtype
-        self._modes: tuple[Any, Any, np.ndarray, np.ndarray] | None = None
+        self._modes: tuple[np.ndarray | None] | None = None
 
     def _labels(self, y: Tensor | None) -> Tensor | None:
         if not self.conditional:
@@ -264,57 +264,39 @@ class OracleVelocity:
 
         ``count_modes``: identical training items (byte-identical rows of ``data``, with
         their label when conditional; :func:`navref.metrics.memorization.distinct_rows`)
-        count as one mode: the posterior runs over the distinct items with their
-        multiplicities as ``row_counts``, so ``velocity`` and ``mean`` stay those of
+        count as one mode: an item's first row gets its multiplicity and its copies 0 as
+        ``row_counts`` (nothing copied or gathered), so ``velocity`` and ``mean`` stay those of
         ``data`` as stored (float rounding aside), ``top1_weight`` is the summed weight of
         the copies of the top item, ESS and entropy are over items, and ``top1_index`` is
         the item's first row of ``data``. Without copies, the same as without the flag."""
-        from dataclasses import replace
-
         from navref.oracle import oracle_posterior
 
         t = _check_time(t)
-        data, data_labels, first, counts = self.data, self.data_labels, None, None
-        if count_modes:
-            data, data_labels, first, counts = self._distinct_items()
-        res = oracle_posterior(
+        counts = self._mode_counts() if count_modes else None
+        return oracle_posterior(
             x,
             t,
-            data,
-            data_labels=data_labels,
+            self.data,
+            data_labels=self.data_labels,
             labels=self._labels(y),
             chunk_size=self.chunk_size,
             compute_dtype=self.compute_dtype,
             row_counts=counts,
         )
-        if first is None:
-            return res
-        rows = torch.from_numpy(first).to(res.top1_index.device)
-        return replace(res, top1_index=rows[res.top1_index])
 
-    def _distinct_items(self) -> tuple[Any, Any, np.ndarray | None, np.ndarray | None]:
-        """(data, data_labels, first row of each item, multiplicities) of the distinct items
-        of ``data`` (computed once); the data as given and None, None without copies."""
+    def _mode_counts(self) -> np.ndarray | None:
+        """Row counts that make each distinct item one mode (its first row: its
+        multiplicity; its copies: 0, weight exactly 0), computed once; None without copies."""
         if self._modes is None:
             from navref.metrics.memorization import distinct_rows
 
             first, counts = distinct_rows(self.data, self.data_labels, return_counts=True)
-            if len(first) == self.data.shape[0]:
-                self._modes = (self.data, self.data_labels, None, None)
-            else:
-                self._modes = (_rows_of(self.data, first), _rows_of(self.data_labels, first),
-                               first, counts)  # fmt: skip
-        return self._modes
-
-
-def _rows_of(values: Any, rows: np.ndarray) -> Any:
-    """``values[rows]`` (None for None): a tensor on its device, an array or memmap gathered
-    into memory."""
-    if values is None:
-        return None
-    if isinstance(values, Tensor):
-        return values.index_select(0, torch.from_numpy(rows).to(values.device))
-    return np.asarray(values)[rows]
+            full = None
+            if len(first) < self.data.shape[0]:
+                full = np.zeros(self.data.shape[0], dtype=np.float64)
+                full[first] = counts
+            self._modes = (full,)
+        return self._modes[0]
 
 
 class Piecewise:

@@ -13,9 +13,10 @@ Quantities (paper Fig. 2 and Fig. 3):
 
 Duplicates: identical training items count as one mode, while the oracle stays that of the
 data set as stored. Rows that are byte-identical copies of an earlier row (and, for the
-class-conditional oracle, carry its label) are merged into one row with their multiplicity
-(:func:`navref.metrics.memorization.distinct_rows`, the notion of the memorization metric),
-passed to the oracle as ``row_counts``: posterior weights gamma_i ∝ c_i exp(l_i). So the
+class-conditional oracle, carry its label) count as one mode: the item's first row gets its
+multiplicity and the copies 0 as the oracle's ``row_counts`` (posterior weights
+gamma_i ∝ c_i exp(l_i); nothing is copied or gathered, a memmap stays on disk;
+:func:`navref.metrics.memorization.distinct_rows`, the notion of the memorization metric). So the
 oracle velocity, and with it the objective gap, is that of the stored data, duplicates
 included (up to float rounding; the queries are drawn from the stored rows, as without
 copies), while the top-1 weight, effective sample size and entropy are over distinct items:
@@ -109,18 +110,16 @@ def _curves(
         lab = np.asarray(lab)
         if lab.shape != (n,):
             raise ValueError(f"oracle curves: labels must have shape ({n},), got {lab.shape}")
-    data, lab, counts, item_of_row = _distinct_items(data, lab)
-    m = data.shape[0]
+    counts, first_row = _distinct_items(data, lab)
+    m = n if counts is None else int(np.count_nonzero(counts))
     dev = torch.device(device) if device is not None else torch.device("cpu")
     # read by every t: on a GPU copied there once when it fits (navref.devices)
-    data2 = resident_rows(data.reshape(m, -1), dev)
+    data2 = resident_rows(data.reshape(n, -1), dev)
     dim = data2.shape[1]
 
     # x1 uniform over the stored rows (copies included: the data distribution of the CFM
-    # objective), then read from the row's distinct item (byte-identical)
+    # objective)
     idx = np.sort(rng.integers(0, n, size=num_queries))  # sorted: sequential reads of a memmap
-    if item_of_row is not None:
-        idx = item_of_row[idx]
     x0 = torch.from_numpy(rng.standard_normal((num_queries, dim), dtype=np.float32)).to(dev)
     if isinstance(data2, torch.Tensor):
         x1 = data2.index_select(0, torch.from_numpy(idx).to(data2.device))
@@ -133,7 +132,8 @@ def _curves(
         kw = {"data_labels": lab, "labels": lab[idx]}
     if counts is not None:
         kw["row_counts"] = counts
-    idx_t = torch.from_numpy(idx).to(dev)
+    # the row the top-1 index names for each query's own item (its first row)
+    idx_t = torch.from_numpy(idx if first_row is None else first_row[idx]).to(dev)
 
     rows = []
     for t in grid:
@@ -150,28 +150,22 @@ def _curves(
 
 def _distinct_items(
     data: np.ndarray | torch.Tensor, labels: np.ndarray | None
-) -> tuple[Any, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """The M distinct items of the data (N, ...) and their labels (an item: a row, with its
-    label when ``labels`` (N,) are given, for the class-conditional oracle; each kept at its
-    first row), the multiplicity of each (M,) and the item of each stored row (N,); the
-    data, labels, None, None when no row is a copy (the oracle then runs exactly as on the
-    data)."""
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Row counts (N,) that make each distinct item (a row, with its label when ``labels``
+    (N,) are given, for the class-conditional oracle) one mode: its first row counts its
+    multiplicity, its later copies 0 (weight exactly 0; :func:`navref.oracle.oracle_posterior`
+    ``row_counts``), so no row is copied or gathered; and the first row of each row's item
+    (N,), the row the oracle's top-1 index names. None, None when no row is a copy (the
+    oracle then runs exactly as on the data)."""
     from navref.metrics.memorization import distinct_rows
 
     n = data.shape[0]
     keep, item_of_row, counts = distinct_rows(data, labels, return_inverse=True, return_counts=True)
     if len(keep) == n:
-        return data, labels, None, None
-    return _take(data, keep), None if labels is None else labels[keep], counts, item_of_row
-
-
-def _take(values: Any, rows: np.ndarray) -> Any:
-    """``values[rows]``: a tensor on its device, an array or memmap gathered into memory."""
-    if hasattr(values, "device"):
-        import torch
-
-        return values[torch.from_numpy(rows).to(values.device)]
-    return np.asarray(values)[rows] if not isinstance(values, np.ndarray) else values[rows]
+        return None, None
+    full = np.zeros(n, dtype=np.float64)
+    full[keep] = counts
+    return full, keep[item_of_row]
 
 
 def objective_curves(

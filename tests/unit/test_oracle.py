@@ -510,10 +510,10 @@ def test_row_counts_float_and_ones(toy):
     [
         (np.ones(599), r"shape \(N,\) = \(600,\)"),
         (np.ones((600, 1)), r"shape \(N,\)"),
-        (np.zeros(600), "positive and finite"),
-        (np.r_[np.ones(599), -1.0], r"positive and finite.*rows \[599\]"),
-        (np.r_[np.ones(599), np.nan], "positive and finite"),
-        (np.r_[np.ones(599), np.inf], "positive and finite"),
+        (np.zeros(600), "positive count"),
+        (np.r_[np.ones(599), -1.0], r"non-negative and finite.*rows \[599\]"),
+        (np.r_[np.ones(599), np.nan], "non-negative and finite"),
+        (np.r_[np.ones(599), np.inf], "non-negative and finite"),
         (np.ones(600, dtype=bool), "integers or floats"),
         (np.array(["1"] * 600), "integers or floats"),
     ],
@@ -534,3 +534,26 @@ def test_row_counts_errors(toy, counts, match):
                 labels=q,
                 row_counts=torch.as_tensor(counts) if counts.dtype.kind != "U" else counts,
             )
+
+
+@pytest.mark.parametrize("chunk_size", [None, 64])
+def test_zero_counts_are_the_rows_dropped(toy, chunk_size):
+    """A row of count 0 has weight exactly 0: the same posterior as without the row (float64
+    brute force on the kept rows), top-1 index a kept row; a queried class whose rows all have
+    count 0 is refused."""
+    data, x1, x0, labels = toy
+    x = (0.4 * x0 + 0.6 * x1).double()
+    counts = np.ones(600)
+    counts[::3] = 0.0
+    kept = np.nonzero(counts)[0]
+    ref = brute_force(x, 0.6, data[kept])
+    r = oracle_posterior(x, 0.6, data, chunk_size=chunk_size, row_counts=counts)
+    close(r.velocity, ref["velocity"], atol=1e-9)
+    close(r.ess, ref["ess"], atol=1e-9, rtol=1e-9)
+    assert torch.equal(r.top1_index, torch.from_numpy(kept)[ref["top1_index"]])
+    v = oracle_velocity(x, 0.6, data, chunk_size=chunk_size, row_counts=counts)
+    close(v, ref["velocity"], atol=1e-9)
+    q = torch.arange(24) % 5
+    dead = np.where(labels.numpy() == 3, 0.0, 1.0)
+    with pytest.raises(ValueError, match="a queried class"):
+        oracle_velocity(x, 0.6, data, data_labels=labels, labels=q, row_counts=dead)

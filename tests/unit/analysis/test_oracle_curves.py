@@ -158,7 +158,7 @@ def _without_merging(monkeypatch):
     """objective_curves on the rows as stored: copies not merged into modes (as before)."""
     import navref.analysis.oracle_curves as oc
 
-    monkeypatch.setattr(oc, "_distinct_items", lambda data, labels: (data, labels, None, None))
+    monkeypatch.setattr(oc, "_distinct_items", lambda data, labels: (None, None))
 
 
 STATS = ["top1_mean", "top1_q05", "top1_q25", "top1_q50", "top1_q75", "top1_q95", "ess_mean",
@@ -226,3 +226,27 @@ def test_some_items_stored_twice(clustered, conditional, monkeypatch):
     tens = objective_curves(torch.from_numpy(np.concatenate([data, data[[3]]])), other,
                             GRID[:2], 50, seed=4, conditional=conditional)  # fmt: skip
     assert (tens["num_duplicates"] == (0 if conditional else 1)).all()
+
+
+def test_copies_in_a_memmap_are_not_gathered_into_memory(clustered, tmp_path, monkeypatch):
+    """With a copy among its rows, a memory-mapped data set still reaches the oracle as the
+    memmap itself (the copies get row count 0), not as a gathered in-memory array."""
+    import navref.analysis.oracle_curves as oc
+    import navref.oracle
+
+    data, labels = clustered
+    path = tmp_path / "x.npy"
+    np.save(path, np.concatenate([data, data[:1]]))
+    mm = np.load(path, mmap_mode="r")
+    seen = []
+    real = navref.oracle.oracle_posterior
+
+    def spy(x, t, rows, **kw):
+        seen.append((rows, kw.get("row_counts")))
+        return real(x, t, rows, **kw)
+
+    monkeypatch.setattr(navref.oracle, "oracle_posterior", spy)  # imported inside the call
+    oc.objective_curves(mm, None, GRID[:2], 16, seed=0, conditional=False)
+    rows, counts = seen[0]
+    assert isinstance(rows, np.memmap) and np.shares_memory(rows, mm)
+    assert counts[0] == 2 and counts[-1] == 0 and counts[1:-1].tolist() == [1.0] * len(data[1:])
