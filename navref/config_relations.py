@@ -100,6 +100,15 @@ def _vae_problems(config: dict[str, Any]) -> list[str]:
                 f"datasets.{vae['dataset']}.resolution {side}; change either"
             )
     for name, space in config["latent_spaces"].items():
+        single = str(space.get("pretrained", "")).endswith((".safetensors", ".pt", ".ckpt", ".pth"))
+        normalized = space.get("normalize", space.get("kind") == "vae")
+        if single and not normalized and not space.get("latents_stats"):
+            problems.append(
+                f"latent_spaces.{name}.pretrained: a single-file VAE checkpoint carries no "
+                "scaling_factor (a diffusers folder has it in config.json), so its latents "
+                "would reach the models unscaled; set normalize: true (per-channel statistics), "
+                "latents_stats: <file>, or use the VAE's diffusers folder with its config.json"
+            )
         vae = space.get("vae")
         if vae and config["vaes"][vae]["dataset"] != space["dataset"]:
             problems.append(
@@ -160,6 +169,14 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
             f"sweeps.cfg_interval.model: {model!r} is trained with "
             f"models.{model}.train.label_dropout = 0, so it has no null class to guide "
             "against; set a label_dropout > 0 (e.g. 0.1) or guide another model"
+        )
+    overrides = (models[model].get("arch_overrides") or {}) if model else {}
+    if overrides.get("null_class") is False and guided.get("intervals"):
+        problems.append(
+            f"sweeps.cfg_interval.model: {model!r} is linked with "
+            f"models.{model}.arch_overrides.null_class: false (a release trained without a "
+            "null class), so classifier-free guidance is impossible; guide another model or "
+            "remove the cfg_interval sweep"
         )
     return problems
 

@@ -152,3 +152,31 @@ def test_relations_of_a_released_model():
     assert ["label_dropout = 0" in p for p in relation_problems(trained)] == [True]
     trained["report"]["space_size"] = "L"
     assert "allowed: ['XL', 'tiny']" in relation_problems(trained)[-1]
+
+
+def test_guiding_a_release_without_a_null_class_is_refused_before_any_job():
+    config = _config("LightningDiT-XL/1")
+    config["models"]["rel"]["arch_overrides"] = {"null_class": False}
+    problems = relation_problems(config)
+    assert len(problems) == 1 and "null_class: false" in problems[0], problems
+    config["sweeps"]["cfg_interval"]["model"] = "own"
+    assert relation_problems(config) == []
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_a_single_file_vae_needs_its_latents_scaled(suffix):
+    """A single-file VAE has no scaling_factor: unnormalised latents are refused, naming the
+    fix; normalize (the VAE space's default) or latents_stats make it valid."""
+    config = _config("LightningDiT-XL/1")
+    config["latent_spaces"]["v"] = {"dataset": "d", "kind": "vae",
+                                    "pretrained": f"/m/vae{suffix}", "normalize": False}  # fmt: skip
+    problems = relation_problems(config)
+    assert len(problems) == 1 and "no scaling_factor" in problems[0], problems
+    assert "normalize: true" in problems[0]
+    del config["latent_spaces"]["v"]["normalize"]
+    assert relation_problems(config) == []
+    config["latent_spaces"]["v"]["latents_stats"] = "/m/stats.pt"
+    assert relation_problems(config) == []
+    config["latent_spaces"]["v"] = {"dataset": "d", "kind": "vae", "pretrained": "/m/folder",
+                                    "normalize": False}  # fmt: skip
+    assert relation_problems(config) == []
