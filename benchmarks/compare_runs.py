@@ -179,26 +179,35 @@ def paired_report(old: Path, new: Path) -> None:
 
 
 def print_provenance(old: Path, new: Path) -> None:
-    """Both runs' machine, torch, threads and code (``provenance.json``), and a warning when
-    they differ: byte-identity is then not expected, only agreement within the intervals."""
-    keys = ("cpu_model", "torch", "torch_threads", "code")
-    rows = {}
+    """Both runs' provenance (``provenance.json``): the CPU models, torch versions, thread
+    counts and GPUs their jobs logged, their code and config digest; and a note when the
+    machines or libraries differ (byte-identity is then not expected, only agreement within
+    the intervals: ``--paired``) or the configs do."""
+    seen = {}
     for name, root in (("OLD", old), ("NEW", new)):
         path = root / "provenance.json"
         if not path.is_file():
             print(f"{name}: no provenance.json (a run before provenance was recorded)")
             continue
         rec = json.loads(path.read_text())
-        flat = {**rec["machine"], **rec["libraries"], **rec["threads"], "code": rec["code"]}
-        rows[name] = {k: flat.get(k) for k in keys}
-        machines = len(rec.get("jobs_by_machine", []))
-        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in rows[name].items())
-              + f"; jobs logged {machines} distinct record(s)")  # fmt: skip
-    if len(rows) == 2:
-        differ = [k for k in keys[:3] if rows["OLD"][k] != rows["NEW"][k]]
+        jobs = [j for j in rec.get("jobs_by_machine", []) if not j.get("unrecorded")]
+        facts = {
+            "CPU": sorted({j["cpu_model"] for j in jobs}),
+            "torch": sorted({j["torch"] for j in jobs if "torch" in j}),
+            "threads": sorted({int(j["torch_threads"]) for j in jobs if "torch_threads" in j}),
+            "GPUs": sorted({g for j in jobs for g in j.get("gpus", [])}),
+        }
+        seen[name] = (facts, rec["config_sha256"])
+        told = "; ".join(f"{k} {', '.join(map(str, v)) or '-'}" for k, v in facts.items())
+        print(f"{name}: {told}; code {rec['code']}; config {rec['config_sha256'][:12]}")
+    if len(seen) == 2:
+        differ = [k for k in seen["OLD"][0] if seen["OLD"][0][k] != seen["NEW"][0][k]]
         if differ:
             print(f"note: the runs differ in {', '.join(differ)}: fp32 results are bitwise equal "
                   "only on the same CPU model, threads and libraries; use --paired")  # fmt: skip
+        if seen["OLD"][1] != seen["NEW"][1]:
+            print("note: the runs' resolved configs differ (config_sha256): outputs may differ "
+                  "by design")  # fmt: skip
 
 
 def main() -> int:

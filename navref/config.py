@@ -348,7 +348,27 @@ def canonical_config(
     to refuse naming the key (e.g. ``steps: 30.5``).
     """
     schema = _load_schema(str(schema_path))
-    return _canonical(config, schema.branches([schema.root]), schema, Path(base or os.getcwd()))
+    out = _canonical(config, schema.branches([schema.root]), schema, Path(base or os.getcwd()))
+    bad = _nonfinite_keys(out)
+    if bad:
+        raise ConfigError(
+            f"{', '.join(bad)}: not a finite number (NaN or infinity, e.g. YAML's .nan / .inf); "
+            "write a finite value"
+        )
+    return out
+
+
+def _nonfinite_keys(value: Any, where: str = "") -> list[str]:
+    """Key paths of the NaN / infinite floats in ``value``: no key of navref takes one."""
+    if isinstance(value, dict):
+        return [
+            k
+            for key, sub in value.items()
+            for k in _nonfinite_keys(sub, f"{where}.{key}".lstrip("."))
+        ]
+    if isinstance(value, list):
+        return [k for i, sub in enumerate(value) for k in _nonfinite_keys(sub, f"{where}[{i}]")]
+    return [where] if isinstance(value, float) and not math.isfinite(value) else []
 
 
 def local_inputs(config: dict[str, Any], schema_path: str | Path) -> dict[str, str]:

@@ -139,12 +139,17 @@ def config_digest(config: dict) -> str:
 
 
 def job_record() -> dict:
-    """What one job logs: CPU model, threads, torch version (if the job imported torch), code."""
+    """What one job logs: CPU model, threads, torch version and GPU models (if the job
+    imported torch), code."""
     record = {"cpu_model": _cpuinfo()[0], "code": code_state()}
     record.update(threads())
     torch = sys.modules.get("torch")
     if torch is not None:
         record["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            record["gpus"] = [
+                torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+            ]
     return record
 
 

@@ -281,7 +281,9 @@ def build_provenance(outputs: Mapping[str, str], config: Mapping[str, Any], log_
     }
     flat.update(code=record["code"], config_sha256=record["config_sha256"])
     this = pd.DataFrame({"what": list(flat), "value": [str(v) for v in flat.values()]})
-    jobs = pd.DataFrame(record["jobs_by_machine"]).fillna("")
+    keys = list(dict.fromkeys(k for job in record["jobs_by_machine"] for k in job))
+    jobs = pd.DataFrame([[str(job.get(k, "")) for k in keys] for job in record["jobs_by_machine"]],
+                        columns=keys)  # fmt: skip
     intro = (
         "What produced this run. Results are bitwise reproducible only on the same CPU model, "
         "thread count and library versions; on another machine absolute FIDs move by several "

@@ -4,6 +4,7 @@ files are refused naming the file and the line."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,9 @@ def test_number_keys_are_floats_and_read_1e_3(path):
         value = _get(canonical_config(_at(path, spelled), SCHEMA), path)
         assert value == want and type(value) is float, (path, spelled)
     assert _get(canonical_config(_at(path, "nan"), SCHEMA), path) == "nan"  # refused later
+    for bad in (math.nan, math.inf, -math.inf):  # YAML's .nan / .inf are floats
+        with pytest.raises(ConfigError, match=r"not a finite number"):
+            canonical_config(_at(path, bad), SCHEMA)
 
 
 @pytest.mark.parametrize("path", _ids("path"))
