@@ -143,6 +143,37 @@ def input_stamp(path: str | os.PathLike) -> dict[str, Any] | None:
     return {"files": files, "bytes": size, "sha1": digest.hexdigest()}
 
 
+def remembered_input_stamp(
+    path: str | os.PathLike, memory: str | os.PathLike, log: Any = None
+) -> dict[str, Any] | None:
+    """:func:`input_stamp` of ``path``, remembered in the JSON file ``memory`` ({path: stamp},
+    written atomically when a stamp is new or changed); for an absent input the remembered
+    stamp (None if never seen). So a finished run whose external input is later moved,
+    unmounted or purged (scratch space, a laptop without ``/data``) plans nothing for the
+    jobs that read it, instead of rerunning them on a missing file; ``log`` (a callable) is
+    told so. Replacing the input's content still reruns its readers."""
+    memory = Path(memory)
+    try:
+        known = json.loads(memory.read_text())
+    except (OSError, ValueError):
+        known = {}
+    key = os.fspath(path)
+    stamp = input_stamp(path)
+    if stamp is None:
+        if key in known and log is not None:
+            log(f"navref: input {key} is absent; the outputs made from it are kept (its last "
+                f"stamp, {memory}); restore it to rerun its readers")  # fmt: skip
+        return known.get(key)
+    if known.get(key) != stamp:
+        known[key] = stamp
+        memory.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(memory, suffix=".json") as tmp:
+            Path(tmp).write_text(
+                json.dumps(known, indent=1)
+            )  # key order kept: params compare reprs
+    return stamp
+
+
 def check_finite(
     array: Any,
     what: str,

@@ -5,6 +5,7 @@ import functools
 import os
 import sys
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 # navref is importable by every job (plain venv, conda env or a SLURM node) without install.
@@ -30,7 +31,7 @@ from navref.config import (
     local_inputs,
     t_grid,
 )
-from navref.io import input_stamp
+from navref.io import remembered_input_stamp
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
@@ -61,7 +62,8 @@ LOCAL_INPUTS = local_inputs(config, SCHEMA)
 def input_stamps(prefix):
     """The stamps (navref.io.input_stamp: size and mtime) of the local inputs under config
     key ``prefix`` (e.g. ``"datasets.imagenet"``): a param of every rule that reads them, so
-    replacing one reruns exactly its readers."""
+    replacing one reruns exactly its readers; an input that has gone keeps its last stamp
+    (``results/<run_name>/input_stamps.json``), so its finished readers do not rerun."""
     return {
         where: {"path": path, "stamp": _stamp(path)}
         for where, path in LOCAL_INPUTS.items()
@@ -71,7 +73,9 @@ def input_stamps(prefix):
 
 @functools.cache
 def _stamp(path):
-    return input_stamp(path)
+    return remembered_input_stamp(
+        path, f"results/{config['run_name']}/input_stamps.json", log=logger.warning
+    )
 
 
 def conf(*keys):

@@ -128,6 +128,22 @@ def test_replacing_an_external_input_reruns_exactly_its_readers(done_external, n
     assert _plan(workdir, config) == {}
 
 
+def test_an_input_moved_away_after_the_run_plans_nothing(done_external):
+    """A finished run whose external inputs are later moved or unmounted (scratch purged, a
+    laptop without /data) keeps its outputs: each input keeps its last stamp
+    (results/<run>/input_stamps.json) and nothing is planned; put back, still nothing."""
+    workdir, config, files = done_external
+    root = files["image"].parents[3]
+    away = root.with_name("ext_away")
+    assert _plan(workdir, config) == {}
+    root.rename(away)
+    try:
+        assert _plan(workdir, config) == {}
+    finally:
+        away.rename(root)
+    assert _plan(workdir, config) == {}
+
+
 def _respelled(config: dict, workdir: Path) -> str:
     """``config`` with the same values spelled otherwise: every mapping's keys reversed,
     every integer (every integer-typed key set, and number keys given as integers) as a
