@@ -1,7 +1,7 @@
 """Rule sweep_metrics: the metrics of every sample set of one sweep in one table, each row
 completed with its setting's models and their sizes (Tab. 1-3 inputs)."""
 
-from navref.sweeps.metrics import gather_metrics
+from navref.evaluation import gather_metrics
 from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)

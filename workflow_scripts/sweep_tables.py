@@ -1,7 +1,7 @@
 """Rule sweep_tables: the per-sweep metrics tables (rule sweep_metrics) one after the other,
 the table the claims read (``metrics/sweeps.parquet``)."""
 
-from navref.sweeps.metrics import concat_metrics
+from navref.evaluation import concat_metrics
 from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)

@@ -1,7 +1,7 @@
 """What the sweeps' tables share: the seed aggregate and the paired differences.
 
 Input: the tidy per-seed sweep table ``results/<run>/metrics/<sweep>.parquet`` (rows of
-``metrics/sweeps.parquet``, :mod:`navref.sweeps.metrics`) with one row per (``sweep``,
+``metrics/sweeps.parquet``, :func:`navref.evaluation.gather_metrics`) with one row per (``sweep``,
 ``setting``, ``seed``): ``num_samples``, the setting's columns and the metrics ``fid,
 kid_mean, kid_std, precision, recall, memorization_share, mean_nn1_dist``. Each kind's table
 (``table1`` of :mod:`navref.sweeps.stage_swap`, ``table2`` of

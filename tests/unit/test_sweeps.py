@@ -14,9 +14,9 @@ from conftest import REPO
 from snakemake.utils import validate
 
 from navref.analysis.split_times import SplitTimes
+from navref.evaluation import concat_metrics, gather_metrics
 from navref.sampling import ModelVelocity, Piecewise
 from navref.sweeps import cfg_interval, plan, stage_swap, timestep_shift
-from navref.sweeps.metrics import concat_metrics, gather_metrics
 from navref.sweeps.sampling import sample_set
 
 
