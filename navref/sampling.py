@@ -228,7 +228,8 @@ class OracleVelocity:
         self.conditional = bool(conditional)
         self.chunk_size = chunk_size
         self.compute_dtype = compute_dtype
-        self._modes: tuple[np.ndarray | None] | None = None
+        self._modes: np.ndarray | None = None  # row counts of the modes (None: no copies)
+        self._modes_known = False
 
     def _labels(self, y: Tensor | None) -> Tensor | None:
         if not self.conditional:
@@ -285,18 +286,13 @@ class OracleVelocity:
         )
 
     def _mode_counts(self) -> np.ndarray | None:
-        """Row counts that make each distinct item one mode (its first row: its
-        multiplicity; its copies: 0, weight exactly 0), computed once; None without copies."""
-        if self._modes is None:
-            from navref.metrics.memorization import distinct_rows
+        """:func:`navref.metrics.memorization.mode_counts` of the data, computed once."""
+        if not self._modes_known:
+            from navref.metrics.memorization import mode_counts
 
-            first, counts = distinct_rows(self.data, self.data_labels, return_counts=True)
-            full = None
-            if len(first) < self.data.shape[0]:
-                full = np.zeros(self.data.shape[0], dtype=np.float64)
-                full[first] = counts
-            self._modes = (full,)
-        return self._modes[0]
+            self._modes, _ = mode_counts(self.data, self.data_labels)
+            self._modes_known = True
+        return self._modes
 
 
 class Piecewise:

@@ -110,7 +110,9 @@ def _curves(
         lab = np.asarray(lab)
         if lab.shape != (n,):
             raise ValueError(f"oracle curves: labels must have shape ({n},), got {lab.shape}")
-    counts, first_row = _distinct_items(data, lab)
+    from navref.metrics.memorization import mode_counts
+
+    counts, first_row = mode_counts(data, lab)
     m = n if counts is None else int(np.count_nonzero(counts))
     dev = torch.device(device) if device is not None else torch.device("cpu")
     # read by every t: on a GPU copied there once when it fits (navref.devices)
@@ -146,26 +148,6 @@ def _curves(
     frame["num_duplicates"] = int(n - m)
     frame["dim"] = int(dim)
     return frame
-
-
-def _distinct_items(
-    data: np.ndarray | torch.Tensor, labels: np.ndarray | None
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Row counts (N,) that make each distinct item (a row, with its label when ``labels``
-    (N,) are given, for the class-conditional oracle) one mode: its first row counts its
-    multiplicity, its later copies 0 (weight exactly 0; :func:`navref.oracle.oracle_posterior`
-    ``row_counts``), so no row is copied or gathered; and the first row of each row's item
-    (N,), the row the oracle's top-1 index names. None, None when no row is a copy (the
-    oracle then runs exactly as on the data)."""
-    from navref.metrics.memorization import distinct_rows
-
-    n = data.shape[0]
-    keep, item_of_row, counts = distinct_rows(data, labels, return_inverse=True, return_counts=True)
-    if len(keep) == n:
-        return None, None
-    full = np.zeros(n, dtype=np.float64)
-    full[keep] = counts
-    return full, keep[item_of_row]
 
 
 def objective_curves(

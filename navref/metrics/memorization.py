@@ -207,6 +207,20 @@ def distinct_rows(
     return out
 
 
+def mode_counts(data: Any, labels: Any = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Row counts (N,) that make each distinct item of ``data`` (N, ...) one mode of the
+    oracle (:func:`distinct_rows`; with ``labels`` an item is a (row, label) pair): its first
+    row counts its multiplicity, its later copies 0 (weight exactly 0, as the oracle's
+    ``row_counts``; nothing is copied or gathered), and the first row of each row's item
+    (N,), the row the oracle's top-1 index names. (None, None) when no row is a copy."""
+    keep, item_of_row, counts = distinct_rows(data, labels, return_inverse=True, return_counts=True)
+    if len(keep) == _rows(data):
+        return None, None
+    full = np.zeros(_rows(data), dtype=np.float64)
+    full[keep] = counts
+    return full, keep[item_of_row]
+
+
 def memorization_table(
     samples: Any,
     train: Any,

@@ -156,9 +156,9 @@ def test_one_job_per_dim_writes_each_sizes_table_as_a_job_of_its_own(tmp_path):
 
 def _without_merging(monkeypatch):
     """objective_curves on the rows as stored: copies not merged into modes (as before)."""
-    import navref.analysis.oracle_curves as oc
+    import navref.metrics.memorization as mem
 
-    monkeypatch.setattr(oc, "_distinct_items", lambda data, labels: (None, None))
+    monkeypatch.setattr(mem, "mode_counts", lambda data, labels: (None, None))
 
 
 STATS = ["top1_mean", "top1_q05", "top1_q25", "top1_q50", "top1_q75", "top1_q95", "ess_mean",
