@@ -128,6 +128,8 @@ def build_claims_html(claims_path: str | Path, out_path: str | Path) -> None:
     if missing:
         raise ValueError(f"{claims_path} lacks columns {missing}; rerun rule report_claims")
     frame = claims[cols].rename(columns={"claim_id": "#"})
+    if "criterion_fixed" in claims.columns:  # claims.parquet of runs before 2026-12-08 lack it
+        frame.insert(2, "criterion fixed", claims["criterion_fixed"])
     write_html(out_path, "Claims of the paper, checked on this run", [("", frame)])
 
 
