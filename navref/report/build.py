@@ -72,7 +72,7 @@ def build_sweep_table(
     frame = sweep.table(pd.read_parquet(sweeps_path), tau_map, replicates)
     tables.write_table(frame, _stem(out["md"]))
     title = f"{table_name.replace('table', 'Table ')}: {sweep.kind.replace('_', ' ')}"
-    write_html(out["html"], title, [("", tables.display_frame(frame))])
+    write_html(out["html"], title, [("", tables.display_frame(frame))], tables.legend(frame))
     if "plot" in out:  # the table as a plot, drawn from the Parquet just written
         from navref.report import figures  # seaborn / matplotlib: only when drawn
 
