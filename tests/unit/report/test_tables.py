@@ -236,7 +236,8 @@ def test_write_table(tmp_path):
     assert [p.suffix for p in paths] == [".parquet", ".md", ".tex"]
     back = pd.read_parquet(paths[0])
     pd.testing.assert_frame_equal(back, tab, check_dtype=False)
-    md = paths[1].read_text()
+    md, legend = paths[1].read_text().split("\n\n")  # the table, then what "±" is
+    assert legend.startswith("mean ± sample standard deviation over n = 2 or 3 sampling seeds")
     lines = md.strip().splitlines()
     assert len(lines) == 2 + len(tab)
     assert lines[0].count("|") == lines[2].count("|")
