@@ -54,6 +54,7 @@ class Claim:
             "numbers": outcome.numbers,
             "verdict": outcome.verdict,
             "why": outcome.why,
+            "grid_limited": outcome.grid_limited,
         }
 
     def evaluate(self, context: Mapping[str, Any]) -> dict:
