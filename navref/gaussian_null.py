@@ -44,7 +44,9 @@ from torch import Tensor
 __all__ = ["GaussianVelocity", "gaussian_velocity"]
 
 
-def gaussian_velocity(x: Tensor, t: float, mean: Tensor, eigvecs: Tensor, eigvals: Tensor) -> Tensor:
+def gaussian_velocity(
+    x: Tensor, t: float, mean: Tensor, eigvecs: Tensor, eigvals: Tensor
+) -> Tensor:
     """The exact velocity of the linear path towards N(mean, U diag(eigvals) U^T) (module
     docstring): x (B, D), mean (D,) or (B, D), eigvecs U (D, D) or (B, D, D) with the
     eigenvectors in its columns, eigvals s (D,) or (B, D); returns (B, D) in x's dtype,

@@ -450,7 +450,9 @@ def mixed_sampling(
     same = _same_class_share(per, labels, train_labels)
     null_share = float("nan")
     if null_provider is not None:
-        null_samples = samples if tau >= 1.0 - TIME_TOL else _run(null_provider, grid[k:], x_h, labels)
+        null_samples = (
+            samples if tau >= 1.0 - TIME_TOL else _run(null_provider, grid[k:], x_h, labels)
+        )
         null_table = _nn_table(null_samples, embed, train_data, threshold, groups, nn_chunk_size)
         null_share = float(null_table["memorized"].mean())
     summary = pd.DataFrame(

@@ -67,7 +67,9 @@ class Sensitivity:
         )
         tail = {True: " (fragile", False: " (stable", None: ""}[self.fragile]
         if tail:
-            limited = any(v is not None and v.startswith(NOT_TESTED) for v in self.verdicts.values())
+            limited = any(
+                v is not None and v.startswith(NOT_TESTED) for v in self.verdicts.values()
+            )
             tail += (
                 " among the thresholds the probe grid can decide; not tested where it lacks "
                 "points beyond the moved split, not counted as a flip)"

@@ -15,7 +15,15 @@ R, N, INC = C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE
 
 
 def _keys_ok(rec: dict, cid: int) -> None:
-    assert set(rec) == {"claim_id", "claim", "criterion", "numbers", "verdict", "why", "grid_limited"}
+    assert set(rec) == {
+        "claim_id",
+        "claim",
+        "criterion",
+        "numbers",
+        "verdict",
+        "why",
+        "grid_limited",
+    }
     assert rec["claim_id"] == cid and rec["verdict"] in C.VERDICTS
     assert rec["criterion"] == C.CLAIMS[cid].criterion and rec["why"]
 

@@ -76,7 +76,9 @@ def test_grid_limited_is_not_tested_not_fragile():
             "null_rel_l2": [1.0 - t for t in record_t], "null_rel_l2_std": 0.01,
         }
     )  # fmt: skip
-    rec = C.evaluate_claims(C.ClaimInputs(objective=obj, split_times=_splits(obj), intermediate=inter))
+    rec = C.evaluate_claims(
+        C.ClaimInputs(objective=obj, split_times=_splits(obj), intermediate=inter)
+    )
     rec10 = rec[9]
     assert rec10["verdict"] == C.REPRODUCED, rec10
     assert "0.5: reproduced; 0.9: reproduced" in rec10["sensitivity"]
