@@ -265,8 +265,9 @@ def table3(sweeps: pd.DataFrame, replicates: pd.DataFrame | None = None) -> pd.D
     order = {"none": 0, "narrower": 1, "width 0.1": 2, "wider": 3, "unmapped": 4}
     agg["_g"] = agg["group"].map(order)
     agg = agg.sort_values(["_g", "cfg_a", "cfg_b"], na_position="first").drop(columns="_g")
-    first = ["interval", "cfg_spec", "cfg_a", "cfg_b", "cfg_clipped", "split_time", "paper_a"]
-    first += ["paper_b", "paper_interval", "cfg_scale", "group"]
+    first = ["interval", "cfg_spec", "cfg_a", "cfg_b", "cfg_a_nominal", "cfg_b_nominal"]
+    first += ["cfg_clipped", "split_time", "paper_a", "paper_b", "paper_interval", "cfg_scale"]
+    first += ["group"]
     return tab.order_columns(agg, first)
 
 

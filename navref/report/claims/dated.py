@@ -43,13 +43,23 @@ REVISIONS: dict[int, tuple[Revision, ...]] = {
     4: (
         Revision("2026-11-22", "probe taus 2x and 2.5x split added after a 'not reproduced'"),
         Revision("2026-11-29", "early/late taus redefined; controls at the late tau added"),
+        Revision(
+            "2026-12-08",
+            "controls from x_tau only (Gaussian control); taus strictly on "
+            "their side of the unrounded split",
+        ),
     ),
     5: (Revision("2026-11-29", "paired differences replace the unpaired seed spread"),),
-    6: (Revision("2026-11-29", "paired differences replace the unpaired seed spread"),),
+    6: (
+        Revision("2026-11-29", "paired differences replace the unpaired seed spread"),
+        Revision("2026-12-08", "shifts matched to the paper's through the one time mapping"),
+    ),
     7: (
         Revision("2026-11-29", "paired differences; (ii) compares best wide with best [0, b']"),
         Revision("2026-11-29", "default's [0, b] intervals added after earlier verdicts"),
+        Revision("2026-12-08", "intervals in units of the split, through the one time mapping"),
     ),
+    10: (Revision("2026-12-08", "judged against the stage-free Gaussian control"),),
 }
 
 

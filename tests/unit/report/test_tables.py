@@ -285,8 +285,15 @@ TABLE_COLUMNS = {
         "tau", "paper_tau", "stage1", "stage2", "stage1_size", "stage2_size", "stage1_role",
         "stage2_role", "paper_stage1", "paper_stage2",
     ],
-    "table2": ["shift", "steps", "split_time", "share_below_split", "paper_share_below_0.2"],
-    "table3": ["interval", "cfg_a", "cfg_b", "cfg_scale", "group"],
+    "table2": [
+        "shift", "paper_shift", "shift_spec", "steps", "split_time", "share_below_transition",
+        "paper_share_below_0.2",
+    ],
+    "table3": [
+        "interval", "cfg_spec", "cfg_a", "cfg_b", "cfg_a_nominal", "cfg_b_nominal",
+        "cfg_clipped", "split_time", "paper_a", "paper_b", "paper_interval", "cfg_scale",
+        "group",
+    ],
 }  # fmt: skip
 AGGREGATE = [
     "fid", "fid_std", "paper_gfid", "vs", "fid_diff", "fid_diff_low", "fid_diff_high",
