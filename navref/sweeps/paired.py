@@ -149,7 +149,8 @@ def replicate_matrix(replicates: pd.DataFrame | None, sweep: str, setting: str) 
     row)."""
     if replicates is None or replicates.empty:
         return pd.DataFrame()
-    missing = [c for c in REPLICATE_COLUMNS if c not in replicates.columns]
+    # train_replicate may be absent (a table of one training replicate, e.g. hand-made)
+    missing = [c for c in REPLICATE_COLUMNS if c not in (*replicates.columns, "train_replicate")]
     if missing:
         raise ValueError(
             f"the bootstrap replicates table lacks columns {missing} (has "
