@@ -112,7 +112,9 @@ def _released_with_train(path: Any, instance: Any) -> bool:
 
 def _seeds_note(entry: dict[str, Any]) -> str:
     train = entry.get("train")
-    return " (nor training seeds, train.seeds)" if isinstance(train, dict) and "seeds" in train else ""
+    return (
+        " (nor training seeds, train.seeds)" if isinstance(train, dict) and "seeds" in train else ""
+    )
 
 
 # Every config value that names an entry of another section: (key path, target section).

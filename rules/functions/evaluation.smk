@@ -24,9 +24,7 @@ def sweep_tables_inputs():
     """Rule sweep_tables: the per-sweep metrics tables (rule sweep_metrics) of the configured
     sweeps, in the registry's order."""
     return [
-        f"{RESULTS}/metrics/{kind}.parquet"
-        for kind in SWEEP_KINDS
-        if sweep_runs(kind)
+        f"{RESULTS}/metrics/{kind}.parquet" for kind in SWEEP_KINDS if sweep_runs(kind)
     ]
 
 

@@ -85,7 +85,9 @@ def test_config_errors(tmp_path):
     check_references(config)
     check_references(_smoke({"tiny": [0, 1], "small": [4, 5]}))
     with pytest.raises(ConfigError, match="already a model"):
-        check_references({**config, "models": {**config["models"], "tiny_seed1": config["models"]["small"]}})
+        check_references(
+            {**config, "models": {**config["models"], "tiny_seed1": config["models"]["small"]}}
+        )
     # the schema: distinct ints; a released model takes no train block, nor seeds
     assert "seeds" in explain(_smoke({"tiny": [0, 0]}), SCHEMA)
     released = yaml.safe_load((REPO / "configs" / "released.yaml").read_text())
@@ -207,8 +209,10 @@ def test_tables_separate_training_and_sampling_spread():
     # a paired difference pools the (training replicate, seed) units until the two-level
     # bootstrap: replicate 1's seed 0 pairs with replicate 1's seed 0 only
     two = pd.concat(
-        [_table_rows({0: [1.0, 3.0], 1: [5.0, 9.0]}),
-         _table_rows({0: [2.0, 4.0], 1: [7.0, 10.0]}).assign(setting="s1")]  # fmt: skip
+        [
+            _table_rows({0: [1.0, 3.0], 1: [5.0, 9.0]}),
+            _table_rows({0: [2.0, 4.0], 1: [7.0, 10.0]}).assign(setting="s1"),
+        ]  # fmt: skip
     )
     d = paired.setting_difference(two, None, "timestep_shift", ("s1", "s0.5"))
     assert d.method == paired.PAIRED_T and d.n == 4 and d.mean == pytest.approx(1.25)
@@ -227,8 +231,12 @@ def test_loss_curves_name_base_model_and_training_replicate(tmp_path):
     gather_probe_tables({"loss_curves": paths}, meta, {"loss_curves": tmp_path / "lc.parquet"})
     out = pd.read_parquet(tmp_path / "lc.parquet")
     assert out.groupby("model")["base_model"].first().to_dict() == {
-        "a": "a", "a_seed3": "a", "b": "b"
+        "a": "a",
+        "a_seed3": "a",
+        "b": "b",
     }
     assert out.groupby("model")["train_replicate"].first().to_dict() == {
-        "a": 0, "a_seed3": 1, "b": 0
+        "a": 0,
+        "a_seed3": 1,
+        "b": 0,
     }
