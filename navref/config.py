@@ -84,12 +84,37 @@ def explain(config: dict[str, Any], schema_path: str | Path) -> str:
             lines.append(f"{where}: {err.message}")
         elif err.validator == "type":
             lines.append(f"{where}: {err.instance!r} must be of type {err.validator_value}")
+        elif err.validator == "oneOf" and _released_with_train(err.absolute_path, err.instance):
+            lines.append(
+                f"{where}: a released model (`pretrained`) is linked, not trained, so it "
+                f"takes no `train` block{_seeds_note(err.instance)}; remove {where}.train, or "
+                "drop `pretrained` (and give `arch` as a mapping) to train the model"
+            )
         elif err.validator in ("oneOf", "anyOf", "allOf", "if"):
             sub = [e.message for e in (err.context or [])]
             lines.append(f"{where}: {err.message}" + (f" ({'; '.join(sub[:3])})" if sub else ""))
         else:
             lines.append(f"{where}: {err.message}")
     return "\n".join(f"  - {line}" for line in lines)
+
+
+def _released_with_train(path: Any, instance: Any) -> bool:
+    """Whether a schema error is about a ``models`` entry with both ``pretrained`` and
+    ``train`` (e.g. ``train.seeds`` on a released model)."""
+    return (
+        len(path) == 2
+        and path[0] == "models"
+        and isinstance(instance, dict)
+        and "pretrained" in instance
+        and "train" in instance
+    )
+
+
+def _seeds_note(entry: dict[str, Any]) -> str:
+    train = entry.get("train")
+    return (
+        " (nor training seeds, train.seeds)" if isinstance(train, dict) and "seeds" in train else ""
+    )
 
 
 # Every config value that names an entry of another section: (key path, target section).

@@ -12,6 +12,8 @@ the config resolves. The relations:
 - both models of a stage-swap pair share a latent space; cfg-interval ends are ordered
   and the guided model was trained with label dropout (it needs a null class; released
   models have one);
+- training seeds (``train.seeds``, :mod:`navref.replicates`): ``seed`` is ``seeds[0]``, the
+  replicate names are new, and the models of one sweep setting have equally many seeds;
 - KID subset and precision/recall neighbourhood fit the samples per setting; the
   memorization resolution fits every swept model's images;
 - t-grid ends are ordered; intermediate-probe record times are grid points;
@@ -24,6 +26,7 @@ from typing import Any
 
 from navref.analysis.split_times import relative_factor
 from navref.models.release_archs import RELEASED_ARCHS, release_size
+from navref.replicates import replicates_of, seeds_problems
 from navref.sweeps.cfg_interval import Interval
 from navref.sweeps.plan import get as get_sweep
 from navref.sweeps.plan import kinds as sweep_kinds
@@ -191,6 +194,32 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _seed_problems(config: dict[str, Any]) -> list[str]:
+    """:func:`navref.replicates.seeds_problems`, and per sweep setting: its models must have
+    equally many training seeds (setting replicate r uses replicate r of each)."""
+    problems = seeds_problems(config.get("models"))
+    if problems:
+        return problems
+    counts = {m: len(names) for m, names in replicates_of(config.get("models")).items()}
+    sweeps = config.get("sweeps") or {}
+    for kind in sweep_kinds():
+        sweep = get_sweep(kind, sweeps)
+        try:
+            settings = sweep.settings()
+        except ValueError:  # a setting listed twice: the workflow's parse names it
+            continue
+        for key, setting in settings.items():
+            models = dict.fromkeys(sweep.models(setting))
+            if len({counts[m] for m in models}) > 1:
+                have = ", ".join(f"{m}: {counts[m]}" for m in models)
+                problems.append(
+                    f"sweeps.{kind}: setting {key!r} combines models with different numbers "
+                    f"of training seeds ({have}; models.<m>.train.seeds); its replicate r "
+                    "uses replicate r of each model, so give them equally many seeds"
+                )
+    return problems
+
+
 def _swept_models(config: dict[str, Any]) -> set[str]:
     sweeps = config.get("sweeps") or {}
     return set().union(*(get_sweep(kind, sweeps).conf_models() for kind in sweep_kinds()))
@@ -272,6 +301,7 @@ def relation_problems(config: dict[str, Any]) -> list[str]:
         _vae_problems,
         _model_problems,
         _sweep_problems,
+        _seed_problems,
         _evaluation_problems,
         _grid_problems,
         _report_problems,

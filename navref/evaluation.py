@@ -242,8 +242,13 @@ def gather_metrics(
     out_path: str | os.PathLike,
 ) -> None:
     """Rule ``sweep_metrics``: the metrics rows of one sweep's sample sets (``paths``, one file
-    per setting) in one table (``results/<run_name>/metrics/<sweep>.parquet``), each row
-    completed with ``meta["<sweep>/<setting>"]`` (its models and their sizes)."""
+    per run: a setting under one training replicate) in one table
+    (``results/<run_name>/metrics/<sweep>.parquet``), each row completed with
+    ``meta["<sweep>/<run key>"]`` (the key is the file's ``setting``): its models and their
+    sizes, and where given the run's setting id (``setting``) and training replicate
+    (``train_replicate``, :mod:`navref.replicates`). Every row has the int column
+    ``train_replicate`` right after ``setting`` (0 where ``meta`` gives none), so rows pair
+    within (``train_replicate``, ``seed``)."""
     import pandas as pd
 
     from navref.io import save_parquet
@@ -253,18 +258,34 @@ def gather_metrics(
         frame = pd.read_parquet(path)
         for k, v in meta[f"{frame['sweep'].iloc[0]}/{frame['setting'].iloc[0]}"].items():
             frame[k] = v
-        rows.append(frame)
+        rows.append(_with_train_replicate(frame))
     save_parquet(out_path, pd.concat(rows, ignore_index=True))
+
+
+def _with_train_replicate(frame: Any) -> Any:
+    """``frame`` with an int64 ``train_replicate`` column right after ``setting`` (0 where
+    it has none)."""
+    import numpy as np
+    import pandas as pd
+
+    if "train_replicate" in frame.columns:
+        rep = frame.pop("train_replicate")
+    else:
+        rep = pd.Series(0, index=frame.index)
+    at = frame.columns.get_loc("setting") + 1 if "setting" in frame.columns else 0
+    frame.insert(at, "train_replicate", rep.astype(np.int64).to_numpy())
+    return frame
 
 
 def concat_metrics(paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> None:
     """Rule ``sweep_tables``: the per-sweep tables of :func:`gather_metrics` (``paths``) one
     after the other (``results/<run_name>/metrics/sweeps.parquet``, the claims' input); a
-    column one sweep lacks is missing (NaN) in its rows. The same file, byte for byte, as
-    gathering every setting's rows at once."""
+    column one sweep lacks is missing (NaN) in its rows, but ``train_replicate`` is an int
+    column of every row (0 in a table gathered before the column existed). The same file,
+    byte for byte, as gathering every setting's rows at once."""
     import pandas as pd
 
     from navref.io import save_parquet
 
-    frames = [pd.read_parquet(path) for path in paths]
+    frames = [_with_train_replicate(pd.read_parquet(path)) for path in paths]
     save_parquet(out_path, pd.concat(frames, ignore_index=True))

@@ -318,7 +318,10 @@ def gather_probe_tables(
     """Rule ``probe_tables``: the per-job tables of each probe in ``inputs`` (probe ->
     paths; the rule passes one probe) in one tidy table per probe (``out[probe]``), with the
     model's ``space``, ``size`` and ``target`` (from ``models``) and, for the loss curves,
-    ``checkpoint`` (ema / step) and ``step``. A probe not in ``inputs`` is not written."""
+    ``base_model`` and ``train_replicate`` (the config entry and training replicate the
+    model is, :mod:`navref.replicates`; the model itself and 0 where ``models`` does not
+    say), ``checkpoint`` (ema / step) and ``step``. A probe not in ``inputs`` is not
+    written."""
 
     def by_model(model: str) -> dict[str, Any]:
         m = models[model]
@@ -329,6 +332,8 @@ def gather_probe_tables(
         model = p.parent.name
         return {
             **by_model(model),
+            "base_model": str(models[model].get("base_model", model)),
+            "train_replicate": int(models[model].get("train_replicate", 0)),
             "checkpoint": "ema" if p.stem == "ema" else "step",
             "step": int(step.group(1)) if step else int(models[model]["steps"]),
         }

@@ -89,6 +89,7 @@ def conf(*keys):
 
 from navref.analysis.split_times import is_relative
 from navref.config_relations import is_pretrained, model_size
+from navref.replicates import expand_models, model_replicates, replicates_of
 from navref.sweeps.plan import by_table as sweep_of_table
 from navref.sweeps.plan import get as get_sweep
 from navref.sweeps.plan import kinds as sweep_kinds
@@ -109,10 +110,19 @@ def sample_file(kind, setting, seed):
 
 VAES = list(conf("vaes"))
 SPACES = list(config["latent_spaces"])
+# the config's model entries (replicate 0 of each, under the entry's own name)
 MODELS = list(conf("models"))
+# Training seeds (models.<m>.train.seeds, navref.replicates): every model the workflow trains
+# or links, {name: entry}: the config's entries, each with one train.seed, and per further
+# seed k of an entry m the replicate model m_seed<k>. REPLICATE: {name: Replicate (base
+# entry, index r, seed)}; REPLICATES: {entry: its replicate models, replicate 0 first}.
+MODEL_CONF = expand_models(conf("models"))
+REPLICATE = model_replicates(conf("models"))
+REPLICATES = replicates_of(conf("models"))
+ALL_MODELS = list(MODEL_CONF)
 # released checkpoints (rule link_pretrained) and models the pipeline trains (rule train_model)
-PRETRAINED = [m for m in MODELS if is_pretrained(config["models"][m])]
-TRAINED = [m for m in MODELS if m not in PRETRAINED]
+PRETRAINED = [m for m in ALL_MODELS if is_pretrained(MODEL_CONF[m])]
+TRAINED = [m for m in ALL_MODELS if m not in PRETRAINED]
 DEVICE = config["device"]
 PRECISION = config["precision"]  # rules pass it as params.precision (navref.workflow)
 # Every output of this config lives under results/<run_name>/ (default: results/default/),
@@ -126,7 +136,7 @@ SPLIT_TIMES = f"{RESULTS}/oracle/split_times.parquet"
 wildcard_constraints:
     dataset="|".join(DATASETS) or "NONE",
     mode="cond|uncond",
-    model="|".join(MODELS) or "NONE",
+    model="|".join(ALL_MODELS) or "NONE",
     ckpt=r"ema|step\d+",
     tau=r"s?[0-9.]+",
     sweep="|".join(SWEEP_KINDS),
@@ -216,7 +226,7 @@ def model_file(model, name="model.json"):
 
 def model_space(model):
     """The latent space model ``model`` is trained on."""
-    return config["models"][model]["space"]
+    return MODEL_CONF[model]["space"]
 
 
 def space_dataset(space):

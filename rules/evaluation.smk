@@ -70,7 +70,7 @@ rule memorization_train:
 
 
 # one rule per sweep (and data set, see evaluate_jobs): its outputs are the files of that
-# sweep's settings, known when the workflow is parsed; one job loads the feature network,
+# sweep's runs (each setting per training replicate, sweep_runs), known when the workflow is parsed; one job loads the feature network,
 # reference statistics and train split once for all of them
 for name, (kind, dataset, settings) in evaluate_jobs().items():
 

@@ -21,6 +21,9 @@ rule paired_replicates:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda w: list(sweep_settings(w.sweep)),
+        settings=lambda w: [run.setting for run in sweep_runs(w.sweep).values()],
+        train_replicates=lambda w: [
+            run.replicate for run in sweep_runs(w.sweep).values()
+        ],
     script:
         "../workflow_scripts/paired_replicates.py"

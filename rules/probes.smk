@@ -8,10 +8,10 @@
 include: "functions/probes.smk"
 
 
-# One loss-curve job per model writes the tables of all its checkpoints (they come from one
+# One loss-curve job per model (every training replicate, loss_curve_models) writes the tables of all its checkpoints (they come from one
 # train_model job and read one config slice, so no rerun is coarser). A rule per model: its
 # list of outputs (the model's checkpoints) differs between models.
-for _model in probe_models("loss_curves"):
+for _model in loss_curve_models():
 
     rule:
         name:

@@ -5,6 +5,10 @@
 # resources.sample_stage_swap / sample_timestep_shift / sample_cfg_interval), so a long CFG
 # sweep can ask for more time than the others.
 #
+# Training replicates (models.<m>.train.seeds, navref.replicates): a setting whose models have
+# R training seeds runs R times, run r with replicate r of each model; {setting} is the run's
+# key (navref.sweeps.plan.run_key: the setting id for r = 0, <id>_train<r> else).
+#
 # Shared trajectory prefixes: a setting whose trajectory coincides with an earlier setting's
 # up to grid index k (same noise, steps, velocity; navref.sweeps.plan.Sweep.branches) starts from
 # that parent's stored states at k, one store per seed (input branch_states, marked ancient:
@@ -35,7 +39,7 @@ rule sample_sweep:
     resources:
         **sweep_resources(mem_mb=8000, runtime=120),
     params:
-        setting=lambda w: sweep_settings(w.sweep)[w.setting],
+        setting=lambda w: run_setting(w.sweep, w.setting),
         seeds=SWEEP_SEEDS,
         num_samples=conf("sweeps", "num_samples"),
         batch_size=conf("sweeps", "batch_size"),

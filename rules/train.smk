@@ -1,4 +1,5 @@
-# DiT training with rectified flow (CFM or oracle target), one job per model.
+# DiT training with rectified flow (CFM or oracle target), one job per model: per training
+# replicate of an entry with train.seeds (MODEL_CONF, navref.replicates).
 
 
 include: "functions/train.smk"
@@ -26,7 +27,7 @@ rule train_model:
     resources:
         **rule_resources("train_model", mem_mb=8000, runtime=600),
     params:
-        settings=lambda w: config["models"][w.model],
+        settings=lambda w: MODEL_CONF[w.model],
         device=DEVICE,
     script:
         "../workflow_scripts/train_model.py"
@@ -49,7 +50,7 @@ rule link_pretrained:
     resources:
         **rule_resources("link_pretrained", mem_mb=16000, runtime=20),
     params:
-        settings=lambda w: config["models"][w.model],
+        settings=lambda w: MODEL_CONF[w.model],
         inputs=lambda w: input_stamps(f"models.{w.model}"),
     script:
         "../workflow_scripts/link_pretrained.py"

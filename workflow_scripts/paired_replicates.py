@@ -5,4 +5,10 @@ from navref.workflow import rule_context
 
 sm = snakemake  # noqa: F821 (injected by script:)
 with rule_context(sm):
-    gather_replicates(list(sm.input), sm.wildcards.sweep, sm.params.settings, sm.output[0])
+    gather_replicates(
+        list(sm.input),
+        sm.wildcards.sweep,
+        sm.params.settings,
+        sm.output[0],
+        train_replicates=sm.params.train_replicates,
+    )

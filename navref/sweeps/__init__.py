@@ -4,7 +4,7 @@
   settings from its block ``sweeps.<kind>`` of the config, validated against
   ``schemas/config.schema.yaml``, which holds every default; the models a setting needs;
   its trajectory as :class:`Segment` s and, per setting, the :class:`Branch` it starts
-  from), the registry (:data:`REGISTRY`, :func:`get`, :func:`by_table`) and the file names;
+  from; its :class:`Run` s, one per setting and training replicate), the registry (:data:`REGISTRY`, :func:`get`, :func:`by_table`) and the file names;
 - one module per kind, owning for its kind its settings, grid, velocity, table, paper rows,
   plot labels and the inputs its claim reads: :mod:`.stage_swap` (Tab. 1),
   :mod:`.timestep_shift` (Tab. 2), :mod:`.cfg_interval` (Tab. 3);
@@ -21,12 +21,14 @@ from navref.sweeps.plan import (
     REGISTRY,
     TIME_TOL,
     Branch,
+    Run,
     Segment,
     Sweep,
     by_table,
     get,
     kinds,
     register,
+    run_key,
     shared_steps,
 )
 from navref.sweeps.stage_swap import StageSwap
@@ -41,6 +43,7 @@ __all__ = [
     "TIME_TOL",
     "Branch",
     "CfgInterval",
+    "Run",
     "Segment",
     "StageSwap",
     "Sweep",
@@ -50,6 +53,7 @@ __all__ = [
     "get",
     "kinds",
     "register",
+    "run_key",
     "shared_steps",
     "stage_swap",
     "timestep_shift",

@@ -51,8 +51,10 @@ INTERVAL_KINDS = ("centred", "percentile", "basic")
 SINGLE_RUN_SHARE = 0.05
 #: the methods, in order of preference (the ``method`` of a :class:`PairedDifference`)
 BOOTSTRAP, PAIRED_T, MARGIN, NONE = "paired bootstrap", "paired t", "single-run margin", "none"
-#: the columns of a replicates table (one sweep's ``{sweep}_bootstrap.parquet``)
-REPLICATE_COLUMNS = ["sweep", "setting", "seed", "replicate", "fid"]
+#: the columns of a replicates table (one sweep's ``{sweep}_bootstrap.parquet``):
+#: ``train_replicate`` is the training replicate of the setting's models (0 without
+#: ``train.seeds``, :mod:`navref.replicates`); rows pair within (train_replicate, seed)
+REPLICATE_COLUMNS = ["sweep", "setting", "train_replicate", "seed", "replicate", "fid"]
 
 #: part of a verdict: ``"pass"`` / ``"fail"`` / None (the values of
 #: :data:`navref.report.claims.verdict.PASS` / ``FAIL``)
@@ -140,12 +142,15 @@ def seed_difference(a: pd.Series, b: pd.Series) -> PairedDifference:
 
 
 def replicate_matrix(replicates: pd.DataFrame | None, sweep: str, setting: str) -> pd.DataFrame:
-    """The bootstrap FIDs of one setting as a (seed x replicate) frame, empty when the
-    replicates table is None or lacks the setting. A (seed, replicate) given twice is a
-    ``ValueError`` (each must be one row)."""
+    """The bootstrap FIDs of one setting as a (seed x replicate) frame (rows (train_replicate,
+    seed) where the setting has several training replicates: until the two-level bootstrap,
+    each such pair is one paired unit), empty when the replicates table is None or lacks
+    the setting. A (seed, replicate) given twice is a ``ValueError`` (each must be one
+    row)."""
     if replicates is None or replicates.empty:
         return pd.DataFrame()
-    missing = [c for c in REPLICATE_COLUMNS if c not in replicates.columns]
+    # train_replicate may be absent (a table of one training replicate, e.g. hand-made)
+    missing = [c for c in REPLICATE_COLUMNS if c not in (*replicates.columns, "train_replicate")]
     if missing:
         raise ValueError(
             f"the bootstrap replicates table lacks columns {missing} (has "
@@ -154,12 +159,21 @@ def replicate_matrix(replicates: pd.DataFrame | None, sweep: str, setting: str) 
     rows = replicates[
         (replicates["sweep"] == sweep) & (replicates["setting"].astype(str) == str(setting))
     ]
-    if rows[["seed", "replicate"]].duplicated().any():
+    index = _pair_index(rows)
+    if rows[[*index, "replicate"]].duplicated().any():
         raise ValueError(
-            f"bootstrap replicates of {sweep}/{setting}: a (seed, replicate) appears twice; "
-            "each must be one row"
+            f"bootstrap replicates of {sweep}/{setting}: a ({', '.join(index)}, replicate) "
+            "appears twice; each must be one row"
         )
-    return rows.pivot(index="seed", columns="replicate", values="fid").astype(float)
+    return rows.pivot(index=index, columns="replicate", values="fid").astype(float)
+
+
+def _pair_index(rows: pd.DataFrame) -> list[str]:
+    """What pairs the rows of one setting: ``["seed"]``, or ``["train_replicate", "seed"]``
+    where the rows hold several training replicates (:mod:`navref.replicates`; each
+    (training replicate, seed) then counts as one paired unit)."""
+    several = "train_replicate" in rows.columns and rows["train_replicate"].nunique() > 1
+    return ["train_replicate", "seed"] if several else ["seed"]
 
 
 def bootstrap_difference(
@@ -218,12 +232,15 @@ def paired_difference(
 
 
 def seed_fids(sweeps: pd.DataFrame | None, sweep: str, setting: str) -> pd.Series:
-    """FID per seed (index: seed) of ``sweep/setting`` in the sweep table (``sweep, setting,
-    seed, fid``); empty when the table is None or lacks the setting."""
+    """FID per seed (index: seed; (train_replicate, seed) where the setting has several
+    training replicates) of ``sweep/setting`` in the sweep table (``sweep, setting, seed,
+    fid``); empty when the table is None or lacks the setting."""
     if not isinstance(sweeps, pd.DataFrame) or sweeps.empty:
         return pd.Series(dtype=float)
     sel = sweeps[(sweeps["sweep"] == sweep) & (sweeps["setting"].astype(str) == str(setting))]
-    return pd.Series(sel["fid"].astype(float).to_numpy(), index=sel["seed"].to_numpy())
+    index = _pair_index(sel)
+    keys = pd.MultiIndex.from_frame(sel[index]) if len(index) > 1 else sel["seed"].to_numpy()
+    return pd.Series(sel["fid"].astype(float).to_numpy(), index=keys)
 
 
 def setting_difference(
@@ -250,20 +267,31 @@ def gather_replicates(
     sweep: str,
     settings: Sequence[str],
     out_path: str | os.PathLike,
+    train_replicates: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """Rule ``paired_replicates``: the bootstrap replicates of every setting of one sweep in
-    one table (``REPLICATE_COLUMNS``), written atomically to ``out_path`` and returned.
+    """Rule ``paired_replicates``: the bootstrap replicates of every run (a setting under
+    one training replicate) of one sweep in one table (``REPLICATE_COLUMNS``), written
+    atomically to ``out_path`` and returned.
 
-    ``paths[i]`` is ``results/<run>/metrics/<sweep>/<settings[i]>_bootstrap.parquet`` with
-    columns ``seed, replicate, fid`` (one row per seed and replicate). Raises ``ValueError``
-    for a file without those columns, with a (seed, replicate) twice, or when two settings of
-    one seed have different replicate ids (then replicate r was not one shared resample)."""
+    ``paths[i]`` is ``results/<run>/metrics/<sweep>/<run key>_bootstrap.parquet`` with
+    columns ``seed, replicate, fid`` (one row per seed and replicate), of setting
+    ``settings[i]`` under training replicate ``train_replicates[i]`` (default: all 0).
+    Raises ``ValueError`` for a file without those columns, with a (seed, replicate) twice,
+    a (setting, training replicate) twice, or when two runs of one seed have different
+    replicate ids (then replicate b was not one shared resample)."""
     from navref.io import save_parquet
 
-    if len(paths) != len(settings):
-        raise ValueError(f"{len(paths)} replicate files for {len(settings)} settings")
+    train_replicates = [0] * len(settings) if train_replicates is None else train_replicates
+    if not len(paths) == len(settings) == len(train_replicates):
+        raise ValueError(
+            f"{len(paths)} replicate files for {len(settings)} settings and "
+            f"{len(train_replicates)} training replicates"
+        )
+    runs = list(zip(settings, map(int, train_replicates), strict=True))
+    if len(set(runs)) != len(runs):
+        raise ValueError(f"a (setting, training replicate) is listed twice in {runs}")
     frames, ids = [], {}
-    for path, setting in zip(paths, settings, strict=True):
+    for path, (setting, train) in zip(paths, runs, strict=True):
         frame = pd.read_parquet(path)
         missing = [c for c in ("seed", "replicate", "fid") if c not in frame.columns]
         if missing:
@@ -280,7 +308,11 @@ def gather_replicates(
                     f"{path}: seed {seed} has other replicate ids than setting "
                     f"{ids[seed][0]!r}; every setting of a seed must use the same resamples"
                 )
-        frames.append(frame[["seed", "replicate", "fid"]].assign(sweep=sweep, setting=setting))
+        frames.append(
+            frame[["seed", "replicate", "fid"]].assign(
+                sweep=sweep, setting=setting, train_replicate=np.int64(train)
+            )
+        )
     out = pd.concat(frames, ignore_index=True)[REPLICATE_COLUMNS] if frames else None
     if out is None:
         out = pd.DataFrame(columns=REPLICATE_COLUMNS)

@@ -139,13 +139,15 @@ class Sweep:
         n = int(setting["steps"])
         return [Segment(("uniform", n), 0, n, ("cond", setting["model"]))]
 
-    def branches(self) -> dict[str, Branch | None]:
+    def branches(self, settings: Mapping[str, Setting] | None = None) -> dict[str, Branch | None]:
         """``{setting id: its Branch or None}``: the parent of a setting is the EARLIER
         setting (config order) whose trajectory it shares longest (ties: the earliest),
         None when it shares no step with any (it starts from noise). Earlier-only keeps the
         parents a forest and means that appending a setting to the config never changes an
-        existing setting's parent. The shared part is at most all steps but the last."""
-        settings = self.settings()
+        existing setting's parent. The shared part is at most all steps but the last.
+        ``settings``: ``{id: setting}`` to branch among (default: :meth:`settings`; the
+        runs of one training replicate, :meth:`run_branches`)."""
+        settings = self.settings() if settings is None else settings
         trajectories = {key: self.segments(s) for key, s in settings.items()}
         out: dict[str, Branch | None] = {}
         for i, key in enumerate(settings):
@@ -158,10 +160,63 @@ class Sweep:
             out[key] = best
         return out
 
-    def branch_steps(self, key: str) -> list[int]:
+    def branch_steps(self, key: str, settings: Mapping[str, Setting] | None = None) -> list[int]:
         """The grid indices at which setting ``key`` must store its states: where its
-        children branch (sorted, empty for a setting without children)."""
-        return sorted({b.step for b in self.branches().values() if b and b.parent == key})
+        children branch (sorted, empty for a setting without children); ``settings`` as
+        in :meth:`branches`."""
+        branches = self.branches(settings).values()
+        return sorted({b.step for b in branches if b and b.parent == key})
+
+    # ------------------------------------------------------------ training replicates
+
+    def rename_models(self, setting: Mapping[str, Any], names: Mapping[str, str]) -> Setting:
+        """``setting`` with each of its models ``m`` replaced by ``names.get(m, m)``. The
+        roles of :meth:`model_roles` are the setting's keys that name its models (in every
+        kind); a kind whose roles are not keys overrides this."""
+        roles = self.model_roles(setting)
+        return {**setting, **{role: names.get(m, m) for role, m in roles.items()}}
+
+    def runs(self, replicates: Mapping[str, Sequence[str]] | None = None) -> dict[str, Run]:
+        """``{run key: Run}``: every setting once per training replicate r of its models
+        (``replicates``: ``{config model: its replicate models, replicate 0 first}``,
+        :func:`navref.replicates.replicates_of`; a model not in it has one replicate, itself).
+        Run r of a setting uses replicate r of each of its models; the key is the setting id
+        for r = 0 (its files are those of the setting) and ``<id>_train<r>`` else
+        (:func:`run_key`). Settings in config order, per setting its replicates in order.
+        Raises ``ValueError`` when the models of a setting have different numbers of
+        replicates or two runs get one key."""
+        replicates = replicates or {}
+        out: dict[str, Run] = {}
+        for key, setting in self.settings().items():
+            models = dict.fromkeys(self.models(setting))
+            counts = {m: len(replicates.get(m, [m])) for m in models}
+            if len(set(counts.values())) != 1:
+                raise ValueError(
+                    f"sweeps.{self.kind}: setting {key!r} combines models with different "
+                    f"numbers of training seeds ({counts}); give them equally many seeds"
+                )
+            for r in range(next(iter(counts.values()))):
+                names = {m: list(replicates.get(m, [m]))[r] for m in models}
+                run = Run(key, r, self.rename_models(setting, names))
+                if run.key in out:
+                    raise ValueError(
+                        f"sweeps.{self.kind}: run {run.key!r} (setting {key!r}, training "
+                        f"replicate {r}) has the key of another; rename the setting's models"
+                    )
+                out[run.key] = run
+        return out
+
+    def run_branches(self, runs: Mapping[str, Run]) -> dict[str, Branch | None]:
+        """:meth:`branches` per training replicate: a run's parent is a run of the same
+        replicate (its :class:`Branch` names the parent's run key)."""
+        out: dict[str, Branch | None] = {}
+        for r in sorted({run.replicate for run in runs.values()}):
+            out.update(self.branches(replicate_settings(runs, r)))
+        return {key: out[key] for key in runs}
+
+    def run_branch_steps(self, runs: Mapping[str, Run], key: str) -> list[int]:
+        """:meth:`branch_steps` of run ``key`` among the runs of its training replicate."""
+        return self.branch_steps(key, replicate_settings(runs, runs[key].replicate))
 
     def velocity(
         self, setting: Mapping[str, Any], models: Mapping[str, Any], num_classes: int
@@ -200,6 +255,34 @@ class Sweep:
         import numpy as np
 
         return [np.arange(len(table))]
+
+
+def run_key(setting: str, replicate: int) -> str:
+    """The key of training replicate ``replicate`` of sweep setting ``setting``: the
+    setting id for replicate 0, ``<id>_train<r>`` else (the ``{setting}`` wildcard and the
+    name of its sample, state and metrics files)."""
+    return setting if int(replicate) == 0 else f"{setting}_train{int(replicate)}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One setting of a sweep under one training replicate: the setting's id (``setting``,
+    the config's), the replicate's index (``replicate``) and the setting with the
+    replicate's models (``conf``)."""
+
+    setting: str
+    replicate: int
+    conf: Setting
+
+    @property
+    def key(self) -> str:
+        """:func:`run_key` of the run."""
+        return run_key(self.setting, self.replicate)
+
+
+def replicate_settings(runs: Mapping[str, Run], replicate: int) -> dict[str, Setting]:
+    """``{run key: setting}`` of the runs of training replicate ``replicate``, in order."""
+    return {key: run.conf for key, run in runs.items() if run.replicate == replicate}
 
 
 REGISTRY: dict[str, type[Sweep]] = {}

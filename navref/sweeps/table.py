@@ -14,7 +14,10 @@ Output columns of the aggregate (besides the setting's own columns): ``fid, fid_
 kid_std, precision, precision_std, recall, recall_std, memorization, memorization_std,
 nn1_dist, nn1_dist_std`` (``kid`` is the mean over seeds of each run's ``kid_mean``; the
 ``_std`` columns are the spread over seeds), ``n_seeds``, ``seeds`` (e.g. "0,1,2"),
-``num_samples`` (samples per run; the smallest when runs differ) and ``setting``.
+``num_samples`` (samples per run; the smallest when runs differ) and ``setting``. With
+several training replicates (``train_replicate``, :mod:`navref.replicates`) also
+``<metric>_std_train`` (the spread over training seeds) and ``n_train``, and ``_std`` is
+the sampling spread within a replicate (:func:`aggregate_seeds`).
 
 Paired differences (issue 15, item 1): every row also shows FID(row) - FID(reference) with
 its 95 % interval (:mod:`navref.sweeps.paired`), the reference being Tab. 1: the (large,
@@ -92,14 +95,27 @@ def _mean(x: np.ndarray) -> float:
 def aggregate_seeds(rows: pd.DataFrame, setting_cols: Sequence[str]) -> pd.DataFrame:
     """One row per ``setting``: the setting columns (constant within a setting, else an error),
     metric mean and seed std (see the module docstring), ``n_seeds``, ``seeds``,
-    ``num_samples``."""
+    ``num_samples``.
+
+    Training replicates (``train_replicate``, :mod:`navref.replicates`): where some setting
+    of ``rows`` has R >= 2, each metric's mean is the mean over replicates of the
+    per-replicate mean over sampling seeds, ``<metric>_std`` the mean over replicates of
+    the std over sampling seeds (the sampling spread), ``<metric>_std_train`` the std over
+    replicates (ddof = 1) of the per-replicate means (the training spread), ``n_train``
+    the number of replicates and ``n_seeds`` the number of sampling seeds. With one
+    replicate everywhere the table is as without the column (no ``_std_train``, ``n_train``).
+    """
+    train = "train_replicate" in rows.columns and bool(
+        (rows.groupby("setting", dropna=False)["train_replicate"].nunique() > 1).any()
+    )
+    unit = ["train_replicate", "seed"] if "train_replicate" in rows.columns else ["seed"]
     out = []
     for setting, g in rows.groupby("setting", sort=False, dropna=False):
-        if g["seed"].duplicated().any():
-            dup = sorted(g.loc[g["seed"].duplicated(), "seed"].tolist())
+        if g[unit].duplicated().any():
+            dup = sorted(g.loc[g[unit].duplicated(), "seed"].tolist())
             raise ValueError(
-                f"sweep setting {setting!r}: seeds {dup} appear more than once; each (sweep, "
-                f"setting, seed) must be one row"
+                f"sweep setting {setting!r}: seeds {dup} appear more than once (per training "
+                f"replicate); each (sweep, setting, train_replicate, seed) must be one row"
             )
         rec: dict = {}
         for c in setting_cols:
@@ -111,11 +127,22 @@ def aggregate_seeds(rows: pd.DataFrame, setting_cols: Sequence[str]) -> pd.DataF
                     f"({list(uniq)}); a setting id must name one configuration"
                 )
             rec[c] = uniq[0] if len(uniq) else vals.iloc[0]
+        reps = [r for _, r in g.groupby("train_replicate", sort=True)] if train else [g]
         for src, dst in METRICS.items():
-            x = num(g[src]).to_numpy() if src in g.columns else np.full(len(g), np.nan)
-            rec[dst] = _mean(x)
-            rec[f"{dst}_std"] = _std(x)
-        seeds = sorted(g["seed"].tolist())
+            per = [
+                num(r[src]).to_numpy() if src in r.columns else np.full(len(r), np.nan)
+                for r in reps
+            ]
+            if not train:
+                rec[dst], rec[f"{dst}_std"] = _mean(per[0]), _std(per[0])
+                continue
+            means = np.array([_mean(x) for x in per])
+            rec[dst] = _mean(means)
+            rec[f"{dst}_std"] = _mean(np.array([_std(x) for x in per]))
+            rec[f"{dst}_std_train"] = _std(means)
+        seeds = sorted(set(g["seed"].tolist()))
+        if train:
+            rec["n_train"] = len(reps)
         rec["n_seeds"] = len(seeds)
         rec["seeds"] = ",".join(str(s) for s in seeds)
         rec["num_samples"] = int(num(g["num_samples"]).min())
@@ -127,10 +154,10 @@ def aggregate_seeds(rows: pd.DataFrame, setting_cols: Sequence[str]) -> pd.DataF
 def order_columns(frame: pd.DataFrame, first: Sequence[str]) -> pd.DataFrame:
     metric_cols = []
     for dst in METRICS.values():
-        metric_cols += [dst, f"{dst}_std"]
+        metric_cols += [dst, f"{dst}_std", f"{dst}_std_train"]
         if dst == "fid":
             metric_cols += ["paper_gfid", *PAIRED_COLUMNS]
-    tail = ["n_seeds", "seeds", "num_samples", "setting"]
+    tail = ["n_train", "n_seeds", "seeds", "num_samples", "setting"]
     cols = [*first, *metric_cols, *tail]
     rest = [c for c in frame.columns if c not in cols]
     return frame[[c for c in cols if c in frame.columns] + rest].reset_index(drop=True)

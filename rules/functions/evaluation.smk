@@ -15,22 +15,16 @@ def feature_net_input(w):
 
 
 def sweep_metric_files(kinds=SWEEP_KINDS):
-    """The metrics files (one row per seed) of every setting of the sweeps ``kinds``
-    (default: all)."""
-    return [
-        metrics_file(kind, setting)
-        for kind in kinds
-        for setting in sweep_settings(kind)
-    ]
+    """The metrics files (one row per seed) of every run (setting and training replicate)
+    of the sweeps ``kinds`` (default: all)."""
+    return [metrics_file(kind, key) for kind in kinds for key in sweep_runs(kind)]
 
 
 def sweep_tables_inputs():
     """Rule sweep_tables: the per-sweep metrics tables (rule sweep_metrics) of the configured
     sweeps, in the registry's order."""
     return [
-        f"{RESULTS}/metrics/{kind}.parquet"
-        for kind in SWEEP_KINDS
-        if sweep_settings(kind)
+        f"{RESULTS}/metrics/{kind}.parquet" for kind in SWEEP_KINDS if sweep_runs(kind)
     ]
 
 
@@ -42,15 +36,16 @@ def metrics_file(kind, setting, suffix=""):
 def evaluate_jobs():
     """The evaluation jobs: one per sweep and data set its settings sample (one per sweep in
     every shipped config; a stage-swap sweep may pair models of several data sets), as
-    ``{name: (kind, dataset, settings)}`` with the settings in the config's order. ``name``
+    ``{name: (kind, dataset, runs)}`` with the run keys (every training replicate of every
+    setting) in the config's order. ``name``
     is the rule's suffix (``evaluate_sweep_<name>``): the kind, or ``<kind>_<dataset>``
     where the sweep samples several data sets."""
     jobs = {}
     for kind in SWEEP_KINDS:
         by_dataset = {}
-        for setting in sweep_settings(kind):
-            dataset = space_dataset(setting_space(kind, setting))
-            by_dataset.setdefault(dataset, []).append(setting)
+        for key in sweep_runs(kind):
+            dataset = space_dataset(setting_space(kind, key))
+            by_dataset.setdefault(dataset, []).append(key)
         for dataset, settings in by_dataset.items():
             name = kind if len(by_dataset) == 1 else f"{kind}_{dataset}"
             jobs[name] = (kind, dataset, settings)
@@ -66,8 +61,10 @@ def evaluate_sweep_inputs(kind, dataset, settings):
 
 
 def evaluate_groups(kind, settings):
-    """Rules evaluate_sweep_<kind>: per setting its ids, sample files (one per
-    seed) and output files, as ``navref.evaluation.evaluate_settings`` takes them."""
+    """Rules evaluate_sweep_<kind>: per run (``settings``: run keys) its ids (the key as
+    ``setting``; rule sweep_metrics reads it as setting id and training replicate), sample
+    files (one per seed) and output files, as ``navref.evaluation.evaluate_settings`` takes
+    them."""
     return [
         {
             "ids": {"sweep": kind, "setting": setting},
@@ -94,15 +91,20 @@ def dataset_evaluation_inputs(dataset):
 
 
 def sweep_meta(kinds=SWEEP_KINDS):
-    """What the sweep table records about each setting of the sweeps ``kinds``: its models
-    and their sizes."""
+    """What the sweep table records about each run of the sweeps ``kinds``, by
+    ``<kind>/<run key>``: its setting id and training replicate
+    (navref.evaluation.gather_metrics), the setting's models (the config's entries) and
+    their sizes."""
     sizes = {name: m["size"] for name, m in model_meta().items()}
     out = {}
     for kind in kinds:
         sweep = get_sweep(kind, conf("sweeps"))
-        for key, setting in sweep.settings().items():
-            roles = sweep.model_roles(setting)
+        settings = sweep.settings()
+        for key, run in sweep_runs(kind).items():
+            roles = sweep.model_roles(settings[run.setting])
             out[f"{kind}/{key}"] = {
+                "setting": run.setting,
+                "train_replicate": run.replicate,
                 **roles,
                 **{f"{r}_size": sizes[m] for r, m in roles.items()},
             }

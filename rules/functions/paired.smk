@@ -13,11 +13,12 @@ def sweep_bootstrap_file(sweep):
 
 
 def paired_replicate_inputs(w):
-    """The per-setting replicate files of sweep ``w.sweep``."""
-    return [setting_bootstrap_file(w.sweep, s) for s in sweep_settings(w.sweep)]
+    """The per-run replicate files of sweep ``w.sweep`` (every setting and training
+    replicate, in the order of sweep_runs)."""
+    return [setting_bootstrap_file(w.sweep, key) for key in sweep_runs(w.sweep)]
 
 
 def replicate_files(kinds=SWEEP_KINDS):
     """The gathered replicate files of the configured sweeps among ``kinds`` (for the
     claims and tables)."""
-    return [sweep_bootstrap_file(k) for k in kinds if sweep_settings(k)]
+    return [sweep_bootstrap_file(k) for k in kinds if sweep_runs(k)]

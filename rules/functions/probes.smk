@@ -11,7 +11,14 @@ def probe_conf(kind):
 
 
 def probe_models(kind):
+    """The config's model entries probe ``kind`` runs on (default: all)."""
     return conf("probes", kind).get("models", MODELS)
+
+
+def loss_curve_models():
+    """The models of the loss-curve probe: every training replicate of its entries
+    (navref.replicates; the other probes use replicate 0, the entry itself)."""
+    return [m for base in probe_models("loss_curves") for m in REPLICATES[base]]
 
 
 def probe_params(kind):
@@ -58,7 +65,7 @@ def tau_inputs(kind):
 
 
 def model_checkpoints(model):
-    steps = config["models"][model].get("train", {}).get("checkpoint_steps", [])
+    steps = MODEL_CONF[model].get("train", {}).get("checkpoint_steps", [])
     return ["ema"] + (
         [f"step{s}" for s in steps]
         if conf("probes", "loss_curves", "checkpoints")
@@ -94,7 +101,7 @@ def probe_job_tables(w):
     """{probe: the per-job tables} that rule probe_tables gathers into probe ``w.probe``'s
     table (one table per probe, so a figure of one probe needs no job of another)."""
     if w.probe == "loss_curves":
-        files = [f for m in probe_models("loss_curves") for f in loss_curve_files(m)]
+        files = [f for m in loss_curve_models() for f in loss_curve_files(m)]
     elif w.probe == "intermediate":
         files = [
             f"{RESULTS}/probes/intermediate/{m}.parquet"
@@ -109,8 +116,9 @@ def probe_job_tables(w):
 
 def probe_model_meta(probe):
     """model_meta() of the models of ``probe`` only (a new model reruns only the tables of
-    the probes it is in)."""
-    return {m: v for m, v in model_meta().items() if m in probe_models(probe)}
+    the probes it is in; the loss curves: every training replicate)."""
+    models = loss_curve_models() if probe == "loss_curves" else probe_models(probe)
+    return {m: v for m, v in model_meta().items() if m in models}
 
 
 def tau_probe_labels(i):

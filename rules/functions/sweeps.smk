@@ -6,16 +6,30 @@ SWEEP_SEEDS = [int(seed) for seed in conf("sweeps", "seeds")]
 
 
 def sweep_settings(kind):
-    """{setting id: setting} of sweep ``kind``; the id is the {setting} wildcard."""
+    """{setting id: setting} of sweep ``kind`` as the config writes it (replicate 0's models,
+    the config's names): the settings the sample grids of the report show."""
     return get_sweep(kind, conf("sweeps")).settings()
 
 
-def setting_models(kind, setting):
-    return get_sweep(kind, conf("sweeps")).models(sweep_settings(kind)[setting])
+@functools.cache
+def sweep_runs(kind):
+    """{run key: Run} of sweep ``kind``: every setting once per training replicate of its
+    models (navref.sweeps.plan.Sweep.runs); the key is the {setting} wildcard (the setting
+    id for replicate 0, ``<id>_train<r>`` for replicate r >= 1)."""
+    return get_sweep(kind, conf("sweeps")).runs(REPLICATES)
 
 
-def setting_space(kind, setting):
-    return model_space(setting_models(kind, setting)[0])
+def run_setting(kind, key):
+    """The setting of run ``key`` of sweep ``kind``, with its replicate's models."""
+    return sweep_runs(kind)[key].conf
+
+
+def setting_models(kind, key):
+    return get_sweep(kind, conf("sweeps")).models(run_setting(kind, key))
+
+
+def setting_space(kind, key):
+    return model_space(setting_models(kind, key)[0])
 
 
 def states_dir(kind, setting, seed):
@@ -23,16 +37,17 @@ def states_dir(kind, setting, seed):
     return plan_states_dir(RESULTS, kind, setting, seed)
 
 
-def sample_branch(kind, setting):
-    """``{"parent": setting id, "step": grid index}`` of the setting whose stored state this
-    setting starts from, or None (it starts from noise)."""
-    branch = get_sweep(kind, conf("sweeps")).branches()[setting]
+def sample_branch(kind, key):
+    """``{"parent": run key, "step": grid index}`` of the run (same training replicate)
+    whose stored state run ``key`` starts from, or None (it starts from noise)."""
+    runs = sweep_runs(kind)
+    branch = get_sweep(kind, conf("sweeps")).run_branches(runs)[key]
     return None if branch is None else {"parent": branch.parent, "step": branch.step}
 
 
-def sample_keep_steps(kind, setting):
-    """The grid indices at which the sample job of ``setting`` stores its states."""
-    return get_sweep(kind, conf("sweeps")).branch_steps(setting)
+def sample_keep_steps(kind, key):
+    """The grid indices at which the sample job of run ``key`` stores its states."""
+    return get_sweep(kind, conf("sweeps")).run_branch_steps(sweep_runs(kind), key)
 
 
 def sample_inputs(w):

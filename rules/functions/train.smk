@@ -2,18 +2,21 @@
 
 
 def model_meta():
-    """What the probe and sweep tables record about each model (a released model: its
-    release's size name, target "cfm" (the releases regress the velocity x1 - x0), the
-    training steps its config states).
+    """What the probe and sweep tables record about each (replicate) model (a released
+    model: its release's size name, target "cfm" (the releases regress the velocity x1 -
+    x0), the training steps its config states); ``base_model`` and ``train_replicate``
+    name the config entry and training replicate it is (navref.replicates).
     """
     return {
         name: {
+            "base_model": REPLICATE[name].base,
+            "train_replicate": REPLICATE[name].index,
             "space": m["space"],
             "size": model_size(m) or "custom",
             "target": m["train"]["target"] if "train" in m else "cfm",
             "steps": m["train"]["steps"] if "train" in m else m["steps"],
         }
-        for name, m in conf("models").items()
+        for name, m in MODEL_CONF.items()
     }
 
 
@@ -24,7 +27,7 @@ def train_priority(w):
     path is train_vae -> small -> sampling; started after the two tiny models, small left
     one core idle for 99 s."""
     return sum(
-        w.model in setting_models(kind, setting)
+        w.model in setting_models(kind, key)
         for kind in SWEEP_KINDS
-        for setting in sweep_settings(kind)
+        for key in sweep_runs(kind)
     )
