@@ -182,6 +182,17 @@ class PairedDifference:
         return "nothing compared"
 
     @property
+    def covers(self) -> str:
+        """The short form of :attr:`sources` used in :attr:`text` (the counts are there)."""
+        r = self.train_replicates
+        if self.method not in (BOOTSTRAP, PAIRED_T):
+            return self.sources
+        if r < 2:
+            return ONE_TRAINING_RUN
+        how = "resampled, two-level" if self.method == BOOTSTRAP else "t over their means"
+        return f"covers training and sampling noise: {r} training seeds ({how})"
+
+    @property
     def text(self) -> str:
         """``diff m [lo, hi] (method, level, replicates, seeds; sources)``, or the margin
         used; notes a difference whose interval excludes 0 below the minimum effect."""
@@ -197,12 +208,12 @@ class PairedDifference:
             return (
                 f"diff {_fmt(self.mean)} [{_fmt(self.low)}, {_fmt(self.high)}] "
                 f"({BOOTSTRAP} {LEVEL:.0%}, {self.replicates} replicates, {seeds}; "
-                f"{self.sources}{small})"
+                f"{self.covers}{small})"
             )
         if self.method == PAIRED_T:
             return (
                 f"diff {_fmt(self.mean)} [{_fmt(self.low)}, {_fmt(self.high)}] "
-                f"({PAIRED_T} {LEVEL:.0%}, {seeds}; {self.sources}{small})"
+                f"({PAIRED_T} {LEVEL:.0%}, {seeds}; {self.covers}{small})"
             )
         if self.method == MARGIN:
             return (
