@@ -138,6 +138,33 @@ def combine_tested(parts: Sequence[Tested]) -> tuple[str, str]:
     return verdict, note
 
 
+#: what a comparison of models covers with one training run each (claims 3, 9)
+EVAL_ONLY = "one training run: covers evaluation noise only"
+
+
+def train_noise(values: Sequence[float]) -> float:
+    """Half-width of the 95 % Student t interval of the mean of ``values``, one per training
+    replicate (independent training runs; R - 1 degrees of freedom); NaN for fewer than 2.
+    Each value holds that run's evaluation noise as well, so the interval covers both."""
+    from scipy import stats  # the claims' judges only
+
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if v.size < 2:
+        return math.nan
+    return float(stats.t.ppf(1 - ALPHA / 2, v.size - 1) * np.std(v, ddof=1) / math.sqrt(v.size))
+
+
+def covers(n_train: int) -> str:
+    """Which sources of variance a model comparison over ``n_train`` training replicates
+    covers (claims 3, 9)."""
+    if n_train < 2:
+        return EVAL_ONLY
+    return (
+        f"covers training and evaluation noise: {n_train} training seeds (noise = the larger "
+        "of the mean CI half-width and the t half-width over training seeds)"
+    )
+
+
 def compare(effect: float, margin: float) -> Part:
     """PASS if ``effect`` exceeds the noise ``margin``, FAIL if ``-effect`` does, else None
     (also when the margin is not finite, e.g. the seed std of a single seed)."""
