@@ -306,9 +306,7 @@ def replicate_matrix(replicates: pd.DataFrame | None, sweep: str, setting: str) 
             f"bootstrap replicates of {sweep}/{setting}: a (train_replicate, seed, replicate) "
             "appears twice; each must be one row"
         )
-    return rows.pivot_table(index=key, columns="replicate", values="fid", aggfunc="first").astype(
-        float
-    )
+    return rows.pivot(index=key, columns="replicate", values="fid").astype(float)
 
 
 @dataclass(frozen=True)
