@@ -354,18 +354,15 @@ def two_level_draws(points: Sequence[pd.Series], reps: Sequence[pd.DataFrame]) -
     if not len(shared):
         return None
     cols = [c for c in rps[0].columns if all(c in r.columns for r in rps)]
-    cols = [c for c in cols if all(r.loc[shared, c].notna().all() for r in rps)]
+    vals = np.stack([r.loc[shared, cols].to_numpy(float) for r in rps])  # (S, U, B)
+    keep = np.isfinite(vals).all(axis=(0, 1))
+    cols, vals = [c for c, k in zip(cols, keep, strict=True) if k], vals[:, :, keep]
     if not cols:
         return None
     train = shared.get_level_values(0)
     ids = np.unique(train)
     # (S, R, B): per setting and training replicate, the mean over its seeds of replicate b
-    m = np.stack(
-        [
-            np.stack([r.loc[shared[train == t], cols].to_numpy(float).mean(0) for t in ids])
-            for r in rps
-        ]
-    )
+    m = np.stack([vals[:, np.asarray(train == t), :].mean(axis=1) for t in ids], axis=1)
     point = np.array(
         [np.mean([p.loc[shared[train == t]].to_numpy(float).mean() for t in ids]) for p in pts]
     )
