@@ -72,7 +72,7 @@ def _best_vsbest(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str, run
     ba, bb, d = got.a, got.b, got.diff
     na, nb = f"{a_name} {_interval(ba).text()}", f"{b_name} {_interval(bb).text()}"
     txt = (
-        f"{got.pick_text('a', na)} FID {fmt(ba['fid'])}, {got.pick_text('b', nb)} FID "
+        f"{got.pick_text('a', na)}: FID {fmt(ba['fid'])}, {got.pick_text('b', nb)}: FID "
         f"{fmt(bb['fid'])} ({d.text})"
     )
     return _Part(

@@ -34,7 +34,12 @@ BEYOND_NOISE = (
     f"seeds; the replicates' spread centred on the full sets' difference; defined with one seed), the {PAIRED_T} interval of the "
     f"per-seed differences (>= 2 seeds, no replicates); with a single run and no replicates, "
     f"the {MARGIN}: the difference exceeds {SINGLE_RUN_SHARE:.0%} of the reference setting's "
-    "FID. The numbers name the method used. Changed 2026-12-08 (issue 24; made after the "
+    "FID. The numbers name the method used"
+)
+
+#: the 2026-12-08 changes of ``BEYOND_NOISE``'s rule (issue 24), dated, for the criteria
+STATS_CHANGE = (
+    "Changed 2026-12-08 (issue 24; made after the "
     "default run's verdicts had been seen): (1) where settings have several training seeds "
     "(column train_replicate), the bootstrap is two-level: each draw resamples the training "
     "replicates with replacement, then uses the sampling replicate within each (Davison & "
@@ -54,6 +59,7 @@ BEYOND_NOISE = (
 
 __all__ = [
     "BEYOND_NOISE",
+    "STATS_CHANGE",
     "BOOTSTRAP",
     "LEVEL",
     "MARGIN",

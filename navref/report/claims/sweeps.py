@@ -20,6 +20,7 @@ import pandas as pd
 
 from navref.report.claims.paired import (
     BEYOND_NOISE,
+    STATS_CHANGE,
     BestDifference,
     PairedDifference,
     best_difference,
@@ -29,6 +30,7 @@ from navref.report.claims.paired import (
 __all__ = [
     "BEYOND_NOISE",
     "PAIRED_CHANGE",
+    "STATS_CHANGE",
     "Picked",
     "Runs",
     "best",
@@ -43,7 +45,7 @@ PAIRED_CHANGE = (
     "default run had been seen (claim 5 not reproduced, 6 inconclusive, 7 not reproduced). "
     "The paired bootstrap (first in the order above) was added the same day, before any run "
     "had bootstrap replicates; it replaces the paired t interval and the single-run margin "
-    "wherever replicates exist."
+    f"wherever replicates exist. {STATS_CHANGE}."
 )
 
 
