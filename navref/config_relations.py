@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from navref.analysis.split_times import relative_factor
 from navref.models.release_archs import RELEASED_ARCHS, release_size
 from navref.sweeps.cfg_interval import Interval
 from navref.sweeps.plan import get as get_sweep
@@ -144,6 +145,15 @@ def _model_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _reversed(a: float | str, b: float | str) -> bool:
+    """Whether interval ends ``a`` > ``b`` where the config alone can tell: two numbers, or
+    two ``s<f>`` by f (a number against a relative end is decided only at job time)."""
+    fa, fb = relative_factor(a), relative_factor(b)
+    if (fa is None) != (fb is None):
+        return False
+    return fa > fb if fa is not None else float(a) > float(b)
+
+
 def _sweep_problems(config: dict[str, Any]) -> list[str]:
     sweeps, models = config.get("sweeps") or {}, config.get("models") or {}
     problems = []
@@ -157,7 +167,7 @@ def _sweep_problems(config: dict[str, Any]) -> list[str]:
     guided = sweeps.get("cfg_interval") or {}
     for i, interval in enumerate(guided.get("intervals", [])):
         iv = Interval.from_conf(interval)
-        if iv.guided and iv.a > iv.b:
+        if iv.guided and _reversed(iv.a, iv.b):
             problems.append(
                 f"sweeps.cfg_interval.intervals[{i}]: start {iv.a} > end {iv.b}; "
                 "write [start, end] with start <= end"

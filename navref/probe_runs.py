@@ -24,6 +24,7 @@ from navref.analysis.split_times import SplitTimes, resolve_time
 from navref.checkpoint import checkpoint_path
 from navref.data.splits import image_split
 from navref.evaluation import memorization_reference
+from navref.gaussian_null import GaussianVelocity
 from navref.imgrid import save_grid
 from navref.io import save_parquet
 from navref.latents import LatentSpace
@@ -119,6 +120,18 @@ def _conditional_model(
     return space, k, ModelVelocity(model, k, mode="cond", autocast=autocast_dtype(precision))
 
 
+def null_velocity(space: LatentSpace) -> GaussianVelocity:
+    """The stage-free control of claims 4 and 10 (:mod:`navref.gaussian_null`): the
+    class-conditional Gaussian with the mean and covariance of each class's training latents
+    (what the probed model, conditioned on the class, was trained on), exact velocity."""
+    data, labels = space.split_arrays("train")
+    return GaussianVelocity(data, labels, conditional=True)
+
+
+#: the intermediate table's columns that the stage-free control also gets (``null_<col>``)
+NULL_COLUMNS = ("mse", "rel_l2", "rel_l2_std")
+
+
 def _decode_nearest(space: LatentSpace, train: Any, per_sample: pd.DataFrame, n: int) -> np.ndarray:
     """Decoded nearest training samples of the first ``n`` probe samples."""
     return space.decode(np.asarray(train[per_sample["nn1_index"].to_numpy()[:n]]))
@@ -135,7 +148,9 @@ def run_intermediate(
 ) -> pd.DataFrame:
     """Intermediate predictions x1_hat at the configured t (Fig. 4, 8): the grid goes to
     ``png`` (rows: samples, columns: the recorded t, then the final sample), the table is
-    returned."""
+    returned, with the stage-free control's numbers beside the model's (``null_mse``,
+    ``null_rel_l2``, ``null_rel_l2_std``: :func:`null_velocity` run with the same grid, noise,
+    labels and record times, its one-step predictions compared with its own final samples)."""
     space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
     n = int(settings["num_samples"])
     shape = tuple(space.stats["shape"][1:])
@@ -143,18 +158,20 @@ def run_intermediate(
     labels = balanced_labels(n, k).to(device)
     grid = uniform_grid(int(settings["steps"]))
     res = intermediate_predictions(provider, grid, noise, labels, settings["record_t"])
+    null = intermediate_predictions(null_velocity(space), grid, noise, labels, settings["record_t"])
     rows = min(int(settings.get("grid_rows", k)), n)
     cols = [space.decode(p[:rows].cpu()) for p in res.predictions]
     cols.append(space.decode(res.final[:rows].cpu()))
     save_grid(np.stack(cols, axis=1), png, scale=int(settings.get("grid_scale", 2)))
-    return res.table
+    return res.table.assign(**{f"null_{c}": null.table[c].to_numpy() for c in NULL_COLUMNS})
 
 
 class _ProbedModel(NamedTuple):
     """What every tau of one mixed / unseen probe job reads, loaded once per job: the latent
     space, its class count ``k``, the model's conditional velocity and the memorization
-    metric of :func:`_pixel_metric` (``embed``, ``train_px``, ``threshold``). Read only: a
-    tau's run changes none of it."""
+    metric of :func:`_pixel_metric` (``embed``, ``train_px``, ``threshold``) and the
+    stage-free control's velocity (:func:`null_velocity`). Read only: a tau's run changes
+    none of it."""
 
     space: LatentSpace
     k: int
@@ -162,6 +179,7 @@ class _ProbedModel(NamedTuple):
     embed: Callable[[Any], torch.Tensor]
     train_px: Any
     threshold: dict[str, float]
+    null: GaussianVelocity
 
 
 def run_mixed(
@@ -169,7 +187,8 @@ def run_mixed(
 ) -> pd.DataFrame:
     """Oracle for t < tau, model after (Fig. 5), memorization in pixel space against the
     real train split; grid: samples above their nearest training images. The noise is drawn
-    here from ``seed`` (:func:`navref.sampling.make_noise`), the same at every tau."""
+    here from ``seed`` (:func:`navref.sampling.make_noise`), the same at every tau; the
+    stage-free control resumes from the same x_tau (``null_memorization_share``)."""
     space, k = probed.space, probed.k
     data, labels = space.split_arrays("train")
     n = int(settings["num_samples"])
@@ -185,6 +204,7 @@ def run_mixed(
         probed.train_px,
         labels,
         embed=probed.embed,
+        null_provider=probed.null,
         **probed.threshold,
     )
     cols = min(int(settings.get("grid_cols", k)), n)
@@ -264,7 +284,7 @@ def run_tau_probes(
     split_times = SplitTimes.read(split_times_path) if split_times_path else None
     space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
     embed, train_px, thr = _pixel_metric(space, files, settings)
-    probed = _ProbedModel(space, k, provider, embed, train_px, thr)
+    probed = _ProbedModel(space, k, provider, embed, train_px, thr, null_velocity(space))
     for spec, table, png in zip(tau_specs, out_tables, out_pngs, strict=True):
         tau = resolve_time(spec, split_times, Path(space_dir).name)
         log.info("tau %s -> %.4f", spec, tau)

@@ -15,6 +15,10 @@ with ``train_data`` rows, which must live in that same space.
 - :func:`mixed_sampling` -- oracle for t < tau, model after (Fig. 5).
 - :func:`unseen_resume` -- start from x_tau built on validation data, model from tau (Fig. 6).
 
+The stage-free control of claims 4 and 10 (:mod:`navref.gaussian_null`) is run by the same
+functions with its velocity in place of the model's (:func:`intermediate_predictions`) or
+beside it (``null_provider`` of :func:`mixed_sampling`).
+
 Memorization (NN1/NN2 < 1/3, :mod:`navref.metrics.memorization`) is judged in the space
 ``embed`` maps to; the probe jobs (:mod:`navref.probe_runs`) pass the decoder to uint8 pixels
 and the real train split, the same metric as ``evaluate_sweep_<kind>``.
@@ -388,6 +392,7 @@ def mixed_sampling(
     threshold: float = DEFAULT_THRESHOLD,
     embed: Callable[[Tensor], Tensor] | None = None,
     nn_chunk_size: int = 8192,
+    null_provider: VelocityProvider | None = None,
 ) -> ProbeResult:
     """Mixed sampling (Fig. 5): Euler with the oracle for t < tau, then with the model.
 
@@ -413,7 +418,11 @@ def mixed_sampling(
     sensitivity ``memorization_share_q25`` / ``_q33`` / ``_q50`` (ratio < 1/4, 1/3, 1/2), the
     model-free controls at the handover (:func:`model_free_controls`:
     ``state_memorization_share``, ``extrapolation_memorization_share``) and
-    ``nn_same_class_share`` (NN1 has the sample's label; NaN without labels).
+    ``nn_same_class_share`` (NN1 has the sample's label; NaN without labels), and
+    ``null_memorization_share``: the same resume from the same x_tau over the same steps with
+    ``null_provider`` in place of the model (the stage-free Gaussian of
+    :class:`navref.gaussian_null.GaussianVelocity`, which sees only x_tau; for tau = 1 the
+    oracle-only samples; NaN without a ``null_provider``).
     """
     tau = float(tau)
     if not 0.0 <= tau <= 1.0:
@@ -439,6 +448,13 @@ def mixed_sampling(
         matched=table["nn1_index"].to_numpy() == top1_idx,
     )
     same = _same_class_share(per, labels, train_labels)
+    null_share = float("nan")
+    if null_provider is not None:
+        null_samples = (
+            samples if tau >= 1.0 - TIME_TOL else _run(null_provider, grid[k:], x_h, labels)
+        )
+        null_table = _nn_table(null_samples, embed, train_data, threshold, groups, nn_chunk_size)
+        null_share = float(null_table["memorized"].mean())
     summary = pd.DataFrame(
         [
             {
@@ -453,6 +469,7 @@ def mixed_sampling(
                 **threshold_shares(per["ratio"]),
                 **controls,
                 "nn_same_class_share": same,
+                "null_memorization_share": null_share,
             }
         ]
     )

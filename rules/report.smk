@@ -39,9 +39,7 @@ rule report_sweep_table:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda w: report_params(
-            "probe_space", "stage_swap_taus", "paper_split"
-        ),
+        settings=lambda w: report_params("probe_space", "stage_swap_taus"),
     script:
         "../workflow_scripts/report_sweep_table.py"
 

@@ -102,9 +102,12 @@ class SplitTimes:
         return resolve_time(spec, self, space)
 
 
-def resolve_time(spec: str | float, split_times: SplitTimes | None, space: str) -> float:
+def resolve_time(
+    spec: str | float, split_times: SplitTimes | None, space: str, clip: bool = True
+) -> float:
     """:meth:`SplitTimes.resolve`, also for absolute specs when no table is at hand
-    (``split_times=None``; a relative spec then raises ``ValueError``)."""
+    (``split_times=None``; a relative spec then raises ``ValueError``). ``clip=False`` keeps
+    a relative time beyond 1 (rounded, not clipped): the caller records the clip."""
     factor = relative_factor(spec)
     if factor is None:
         tau = float(spec)
@@ -120,7 +123,7 @@ def resolve_time(spec: str | float, split_times: SplitTimes | None, space: str) 
         tau = factor * t_split
     if math.isnan(tau):
         raise ValueError(f"time {spec!r} is not a number")
-    return round(min(max(tau, 0.0), 1.0), 4)
+    return round(min(max(tau, 0.0), 1.0), 4) if clip else round(tau, 4)
 
 
 __all__ = ["SplitTimes", "is_relative", "relative_factor", "resolve_time"]

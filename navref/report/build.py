@@ -31,26 +31,23 @@ def _stem(path: str | Path) -> Path:
 def tau_map_from(
     settings: Mapping[str, Any], split_times: SplitTimes | pd.DataFrame
 ) -> dict[float, float]:
-    """Our stage-swap taus -> the paper's taus they stand for, by multiples of each side's
-    split: a relative spec ``"s<f>"`` stands for f x ``paper_split`` (the paper's objective
-    split, about t = 0.1 on ImageNet, Sec. 3 / Fig. 2), an absolute tau for
-    (tau / our split) x ``paper_split``; our taus are resolved with the split of
-    ``probe_space``. So ``s1.0`` (our split) stands for the paper's 0.1 and ``s2.0`` for its
-    0.2. (Before 2026-11-29 the map went by position in the config, placing ``s0.5`` /
-    ``s1.0`` against 0.1 / 0.2: off by a factor of 2; issue 15.)"""
+    """Our stage-swap taus -> the paper's taus they stand for, through the one mapping of
+    times (:func:`navref.paper.to_paper`: t_p = t x PAPER_SPLIT / our split); our taus are
+    resolved with the split of ``probe_space``. A relative spec ``"s<f>"`` maps to exactly
+    f x PAPER_SPLIT (the rounding of the resolved tau aside), so ``s1.0`` stands for the
+    paper's 0.1 and ``s2.0`` for its 0.2. (Before 2026-11-29 the map went by position in the
+    config, placing ``s0.5`` / ``s1.0`` against 0.1 / 0.2: off by a factor of 2; issue 15.
+    Since 2026-12-08 the paper's split is :data:`navref.paper.PAPER_SPLIT`, no longer
+    ``report.paper_split``; issue 24.)"""
     if not isinstance(split_times, SplitTimes):
         split_times = SplitTimes(split_times)
-    space, paper_split = (
-        settings["probe_space"],
-        float(settings.get("paper_split", paper.OBJECTIVE_SPLIT_T)),
-    )
+    space = settings["probe_space"]
     ours = split_times.for_space(space)
     out = {}
     for spec in settings.get("stage_swap_taus", []):
         tau = split_times.resolve(spec, space)
         factor = relative_factor(spec)
-        multiple = factor if factor is not None else tau / ours
-        out[tau] = round(multiple * paper_split, 4)
+        out[tau] = round(paper.to_paper(factor * ours if factor is not None else tau, ours), 4)
     return out
 
 
@@ -75,7 +72,7 @@ def build_sweep_table(
     frame = sweep.table(pd.read_parquet(sweeps_path), tau_map, replicates)
     tables.write_table(frame, _stem(out["md"]))
     title = f"{table_name.replace('table', 'Table ')}: {sweep.kind.replace('_', ' ')}"
-    write_html(out["html"], title, [("", tables.display_frame(frame))])
+    write_html(out["html"], title, [("", tables.display_frame(frame))], tables.legend(frame))
     if "plot" in out:  # the table as a plot, drawn from the Parquet just written
         from navref.report import figures  # seaborn / matplotlib: only when drawn
 
@@ -128,6 +125,8 @@ def build_claims_html(claims_path: str | Path, out_path: str | Path) -> None:
     if missing:
         raise ValueError(f"{claims_path} lacks columns {missing}; rerun rule report_claims")
     frame = claims[cols].rename(columns={"claim_id": "#"})
+    if "criterion_fixed" in claims.columns:  # claims.parquet of runs before 2026-12-08 lack it
+        frame.insert(2, "criterion fixed", claims["criterion_fixed"])
     write_html(out_path, "Claims of the paper, checked on this run", [("", frame)])
 
 

@@ -30,12 +30,15 @@ def one_line(numbers: str, limit: int = SUMMARY_CHARS) -> str:
 
 def claims_table(claims: pd.DataFrame) -> str:
     """The Markdown table of the claim records (columns of ``claims.parquet``)."""
-    lines = ["| # | verdict | claim | numbers |", "|---|---|---|---|"]
+    lines = ["| # | verdict | criterion fixed | claim | numbers |", "|---|---|---|---|---|"]
     for r in claims.sort_values("claim_id").itertuples(index=False):
         fragile = getattr(r, "fragile", None)
         flips = fragile is not None and not pd.isna(fragile) and bool(fragile)  # NA: not assessed
         verdict = f"{r.verdict} (fragile)" if flips else r.verdict
-        lines.append(f"| {r.claim_id} | **{verdict}** | {r.claim} | {one_line(r.numbers)} |")
+        fixed = getattr(r, "criterion_fixed", None) or "not recorded"
+        lines.append(
+            f"| {r.claim_id} | **{verdict}** | {fixed} | {r.claim} | {one_line(r.numbers)} |"
+        )
     return "\n".join(lines)
 
 

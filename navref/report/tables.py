@@ -19,6 +19,7 @@ from navref.sweeps.table import require as _require
 __all__ = [
     "display_frame",
     "final_checkpoints",
+    "legend",
     "split_markdown",
     "split_table",
     "to_latex",
@@ -103,6 +104,25 @@ def display_frame(frame: pd.DataFrame, pm: str = " ± ") -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(out))
 
 
+def legend(frame: pd.DataFrame) -> str:
+    """What the readable table's "±" and "[low, high]" are (issue 24, item 7): the sample
+    standard deviation (ddof = 1) over the n sampling seeds of each row (``n_seeds``; the
+    ``seeds`` named), and the 95 % interval of the paired FID difference by the method in
+    ``fid_diff_by``; empty when the frame has neither."""
+    parts = []
+    if any(c.endswith("_std") for c in frame.columns) and "n_seeds" in frame.columns:
+        n = sorted({int(x) for x in frame["n_seeds"].dropna()})
+        n_txt = " or ".join(str(x) for x in n) or "?"
+        seeds = sorted({str(x) for x in frame.get("seeds", pd.Series(dtype=str)).dropna()})
+        named = f" (seeds {'; '.join(seeds)})" if seeds else ""
+        parts.append(f"mean ± sample standard deviation over n = {n_txt} sampling seeds{named}")
+    if "fid_diff_low" in frame.columns:
+        parts.append(
+            "fid_diff [low, high]: FID(row) - FID(vs) with its 95 % interval, method in fid_diff_by"
+        )
+    return "; ".join(parts) + ("." if parts else "")
+
+
 def to_markdown(frame: pd.DataFrame) -> str:
     """GitHub-flavoured Markdown of :func:`display_frame` (``DataFrame.to_markdown``,
     tabulate's ``github`` format; ``|`` inside cells escaped)."""
@@ -136,14 +156,16 @@ def _stem(stem: str | os.PathLike) -> Path:
 
 def write_table(frame: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     """Write ``frame`` as ``{stem}.parquet`` (all columns, numeric), ``{stem}.md`` and
-    ``{stem}.tex`` (the readable :func:`display_frame`), each atomically. Returns the paths."""
+    ``{stem}.tex`` (the readable :func:`display_frame`, followed by its :func:`legend`), each
+    atomically. Returns the paths."""
     s = _stem(stem)
     paths = [Path(f"{s}.parquet"), Path(f"{s}.md"), Path(f"{s}.tex")]
     save_parquet(paths[0], frame)
+    note = legend(frame)
     with atomic_path(paths[1], suffix=".md") as tmp:
-        tmp.write_text(to_markdown(frame))
+        tmp.write_text(to_markdown(frame) + (f"\n{note}\n" if note else ""))
     with atomic_path(paths[2], suffix=".tex") as tmp:
-        tmp.write_text(to_latex(frame))
+        tmp.write_text(to_latex(frame) + (f"\n{_tex(note)}\n" if note else ""))
     return paths
 
 

@@ -113,6 +113,8 @@ def test_tau_probe_outputs_do_not_depend_on_the_other_taus_of_the_job(trained, t
         assert alone[0]["tau_spec"].tolist() == [spec]
     # the taus give different samples (the comparison above could see a mix-up)
     assert not np.array_equal(together[specs[0]][1], together[specs[-1]][1])
+    if probe == "mixed":  # the stage-free control ran beside the model (issue 24)
+        assert all(np.isfinite(together[s][0]["null_memorization_share"]).all() for s in specs)
 
 
 def test_tau_probe_job_needs_one_table_and_grid_per_tau(trained, tmp_path):

@@ -66,7 +66,7 @@ def test_settings_take_the_schema_defaults():
 def test_default_config_job_count():
     conf = _conf(yaml.safe_load((REPO / "config.yaml").read_text())["sweeps"])
     counts = {k: len(plan.get(k, conf).settings()) for k in plan.kinds()}
-    assert counts == {"stage_swap": 8, "timestep_shift": 7, "cfg_interval": 18}
+    assert counts == {"stage_swap": 8, "timestep_shift": 8, "cfg_interval": 14}  # issue 24
 
 
 def _splits(t=0.4):
@@ -93,8 +93,8 @@ def test_grids_and_info():
     grid = shift.grid({"shift": s, "steps": n})
     t_n = np.linspace(0, 1, n + 1)
     np.testing.assert_allclose(grid.numpy(), s * t_n / (1 + (s - 1) * t_n), atol=1e-12)
-    info = shift.info({"shift": 1.0, "steps": 50}, shift.grid({"shift": 1.0, "steps": 50}), 0.2)
-    assert info["share_below_split"] == pytest.approx(0.22)  # paper Tab. 2, s = 1
+    info = shift.info({"shift": 1.0, "steps": 50}, shift.grid({"shift": 1.0, "steps": 50}), 0.1)
+    assert info["share_below_transition"] == pytest.approx(0.22)  # paper Tab. 2, s = 1, t <= 0.2
     assert "split_time" not in shift.info({"shift": 1.0, "steps": 5}, grid, None)
 
     cfg = plan.REGISTRY["cfg_interval"]({})

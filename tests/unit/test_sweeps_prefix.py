@@ -32,6 +32,40 @@ def _default_sweeps() -> dict:
     return _conf(yaml.safe_load((REPO / "config.yaml").read_text())["sweeps"])
 
 
+#: absolute settings whose branches are known at parse time (the default config's until
+#: 2026-12-08; its relative CFG intervals and shifts resolve at job time, so they do not branch)
+ABSOLUTE_SWEEPS = {
+    "stage_swap": {
+        "taus": ["s0.5", "s1.0"],
+        "pairs": [["small", "small"], ["tiny", "small"], ["small", "tiny"], ["tiny", "tiny"]],
+        "steps_per_stage": 25,
+    },
+    "timestep_shift": {"model": "small", "shifts": [4, 2, 1, 0.7, 0.5, 0.3, 0.1], "steps": 50},
+    "cfg_interval": {
+        "model": "small",
+        "scale": 2.5,
+        "intervals": [
+            "none", [0.0, 1.0], [0.0, 0.1], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4], [0.4, 0.5],
+            [0.5, 0.6], [0.6, 0.7], [0.7, 0.8], [0.8, 0.9], [0.9, 1.0], [0.1, 0.5],
+            [0.1, 0.6], [0.1, 0.7], [0.0, 0.5], [0.0, 0.6], [0.0, 0.7],
+        ],
+        "steps": 50,
+    },
+}  # fmt: skip
+
+
+def _absolute_sweeps() -> dict:
+    return _conf(copy.deepcopy(ABSOLUTE_SWEEPS))
+
+
+def test_relative_settings_do_not_branch():
+    """The default's relative CFG intervals (``s<f>`` ends) resolve at job time: no parse-time
+    parent (they would need the split); absolute ones keep theirs."""
+    cfg = plan.get("cfg_interval", _default_sweeps())
+    relative = [k for k in cfg.settings() if "s" in k and k != "none"]
+    assert relative and all(cfg.branches()[k] is None for k in relative)
+
+
 def test_the_parse_time_tolerance_is_the_samplers():
     assert plan.TIME_TOL == sampling.TIME_TOL
 
@@ -77,8 +111,8 @@ def test_shared_steps_counts_the_common_prefix():
     assert plan.shared_steps(pair("a", "b"), pair("a", "a", tau="s1.0")) == 0  # other grid
 
 
-def test_default_config_parents():
-    sweeps = _default_sweeps()
+def test_absolute_config_parents():
+    sweeps = _absolute_sweeps()
     B = plan.Branch
     assert plan.get("cfg_interval", sweeps).branches() == {
         "none": None, "0-1": None, "0-0.1": B("0-1", 6), "0.1-0.2": B("none", 5),
@@ -116,7 +150,7 @@ def test_parents_are_earlier_and_appending_keeps_them(kind):
     """Parents precede their children in config order (so no cycles), share at least the
     branch step with them and at most all steps but one; a setting appended to the config
     changes no existing parent."""
-    sweeps = _default_sweeps()
+    sweeps = _absolute_sweeps()
     sweep = plan.get(kind, sweeps)
     keys, branches = list(sweep.settings()), sweep.branches()
     for key, branch in branches.items():

@@ -1,10 +1,12 @@
 """The paper's claims, each checked against our results with a criterion fixed in code.
 
-Every criterion was written from the paper's text before the pipeline's model, probe and
-sweep results existed, and is not tuned afterwards (the only results visible when they were
-written were the default config's oracle tables: split times and objective curves). Each
-criterion can come out negative; :mod:`.verdict` says how parts of a criterion make a verdict
-(reproduced / not reproduced / inconclusive).
+The criteria of claims 1-8 were written from the paper's text before the pipeline's model,
+probe and sweep results existed (2026-11-21), those of claims 9-11 before any run judged them
+(2026-11-29). Some were changed later, some after results had been seen: :mod:`.dated` holds
+the dates, ``claims.md`` says "fixed in advance" only of criteria never changed after results,
+and each change is dated in its criterion's text. Each criterion can come out negative;
+:mod:`.verdict` says how parts of a criterion make a verdict (reproduced / not reproduced /
+inconclusive).
 
 One module per group of claims, each claim declared with its statement, criterion and source
 right above the code that decides it (:mod:`.registry`):

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from navref import paper
 from navref.analysis.split_times import relative_factor
 from navref.report.claims import generalization, oracle_training, settledness
 from navref.report.claims.generalization import taus_at_least
 from navref.report.claims.timestep_shift import HIGH_EXTREME_S, LOW_EXTREME_S, MILD_S
+from navref.report.claims.timestep_shift import TOL as SHIFT_TOL
 from navref.sweeps.cfg_interval import Interval
 from navref.sweeps.stage_swap import SIZE_ORDER
+from navref.sweeps.timestep_shift import paper_shift_of
 
 Config = Mapping[str, Any]
 TOL = 1e-9
@@ -132,38 +135,71 @@ def needs_claim5(config: Config) -> list[str]:
     return out + _paired_noise(config, 5)
 
 
-def needs_claim6(config: Config) -> list[str]:
-    shifts = [float(s) for s in _get(config, "sweeps", "timestep_shift", "shifts") or []]
+def _paper_time(end: float | str, expected: float | None) -> float | None:
+    """A config's time in the paper's time: ``s<f>`` is f x the paper's split; a number
+    maps at the ``expected`` split (:func:`navref.paper.to_paper`; None without one)."""
+    factor = relative_factor(end)
+    if factor is not None:
+        return factor * paper.PAPER_SPLIT
+    return paper.to_paper(float(end), expected) if expected is not None else None
+
+
+def _paper_shifts(config: Config) -> list[float]:
+    """The paper's s of each configured shift: ``p<f>`` is f; a number maps at the expected
+    split (:func:`navref.paper.shift_to_paper`), or counts as itself without one."""
     out = []
-    if not any(abs(s - 1) <= TOL for s in shifts):
-        out.append("claim 6: sweeps.timestep_shift.shifts needs 1 (uniform)")
-    if not any(MILD_S[0] <= s < MILD_S[1] for s in shifts):
-        out.append(f"claim 6: sweeps.timestep_shift.shifts needs a mild s in {list(MILD_S)}")
-    if not any(s <= LOW_EXTREME_S for s in shifts) or not any(s >= HIGH_EXTREME_S for s in shifts):
+    expected = _splits(config)
+    for spec in _get(config, "sweeps", "timestep_shift", "shifts") or []:
+        f = paper_shift_of(spec)
+        if f is None:
+            f = paper.shift_to_paper(float(spec), expected) if expected else float(spec)
+        out.append(f)
+    return out
+
+
+def needs_claim6(config: Config) -> list[str]:
+    """In the paper's s (issue 24): one standing for uniform, a mild one, both extremes."""
+    shifts = _paper_shifts(config)
+    out = []
+    if not any(abs(s - 1) <= 1e-6 for s in shifts):
+        out.append("claim 6: sweeps.timestep_shift.shifts needs p1 (the paper's uniform)")
+    if not any(MILD_S[0] - SHIFT_TOL <= s < MILD_S[1] - SHIFT_TOL for s in shifts):
         out.append(
-            f"claim 6: sweeps.timestep_shift.shifts needs s <= {LOW_EXTREME_S} and s >= "
-            f"{HIGH_EXTREME_S}"
+            f"claim 6: sweeps.timestep_shift.shifts needs a mild paper s in {list(MILD_S)} "
+            "(e.g. p0.5)"
+        )
+    low = any(s <= LOW_EXTREME_S + SHIFT_TOL for s in shifts)
+    if not low or not any(s >= HIGH_EXTREME_S - SHIFT_TOL for s in shifts):
+        out.append(
+            f"claim 6: sweeps.timestep_shift.shifts needs paper s <= {LOW_EXTREME_S} and s >= "
+            f"{HIGH_EXTREME_S} (e.g. p0.1, p4)"
         )
     return out + _paired_noise(config, 6)
 
 
 def needs_claim7(config: Config) -> list[str]:
-    """Short intervals: >= 3 of the narrowest width, on both sides of the expected
-    transition; wide: some [0, b] and [a, b] with the same end b and 0 < a <= split + width
-    (the pairs issue 15 asks for; the current criterion compares any [0, b'])."""
+    """In the paper's time (issue 24; relative ends are exact, numbers map at the expected
+    split): short intervals, >= 3 of the narrowest width; wide: some [0, b] and [a, b] with
+    the same end b and 0 < a <= the paper's split + width (the pairs issue 15 asks for)."""
     listed = _get(config, "sweeps", "cfg_interval", "intervals") or []
     typed = [Interval.from_conf(i) for i in listed if isinstance(i, str) or len(i) == 2]
-    iv = [(float(i.a), float(i.b)) for i in typed if i.guided]
+    expected = _splits(config)
+    iv = []
+    for i in typed:
+        if i.guided:
+            a, b = _paper_time(i.a, expected), _paper_time(i.b, expected)
+            if a is None or b is None:  # no expected split: absolute t stands for itself
+                a, b = float(relative_factor(i.a) or i.a), float(relative_factor(i.b) or i.b)
+            iv.append((round(a, 6), round(b, 6)))
     out = []
     if not iv:
         return ["claim 7: sweeps.cfg_interval.intervals is empty"] + _paired_noise(config, 7)
     w = min(round(b - a, 6) for a, b in iv)
-    short = [i for i in iv if abs(i[1] - i[0] - w) <= TOL]
+    short = [i for i in iv if abs(i[1] - i[0] - w) <= 1e-6]
     if len(short) < 3:
         out.append(f"claim 7: needs >= 3 CFG intervals of the narrowest width {w:g}")
-    expected = _splits(config)
-    reach = (expected if expected is not None else 1.0) + w + TOL
-    wide = [i for i in iv if i[1] - i[0] > w + TOL]
+    reach = paper.PAPER_SPLIT + w + 1e-6
+    wide = [i for i in iv if i[1] - i[0] > w + 1e-6]
     zero_ends = {b for a, b in wide if a <= TOL}
     late_ends = {b for a, b in wide if TOL < a <= reach}
     if not zero_ends & late_ends:

@@ -114,7 +114,8 @@ class ClaimInputs:
 
 def evaluate_claims(inputs: ClaimInputs) -> list[dict]:
     """All registered claims, in order, each with its sensitivity to the split threshold
-    (:mod:`.sensitivity`), judged on ``inputs`` (:class:`ClaimInputs`)."""
+    (:mod:`.sensitivity`; a threshold at which the probe grid lacks points beyond the moved
+    split is "not tested", not a flip), judged on ``inputs`` (:class:`ClaimInputs`)."""
     frames, settings = inputs.frames(), inputs.settings()
     split_t, model_space, split_times = inputs.split_t, inputs.model_space, inputs.split_times
     context = claim_context(frames, split_t, model_space, **settings)
@@ -127,7 +128,11 @@ def evaluate_claims(inputs: ClaimInputs) -> list[dict]:
 
         def judge_at(threshold: float, entry=entry) -> str | None:
             at = others.get(threshold)
-            return None if at is None else entry.evaluate(at)["verdict"]
+            if at is None:
+                return None
+            found = entry.evaluate(at)
+            limit = found.get("grid_limited")
+            return sensitivity.not_tested(limit) if limit else found["verdict"]
 
         found = sensitivity.assess(entry.inputs, record["verdict"], base, judge_at)
         records.append({**record, "sensitivity": found.text, "fragile": found.fragile})

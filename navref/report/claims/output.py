@@ -10,6 +10,7 @@ import pandas as pd
 
 from navref import paper
 from navref.io import atomic_path, save_parquet
+from navref.report.claims.dated import short_status, status
 from navref.report.claims.registry import RECORD_COLUMNS
 from navref.report.claims.verdict import VERDICTS
 
@@ -34,7 +35,7 @@ def claims_markdown(records: Sequence[Mapping]) -> str:
             "",
             f"*Claim.* {r['claim']}",
             "",
-            f"*Criterion (fixed in code in advance; later changes dated in it).* {r['criterion']}",
+            f"*Criterion ({status(int(r['claim_id']))}).* {r['criterion']}",
             "",
             f"*Numbers.* {r['numbers'] or '(none)'}",
             "",
@@ -54,9 +55,11 @@ def write_claims(
     records: Sequence[Mapping], md_path: str | os.PathLike, parquet_path: str | os.PathLike
 ) -> None:
     """Write the claim records as Markdown (:func:`claims_markdown`) and Parquet, atomically
-    (``sensitivity`` and ``fragile`` empty for records judged without :func:`evaluate_claims`)."""
+    (``sensitivity`` and ``fragile`` empty for records judged without :func:`evaluate_claims`;
+    ``criterion_fixed``: :func:`.dated.short_status`)."""
     frame = pd.DataFrame(list(records), columns=[*RECORD_COLUMNS, "sensitivity", "fragile"])
     frame["fragile"] = frame["fragile"].astype("boolean")  # NA: not assessed
+    frame["criterion_fixed"] = [short_status(int(i)) for i in frame["claim_id"]]
     bad = sorted(set(frame["verdict"]) - set(VERDICTS))
     if bad:
         raise ValueError(f"write_claims: unknown verdicts {bad}; use one of {VERDICTS}")

@@ -10,7 +10,8 @@ decides it, so the criterion's text and its code sit together::
 keys of its context: ``split_times, synthetic, objective, loss_curves, intermediate, mixed,
 unseen, table1, table2, table3, sweeps, splits, model_split, size_order, semantic_space,
 other_space``). The decorated function returns the claim's record (``claim_id, claim,
-criterion, numbers, verdict, why``).
+criterion, numbers, verdict, why, grid_limited``; the last, issue 24: what a probe grid lacked
+when that alone left the verdict inconclusive, else "").
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Claim:
             "numbers": outcome.numbers,
             "verdict": outcome.verdict,
             "why": outcome.why,
+            "grid_limited": outcome.grid_limited,
         }
 
     def evaluate(self, context: Mapping[str, Any]) -> dict:

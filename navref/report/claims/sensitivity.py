@@ -7,6 +7,11 @@ claim that reads a split time is judged again with the split recomputed at each 
 split_times`, as rule ``oracle_tables`` does). A verdict that differs between thresholds is
 *fragile*. Only the criteria's split is recomputed: settings given relative to the split
 (e.g. stage-swap tau ``s1.0``) were run at the configured threshold and stay as run.
+
+A verdict that a moved split leaves undecidable only because the probe grid (taus, record
+times) has no point beyond it (``Outcome.grid_limited``, issue 24 item 6) is *not tested* at
+that threshold, with what was missing, and does not count as a flip: the sensitivity then
+measures the data at the thresholds where the grid can decide, not the grid.
 """
 
 from __future__ import annotations
@@ -23,23 +28,33 @@ from navref.analysis.oracle_curves import split_times as split_times_at
 SPLIT_THRESHOLDS = (0.5, 0.9, 0.99)
 #: the context keys that carry a split time
 SPLIT_INPUTS = frozenset({"split_times", "splits", "model_split"})
+#: how a threshold whose verdict the grid could not decide is shown (then what was missing)
+NOT_TESTED = "not tested"
+
+
+def not_tested(limit: str) -> str:
+    """The sensitivity entry of a threshold at which the grid lacks points (``limit``)."""
+    return f"{NOT_TESTED} ({limit})"
 
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """A claim's verdict per split threshold (None: not assessed at that threshold)."""
+    """A claim's verdict per split threshold (None: not assessed at that threshold;
+    :func:`not_tested`: the probe grid has no point beyond the moved split)."""
 
     verdicts: Mapping[float, str | None]
     uses_split: bool = True
 
     @property
     def fragile(self) -> bool | None:
-        """True when the verdict flips within the thresholds, None when not assessed."""
+        """True when the verdict flips within the thresholds it was tested at (a threshold
+        where the grid lacks points does not count), None when not assessed."""
         if not self.uses_split:
             return False
         if any(v is None for v in self.verdicts.values()):
             return None
-        return len(set(self.verdicts.values())) > 1
+        tested = {v for v in self.verdicts.values() if not v.startswith(NOT_TESTED)}
+        return len(tested) > 1
 
     @property
     def text(self) -> str:
@@ -50,7 +65,17 @@ class Sensitivity:
             f"{thr:g}: {v if v is not None else 'not assessed'}"
             for thr, v in sorted(self.verdicts.items())
         )
-        tail = {True: " (fragile)", False: " (stable)", None: ""}[self.fragile]
+        tail = {True: " (fragile", False: " (stable", None: ""}[self.fragile]
+        if tail:
+            limited = any(
+                v is not None and v.startswith(NOT_TESTED) for v in self.verdicts.values()
+            )
+            tail += (
+                " among the thresholds the probe grid can decide; not tested where it lacks "
+                "points beyond the moved split, not counted as a flip)"
+                if limited
+                else ")"
+            )
         return f"verdict by split threshold: {shown}{tail}"
 
 

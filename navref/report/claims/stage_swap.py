@@ -24,6 +24,14 @@ from navref.report.claims.verdict import (
 )
 
 
+def _paper_tau_text(g: pd.DataFrame) -> str:
+    """The paper's tau that our tau stands for (Tab. 1's ``paper_tau``, through the one
+    mapping of times, :func:`navref.paper.to_paper`), or nothing when the table lacks it."""
+    if "paper_tau" not in g.columns or not np.isfinite(g["paper_tau"].iloc[0]):
+        return ""
+    return f" (the paper's tau {g['paper_tau'].iloc[0]:.3g})"
+
+
 def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Tested, str]:
     """Claim 5 at one tau: the cost of a small stage-2 vs a small stage-1 model."""
 
@@ -35,7 +43,8 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Tested, str]:
         return Tested(None), f"tau {tau}: missing (large, large), (small, large) or (large, small)"
     c1, c2 = sl["fid"] - ll["fid"], ls["fid"] - ll["fid"]
     d = runs.diff(ls, sl)  # cost2 - cost1
-    txt = f"tau {tau}: cost stage 1 {fmt(c1)}, cost stage 2 {fmt(c2)}, cost2 - cost1 {d.text}"
+    txt = f"tau {tau}{_paper_tau_text(g)}: cost stage 1 {fmt(c1)}, cost stage 2 {fmt(c2)}, "
+    txt += f"cost2 - cost1 {d.text}"
     if "paper_gfid" in g.columns and np.isfinite(ll.get("paper_gfid", np.nan)):
         p1, p2 = sl["paper_gfid"] - ll["paper_gfid"], ls["paper_gfid"] - ll["paper_gfid"]
         txt += f" (paper: {fmt(p1)}, {fmt(p2)})"

@@ -51,11 +51,17 @@ T_HI = 0.9
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a claim's judge found: the verdict, the numbers it used and why."""
+    """What a claim's judge found: the verdict, the numbers it used and why.
+
+    ``grid_limited`` (issue 24, item 6): non-empty only for an inconclusive verdict that the
+    data would have decided had the probe grid reached far enough; it says what was missing
+    (e.g. "no probe tau at or above 2 t_s = 0.95"), so the split-threshold sensitivity
+    reports "not tested" there instead of a flip (:mod:`.sensitivity`)."""
 
     verdict: str
     numbers: str
     why: str
+    grid_limited: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -163,6 +169,18 @@ def covers(n_train: int) -> str:
         f"covers training and evaluation noise: {n_train} training seeds (noise = the larger "
         "of the mean CI half-width and the t half-width over training seeds)"
     )
+
+
+def grid_limit(parts: Sequence[Part], limits: Sequence[str]) -> str:
+    """What ``Outcome.grid_limited`` says for parts with per-part grid ``limits`` ("" where a
+    part was not undecided for want of a grid point): the joined limits when the combined
+    verdict is inconclusive and every undecided part lacks only a grid point, else ""."""
+    if combine(parts) != INCONCLUSIVE:
+        return ""
+    undecided_limits = [lim for p, lim in zip(parts, limits, strict=True) if p is None]
+    if not undecided_limits or not all(undecided_limits):
+        return ""
+    return "; ".join(dict.fromkeys(undecided_limits))
 
 
 def compare(effect: float, margin: float) -> Part:

@@ -15,7 +15,15 @@ R, N, INC = C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE
 
 
 def _keys_ok(rec: dict, cid: int) -> None:
-    assert set(rec) == {"claim_id", "claim", "criterion", "numbers", "verdict", "why"}
+    assert set(rec) == {
+        "claim_id",
+        "claim",
+        "criterion",
+        "numbers",
+        "verdict",
+        "why",
+        "grid_limited",
+    }
     assert rec["claim_id"] == cid and rec["verdict"] in C.VERDICTS
     assert rec["criterion"] == C.CLAIMS[cid].criterion and rec["why"]
 
@@ -221,10 +229,11 @@ def test_claim8():
 # ----------------------------------------------------------------------------- claim 4
 
 
-def _mixed(mem, n=200, control=0.1, extrapolation=None):
-    """Mixed-sampling table at taus 0, 0.2, 0.5, 0.8, 1 (split 0.4: early 0.2, late 0.8),
-    with the model-free control shares ``control`` (state) and ``extrapolation``."""
-    taus = [0.0, 0.2, 0.5, 0.8, 1.0]
+def _mixed(mem, n=200, control=0.1, extrapolation=None, null=None, taus=None):
+    """Mixed-sampling table at ``taus`` (default 0, 0.2, 0.5, 0.8, 1; split 0.4: early 0.2,
+    late 0.8), with the control shares ``control`` (state), ``extrapolation`` (reported
+    only) and ``null`` (the stage-free Gaussian's resume; default: ``control``)."""
+    taus = [0.0, 0.2, 0.5, 0.8, 1.0] if taus is None else taus
     ext = control if extrapolation is None else extrapolation
     rows = [
         {"model": "m", "tau": tau, "n": n, "memorization_share": p, "match_share": p}
@@ -232,7 +241,11 @@ def _mixed(mem, n=200, control=0.1, extrapolation=None):
     ]
     if control is not None:
         for r in rows:
-            r.update(state_memorization_share=control, extrapolation_memorization_share=ext)
+            r.update(
+                state_memorization_share=control,
+                extrapolation_memorization_share=ext,
+                null_memorization_share=control if null is None else null,
+            )
     return pd.DataFrame(rows)
 
 
@@ -244,24 +257,50 @@ def test_claim4():
     good = [0.0, 0.02, 0.6, 0.9, 1.0]
     rec = C.claim4(_mixed(good), None, 0.4)
     _keys_ok(rec, 4)
-    assert rec["verdict"] == R and "tau = 0.80 (late)" in rec["numbers"]
-    assert "tau = 0.20 (early)" in rec["numbers"]  # largest tau below the split, not tau = 0
+    assert rec["verdict"] == R and "tau = 0.8000 (late)" in rec["numbers"]
+    assert "tau = 0.2000 (early" in rec["numbers"]  # largest tau below the split, not tau = 0
     assert C.claim4(_mixed([0.05] * 4 + [1.0]), None, 0.4)["verdict"] == N  # never memorizes
     assert C.claim4(_mixed([0.9, 0.9, 0.9, 0.95, 1.0]), None, 0.4)["verdict"] == N  # early
     # early is the largest tau < t_s: memorizing there fails even if tau = 0 does not
     assert C.claim4(_mixed([0.0, 0.9, 0.9, 0.95, 1.0]), None, 0.4)["verdict"] == N
     assert C.claim4(_mixed([0.45, 0.45, 0.5, 0.5, 1.0], n=20), None, 0.4)["verdict"] == INC
-    assert C.claim4(_mixed(good), None, 0.5)["verdict"] == INC  # no tau >= 2 t_s below 1
+    rec = C.claim4(_mixed(good), None, 0.5)  # no tau >= 2 t_s below 1: the grid's fault
+    assert rec["verdict"] == INC and rec["grid_limited"] == (
+        "no probe tau at or above 2 t_s = 1.0000 below 1"
+    )
     # "s2.0" resolved and rounded to 4 decimals (0.8 for t_s = 0.40002) is still late
-    assert "tau = 0.80 (late)" in C.claim4(_mixed(good), None, 0.40002)["numbers"]
+    assert "tau = 0.8000 (late)" in C.claim4(_mixed(good), None, 0.40002)["numbers"]
     assert C.claim4(_mixed(good), None, None)["verdict"] == INC
+
+
+def test_claim4_early_is_strictly_below_the_unrounded_split():
+    """issue 24: "s1.0" resolved and rounded to 4 decimals (0.3643 for t_s = 0.364325) lies
+    below the split only through rounding: not early; the next tau below is."""
+    taus = [0.0, 0.2732, 0.3643, 0.7286, 1.0]
+    rec = C.claim4(_mixed([0.0, 0.0, 0.9, 0.9, 1.0], taus=taus), None, 0.364325)
+    assert "tau = 0.2732 (early" in rec["numbers"] and rec["verdict"] == R, rec
+    # with no tau strictly below the split the verdict says so, as a grid limit
+    rec = C.claim4(_mixed([0.0, 0.9, 1.0], taus=[0.0, 0.3643, 0.7286]), None, 0.364325)
+    assert rec["verdict"] == INC
+    assert rec["grid_limited"] == "no probe tau strictly below t_s = 0.364325"
 
 
 def test_claim4_controls():
     good = [0.0, 0.02, 0.6, 0.9, 1.0]
-    # the straight-line extrapolation memorizes more than mixed sampling: not the model
+    # the straight-line extrapolation reads x0, which no model sees: reported, not judged
+    # (issue 24; it made the claim fail before)
     rec = C.claim4(_mixed(good, extrapolation=0.99), None, 0.4)
-    assert rec["verdict"] == N and "excess over extrapolation -0.09" in rec["numbers"]
+    assert rec["verdict"] == R, rec
+    assert "reported only: extrapolation (uses x0; not judged) 0.99" in rec["numbers"]
+    # the stage-free Gaussian resumed from x_tau memorizes more than the model: not the model
+    rec = C.claim4(_mixed(good, null=0.99), None, 0.4)
+    assert rec["verdict"] == N and "excess over gaussian null -0.09" in rec["numbers"]
+    # as much as the model (within the noise): not attributable to the model
+    assert C.claim4(_mixed(good, null=0.88), None, 0.4)["verdict"] == INC
+    # a table without the stage-free control: inconclusive
+    no_null = _mixed(good).drop(columns="null_memorization_share")
+    rec = C.claim4(no_null, None, 0.4)
+    assert rec["verdict"] == INC and "no stage-free control" in rec["numbers"]
     # a control as high as mixed sampling (within noise): cannot be attributed
     assert C.claim4(_mixed(good, control=0.88), None, 0.4)["verdict"] == INC
     # the unseen resume at the same tau ends as near its source: not reproduced

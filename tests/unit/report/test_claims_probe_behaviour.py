@@ -121,12 +121,15 @@ def test_claim9_twin_needs_same_size_space_and_steps():
 # ----------------------------------------------------------------------------- claim 10
 
 
-def _inter(r: dict[float, float], d0=0.8, std=0.1, n=64, model="small", space="pix"):
-    """Intermediate-probe rows with rel_l2 = d0 x r(t)."""
+def _inter(r: dict[float, float], d0=0.8, std=0.1, n=64, model="small", space="pix", null=None):
+    """Intermediate-probe rows with rel_l2 = d0 x r(t) and the stage-free control's
+    null_rel_l2 = d0 x null(t) (default: constant speed, 1 - t, so that the pass bound is
+    0.5 as before issue 24; the same std)."""
+    null = {t: 1 - t for t in r} if null is None else null
     return pd.DataFrame(
         [
             {"model": model, "space": space, "t": t, "mse": 0.0, "rel_l2": d0 * v,
-             "rel_l2_std": std, "n": n}
+             "rel_l2_std": std, "n": n, "null_rel_l2": d0 * null[t], "null_rel_l2_std": std}
             for t, v in r.items()
         ]
     )  # fmt: skip
@@ -163,6 +166,34 @@ def test_claim10_verdicts():
     assert C.claim10(None, 0.1)["verdict"] == INC
     # per space split from a mapping
     assert C.claim10(_inter(noisy, std=0.01), {"pix": 0.1})["verdict"] == R
+
+
+def test_claim10_is_judged_against_the_stage_free_control():
+    """issue 24: the pass bound is 0.5 x the control's rho, so the claim can pass (a model
+    settling clearly faster than the control), fail (slower) and stay undecided (as fast)."""
+    null = {t: (1 - t) * 0.44 if t > 0 else 1.0 for t in RECORD_T}  # rho_null 0.44 at t_m 0.2
+    fast = {t: (1 - t) * 0.1 if t > 0 else 1.0 for t in RECORD_T}  # rho 0.1
+    rec = C.claim10(_inter(fast, std=0.01, null=null), 0.1)
+    assert rec["verdict"] == R and "rho_null = 0.44" in rec["numbers"], rec
+    # as fast as the control: rho 0.44 passed the old bound 0.5 (issue 24), not this one
+    rec = C.claim10(_inter(null, std=0.01, null=null), 0.1)
+    assert rec["verdict"] == INC, rec
+    slow = {t: (1 - t) * 0.6 if t > 0 else 1.0 for t in RECORD_T}  # rho 0.6 > rho_null
+    rec = C.claim10(_inter(slow, std=0.01, null=null), 0.1)
+    assert rec["verdict"] == N and "slower than the stage-free control" in rec["numbers"]
+    # no control in the table: inconclusive
+    rec = C.claim10(_inter(fast, std=0.01).drop(columns=["null_rel_l2"]), 0.1)
+    assert rec["verdict"] == INC and "no stage-free control" in rec["numbers"]
+
+
+def test_claim10_grid_limit_only_when_the_records_stop_short():
+    noisy = {t: (1 - t) * 0.45 if t > 0 else 1.0 for t in RECORD_T}
+    rec = C.claim10(_inter(noisy), 0.45)  # t_m = 0.9, last record 0.8
+    assert rec["verdict"] == INC
+    assert rec["grid_limited"] == "no probe record at or after t_m = 0.900 (last 0.8)"
+    rec = C.claim10(_inter({k: v for k, v in noisy.items() if k > 0}), 0.1)  # no t = 0
+    assert rec["verdict"] == INC and rec["grid_limited"] == ""
+    assert C.claim10(_inter(noisy, std=2.0, n=4), 0.1)["grid_limited"] == ""  # the noise's
 
 
 def test_settledness_interpolates_against_a_reference():

@@ -62,3 +62,33 @@ def test_not_assessed_and_split_free():
     recs = C.evaluate_claims(C.ClaimInputs(objective=obj, split_times=_splits(obj)))
     assert recs[5]["sensitivity"] == "does not use the split time"  # claim 6
     assert recs[5]["fragile"] is False
+
+
+def test_grid_limited_is_not_tested_not_fragile():
+    """issue 24, item 6: at threshold 0.99 the split (0.495) puts claim 10's t_m = 0.99 past
+    the last record (0.9): that threshold is "not tested", not a flip to inconclusive."""
+    obj = _objective(0.25)
+    record_t = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 0.9]
+    inter = pd.DataFrame(
+        {
+            "model": "m", "space": "pix", "t": record_t, "n": 64,
+            "rel_l2": [1.0] + [0.05 * (1 - t) for t in record_t[1:]], "rel_l2_std": 0.01,
+            "null_rel_l2": [1.0 - t for t in record_t], "null_rel_l2_std": 0.01,
+        }
+    )  # fmt: skip
+    rec = C.evaluate_claims(
+        C.ClaimInputs(objective=obj, split_times=_splits(obj), intermediate=inter)
+    )
+    rec10 = rec[9]
+    assert rec10["verdict"] == C.REPRODUCED, rec10
+    assert "0.5: reproduced; 0.9: reproduced" in rec10["sensitivity"]
+    assert "0.99: not tested (no probe record at or after t_m = 0.990" in rec10["sensitivity"]
+    assert rec10["fragile"] is False
+    assert "not counted as a flip" in rec10["sensitivity"]
+    # a real flip among the tested thresholds still counts
+    slow = inter.copy()
+    slow.loc[slow["t"] == 0.9, "rel_l2"] = 0.3  # passes at t_m = 0.5, fails at t_m = 0.9
+    rec10 = C.evaluate_claims(
+        C.ClaimInputs(objective=obj, split_times=_splits(obj), intermediate=slow)
+    )[9]
+    assert rec10["fragile"] is True, rec10["sensitivity"]

@@ -16,6 +16,7 @@ def _claims() -> pd.DataFrame:
             "numbers": ["R = 0.01 | 0.02", "x " * 200],
             "verdict": ["not reproduced", "reproduced"],
             "fragile": pd.array([True, False], dtype="boolean"),
+            "criterion_fixed": ["changed after results: 2026-12-08", "in advance"],
         }
     )
 
@@ -35,9 +36,10 @@ def test_update_readme_rewrites_only_between_markers(tmp_path):
     assert text.startswith(f"# top\n{BEGIN}\n") and text.endswith(f"{END}\nbottom\n")
     assert "old table" not in text
     rows = [line for line in text.splitlines() if line.startswith("| ")]
-    assert rows[1].startswith("| 1 | **reproduced** | Split moves")
-    assert (
-        rows[2] == "| 2 | **not reproduced (fragile)** | Gap before the split. | R = 0.01 / 0.02 |"
+    assert rows[1].startswith("| 1 | **reproduced** | in advance | Split moves")
+    assert rows[2] == (
+        "| 2 | **not reproduced (fragile)** | changed after results: 2026-12-08 | "
+        "Gap before the split. | R = 0.01 / 0.02 |"
     )
     update_readme(pq, md)  # idempotent
     assert md.read_text() == text

@@ -103,7 +103,7 @@ def _sweeps() -> pd.DataFrame:
                     "shift": float(s),
                     "steps": 50,
                     "share_below_split": 0.2,
-                    "split_time": 0.35,
+                    "split_time": 0.1,  # the paper's split: our times are the paper's
                     **_metrics(rng, 100.0 * s + seed),
                 }
             )
@@ -127,6 +127,7 @@ def _sweeps() -> pd.DataFrame:
                     "cfg_a": a,
                     "cfg_b": b,
                     "cfg_scale": 2.5,
+                    "split_time": 0.1,
                     **_metrics(rng, 50.0 + (0 if a is None else 10 * a + b) + seed),
                 }
             )
@@ -236,7 +237,8 @@ def test_write_table(tmp_path):
     assert [p.suffix for p in paths] == [".parquet", ".md", ".tex"]
     back = pd.read_parquet(paths[0])
     pd.testing.assert_frame_equal(back, tab, check_dtype=False)
-    md = paths[1].read_text()
+    md, legend = paths[1].read_text().split("\n\n")  # the table, then what "±" is
+    assert legend.startswith("mean ± sample standard deviation over n = 2 or 3 sampling seeds")
     lines = md.strip().splitlines()
     assert len(lines) == 2 + len(tab)
     assert lines[0].count("|") == lines[2].count("|")
@@ -319,7 +321,10 @@ def test_build_sweep_table_through_the_sweep_registry(tmp_path):
         back = pd.read_parquet(tmp_path / "tables" / f"{name}.parquet")
         assert list(back.columns) == cols + AGGREGATE, name
         pd.testing.assert_frame_equal(back, direct[name], check_dtype=False)
-        assert (tmp_path / "tables" / f"{name}.md").read_text() == tables.to_markdown(direct[name])
+        note = tables.legend(direct[name])  # the table, then what its "±" is
+        assert note.startswith("mean ± sample standard deviation over n = ")
+        md = (tmp_path / "tables" / f"{name}.md").read_text()
+        assert md == tables.to_markdown(direct[name]) + f"\n{note}\n"
         page = (tmp_path / "tables" / f"{name}.html").read_text()
         first = tables.display_frame(direct[name]).iloc[0]
         assert f"<td>{first['setting']}</td>" in page and "<table" in page
@@ -368,7 +373,8 @@ def test_paired_differences_to_each_tables_reference():
     reps = _replicates(sweeps)
     t2 = table2(sweeps, reps).set_index("shift")
     assert t2.loc[1.0, "vs"] == "reference" and np.isnan(t2.loc[1.0, "fid_diff"])
-    assert (t2.drop(index=1.0)["vs"] == "s = 1 (uniform)").all()
+    # at the paper's split (0.1) our s = 1 is the paper's uniform, found through the mapping
+    assert (t2.drop(index=1.0)["vs"] == "paper's s = 1 (uniform), mapped").all()
     assert (t2.drop(index=1.0)["fid_diff_by"] == "paired bootstrap").all()
     # fid = 100 s + seed: the difference to s = 1 is 100 (s - 1), in both seeds
     assert t2.loc[4.0, "fid_diff"] == pytest.approx(300.0)
