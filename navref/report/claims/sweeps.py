@@ -6,7 +6,8 @@ Inputs: ``results/tables/table1.parquet`` (stage swap), ``table2.parquet`` (time
 of each setting from ``results/metrics/sweeps.parquet`` (``sweep, setting, seed, fid``), for
 the paired comparisons of :mod:`.paired` (without them a table row counts as one run), and
 the bootstrap replicates of each setting from ``results/metrics/<sweep>_bootstrap.parquet``
-(``sweep, setting, seed, replicate, fid``; rule ``paired_replicates``). The
+(``sweep, setting, seed, replicate, fid``; rule ``paired_replicates``); both may carry
+``train_replicate`` (the training seed's index; :mod:`navref.sweeps.paired`). The
 paper's numbers quoted here come from :mod:`navref.paper`. Time convention: t = 0
 noise, t = 1 data.
 """
