@@ -172,7 +172,7 @@ def test_metrics_and_replicates_tables_pair_within_training_replicate(tmp_path):
     assert list(reps.columns) == paired.REPLICATE_COLUMNS
     assert reps["train_replicate"].tolist() == [0, 0, 1, 1, 0, 0]
     assert paired.replicate_matrix(reps, "s", "x").loc[(1, 0), 1] == 8.0
-    assert paired.replicate_matrix(reps, "s", "y").index.tolist() == [0]  # one replicate
+    assert paired.replicate_matrix(reps, "s", "y").index.tolist() == [(0, 0)]  # one replicate
     with pytest.raises(ValueError, match="listed twice"):
         paired.gather_replicates(boot[:2], "s", ["x", "x"], tmp_path / "o", train_replicates=[1, 1])
     # without train_replicates every run is replicate 0
@@ -215,7 +215,9 @@ def test_tables_separate_training_and_sampling_spread():
         ]  # fmt: skip
     )
     d = paired.setting_difference(two, None, "timestep_shift", ("s1", "s0.5"))
-    assert d.method == paired.PAIRED_T and d.n == 4 and d.mean == pytest.approx(1.25)
+    # paired t over the R = 2 per-replicate mean differences (1.0 and 1.5), 2 sampling seeds
+    assert d.method == paired.PAIRED_T and d.train_replicates == 2 and d.n == 2
+    assert d.mean == pytest.approx(1.25)
 
 
 def test_loss_curves_name_base_model_and_training_replicate(tmp_path):

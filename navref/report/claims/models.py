@@ -4,6 +4,11 @@ Input: ``loss_curves`` (``results/probes/loss_curves.parquet``): per model, chec
 grid t the mean oracle loss E || v_theta - v* ||^2 with its 95 % CI (``ci_low, ci_high``).
 "Navigation" is t below the split t_s of the model's latent space, "refinement" is
 t_s <= t <= ``T_HI``. Time convention: t = 0 noise, t = 1 data.
+
+Training replicates (issue 24, item 1): a model entry trained under several training seeds
+appears as one ``model`` per replicate, with its config entry in ``base_model`` and the
+replicate index in ``train_replicate`` (absent columns: one replicate per model). Model
+comparisons pair replicate r of one entry with replicate r of the other.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from navref.report.claims.verdict import (
     Splits,
     combine,
     compare,
+    covers,
     fmt,
     missing_input,
     split_of,
+    train_noise,
     undecided,
 )
 from navref.report.tables import final_checkpoints
@@ -40,6 +47,26 @@ NEAR_ZERO_SHARE, MAINLY_FACTOR = 0.1, 2.0
 
 LOSS_COLUMNS = ["model", "space", "size", "target", "step", "checkpoint", "t", "loss_kind"]
 LOSS_COLUMNS += ["mean", "ci_low", "ci_high"]
+#: optional columns of the loss curves: a model's config entry and training replicate
+BASE_MODEL, TRAIN_REPLICATE = "base_model", "train_replicate"
+
+
+def with_replicates(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``base_model`` and ``train_replicate`` filled in (absent: the model
+    itself, replicate 0)."""
+    out = frame
+    if BASE_MODEL not in out.columns:
+        out = out.assign(**{BASE_MODEL: out["model"]})
+    if TRAIN_REPLICATE not in out.columns:
+        out = out.assign(**{TRAIN_REPLICATE: 0})
+    return out
+
+
+def replicate_pairs(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The rows of a and b per shared training replicate (replicate r of a with r of b)."""
+    a, b = with_replicates(a), with_replicates(b)
+    reps = sorted(set(a[TRAIN_REPLICATE]) & set(b[TRAIN_REPLICATE]))
+    return [(a[a[TRAIN_REPLICATE] == r], b[b[TRAIN_REPLICATE] == r]) for r in reps]
 
 
 def _curve(frame: pd.DataFrame) -> pd.DataFrame:
@@ -52,23 +79,48 @@ def _curve(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _latest_model(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the model with the most training steps."""
-    m = frame.groupby("model")["step"].max().sort_values().index[-1]
-    return frame[frame["model"] == m]
+    """The rows of the model entry (``base_model``, every training replicate) with the most
+    training steps."""
+    frame = with_replicates(frame)
+    m = frame.groupby(BASE_MODEL)["step"].max().sort_values().index[-1]
+    return frame[frame[BASE_MODEL] == m]
 
 
-def _region_diff(a: pd.DataFrame, b: pd.DataFrame, ts: float) -> tuple[Part, str]:
-    """Compare two oracle-loss curves by region (criterion (c)/(d) of claim 3)."""
+def _region_stats(a: pd.DataFrame, b: pd.DataFrame, ts: float) -> tuple[float, ...] | None:
+    """(d_nav, d_ref, CI nav, CI ref) of two oracle-loss curves (:func:`_curve`): mean |loss
+    difference| and mean summed CI half-width over t < t_s and t_s <= t <= ``T_HI``; None
+    without grid points on one side of the split."""
     j = a.add_suffix("_a").join(b.add_suffix("_b"), how="inner")
     j = j[j.index <= T_HI]
     d = (j["mean_a"] - j["mean_b"]).abs()
     noise = j["half_a"] + j["half_b"]
     nav, ref = j.index < ts, j.index >= ts
     if nav.sum() == 0 or ref.sum() == 0:
+        return None
+    return (
+        float(d[nav].mean()), float(d[ref].mean()),
+        float(noise[nav].mean()), float(noise[ref].mean()),
+    )  # fmt: skip
+
+
+def _region_diff(a: pd.DataFrame, b: pd.DataFrame, ts: float) -> tuple[Part, str]:
+    """Compare two model entries' oracle-loss rows by region (criterion (c)/(d) of claim 3),
+    replicate r of a against replicate r of b: with R >= 2 training replicates the region
+    differences are averaged over them and the noise is the larger of the mean CI and the t
+    half-width over replicates (:func:`navref.report.claims.verdict.train_noise`)."""
+    stats = [_region_stats(_curve(x), _curve(y), ts) for x, y in replicate_pairs(a, b)]
+    stats = [x for x in stats if x is not None]
+    if not stats:
         return None, "no grid points on one side of the split"
-    d_nav, d_ref = float(d[nav].mean()), float(d[ref].mean())
-    n_nav, n_ref = float(noise[nav].mean()), float(noise[ref].mean())
-    txt = f"d_nav {fmt(d_nav)} (CI {fmt(n_nav)}), d_ref {fmt(d_ref)} (CI {fmt(n_ref)})"
+    cols = np.array(stats)  # (R, 4)
+    d_nav, d_ref, n_nav, n_ref = cols.mean(axis=0)
+    if len(stats) >= 2:
+        n_nav = max(n_nav, train_noise(cols[:, 0]))
+        n_ref = max(n_ref, train_noise(cols[:, 1]))
+    txt = (
+        f"d_nav {fmt(d_nav)} (noise {fmt(n_nav)}), d_ref {fmt(d_ref)} (noise {fmt(n_ref)}); "
+        f"{covers(len(stats))}"
+    )
     if d_ref >= MAINLY_FACTOR * d_nav and d_ref > n_ref:
         return PASS, txt
     if d_nav > d_ref and d_nav > n_nav:
@@ -97,15 +149,17 @@ def _shape(model: str, space: str, c: pd.DataFrame, ts: float, parts: dict, nums
 
 
 def _length_pair(fb: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
-    """Criterion (d)'s two curves: the shortest vs longest training of the largest size, else
-    one model's step checkpoint nearest half its final step vs the final one."""
-    models = fb.groupby("model")["step"].max().sort_values()
+    """Criterion (d)'s two model entries (rows of every training replicate): the shortest vs
+    longest training of the largest size, else one entry's step checkpoint nearest half its
+    final step vs the final one."""
+    fb = with_replicates(fb)
+    models = fb.groupby(BASE_MODEL)["step"].max().sort_values()
     if len(models) >= 2 and models.iloc[0] < models.iloc[-1]:
-        a = final_checkpoints(fb[fb["model"] == models.index[0]])
-        b = final_checkpoints(fb[fb["model"] == models.index[-1]])
+        a = final_checkpoints(fb[fb[BASE_MODEL] == models.index[0]])
+        b = final_checkpoints(fb[fb[BASE_MODEL] == models.index[-1]])
         return a, b, f"{models.index[0]} vs {models.index[-1]}"
     if len(models) >= 1:
-        g = fb[(fb["model"] == models.index[-1]) & (fb["checkpoint"] == "step")]
+        g = fb[(fb[BASE_MODEL] == models.index[-1]) & (fb["checkpoint"] == "step")]
         steps = np.sort(g["step"].unique())
         if steps.size >= 2:
             half = steps[np.argmin(np.abs(steps[:-1] - steps[-1] / 2))]
@@ -126,14 +180,14 @@ def _space_parts(space, fs, ts, order, size_order, parts: dict, nums: list) -> N
     if size_order is not None and len(sizes) >= 2 and all(s in order for s in sizes):
         a = _latest_model(fin_s[fin_s["size"] == sizes[0]])
         b = _latest_model(fin_s[fin_s["size"] == sizes[-1]])
-        res, txt = _region_diff(_curve(a), _curve(b), ts)
+        res, txt = _region_diff(a, b, ts)
         parts["c"].append(res)
         nums.append(f"{space} size {sizes[0]} vs {sizes[-1]}: {txt}")
     big = sizes[-1] if sizes else None
     fb = fs[fs["size"].astype(str) == big] if big is not None else fs.iloc[0:0]
     a, b, what = _length_pair(fb)
     if a is not None and b is not None:
-        res, txt = _region_diff(_curve(a), _curve(b), ts)
+        res, txt = _region_diff(a, b, ts)
         parts["d"].append(res)
         nums.append(f"{space} length {what}: {txt}")
 
@@ -152,7 +206,16 @@ def _space_parts(space, fs, ts, order, size_order, parts: dict, nums: list) -> N
     f"t_s <= t <= {T_HI}; passes if d_ref >= {MAINLY_FACTOR} x d_nav and d_ref exceeds the "
     "mean summed CI half-width there; fails if d_nav > d_ref and d_nav exceeds its CI; "
     "else inconclusive. Reproduced: (a), (b) and at least one of (c), (d) pass and nothing "
-    "fails; any failure: not reproduced.",
+    "fails; any failure: not reproduced. Changed 2026-12-08 (issue 24; made after the default "
+    "run's verdicts had been seen): where a model entry has several training seeds (loss "
+    "curves' base_model, train_replicate), (a), (b) are judged per training replicate and "
+    "(c), (d) pair replicate r with replicate r, average d_nav, d_ref over the replicates and "
+    "use as noise the larger of the mean CI and the 95 % Student t half-width of the "
+    "replicates' d_nav / d_ref (R - 1 degrees of freedom); the numbers say which noise the "
+    "comparison covers (one training run: evaluation noise only). Combining rule: the parts "
+    "are judged by intervals, not by p-values, so no multiplicity correction is applied; "
+    "each of (a), (b) is tested once per model (replicate) and space, (c), (d) once per space, "
+    "and one failure among them suffices for not reproduced.",
     source="Fig. 7",
     inputs=("loss_curves", "splits", "size_order"),
 )

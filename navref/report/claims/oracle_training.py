@@ -7,7 +7,8 @@ target in the same latent space, of the same size and with the same number of st
 config's side, same architecture and seed, is :func:`needs`). Optionally the per-seed sweep
 table (``results/metrics/sweeps.parquet``) for an FID of each model sampled alone.
 "Navigation" is t < t_s of the models' space, "refinement" t_s <= t <= ``T_HI``; t = 0 noise,
-t = 1 data.
+t = 1 data. Training replicates (``base_model``, ``train_replicate``; :mod:`.models`): an
+oracle-trained entry's replicate r is compared with its twin's replicate r.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ import numpy as np
 import pandas as pd
 
 from navref.report.claims.dated import FIXED
+from navref.report.claims.models import (
+    BASE_MODEL,
+    replicate_pairs,
+    with_replicates,
+)
 from navref.report.claims.paired import paired_difference
 from navref.report.claims.registry import claim
 from navref.report.claims.verdict import (
@@ -34,9 +40,11 @@ from navref.report.claims.verdict import (
     Splits,
     combine,
     compare,
+    covers,
     fmt,
     missing_input,
     split_of,
+    train_noise,
     undecided,
 )
 from navref.report.tables import final_checkpoints
@@ -62,8 +70,10 @@ def region_loss(frame: pd.DataFrame, lo: float, hi: float, hi_open: bool = False
 
 
 def twins(oracle_loss: pd.DataFrame) -> list[tuple[str, str | None]]:
-    """(oracle-trained model, its CFM twin or None): same space, size and final step."""
-    last = oracle_loss.groupby("model").agg(
+    """(oracle-trained model entry, its CFM twin or None): same space, size and final step;
+    entries are ``base_model`` (the model itself without that column)."""
+    frame = with_replicates(oracle_loss)
+    last = frame.groupby(BASE_MODEL).agg(
         space=("space", "first"), size=("size", "first"), target=("target", "first"),
         step=("step", "max"),
     )  # fmt: skip
@@ -80,19 +90,34 @@ def twins(oracle_loss: pd.DataFrame) -> list[tuple[str, str | None]]:
     return out
 
 
-def _regions(o: pd.DataFrame, c: pd.DataFrame, ts: float) -> tuple[list[Part], str]:
-    """Parts (navigation, refinement): O's final oracle loss vs SIMILAR_FACTOR x C's."""
+def _regions(pairs: list[tuple[pd.DataFrame, pd.DataFrame]], ts: float) -> tuple[list[Part], str]:
+    """Parts (navigation, refinement): O's final oracle loss vs SIMILAR_FACTOR x C's, over
+    the training replicates ``pairs`` (final-checkpoint rows of O and C, replicate r with r):
+    effect e = SIMILAR_FACTOR L_C - L_O and noise h_O + SIMILAR_FACTOR h_C averaged over the
+    replicates; with R >= 2 the noise is the larger of that and the t half-width of the
+    replicates' e (:func:`navref.report.claims.verdict.train_noise`)."""
     parts, txt = [], []
     for name, lo, hi, open_ in (("nav", 0.0, ts, True), ("ref", ts, T_HI, False)):
-        lo_, ho, ko = region_loss(o, lo, hi, open_)
-        lc, hc, kc = region_loss(c, lo, hi, open_)
-        if ko == 0 or kc == 0:
+        rows = []
+        for o, c in pairs:
+            lo_, ho, ko = region_loss(o, lo, hi, open_)
+            lc, hc, kc = region_loss(c, lo, hi, open_)
+            if ko and kc:
+                rows.append((lo_, ho, lc, hc))
+        if not rows:
             parts.append(None)
             txt.append(f"{name}: no grid points")
             continue
-        parts.append(compare(SIMILAR_FACTOR * lc - lo_, ho + SIMILAR_FACTOR * hc))
+        v = np.array(rows)  # (R, 4): L_O, h_O, L_C, h_C
+        effect = SIMILAR_FACTOR * v[:, 2] - v[:, 0]
+        noise = float((v[:, 1] + SIMILAR_FACTOR * v[:, 3]).mean())
+        if len(rows) >= 2:
+            noise = max(noise, train_noise(effect))
+        parts.append(compare(float(effect.mean()), noise))
+        lo_, ho, lc, hc = v.mean(axis=0)
         txt.append(
-            f"{name} {fmt(lo_)} vs {fmt(lc)} (ratio {fmt(lo_ / lc)}, CI {fmt(ho)}/{fmt(hc)})"
+            f"{name} {fmt(lo_)} vs {fmt(lc)} (ratio {fmt(lo_ / lc)}, CI {fmt(ho)}/{fmt(hc)}"
+            + (f", noise {fmt(noise)} over {len(rows)} training seeds)" if len(rows) >= 2 else ")")
         )
     return parts, ", ".join(txt)
 
@@ -141,24 +166,29 @@ def _fid_part(sweeps: Any, o: str, c: str) -> tuple[Part, str] | None:
 
 
 def _pair(o: str, c: str | None, lc: pd.DataFrame, splits: Splits, sweeps) -> tuple[list, str]:
-    """All parts of one (oracle-trained, twin) pair and their numbers."""
+    """All parts of one (oracle-trained, twin) pair of model entries and their numbers;
+    convergence and FID are judged per training replicate (each model)."""
     if c is None:
         return [None], f"{o}: no CFM twin (same space, size and steps) in the loss curves"
-    go, gc = lc[lc["model"] == o], lc[lc["model"] == c]
+    lc = with_replicates(lc)
+    go, gc = lc[lc[BASE_MODEL] == o], lc[lc[BASE_MODEL] == c]
     space = str(go["space"].iloc[0])
     ts = split_of(splits, space)
     if not np.isfinite(ts):
         return [None], f"{o} vs {c}: no split time of {space}"
-    parts, txt = _regions(final_checkpoints(go), final_checkpoints(gc), ts)
-    conv_o, txt_o = convergence(go)
-    conv_c, txt_c = convergence(gc)
-    parts.append(conv_o if conv_c == PASS else None)
-    nums = f"{o} vs {c} ({space}, t_s = {ts:.3f}): oracle loss {txt}; convergence {o} {txt_o}"
-    nums += f", {c} {txt_c}"
-    fid = _fid_part(sweeps, o, c)
-    if fid is not None:
-        parts.append(fid[0])
-        nums += f"; {fid[1]}"
+    pairs = replicate_pairs(go, gc)
+    parts, txt = _regions([(final_checkpoints(x), final_checkpoints(y)) for x, y in pairs], ts)
+    nums = f"{o} vs {c} ({space}, t_s = {ts:.3f}): oracle loss {txt} ({covers(len(pairs))})"
+    for x, y in pairs:
+        mo, mc = str(x["model"].iloc[0]), str(y["model"].iloc[0])
+        conv_o, txt_o = convergence(x)
+        conv_c, txt_c = convergence(y)
+        parts.append(conv_o if conv_c == PASS else None)
+        nums += f"; convergence {mo} {txt_o}, {mc} {txt_c}"
+        fid = _fid_part(sweeps, mo, mc)
+        if fid is not None:
+            parts.append(fid[0])
+            nums += f"; {fid[1]}"
     return parts, nums
 
 
@@ -180,7 +210,16 @@ def _pair(o: str, c: str | None, lc: pd.DataFrame, splits: Splits, sweeps) -> tu
     "2, same tau): fails if the oracle-trained model's FID is higher beyond the noise (paired "
     "by seed, :mod:`.paired`), else passes; not tested otherwise. Reproduced if every part "
     "of every pair passes; not reproduced if any fails; else (or no oracle-trained model, "
-    f"no twin, no step checkpoints) inconclusive. {FIXED}",
+    f"no twin, no step checkpoints) inconclusive. {FIXED} Changed 2026-12-08 (issue 24; made "
+    "after the default run's verdicts had been seen): where the models have several training "
+    "seeds (loss curves' base_model, train_replicate), replicate r of the oracle-trained "
+    "entry is compared with replicate r of its twin; (a), (b) average L and h over the "
+    "replicates and use as noise the larger of the mean summed half-widths and the 95 % "
+    "Student t half-width of the replicates' SIMILAR_FACTOR L_twin - L_oracle-trained (R - 1 "
+    "degrees of freedom); (c), (d) are judged per replicate; the numbers say which noise a "
+    "comparison covers (one training run: evaluation noise only). Combining rule: parts "
+    "judged by intervals, not p-values, so no multiplicity correction: 2 region parts per "
+    "pair plus (c) and (d) per replicate, and one failure suffices for not reproduced.",
     source="App. B, Sec. 7.3",
     inputs=("loss_curves", "splits", "sweeps"),
 )

@@ -12,12 +12,13 @@ import pandas as pd
 from navref.report.claims.registry import claim
 from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, row_where
 from navref.report.claims.verdict import (
+    HOLM_RULE,
     INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,
     Outcome,
-    Part,
-    combine,
+    Tested,
+    combine_tested,
     fmt,
     missing_input,
 )
@@ -31,7 +32,7 @@ def _paper_tau_text(g: pd.DataFrame) -> str:
     return f" (the paper's tau {g['paper_tau'].iloc[0]:.3g})"
 
 
-def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Part, str]:
+def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Tested, str]:
     """Claim 5 at one tau: the cost of a small stage-2 vs a small stage-1 model."""
 
     def role(a: str, b: str) -> pd.Series | None:
@@ -39,7 +40,7 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Part, str]:
 
     ll, sl, ls = role("large", "large"), role("small", "large"), role("large", "small")
     if ll is None or sl is None or ls is None:
-        return None, f"tau {tau}: missing (large, large), (small, large) or (large, small)"
+        return Tested(None), f"tau {tau}: missing (large, large), (small, large) or (large, small)"
     c1, c2 = sl["fid"] - ll["fid"], ls["fid"] - ll["fid"]
     d = runs.diff(ls, sl)  # cost2 - cost1
     txt = f"tau {tau}{_paper_tau_text(g)}: cost stage 1 {fmt(c1)}, cost stage 2 {fmt(c2)}, "
@@ -47,7 +48,7 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Part, str]:
     if "paper_gfid" in g.columns and np.isfinite(ll.get("paper_gfid", np.nan)):
         p1, p2 = sl["paper_gfid"] - ll["paper_gfid"], ls["paper_gfid"] - ll["paper_gfid"]
         txt += f" (paper: {fmt(p1)}, {fmt(p2)})"
-    return d.part(lower=False), txt
+    return Tested(d.part(lower=False), d.p_value), txt
 
 
 @claim(
@@ -57,7 +58,7 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Part, str]:
     "small) - FID(large, large); cost2 - cost1 = FID(large, small) - FID(small, large), paired "
     "(shared noise). Reproduced if cost2 - cost1 > 0 beyond the noise at every tau; not "
     "reproduced if cost2 - cost1 < 0 beyond the noise at any tau; else inconclusive; "
-    f"{BEYOND_NOISE}. {PAIRED_CHANGE}",
+    f"{BEYOND_NOISE}. {PAIRED_CHANGE} {HOLM_RULE}; here m = the number of taus.",
     source="Tab. 1",
     inputs=("table1", "sweeps", "replicates"),
 )
@@ -77,7 +78,7 @@ def claim5(
         part, txt = _swap_costs(tau, g, runs)
         parts.append(part)
         nums.append(txt)
-    verdict = combine(parts)
+    verdict, note = combine_tested(parts)
     why = {
         REPRODUCED: "a smaller stage-2 model costs more FID than a smaller stage-1 model, beyond "
         "the noise, at every tau",
@@ -85,4 +86,4 @@ def claim5(
         "the noise",
         INCONCLUSIVE: "cost difference within the noise, or swap settings missing",
     }[verdict]
-    return Outcome(verdict, "; ".join(nums), why)
+    return Outcome(verdict, "; ".join(nums), f"{why}; {note}" if note else why)

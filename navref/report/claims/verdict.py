@@ -9,6 +9,21 @@ into the claim's verdict:
 - ``"inconclusive"``: otherwise, and when an input is missing (:func:`missing_input`).
 
 :func:`compare` is the one effect-versus-noise test the criteria share.
+
+Where a claim's parts carry two-sided p-values (claims 5-7: bootstrap draws or a t interval
+per part), :func:`combine_tested` replaces :func:`combine` (issue 24, item 4):
+
+- ``"reproduced"`` needs every part to pass at the ``ALPHA`` level on its own: the claim is
+  the intersection of the parts, and an intersection-union test at level alpha needs no
+  correction for the number of parts (Berger 1982, "Multiparameter hypothesis testing and
+  acceptance sampling", Technometrics 24);
+- ``"not reproduced"`` needs some failing part to be rejected by Holm's step-down procedure
+  over the m parts tested (Holm 1979, "A simple sequentially rejective multiple test
+  procedure", Scand. J. Statist. 6): sort the p-values p_(1) <= ... <= p_(m), reject H_(i)
+  while p_(i) <= ``ALPHA`` / (m - i + 1); a failing part whose p-value is not rejected
+  counts as undecided. A failing part without a p-value (the single-run margin: no noise
+  estimate) keeps its failure;
+- ``"inconclusive"`` otherwise.
 """
 
 from __future__ import annotations
@@ -68,6 +83,92 @@ def combine(parts: Sequence[Part]) -> str:
     if parts and all(p == PASS for p in parts):
         return REPRODUCED
     return INCONCLUSIVE
+
+
+#: the family-wise error level of the combining rule (two-sided, ``1 - LEVEL`` of the intervals)
+ALPHA = 0.05
+#: the combining rule of :func:`combine_tested`, in the criteria's words
+HOLM_RULE = (
+    "Combining the parts (changed 2026-12-08, issue 24; made after the default run's verdicts "
+    "had been seen): reproduced needs every part to pass at the 95 % level (an "
+    "intersection-union test, no correction needed; Berger 1982); not reproduced needs some "
+    "part to fail with its two-sided bootstrap (or t) p-value rejected by Holm's step-down "
+    f"procedure at family-wise level {ALPHA} over the m parts tested (Holm 1979; a failing "
+    "part not rejected counts as within the noise; a single-run margin, which has no "
+    "p-value, fails on its own); else inconclusive"
+)
+
+
+@dataclass(frozen=True)
+class Tested:
+    """A part of a criterion with the two-sided p-value of its test (NaN where none)."""
+
+    part: Part
+    p_value: float = math.nan
+
+
+def holm_rejected(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
+    """Holm's (1979) step-down procedure: for each p-value (NaN: not tested, never rejected)
+    whether its hypothesis is rejected at family-wise level ``alpha`` among the m finite
+    ones: sorted ascending, p_(i) is rejected while p_(j) <= alpha / (m - j + 1) for every
+    j <= i."""
+    p = np.asarray(p_values, dtype=float)
+    finite = np.flatnonzero(np.isfinite(p))
+    out = [False] * len(p)
+    m = len(finite)
+    for rank, k in enumerate(finite[np.argsort(p[finite], kind="stable")]):
+        if p[k] > alpha / (m - rank):
+            break
+        out[k] = True
+    return out
+
+
+def combine_tested(parts: Sequence[Tested]) -> tuple[str, str]:
+    """(verdict, note) by the rule of the module docstring (``HOLM_RULE``); the note says
+    which failing parts Holm's procedure did not reject (empty if none)."""
+    rejected = holm_rejected([t.p_value for t in parts])
+    fails, kept = [], []
+    for i, (t, rej) in enumerate(zip(parts, rejected, strict=True)):
+        if t.part == FAIL:
+            (fails if rej or not np.isfinite(t.p_value) else kept).append(i)
+    if fails:
+        verdict = NOT_REPRODUCED
+    elif parts and all(t.part == PASS for t in parts):
+        verdict = REPRODUCED
+    else:
+        verdict = INCONCLUSIVE
+    note = ""
+    if kept:
+        ps = ", ".join(f"part {i + 1} p = {parts[i].p_value:.3g}" for i in kept)
+        note = f"failing beyond the 95 % interval but not rejected by Holm over {len(parts)}: {ps}"
+    return verdict, note
+
+
+#: what a comparison of models covers with one training run each (claims 3, 9)
+EVAL_ONLY = "one training run: covers evaluation noise only"
+
+
+def train_noise(values: Sequence[float]) -> float:
+    """Half-width of the 95 % Student t interval of the mean of ``values``, one per training
+    replicate (independent training runs; R - 1 degrees of freedom); NaN for fewer than 2.
+    Each value holds that run's evaluation noise as well, so the interval covers both."""
+    from scipy import stats  # the claims' judges only
+
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if v.size < 2:
+        return math.nan
+    return float(stats.t.ppf(1 - ALPHA / 2, v.size - 1) * np.std(v, ddof=1) / math.sqrt(v.size))
+
+
+def covers(n_train: int) -> str:
+    """Which sources of variance a model comparison over ``n_train`` training replicates
+    covers (claims 3, 9)."""
+    if n_train < 2:
+        return EVAL_ONLY
+    return (
+        f"covers training and evaluation noise: {n_train} training seeds (noise = the larger "
+        "of the mean CI half-width and the t half-width over training seeds)"
+    )
 
 
 def grid_limit(parts: Sequence[Part], limits: Sequence[str]) -> str:

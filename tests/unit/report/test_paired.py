@@ -139,7 +139,7 @@ def test_replicate_matrix_and_setting_difference():
         ]
     )
     m = paired.replicate_matrix(reps, "s", "x")
-    assert m.shape == (1, 20) and m.loc[0, 3] == pytest.approx(5.3)
+    assert m.shape == (1, 20) and m.loc[(0, 0), 3] == pytest.approx(5.3)  # (train rep, seed)
     assert (
         paired.replicate_matrix(reps, "s", "z").empty
         and paired.replicate_matrix(None, "s", "x").empty
@@ -168,7 +168,7 @@ def test_gather_replicates(tmp_path):
     back = pd.read_parquet(tmp_path / "s_bootstrap.parquet")
     assert list(back.columns) == paired.REPLICATE_COLUMNS and len(back) == 8
     pd.testing.assert_frame_equal(back, out, check_dtype=False)
-    assert paired.replicate_matrix(back, "s", "y").loc[1, 1] == 7.0
+    assert paired.replicate_matrix(back, "s", "y").loc[(0, 1), 1] == 7.0
     other = pd.DataFrame({"seed": [0, 0], "replicate": [0, 5], "fid": [1.0, 2.0]})
     other.to_parquet(tmp_path / "z.parquet")
     with pytest.raises(ValueError, match="other replicate ids"):
