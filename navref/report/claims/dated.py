@@ -49,16 +49,23 @@ REVISIONS: dict[int, tuple[Revision, ...]] = {
             "their side of the unrounded split",
         ),
     ),
-    5: (Revision("2026-11-29", "paired differences replace the unpaired seed spread"),),
+    3: (Revision("2026-12-08", "training replicates in the noise; combining rule stated"),),
+    5: (
+        Revision("2026-11-29", "paired differences replace the unpaired seed spread"),
+        Revision("2026-12-08", "two-level bootstrap, 2 % minimum effect, Holm's rule"),
+    ),
     6: (
         Revision("2026-11-29", "paired differences replace the unpaired seed spread"),
         Revision("2026-12-08", "shifts matched to the paper's through the one time mapping"),
+        Revision("2026-12-08", "pick inside the draws, 2 % minimum effect, Holm's rule"),
     ),
     7: (
         Revision("2026-11-29", "paired differences; (ii) compares best wide with best [0, b']"),
         Revision("2026-11-29", "default's [0, b] intervals added after earlier verdicts"),
         Revision("2026-12-08", "intervals in units of the split, through the one time mapping"),
+        Revision("2026-12-08", "picks inside the draws, 2 % minimum effect, Holm's rule"),
     ),
+    9: (Revision("2026-12-08", "training replicates in the noise; combining rule stated"),),
     10: (Revision("2026-12-08", "judged against the stage-free Gaussian control"),),
 }
 
