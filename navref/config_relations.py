@@ -201,13 +201,15 @@ def _seed_problems(config: dict[str, Any]) -> list[str]:
     if problems:
         return problems
     counts = {m: len(names) for m, names in replicates_of(config.get("models")).items()}
+    if all(n == 1 for n in counts.values()):
+        return problems  # nothing to compare (and no sweep plan needed)
     sweeps = config.get("sweeps") or {}
     for kind in sweep_kinds():
         sweep = get_sweep(kind, sweeps)
         try:
             settings = sweep.settings()
-        except ValueError:  # a setting listed twice: the workflow's parse names it
-            continue
+        except (ValueError, KeyError):  # a setting listed twice (the workflow's parse names
+            continue  # it), or a key the schema fills is missing (an unvalidated config)
         for key, setting in settings.items():
             models = dict.fromkeys(sweep.models(setting))
             if len({counts[m] for m in models}) > 1:
