@@ -3,11 +3,14 @@
 
 def vae_inputs(wildcards):
     """Rule train_vae: the prepared dataset and, for a VAE with an ``align`` block, the
-    feature net of its dataset (rule train_feature_net) whose features its latents align to."""
+    feature net of its dataset (rule train_feature_net) whose features its latents align to.
+    """
     vae = config["vaes"][wildcards.vae]
     inputs = dataset_files(vae["dataset"])
     if "align" in vae:
-        inputs["feature_net"] = evaluation_file(vae["dataset"], "feature_net.safetensors")
+        inputs["feature_net"] = evaluation_file(
+            vae["dataset"], "feature_net.safetensors"
+        )
     return inputs
 
 
