@@ -233,3 +233,16 @@ def test_an_align_block_needs_the_feature_net(tmp_path):
     with pytest.raises(ValueError, match="feature net"):
         train_vae(_images(8), {"steps": 1, "block_out_channels": [8, 8], "align": vars(_settings())},
                   tmp_path / "v")  # fmt: skip
+
+
+def test_align_defaults_come_from_the_schema():
+    """An empty ``align`` block is filled by validation (the defaults live only in the
+    schema); a VAE without one gets none."""
+    from snakemake.utils import validate
+
+    conf = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    conf["vaes"]["aligned"] = {"dataset": "digits", "align": {}}
+    validate(conf, str(REPO / "schemas" / "config.schema.yaml"))
+    assert "align" not in conf["vaes"]["digits_vae"]
+    assert AlignSettings.from_config(conf["vaes"]["aligned"]["align"]) == _settings()
+    assert conf["vaes"]["aligned"]["align"]["source"] == "feature_net"
