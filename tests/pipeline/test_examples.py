@@ -8,7 +8,7 @@
   data, VAE, latents and the DiT; 4 jobs).
 - ``aligned_vae.yaml``: claim 8 in miniature (a plain and a VA-VAE-aligned VAE of the same
   latent shape, a tiny DiT on each, report.semantic_space / other_space): the whole DAG as
-  a dry run (67 jobs) plus the two VAEs (with the feature net the aligned one needs, and only
+  a dry run plus the two VAEs (with the feature net the aligned one needs, and only
   it); the aligned VAE's log records the alignment losses.
 - ``released_cutdown.yaml``: the whole DAG as a dry run (34 jobs, the VA-VAE-format fixture's
   conversion included: tests/unit/models/test_released.py and test_released_models.py run
