@@ -133,12 +133,18 @@ def train_vae(
     val_images: np.ndarray | None = None,
     log: logging.Logger | None = None,
     device: str = "cpu",
+    feature_net: str | Path | None = None,
 ) -> dict[str, float]:
-    """Train a small ``AutoencoderKL`` on uint8 images (N, H, W, C): MSE + kl_weight * KL.
+    """Train a small ``AutoencoderKL`` on uint8 images (N, H, W, C): MSE + kl_weight * KL,
+    plus, when ``conf`` has an ``align`` block, VA-VAE's alignment of the latents to the
+    features of ``feature_net`` (:mod:`navref.vae_align`; Yao et al. 2025, Eq. 1-5; its
+    projection is trained with the VAE).
 
     Saves it with ``save_pretrained`` (safetensors) into ``out_dir`` (written to a temporary
-    directory and renamed), a per-step log ``train_log.parquet`` and ``metrics.json`` with
-    the final train/val reconstruction MSE (in [-1, 1] units) and PSNR (dB, on [0, 255]).
+    directory and renamed), a per-step log ``train_log.parquet`` (with an ``align`` block
+    also ``cos_loss``, ``distmat_loss`` and ``align_weight``, the weight applied to their
+    weighted sum) and ``metrics.json`` with the final train/val reconstruction MSE (in
+    [-1, 1] units) and PSNR (dB, on [0, 255]).
     """
     log = log or logging.getLogger(__name__)
     seed = int(conf.get("seed", 0))
@@ -147,7 +153,9 @@ def train_vae(
     x_all = images_to_unit(images)
     n, c, h, w = x_all.shape
     vae = build_small_vae(conf, c, h).to(device)
-    opt = torch.optim.AdamW(vae.parameters(), lr=float(conf.get("lr", 1e-3)), weight_decay=0.0)
+    align = _alignment(vae, conf, feature_net, x_all[:1], device)
+    params = list(vae.parameters()) + (list(align.proj.parameters()) if align else [])
+    opt = torch.optim.AdamW(params, lr=float(conf.get("lr", 1e-3)), weight_decay=0.0)
     steps, bs = int(conf.get("steps", 1000)), int(conf.get("batch_size", 64))
     kl_w = float(conf.get("kl_weight", 1e-6))
     rows = []
@@ -162,15 +170,21 @@ def train_vae(
         mse = torch.nn.functional.mse_loss(rec, x)
         kl = kl_divergence(post.mean, post.logvar)
         loss = mse + kl_w * kl
+        extra: tuple[float, ...] = ()
+        if align is not None:
+            parts = align.losses(x, z)
+            weight = align.weight(mse, parts["align"], vae.encoder.conv_out.weight)
+            loss = loss + weight * parts["align"]
+            extra = (parts["cos"].item(), parts["distmat"].item(), float(weight))
         if not torch.isfinite(loss):
             raise RuntimeError(f"train_vae: non-finite loss at step {step}; lower `lr`")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        rows.append((step, loss.item(), mse.item(), kl.item(), time.perf_counter() - t0))
+        rows.append((step, loss.item(), mse.item(), kl.item(), *extra, time.perf_counter() - t0))
         if step % max(1, steps // 10) == 0:
-            log.info("step %d: recon mse %.5f kl %.2f", step, mse.item(), kl.item())
+            log.info("step %d: recon mse %.5f kl %.2f %s", step, mse.item(), kl.item(), extra)
     vae.eval()
     metrics = {"train_mse": reconstruction_mse(vae, images, device=device)}
     if val_images is not None and len(val_images):
@@ -180,10 +194,33 @@ def train_vae(
     metrics["steps"] = steps
     log.info("VAE reconstruction: %s", metrics)
     out = save_vae(vae, out_dir)
-    frame = pd.DataFrame(rows, columns=["step", "loss", "recon_mse", "kl", "time_s"])
+    columns = ["step", "loss", "recon_mse", "kl"]
+    columns += ["cos_loss", "distmat_loss", "align_weight"] if align is not None else []
+    frame = pd.DataFrame(rows, columns=[*columns, "time_s"])
     save_parquet(out / "train_log.parquet", frame)
     save_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _alignment(
+    vae: Any,
+    conf: dict[str, Any],
+    feature_net: str | Path | None,
+    example: torch.Tensor,
+    device: str,
+) -> Any:
+    """The :class:`navref.vae_align.Alignment` of ``conf["align"]`` on the latent grid of
+    ``vae`` (from one ``example`` image, (1, C, H, W)), or None without an ``align`` block.
+    Raises ``ValueError`` for an ``align`` block without ``feature_net`` weights."""
+    if conf.get("align") is None:
+        return None
+    if feature_net is None:
+        raise ValueError("train_vae: an `align` block needs the feature net's weights")
+    from navref.vae_align import load_alignment
+
+    with torch.no_grad():
+        z = vae.encode(example.to(device)).latent_dist.mean
+    return load_alignment(conf["align"], feature_net, z.shape[1], tuple(z.shape[-2:])).to(device)
 
 
 @torch.no_grad()
@@ -210,15 +247,23 @@ def train_vae_on_dataset(
     out_dir: str | Path,
     device: str = "cpu",
     log: logging.Logger | None = None,
+    feature_net: str | Path | None = None,
 ) -> dict[str, float]:
     """:func:`train_vae` on the train split of a prepared image dataset, validated on its
-    val split (may be empty). Raises ``ValueError`` for a vector dataset."""
+    val split (may be empty), aligned to ``feature_net`` when ``conf`` has an ``align``
+    block. Raises ``ValueError`` for a vector dataset."""
     from navref.data.splits import image_split
 
     train, _ = image_split(dataset_dir, "train", allow_empty=True)
     val, _ = image_split(dataset_dir, "val", allow_empty=True)
     return train_vae(
-        np.asarray(train), conf, out_dir, val_images=np.asarray(val), log=log, device=device
+        np.asarray(train),
+        conf,
+        out_dir,
+        val_images=np.asarray(val),
+        log=log,
+        device=device,
+        feature_net=feature_net,
     )
 
 

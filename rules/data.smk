@@ -25,7 +25,7 @@ rule prepare_dataset:
 
 rule train_vae:
     input:
-        unpack(lambda w: dataset_files(config["vaes"][w.vae]["dataset"])),
+        unpack(vae_inputs),
     output:
         config=f"{RESULTS}/vae/{{vae}}/config.json",
         weights=f"{RESULTS}/vae/{{vae}}/diffusion_pytorch_model.safetensors",

@@ -1,4 +1,5 @@
-"""Rule train_vae: a small AutoencoderKL trained on the train split of its dataset."""
+"""Rule train_vae: a small AutoencoderKL trained on the train split of its dataset (aligned
+to the feature net given as input when its config has an `align` block)."""
 
 from pathlib import Path
 
@@ -13,4 +14,5 @@ with rule_context(sm) as log:
         Path(sm.output.config).parent,
         device=resolve_device(sm.params.device),
         log=log,
+        feature_net=sm.input.feature_net if "feature_net" in sm.input.keys() else None,
     )

@@ -1,6 +1,19 @@
 # Input, param and target functions of the rules in rules/data.smk.
 
 
+def vae_inputs(wildcards):
+    """Rule train_vae: the prepared dataset and, for a VAE with an ``align`` block, the
+    feature net of its dataset (rule train_feature_net) whose features its latents align to.
+    """
+    vae = config["vaes"][wildcards.vae]
+    inputs = dataset_files(vae["dataset"])
+    if "align" in vae:
+        inputs["feature_net"] = evaluation_file(
+            vae["dataset"], "feature_net.safetensors"
+        )
+    return inputs
+
+
 def encode_inputs(wildcards):
     """The prepared dataset and, for a pipeline VAE, its weights."""
     space = config["latent_spaces"][wildcards.space]

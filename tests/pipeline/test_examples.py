@@ -6,6 +6,10 @@
 - ``image_folder_model.yaml``: a full run is 55 jobs (2 min 16 s on 2 cores, AMD EPYC), so the
   whole DAG as a dry run plus the cheapest real target that trains the model (its weights:
   data, VAE, latents and the DiT; 4 jobs).
+- ``aligned_vae.yaml``: claim 8 in miniature (a plain and a VA-VAE-aligned VAE of the same
+  latent shape, a tiny DiT on each, report.semantic_space / other_space): the whole DAG as
+  a dry run plus the two VAEs (with the feature net the aligned one needs, and only
+  it); the aligned VAE's log records the alignment losses.
 - ``released_cutdown.yaml``: the whole DAG as a dry run (34 jobs, the VA-VAE-format fixture's
   conversion included: tests/unit/models/test_released.py and test_released_models.py run
   it, and the probes run on a linked release in test_released_models.py), then the cut-down
@@ -89,6 +93,31 @@ def test_image_folder_model_plans_everything_and_trains(tmp_path):
     weights = f"results/{conf['run_name']}/models/tiny/model.safetensors"
     _ok(run_snakemake(path, tmp_path, "--cores", "2", weights, timeout=900))
     assert (tmp_path / weights).is_file()
+
+
+def test_aligned_vae_example_plans_claim_8_and_trains_both_vaes(tmp_path):
+    import pandas as pd
+
+    path, conf = _example("aligned_vae.yaml")
+    assert conf["report"] == {"semantic_space": "digits_vae_aligned", "other_space": "digits_vae"}
+    plain, aligned = (conf["vaes"][v] for v in ("digits_vae", "digits_vae_aligned"))
+    assert {k: v for k, v in aligned.items() if k != "align"} == plain  # same shape and budget
+    plan = run_snakemake(path, tmp_path, "-n", timeout=300)
+    _ok(plan)
+    jobs = job_counts(plan.stdout)
+    assert jobs["train_vae"] == 2 and jobs["report_claims"] == 1, jobs
+    assert jobs["probe_loss_curves_tiny_aligned"] == 1, jobs
+    out = f"results/{conf['run_name']}/vae"
+    plan_plain = run_snakemake(path, tmp_path, "-n", f"{out}/digits_vae/config.json", timeout=300)
+    _ok(plan_plain)
+    assert "train_feature_net" not in job_counts(plan_plain.stdout)  # only the aligned needs it
+    logs = [f"{out}/{v}/train_log.parquet" for v in ("digits_vae", "digits_vae_aligned")]
+    _ok(run_snakemake(path, tmp_path, "--cores", "2", *logs, timeout=900))
+    plain_log, aligned_log = (pd.read_parquet(tmp_path / f) for f in logs)
+    assert len(plain_log) == len(aligned_log) == plain["steps"]
+    assert "cos_loss" not in plain_log
+    early, late = aligned_log.iloc[:15], aligned_log.iloc[-15:]
+    assert late["cos_loss"].mean() < early["cos_loss"].mean()  # the alignment is learnt
 
 
 @pytest.mark.skipif(
