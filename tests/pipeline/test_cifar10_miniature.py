@@ -108,7 +108,7 @@ def cifar_run(tmp_path_factory) -> tuple[Path, dict, str]:
 def test_cifar10_config_plans_without_the_data(tmp_path):
     plan = run_snakemake(CONFIG, tmp_path, "-n", timeout=300)
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert job_counts(plan.stdout)["train_model"] == 4
+    assert job_counts(plan.stdout)["train_model"] == 8  # 4 models x 2 training seeds
 
 
 def test_every_cifar10_rule_runs(cifar_run, tmp_path):
