@@ -23,6 +23,7 @@ from navref.report.claims.verdict import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     PASS,
+    PROBE_NOISE,
     REPRODUCED,
     Outcome,
     Part,
@@ -103,7 +104,7 @@ def claim11(unseen: pd.DataFrame | None, split_t: Splits) -> Outcome:
         INCONCLUSIVE: "shares within the binomial noise of one half, or no tau at or after "
         "the split",
     }[verdict]
-    return Outcome(verdict, "; ".join(nums), why)
+    return Outcome(verdict, "; ".join(nums) + f" ({PROBE_NOISE})", why)
 
 
 def expected_split(config: Mapping[str, Any]) -> float | None:

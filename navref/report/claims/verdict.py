@@ -68,6 +68,12 @@ class Outcome:
             raise ValueError(f"unknown verdict {self.verdict!r}")
 
 
+#: what the SE of a probe claim (4, 10, 11) covers: the probes run on replicate 0 of a model
+PROBE_NOISE = (
+    "SE covers the probe's own samples only (one trained model: training variance not covered)"
+)
+
+
 def binomial_se(p: float, n: float) -> float:
     """Standard error of a share ``p`` of ``n`` (p kept 0.5 / n away from 0 and 1)."""
     n = max(float(n), 1.0)
