@@ -45,6 +45,8 @@ from navref.report.tables import final_checkpoints
 #: claim 3: oracle loss at t ~ 0 is "near zero" if <= this share of its maximum; the
 #: difference between models is "mainly in refinement" if >= this factor larger there
 NEAR_ZERO_SHARE, MAINLY_FACTOR = 0.1, 2.0
+#: claim 8: the fewest grid points of the refinement window t_s <= t <= ``T_HI`` it judges on
+MIN_WINDOW_POINTS = 5
 
 LOSS_COLUMNS = ["model", "space", "size", "target", "step", "checkpoint", "t", "loss_kind"]
 LOSS_COLUMNS += ["mean", "ci_low", "ci_high"]
@@ -281,7 +283,7 @@ def claim3(
 def _waviness(c: pd.DataFrame, ts: float) -> tuple[float, float, int]:
     """(RMS residual of a quadratic fit / mean, CI noise / mean, points) over refinement."""
     w = c[(c.index >= ts) & (c.index <= T_HI)]
-    if len(w) < 5:
+    if len(w) < MIN_WINDOW_POINTS:
         return math.nan, math.nan, len(w)
     x, y = w.index.to_numpy(float), w["mean"].to_numpy(float)
     coef = np.polyfit(x, y, 2)
@@ -295,7 +297,7 @@ def _waviness(c: pd.DataFrame, ts: float) -> tuple[float, float, int]:
     statement="A semantically organized latent space gives smoother oracle-loss curves.",
     criterion="Needs a space designated as semantically organized and one as not (config). Final "
     "checkpoints of models of the same size trained on the CFM target; over the refinement "
-    f"window t_s(space) <= t <= {T_HI} (>= 5 grid points): waviness = RMS residual of a "
+    f"window t_s(space) <= t <= {T_HI} (>= {MIN_WINDOW_POINTS} grid points): waviness = RMS residual of a "
     "quadratic fit to the oracle loss / its mean; noise = mean 95 % CI half-width / 1.96 / "
     "mean. Reproduced if waviness(semantic) < waviness(other) by more than the larger noise, "
     "not reproduced if larger by more than it, else (or spaces not designated) inconclusive.",
