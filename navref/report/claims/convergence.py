@@ -12,7 +12,8 @@ second half of its training). The gate, on the oracle-loss curves (``loss_curves
 - (i) *near the larger model*: ``L(small) <= GATE_RATIO x L(large)``;
 - (ii) *plateaued*: over the second half of its training the smaller model's L fell by less
   than ``PLATEAU_DROP`` of its value at the step checkpoint nearest half its final step
-  (raw weights at both ends), i.e. more training would not close the gap.
+  (the weights the loss-curve probe evaluates at both: the EMA weights where training keeps
+  them), i.e. more training would not close the gap.
 
 The gate passes if (i) or (ii) holds: a smaller model near the larger one is trained well
 enough in navigation for the comparison; one that has stopped improving is converged, and
@@ -95,7 +96,7 @@ def _nav_mean(rows: pd.DataFrame, ts: float) -> float:
 
 def _plateau(rows: pd.DataFrame, ts: float) -> tuple[float, float, int, int] | None:
     """(L at the step checkpoint nearest half the final step, L at the final step, those
-    steps) of the raw-weight step checkpoints, or None without two of them."""
+    steps), or None without two step checkpoints."""
     g = rows[rows["checkpoint"] == "step"]
     steps = np.sort(g["step"].unique())
     if steps.size < 2:
@@ -107,9 +108,7 @@ def _plateau(rows: pd.DataFrame, ts: float) -> tuple[float, float, int, int] | N
     return l_half, l_last, int(half), int(last)
 
 
-def navigation_gate(
-    curves: pd.DataFrame | None, small: str, large: str, ts: float
-) -> Gate:
+def navigation_gate(curves: pd.DataFrame | None, small: str, large: str, ts: float) -> Gate:
     """The gate for model entries ``small`` (smaller) and ``large`` (larger) trained in a
     space of split ``ts``, from the loss curves (``probes/loss_curves.parquet``)."""
     need = {"model", "checkpoint", "step", "t", "loss_kind", "mean"}

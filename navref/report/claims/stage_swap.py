@@ -57,9 +57,7 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Tested, str]:
     return Tested(d.part(lower=False), d.p_value), txt
 
 
-def _gate(
-    tab1: pd.DataFrame, loss_curves: pd.DataFrame | None, splits: Splits
-) -> Gate:
+def _gate(tab1: pd.DataFrame, loss_curves: pd.DataFrame | None, splits: Splits) -> Gate:
     """The navigation-convergence gate (:mod:`.convergence`) of Tab. 1's smaller (role
     "small") against its larger model (role "large"), at the split of their latent space
     (the loss curves' ``space`` of the smaller model)."""

@@ -59,9 +59,7 @@ def _curves(nav_tiny: float, drop: float):
 
 def _tab1_named() -> pd.DataFrame:
     tab = _tab1(PAPER_TAB1)
-    return tab.assign(
-        stage1=tab["stage1_role"].map(NAMES), stage2=tab["stage2_role"].map(NAMES)
-    )
+    return tab.assign(stage1=tab["stage1_role"].map(NAMES), stage2=tab["stage2_role"].map(NAMES))
 
 
 def test_gate_passes_near_the_larger_model():
