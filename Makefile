@@ -1,5 +1,6 @@
 # navref: two commands do everything.
 #   make reproduce   create .venv, install, run the default pipeline (config.yaml) and write the report
+#   make study       the same for configs/study.yaml: the claims decided, about an hour on 2 cores
 #   make test        create .venv if needed, run the whole test suite (the paper DAG in miniature
 #                    included) on 2 pytest-xdist workers
 #   make help        every target, including one per paper table and figure
@@ -29,10 +30,12 @@ FILES  = $(BIN)/snakemake $@ --configfile $(CONFIG) -n -R $@ 2>/dev/null \
 # one named target per paper artefact (rules/targets.smk)
 ARTEFACTS := table1 table2 table3 split_times fig2 fig3 fig4 fig5 fig6 fig7 fig8 fig9 training claims
 
-.PHONY: help reproduce test venv lint format dryrun report report-check clean $(ARTEFACTS)
+.PHONY: help reproduce study test venv lint format dryrun report report-check clean $(ARTEFACTS)
 
 help:
 	@echo "make reproduce     install (.venv) and run the whole pipeline of CONFIG=$(CONFIG), write $(OUT)/report.html"
+	@echo "make study         make reproduce CONFIG=configs/study.yaml: the study that decides the claims"
+	@echo "                   (about an hour on 2 CPU cores; results/study/)"
 	@echo "make test          the whole test suite, the paper DAG in miniature included, on"
 	@echo "                   TEST_WORKERS=$(TEST_WORKERS) pytest-xdist workers; PYTEST_ARGS=\"-m paper\": only the miniature"
 	@echo "make <artefact>    only the jobs one artefact needs, e.g. make table3; prints its files and the run's job-minutes:"
@@ -62,6 +65,10 @@ reproduce: $(STAMP)
 	@echo "Report: $(OUT)/report.html (open it with any browser, e.g. xdg-open $(OUT)/report.html)"
 	@echo "Outputs: $(OUT)/"
 	@$(COST)
+
+# the study (issue 25): the same pipeline at the scale that decides the claims
+study:
+	$(MAKE) --no-print-directory reproduce CONFIG=configs/study.yaml
 
 report: $(STAMP)
 	$(SNAKE) --report $(OUT)/report.html

@@ -17,16 +17,23 @@ from typing import Any
 
 from navref import paper
 from navref.analysis.split_times import relative_factor
+from navref.config import t_grid
 from navref.report.claims import generalization, oracle_training, settledness
 from navref.report.claims.generalization import taus_at_least
+from navref.report.claims.models import MIN_WINDOW_POINTS
 from navref.report.claims.timestep_shift import HIGH_EXTREME_S, LOW_EXTREME_S, MILD_S
 from navref.report.claims.timestep_shift import TOL as SHIFT_TOL
+from navref.report.claims.verdict import T_HI
 from navref.sweeps.cfg_interval import Interval
 from navref.sweeps.stage_swap import SIZE_ORDER
 from navref.sweeps.timestep_shift import paper_shift_of
 
 Config = Mapping[str, Any]
 TOL = 1e-9
+#: claim 8 judges the refinement window [t_s, 0.9] of each space; a config must leave
+#: ``MIN_WINDOW_POINTS`` loss-curve grid points there for a split as late as this (the
+#: digits spaces split at 0.36-0.82: configs/examples/aligned_vae.yaml's aligned space at 0.82)
+CLAIM8_SPLIT_REACH = 0.8
 
 
 def _get(config: Config, *keys: str) -> Any:
@@ -221,6 +228,16 @@ def needs_claim8(config: Config) -> list[str]:
             size[v["space"]].add(str((v.get("arch") or {}).get("size")))
     if not size[sem] & size[oth]:
         return [f"claim 8: needs CFM models of one size on both {sem} and {oth}"]
+    grid = _get(config, "probes", "loss_curves", "t_grid") or _get(config, "oracle", "t_grid")
+    if grid is not None:
+        inside = [t for t in t_grid(grid) if CLAIM8_SPLIT_REACH - TOL <= t <= T_HI + TOL]
+        if len(inside) < MIN_WINDOW_POINTS:
+            return [
+                f"claim 8: the loss-curve t grid (probes.loss_curves.t_grid, else oracle.t_grid) "
+                f"has {len(inside)} points in [{CLAIM8_SPLIT_REACH}, {T_HI}]; it needs "
+                f"{MIN_WINDOW_POINTS} there so that a space splitting as late as "
+                f"{CLAIM8_SPLIT_REACH} is judged (e.g. t_grid: {{stop: 0.99, num: 100}})"
+            ]
     return []
 
 

@@ -49,10 +49,16 @@ REVISIONS: dict[int, tuple[Revision, ...]] = {
             "their side of the unrounded split",
         ),
     ),
-    3: (Revision("2026-12-08", "training replicates in the noise; combining rule stated"),),
+    3: (
+        Revision("2026-12-08", "training replicates in the noise; combining rule stated"),
+        # issue 25: seen = the default run's verdicts of claims 3 and 5 (made by an
+        # unconverged `tiny`) had been seen; no run of configs/study.yaml had judged it
+        Revision("2026-12-08", "navigation-convergence gate", seen=True),
+    ),
     5: (
         Revision("2026-11-29", "paired differences replace the unpaired seed spread"),
         Revision("2026-12-08", "two-level bootstrap, 2 % minimum effect, Holm's rule"),
+        Revision("2026-12-08", "navigation-convergence gate", seen=True),
     ),
     6: (
         Revision("2026-11-29", "paired differences replace the unpaired seed spread"),

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from navref.report.claims.convergence import GATE_TEXT, NOT_CONVERGED, navigation_gate
 from navref.report.claims.registry import claim
 from navref.report.claims.verdict import (
     FAIL,
@@ -44,6 +45,8 @@ from navref.report.tables import final_checkpoints
 #: claim 3: oracle loss at t ~ 0 is "near zero" if <= this share of its maximum; the
 #: difference between models is "mainly in refinement" if >= this factor larger there
 NEAR_ZERO_SHARE, MAINLY_FACTOR = 0.1, 2.0
+#: claim 8: the fewest grid points of the refinement window t_s <= t <= ``T_HI`` it judges on
+MIN_WINDOW_POINTS = 5
 
 LOSS_COLUMNS = ["model", "space", "size", "target", "step", "checkpoint", "t", "loss_kind"]
 LOSS_COLUMNS += ["mean", "ci_low", "ci_high"]
@@ -169,20 +172,36 @@ def _length_pair(fb: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | 
 
 
 def _space_parts(space, fs, ts, order, size_order, parts: dict, nums: list) -> None:
-    """Criteria (a)-(d) of claim 3 for the models of one latent space."""
-    fin = final_checkpoints(fs)
-    for model, g in fin.groupby("model", sort=True):
-        _shape(model, space, _curve(g), ts, parts, nums)
+    """Criteria (a)-(d) of claim 3 for the models of one latent space; (c) and the smaller
+    model's (a), (b) only where the navigation-convergence gate (:mod:`.convergence`) is not
+    missed."""
+    fin = with_replicates(final_checkpoints(fs))
     fin_s = fin.assign(size=fin["size"].astype(str))
     sizes = sorted(
         set(fin_s["size"]), key=lambda s: (order.index(s) if s in order else len(order), s)
     )
-    if size_order is not None and len(sizes) >= 2 and all(s in order for s in sizes):
+    by_size = size_order is not None and len(sizes) >= 2 and all(s in order for s in sizes)
+    gate, skip = None, None
+    if by_size:
         a = _latest_model(fin_s[fin_s["size"] == sizes[0]])
         b = _latest_model(fin_s[fin_s["size"] == sizes[-1]])
-        res, txt = _region_diff(a, b, ts)
-        parts["c"].append(res)
-        nums.append(f"{space} size {sizes[0]} vs {sizes[-1]}: {txt}")
+        small, large = str(a[BASE_MODEL].iloc[0]), str(b[BASE_MODEL].iloc[0])
+        gate = navigation_gate(with_replicates(fs), small, large, ts)
+        skip = small if gate.failed else None
+    for model, g in fin.groupby("model", sort=True):
+        if skip is not None and g[BASE_MODEL].iloc[0] == skip:
+            nums.append(f"{space}/{model}: (a), (b) not judged (not converged in navigation)")
+            continue
+        _shape(model, space, _curve(g), ts, parts, nums)
+    if by_size:
+        if gate.failed:
+            parts["c"].append(None)
+            parts["gate"].append(space)
+            nums.append(f"{space} size {sizes[0]} vs {sizes[-1]}: {gate.reason}")
+        else:
+            res, txt = _region_diff(a, b, ts)
+            parts["c"].append(res)
+            nums.append(f"{space} size {sizes[0]} vs {sizes[-1]}: {txt}; {gate.text}")
     big = sizes[-1] if sizes else None
     fb = fs[fs["size"].astype(str) == big] if big is not None else fs.iloc[0:0]
     a, b, what = _length_pair(fb)
@@ -215,7 +234,10 @@ def _space_parts(space, fs, ts, order, size_order, parts: dict, nums: list) -> N
     "comparison covers (one training run: evaluation noise only). Combining rule: the parts "
     "are judged by intervals, not by p-values, so no multiplicity correction is applied; "
     "each of (a), (b) is tested once per model (replicate) and space, (c), (d) once per space, "
-    "and one failure among them suffices for not reproduced.",
+    "and one failure among them suffices for not reproduced. (c) and the smaller model's own "
+    "(a), (b) are judged only where the space's smallest- and largest-size models pass the "
+    "navigation-convergence gate; where they miss it, (c) reads inconclusive (the smaller "
+    f"model is not converged in navigation) with the gate's numbers. {GATE_TEXT}.",
     source="Fig. 7",
     inputs=("loss_curves", "splits", "size_order"),
 )
@@ -233,7 +255,7 @@ def claim3(
     if f.empty:
         return undecided(f"no oracle-loss curves of models trained on {target!r}")
     order = [str(s) for s in (size_order or [])]
-    parts: dict[str, list[Part]] = {"a": [], "b": [], "c": [], "d": []}
+    parts: dict[str, list[Part]] = {"a": [], "b": [], "c": [], "d": [], "gate": []}
     nums: list[str] = []
     for space, fs in f.groupby("space", sort=True):
         ts = split_of(split_t, str(space))
@@ -243,9 +265,12 @@ def claim3(
         _space_parts(space, fs, ts, order, size_order, parts, nums)
     va, vb = combine(parts["a"]), combine(parts["b"])
     cd = parts["c"] + parts["d"]
+    size = combine(parts["c"]) if parts["c"] else "not tested"
+    if parts["gate"]:
+        size = f"{NOT_CONVERGED} ({', '.join(parts['gate'])})"
     why = (
         f"(a) near zero at t = 0: {va}; (b) rises through navigation: {vb}; "
-        f"(c) size: {combine(parts['c']) if parts['c'] else 'not tested'}; "
+        f"(c) size: {size}; "
         f"(d) length: {combine(parts['d']) if parts['d'] else 'not tested'}"
     )
     if NOT_REPRODUCED in (va, vb) or FAIL in cd:
@@ -258,7 +283,7 @@ def claim3(
 def _waviness(c: pd.DataFrame, ts: float) -> tuple[float, float, int]:
     """(RMS residual of a quadratic fit / mean, CI noise / mean, points) over refinement."""
     w = c[(c.index >= ts) & (c.index <= T_HI)]
-    if len(w) < 5:
+    if len(w) < MIN_WINDOW_POINTS:
         return math.nan, math.nan, len(w)
     x, y = w.index.to_numpy(float), w["mean"].to_numpy(float)
     coef = np.polyfit(x, y, 2)
@@ -272,7 +297,7 @@ def _waviness(c: pd.DataFrame, ts: float) -> tuple[float, float, int]:
     statement="A semantically organized latent space gives smoother oracle-loss curves.",
     criterion="Needs a space designated as semantically organized and one as not (config). Final "
     "checkpoints of models of the same size trained on the CFM target; over the refinement "
-    f"window t_s(space) <= t <= {T_HI} (>= 5 grid points): waviness = RMS residual of a "
+    f"window t_s(space) <= t <= {T_HI} (>= {MIN_WINDOW_POINTS} grid points): waviness = RMS residual of a "
     "quadratic fit to the oracle loss / its mean; noise = mean 95 % CI half-width / 1.96 / "
     "mean. Reproduced if waviness(semantic) < waviness(other) by more than the larger noise, "
     "not reproduced if larger by more than it, else (or spaces not designated) inconclusive.",

@@ -6,9 +6,12 @@ Inputs: Tab. 1 as rule ``report_sweep_table`` writes it and the per-seed FIDs (:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
+from navref.report.claims.convergence import GATE_TEXT, Gate, navigation_gate
 from navref.report.claims.registry import claim
 from navref.report.claims.sweeps import BEYOND_NOISE, PAIRED_CHANGE, Runs, row_where
 from navref.report.claims.verdict import (
@@ -17,10 +20,13 @@ from navref.report.claims.verdict import (
     NOT_REPRODUCED,
     REPRODUCED,
     Outcome,
+    Splits,
     Tested,
     combine_tested,
     fmt,
     missing_input,
+    one_split,
+    split_of,
 )
 
 
@@ -51,6 +57,29 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Tested, str]:
     return Tested(d.part(lower=False), d.p_value), txt
 
 
+def _gate(tab1: pd.DataFrame, loss_curves: pd.DataFrame | None, splits: Splits) -> Gate:
+    """The navigation-convergence gate (:mod:`.convergence`) of Tab. 1's smaller (role
+    "small") against its larger model (role "large"), at the split of their latent space
+    (the loss curves' ``space`` of the smaller model)."""
+    if "stage1" not in tab1.columns:
+        return Gate(None, "navigation-convergence gate not checked: Tab. 1 names no models")
+    names = {}
+    for role in ("small", "large"):
+        hit = tab1.loc[tab1["stage1_role"] == role, "stage1"]
+        if hit.empty:
+            return Gate(None, f"navigation-convergence gate not checked: no {role} model")
+        names[role] = str(hit.iloc[0])
+    ts = math.nan
+    if loss_curves is not None and not loss_curves.empty and "space" in loss_curves.columns:
+        key = "base_model" if "base_model" in loss_curves.columns else "model"
+        spaces = loss_curves.loc[loss_curves[key] == names["small"], "space"]
+        if len(spaces):
+            ts = split_of(splits, str(spaces.iloc[0]))
+    if not np.isfinite(ts):
+        ts = one_split(splits)
+    return navigation_gate(loss_curves, names["small"], names["large"], ts)
+
+
 @claim(
     5,
     statement="Swapping in a smaller model for stage 1 costs little; for stage 2, a lot.",
@@ -58,26 +87,38 @@ def _swap_costs(tau: float, g: pd.DataFrame, runs: Runs) -> tuple[Tested, str]:
     "small) - FID(large, large); cost2 - cost1 = FID(large, small) - FID(small, large), paired "
     "(shared noise). Reproduced if cost2 - cost1 > 0 beyond the noise at every tau; not "
     "reproduced if cost2 - cost1 < 0 beyond the noise at any tau; else inconclusive; "
-    f"{BEYOND_NOISE}. {PAIRED_CHANGE} {HOLM_RULE}; here m = the number of taus.",
+    f"{BEYOND_NOISE}. {PAIRED_CHANGE} {HOLM_RULE}; here m = the number of taus. Judged only "
+    "where the smaller (Base) and the larger (XL) model pass the navigation-convergence gate "
+    "(their oracle-loss curves, at the split of their latent space); where they miss it the "
+    "claim reads inconclusive: the smaller model is not converged in navigation, with the "
+    f"gate's numbers. {GATE_TEXT}.",
     source="Tab. 1",
-    inputs=("table1", "sweeps", "replicates"),
+    inputs=("table1", "sweeps", "replicates", "loss_curves", "splits"),
 )
 def claim5(
     tab1: pd.DataFrame | None,
     sweeps: pd.DataFrame | None = None,
     replicates: pd.DataFrame | None = None,
+    loss_curves: pd.DataFrame | None = None,
+    splits: Splits = None,
 ) -> Outcome:
     """Claim 5; ``tab1`` is Tab. 1 (:func:`navref.report.tables.table1`), ``sweeps`` the
-    per-seed sweep table, ``replicates`` the bootstrap replicates (:mod:`.sweeps`)."""
+    per-seed sweep table, ``replicates`` the bootstrap replicates (:mod:`.sweeps`),
+    ``loss_curves`` and ``splits`` for the navigation-convergence gate (:mod:`.convergence`;
+    without them it is not checked)."""
     bad = missing_input(tab1, ["tau", "stage1_role", "stage2_role", "fid"], "table 1")
     if bad:
         return bad
+    gate = _gate(tab1, loss_curves, splits)
     parts, nums = [], []
     runs = Runs("stage_swap", sweeps, replicates)
     for tau, g in tab1.groupby("tau", sort=True):
         part, txt = _swap_costs(tau, g, runs)
         parts.append(part)
         nums.append(txt)
+    nums.append(gate.text)
+    if gate.failed:
+        return Outcome(INCONCLUSIVE, "; ".join(nums), gate.reason)
     verdict, note = combine_tested(parts)
     why = {
         REPRODUCED: "a smaller stage-2 model costs more FID than a smaller stage-1 model, beyond "
