@@ -18,6 +18,7 @@ from typing import Any
 from navref import paper
 from navref.analysis.split_times import relative_factor
 from navref.config import t_grid
+from navref.config_relations import model_size
 from navref.report.claims import generalization, oracle_training, settledness
 from navref.report.claims.generalization import taus_at_least
 from navref.report.claims.models import MIN_WINDOW_POINTS
@@ -79,7 +80,7 @@ def needs_claim3(config: Config) -> list[str]:
     cfm = {m: v for m, v in models.items() if (v.get("train") or {}).get("target", "cfm") == "cfm"}
     sizes: dict[str, set] = {}
     for v in cfm.values():
-        sizes.setdefault(v.get("space"), set()).add(str((v.get("arch") or {}).get("size")))
+        sizes.setdefault(v.get("space"), set()).add(str(model_size(v)))  # arch: dict or name
     two_sizes = any(len(s) >= 2 for s in sizes.values())
     steps = _get(config, "probes", "loss_curves", "checkpoints") and any(
         any(
@@ -148,6 +149,8 @@ def _paper_time(end: float | str, expected: float | None) -> float | None:
     factor = relative_factor(end)
     if factor is not None:
         return factor * paper.PAPER_SPLIT
+    if float(end) == 0.0:
+        return 0.0  # t = 0 at every split
     return paper.to_paper(float(end), expected) if expected is not None else None
 
 
@@ -193,10 +196,10 @@ def needs_claim7(config: Config) -> list[str]:
     expected = _splits(config)
     iv = []
     for i in typed:
-        if i.guided:
-            a, b = _paper_time(i.a, expected), _paper_time(i.b, expected)
-            if a is None or b is None:  # no expected split: absolute t stands for itself
-                a, b = float(relative_factor(i.a) or i.a), float(relative_factor(i.b) or i.b)
+        if i.guided:  # per end; without an expected split an absolute t stands for itself
+            a, b = (_paper_time(e, expected) for e in (i.a, i.b))
+            a = float(i.a) if a is None else a
+            b = float(i.b) if b is None else b
             iv.append((round(a, 6), round(b, 6)))
     out = []
     if not iv:
@@ -225,7 +228,7 @@ def needs_claim8(config: Config) -> list[str]:
     size = {s: set() for s in (sem, oth)}
     for v in models.values():
         if v.get("space") in size and (v.get("train") or {}).get("target", "cfm") == "cfm":
-            size[v["space"]].add(str((v.get("arch") or {}).get("size")))
+            size[v["space"]].add(str(model_size(v)))  # arch: dict or a release's name
     if not size[sem] & size[oth]:
         return [f"claim 8: needs CFM models of one size on both {sem} and {oth}"]
     grid = _get(config, "probes", "loss_curves", "t_grid") or _get(config, "oracle", "t_grid")
