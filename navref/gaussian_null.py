@@ -221,7 +221,9 @@ class GaussianControl:
                 tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
                 meta = f.metadata() or {}
         except Exception as err:  # safetensors raises its own error types
-            raise artefact_error(path, RULE, f"is not a complete safetensors file ({err})") from None
+            raise artefact_error(
+                path, RULE, f"is not a complete safetensors file ({err})"
+            ) from None
         missing = [k for k in _TENSORS if k not in tensors]
         if missing:
             raise artefact_error(path, RULE, f"lacks {missing}")

@@ -159,7 +159,8 @@ def null_velocity(path: str | os.PathLike) -> GaussianVelocity:
     """The stage-free control of claims 4 and 10 (:mod:`navref.gaussian_null`) of rule
     ``gaussian_control``'s file ``path``: the class-conditional Gaussian with each class's
     mean of the training latents (what the probed model, conditioned on the class, was
-    trained on) and their pooled within-class covariance, exact velocity."""
+    trained on) and their pooled within-class covariance (one for every class), exact
+    velocity."""
     return GaussianVelocity.load(path)
 
 
@@ -195,7 +196,9 @@ def run_intermediate(
     labels = balanced_labels(n, k).to(device)
     grid = uniform_grid(int(settings["steps"]))
     res = intermediate_predictions(provider, grid, noise, labels, settings["record_t"])
-    null = intermediate_predictions(null_velocity(control), grid, noise, labels, settings["record_t"])
+    null = intermediate_predictions(
+        null_velocity(control), grid, noise, labels, settings["record_t"]
+    )
     rows = min(int(settings.get("grid_rows", k)), n)
     cols = [space.decode(p[:rows].cpu()) for p in res.predictions]
     cols.append(space.decode(res.final[:rows].cpu()))

@@ -98,7 +98,7 @@ def _tau_job(trained, probe, specs, out):
     run_tau_probes(
         probe, specs, model_dir, space_dir, None, settings, 2, "cpu", tables, pngs, LOG, files,
         control=control if probe == "mixed" else None,
-    )
+    )  # fmt: skip
     return {
         s: (pd.read_parquet(t), np.asarray(Image.open(p)))
         for s, t, p in zip(specs, tables, pngs, strict=True)
