@@ -115,7 +115,9 @@ class ScatterAccumulator:
 
     def update(self, x: Any, y: Any) -> None:
         """Add rows ``x`` (n, ...) flattening to (n, D) with labels ``y`` (n,)."""
-        x = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
+        if not isinstance(x, Tensor):
+            arr = np.asarray(x)  # a read-only memmap slice is copied (torch needs writable)
+            x = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
         x = x.reshape(len(x), -1).to(device=self.device, dtype=torch.float64)
         y = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y)
         y = y.reshape(-1).to(device=self.device, dtype=torch.long)

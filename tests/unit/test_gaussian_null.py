@@ -91,7 +91,7 @@ def _pooled_np(data: np.ndarray, labels: np.ndarray):
 
 
 @pytest.mark.parametrize("chunk_rows", [7, 50, 1000])
-def test_streamed_pooled_statistics_equal_numpy_float64(chunk_rows):
+def test_streamed_pooled_statistics_equal_numpy_float64(chunk_rows, tmp_path):
     rng = np.random.default_rng(3)
     n, d = 333, 9
     labels = rng.choice([0, 2, 5, 6], size=n)  # a label not used (1, 3, 4): no class
@@ -109,6 +109,11 @@ def test_streamed_pooled_statistics_equal_numpy_float64(chunk_rows):
     acc.update(data, labels)
     *_, scatter = acc.result()
     np.testing.assert_allclose(scatter.numpy(), cov * n, rtol=0, atol=1e-10)
+    # from a read-only memmap (the latents as stored): the same numbers
+    np.save(tmp_path / "d.npy", data)
+    mm = np.load(tmp_path / "d.npy", mmap_mode="r")
+    again = fit_gaussian(array_chunks(mm, labels, chunk_rows))
+    assert torch.equal(again.means, control.means) and torch.equal(again.eigvals, control.eigvals)
     # unconditional: the overall mean and covariance
     flat = fit_gaussian(array_chunks(data, labels, chunk_rows), conditional=False)
     assert flat.classes.tolist() == [0] and not flat.conditional
