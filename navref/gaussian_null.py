@@ -85,9 +85,11 @@ def gaussian_velocity(
 ) -> Tensor:
     """The exact velocity of the linear path towards N(mean, U diag(eigvals) U^T) (module
     docstring): x (B, D), mean (D,) or (B, D) (one mean per row: the class-conditional
-    control), eigvecs U (D, D) with the eigenvectors in its columns, eigvals s (D,);
-    returns (B, D) in x's dtype, computed in the dtype of ``eigvecs`` on x's device. t in
-    [0, 1)."""
+    control), eigvecs U (D, r) with orthonormal eigenvectors in its columns, eigvals s (r,);
+    r < D: the directions orthogonal to U have eigenvalue 0 (a thin eigendecomposition of a
+    rank-deficient covariance): U diag(g(s)) U^T + g(0) (I - U U^T) = U diag(g(s) - g(0))
+    U^T + g(0) I, exact. Returns (B, D) in x's dtype, computed in the dtype of ``eigvecs``
+    on x's device. t in [0, 1)."""
     if not 0.0 <= t < 1.0:
         raise ValueError(f"gaussian_velocity: t must be in [0, 1), got {t}")
     dt, dev = eigvecs.dtype, x.device
@@ -95,21 +97,32 @@ def gaussian_velocity(
     mean = mean.to(device=dev, dtype=dt)
     s = eigvals.to(device=dev, dtype=dt).clamp_min(0.0)
     gain = (t * s - (1.0 - t)) / (t * t * s + (1.0 - t) ** 2)
-    coef = ((x.to(dt) - t * mean) @ u) * gain
-    return (mean + coef @ u.T).to(x.dtype)
+    xc = x.to(dt) - t * mean
+    if u.shape[1] == u.shape[0]:
+        return (mean + ((xc @ u) * gain) @ u.T).to(x.dtype)
+    g0 = -1.0 / (1.0 - t)  # g(0)
+    return (mean + ((xc @ u) * (gain - g0)) @ u.T + g0 * xc).to(x.dtype)
 
 
 class ScatterAccumulator:
     """Streamed per-class sums and the within-class scatter of rows (x, y), in float64 on
-    ``device``: :meth:`update` per chunk, :meth:`result` at the end. Rows are shifted by the
-    first chunk's mean before they are summed (the scatter does not depend on the shift; it
-    keeps X^T X free of the cancellation of a large common mean). Labels: non-negative
-    integers, any number of classes (the sums grow with the largest label seen)."""
+    ``device``: :meth:`update` per chunk, :meth:`result` / :meth:`eigen` at the end. Rows
+    are shifted by the first chunk's mean before they are summed (the scatter does not
+    depend on the shift; it keeps X^T X free of the cancellation of a large common mean).
+    Labels: non-negative integers, any number of classes (the sums grow with the largest
+    label seen).
 
-    def __init__(self, device: str | torch.device = "cpu") -> None:
+    While at most ``keep_rows`` rows (default: D) have come, the shifted rows themselves are
+    kept (no more memory than X^T X) and :meth:`eigen` takes the thin SVD of the
+    within-class centred rows (n x D: O(n^2 D), rank <= n - C); beyond that X^T X (D x D) is
+    accumulated and eigendecomposed (O(D^3)). The two give the same Gaussian."""
+
+    def __init__(self, device: str | torch.device = "cpu", keep_rows: int | None = None) -> None:
         self.device = torch.device(device)
+        self.keep_rows = keep_rows
         self.shift: Tensor | None = None
-        self.gram: Tensor | None = None  # sum of (x - shift)(x - shift)^T
+        self.gram: Tensor | None = None  # sum of (x - shift)(x - shift)^T, once rows are not kept
+        self.rows: list[tuple[Tensor, Tensor]] | None = []  # kept (x - shift, y)
         self.sums: Tensor | None = None  # (C, D) sum of x - shift per label
         self.counts: Tensor | None = None  # (C,)
 
@@ -130,9 +143,10 @@ class ScatterAccumulator:
         d = x.shape[1]
         if self.shift is None:
             self.shift = x.mean(dim=0)
-            self.gram = torch.zeros(d, d, dtype=torch.float64, device=self.device)
             self.sums = torch.zeros(0, d, dtype=torch.float64, device=self.device)
             self.counts = torch.zeros(0, dtype=torch.long, device=self.device)
+            if self.keep_rows is None:
+                self.keep_rows = d
         elif d != self.shift.shape[0]:
             raise ValueError(f"ScatterAccumulator: rows of {d} features after {len(self.shift)}")
         c = int(y.max()) + 1
@@ -141,29 +155,66 @@ class ScatterAccumulator:
             self.sums = torch.cat([self.sums, self.sums.new_zeros(grow, d)])
             self.counts = torch.cat([self.counts, self.counts.new_zeros(grow)])
         xc = x - self.shift
-        self.gram.addmm_(xc.T, xc)
         self.sums.index_add_(0, y, xc)
         self.counts += torch.bincount(y, minlength=len(self.counts))
+        if self.rows is not None and int(self.counts.sum()) <= self.keep_rows:
+            self.rows.append((xc, y))
+            return
+        if self.gram is None:  # too many rows to keep: X^T X from here on
+            self.gram = torch.zeros(d, d, dtype=torch.float64, device=self.device)
+            for kept, _ in self.rows or []:
+                self.gram.addmm_(kept.T, kept)
+            self.rows = None
+        self.gram.addmm_(xc.T, xc)
+
+    def _stats(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        if self.shift is None:
+            raise ValueError("ScatterAccumulator: no rows")
+        classes = torch.nonzero(self.counts).reshape(-1)
+        counts, sums = self.counts[classes], self.sums[classes]
+        return classes, counts, sums, sums / counts[:, None].double()
+
+    def _centred_rows(self) -> Tensor:
+        """The kept rows minus their class means (n, D)."""
+        x = torch.cat([r for r, _ in self.rows])
+        y = torch.cat([lab for _, lab in self.rows])
+        means = self.sums / self.counts.clamp_min(1)[:, None].double()
+        return x - means[y]
 
     def result(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(classes (C,), counts (C,), means (C, D), within-class scatter S_w (D, D)) of the
         labels seen, float64 on ``device``: S_w = sum_y (sum_{i in y} x_i x_i^T -
         n_y mu_y mu_y^T) (on the shifted rows), symmetrised."""
-        if self.shift is None:
-            raise ValueError("ScatterAccumulator: no rows")
-        classes = torch.nonzero(self.counts).reshape(-1)
-        counts, sums = self.counts[classes], self.sums[classes]
-        centred = sums / counts[:, None].double()  # class means of the shifted rows
-        scatter = self.gram - sums.T @ centred
+        classes, counts, sums, centred = self._stats()
+        if self.rows is not None:
+            xc = self._centred_rows()
+            scatter = xc.T @ xc
+        else:
+            scatter = self.gram - sums.T @ centred
         return classes, counts, centred + self.shift, 0.5 * (scatter + scatter.T)
+
+    def eigen(self) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """(classes, counts, means, eigvecs (D, r), eigvals (r,)) of the covariance
+        S_w / n, float64 on ``device``, eigenvalues clipped at 0: r = D (eigh of the D x D
+        covariance) or, with the rows kept, r = n (thin SVD of the centred rows; the
+        directions it leaves out have eigenvalue 0)."""
+        if self.rows is None:
+            classes, counts, means, scatter = self.result()
+            s, u = torch.linalg.eigh(scatter / counts.sum().double())
+            return classes, counts, means, u, s.clamp_min(0.0)
+        classes, counts, _, centred = self._stats()
+        xc = self._centred_rows()
+        _, sv, vh = torch.linalg.svd(xc, full_matrices=False)
+        n = counts.sum().double()
+        return classes, counts, centred + self.shift, vh.T, sv * sv / n
 
 
 @dataclass
 class GaussianControl:
     """The stage-free control's Gaussian: class labels ``classes`` (C,) int64, row counts
     ``counts`` (C,), class means ``means`` (C, D) and the eigendecomposition of the shared
-    (pooled within-class, maximum-likelihood) covariance, ``eigvecs`` (D, D) in columns and
-    ``eigvals`` (D,) >= 0, all float64 on the CPU; ``conditional``: class means (else one
+    (pooled within-class, maximum-likelihood) covariance, ``eigvecs`` (D, r) in columns and
+    ``eigvals`` (r,) >= 0 (r = D, or r = n < D: a thin one, eigenvalue 0 elsewhere), all float64 on the CPU; ``conditional``: class means (else one
     "class" 0, the overall mean and covariance)."""
 
     classes: Tensor
@@ -196,6 +247,7 @@ class GaussianControl:
             else "overall, maximum likelihood (scatter / n)",
             "min_eigval": float(self.eigvals.min()),
             "max_eigval": float(self.eigvals.max()),
+            "eigvecs": list(self.eigvecs.shape),
             "rank": int((self.eigvals > self.eigvals.max() * self.dim * 1e-15).sum()),
         }
 
@@ -230,7 +282,9 @@ class GaussianControl:
         if missing:
             raise artefact_error(path, RULE, f"lacks {missing}")
         c, d = tensors["means"].shape if tensors["means"].dim() == 2 else (-1, -1)
-        shapes = {"classes": (c,), "counts": (c,), "eigvecs": (d, d), "eigvals": (d,)}
+        vecs = tensors["eigvecs"]
+        r = vecs.shape[1] if vecs.dim() == 2 and 1 <= vecs.shape[1] <= d else -1
+        shapes = {"classes": (c,), "counts": (c,), "eigvecs": (d, r), "eigvals": (r,)}
         for k, shape in shapes.items():
             if c < 1 or tuple(tensors[k].shape) != shape:
                 raise artefact_error(path, RULE, f"{k} has shape {tuple(tensors[k].shape)}")
@@ -247,32 +301,23 @@ class GaussianControl:
         )
 
 
-def control_from_scatter(
-    classes: Tensor, counts: Tensor, means: Tensor, scatter: Tensor, conditional: bool = True
-) -> GaussianControl:
-    """Eigendecompose the covariance scatter / n (float64, on the scatter's device) into a
-    :class:`GaussianControl` on the CPU; eigenvalues clipped at 0."""
-    s, u = torch.linalg.eigh(scatter / counts.sum().double())
-    return GaussianControl(
-        classes.cpu(), counts.cpu(), means.cpu(), u.cpu(), s.clamp_min(0.0).cpu(), conditional
-    )
-
-
 def fit_gaussian(
     chunks: Iterable[tuple[Any, Any]],
     conditional: bool = True,
     device: str | torch.device = "cpu",
+    keep_rows: int | None = None,
 ) -> GaussianControl:
     """The control of rows streamed as (x, y) chunks (:class:`ScatterAccumulator` on
-    ``device``, one float64 eigendecomposition there): class means and the pooled
-    within-class covariance, or (``conditional=False``, labels ignored) the overall mean and
-    covariance."""
-    acc = ScatterAccumulator(device)
+    ``device``, one float64 eigendecomposition there, or a thin SVD while at most
+    ``keep_rows`` rows came, default D): class means and the pooled within-class covariance,
+    or (``conditional=False``, labels ignored) the overall mean and covariance."""
+    acc = ScatterAccumulator(device, keep_rows)
     for x, y in chunks:
         if not conditional:
             y = torch.zeros(len(x), dtype=torch.long)
         acc.update(x, y)
-    return control_from_scatter(*acc.result(), conditional=conditional)
+    classes, counts, means, u, s = acc.eigen()
+    return GaussianControl(classes.cpu(), counts.cpu(), means.cpu(), u.cpu(), s.cpu(), conditional)
 
 
 def array_chunks(

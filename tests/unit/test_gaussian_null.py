@@ -177,9 +177,36 @@ def test_control_file_round_trip_and_damage(tmp_path):
     assert (info["n"], info["dim"], info["num_classes"]) == (40, 5, 3)
     x, y = torch.randn(6, 5), torch.tensor([0, 1, 2, 0, 1, 2])
     assert torch.equal(GaussianVelocity(back)(x, 0.5, y), GaussianVelocity(control)(x, 0.5, y))
+    # a thin control (fewer rows than dimensions: D x n eigenvectors) round-trips too
+    small = fit_gaussian(array_chunks(data[:4], labels[:4], 16))
+    small.save(tmp_path / "s.safetensors")
+    assert GaussianControl.load(tmp_path / "s.safetensors").eigvecs.shape == (5, 4)
     # cut short / missing: named, with the rule to rerun
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(ArtefactError, match="gaussian_control"):
         GaussianControl.load(path)
     with pytest.raises(ArtefactError, match="does not exist"):
         GaussianControl.load(tmp_path / "none.safetensors")
+
+
+def test_thin_svd_of_few_rows_equals_the_full_eigendecomposition():
+    """n <= D rows (the miniatures): the thin SVD of the centred rows (D x n eigenvectors,
+    eigenvalue 0 elsewhere) gives the Gaussian and velocity of the full D x D eigh."""
+    rng = np.random.default_rng(5)
+    n, d = 30, 64
+    data = rng.standard_normal((n, d)) + 3.0
+    labels = rng.integers(0, 4, size=n)
+    thin = fit_gaussian(array_chunks(data, labels, 7))  # keep_rows default D: rows kept
+    full = fit_gaussian(array_chunks(data, labels, 7), keep_rows=0)  # X^T X from the start
+    assert thin.eigvecs.shape == (d, n) and full.eigvecs.shape == (d, d)
+    _, _, cov = _pooled_np(data, labels)
+    for c in (thin, full):
+        np.testing.assert_allclose(c.covariance().numpy(), cov, rtol=0, atol=1e-12)
+    x, y = torch.from_numpy(rng.standard_normal((8, d))), torch.from_numpy(labels[:8])
+    for t in (0.0, 0.3, 0.9):
+        a, b = GaussianVelocity(thin)(x, t, y), GaussianVelocity(full)(x, t, y)
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    # crossing keep_rows while streaming: the kept rows go into X^T X
+    mid = fit_gaussian(array_chunks(data, labels, 7), keep_rows=10)
+    assert mid.eigvecs.shape == (d, d)
+    np.testing.assert_allclose(mid.covariance().numpy(), cov, rtol=0, atol=1e-12)
