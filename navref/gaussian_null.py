@@ -47,8 +47,11 @@ from ~1300 images per class in D = 8192 is rank-deficient anyway. The unconditio
 (``conditional=False``) is the overall mean and covariance (one class).
 
 The statistics are streamed (:class:`ScatterAccumulator`: per-chunk float64 sums and X^T X,
-the class-mean outer products subtracted at the end) and eigendecomposed once per latent
-space by rule ``gaussian_control`` (:func:`navref.probe_runs.run_gaussian_control`), which
+the class-mean outer products subtracted at the end: S_w = sum_y (sum_{i in y} x_i x_i^T -
+n_y mu_y mu_y^T)) and eigendecomposed once per latent space (or, with no more rows than
+dimensions, the thin SVD of the within-class centred rows: D x n eigenvectors, eigenvalue 0
+in the directions left out, which :func:`gaussian_velocity` handles exactly) by rule
+``gaussian_control`` (:func:`navref.probe_runs.run_gaussian_control`), which
 writes them as a :class:`GaussianControl` (``gaussian_control.safetensors`` + ``.json``);
 the probe jobs load that file (:meth:`GaussianControl.load`).
 """
