@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,7 +24,7 @@ from navref.analysis.split_times import SplitTimes, resolve_time
 from navref.checkpoint import checkpoint_path
 from navref.data.splits import image_split
 from navref.evaluation import memorization_reference
-from navref.gaussian_null import GaussianVelocity
+from navref.gaussian_null import GaussianControl, GaussianVelocity, fit_gaussian
 from navref.imgrid import save_grid
 from navref.io import save_parquet
 from navref.latents import LatentSpace
@@ -42,6 +42,7 @@ from navref.training import load_model
 
 __all__ = [
     "gather_probe_tables",
+    "run_gaussian_control",
     "run_intermediate",
     "run_loss_curves",
     "run_mixed",
@@ -120,12 +121,47 @@ def _conditional_model(
     return space, k, ModelVelocity(model, k, mode="cond", autocast=autocast_dtype(precision))
 
 
-def null_velocity(space: LatentSpace) -> GaussianVelocity:
-    """The stage-free control of claims 4 and 10 (:mod:`navref.gaussian_null`): the
-    class-conditional Gaussian with the mean and covariance of each class's training latents
-    (what the probed model, conditioned on the class, was trained on), exact velocity."""
-    data, labels = space.split_arrays("train")
-    return GaussianVelocity(data, labels, conditional=True)
+def train_chunks(
+    space: LatentSpace, chunk_rows: int = 4096
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(latents, labels) of the train split of ``space`` in chunks of at most ``chunk_rows``
+    rows of the stored latents (memory-mapped: a scattered split is never gathered whole)."""
+    meta = space.meta()
+    train = meta["split"].to_numpy() == "train"
+    labels = meta["label"].to_numpy()
+    z = space.latents()
+    for s in range(0, len(z), chunk_rows):
+        keep = train[s : s + chunk_rows]
+        if keep.any():
+            yield np.asarray(z[s : s + chunk_rows])[keep], labels[s : s + chunk_rows][keep]
+
+
+def run_gaussian_control(
+    space_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    out_meta: str | os.PathLike,
+    device: str,
+    chunk_rows: int = 4096,
+) -> GaussianControl:
+    """Rule ``gaussian_control``: the stage-free control of claims 4 and 10
+    (:mod:`navref.gaussian_null`) of one latent space, once for all its probe jobs: the
+    class means of its training latents and their pooled within-class covariance, streamed
+    over the latents in chunks (float64 sums and X^T X on ``device``) and eigendecomposed
+    once there (float64), written to ``out`` (safetensors) and ``out_meta`` (JSON: n, dim,
+    num_classes, eigenvalue range)."""
+    space = LatentSpace.load(space_dir)
+    control = fit_gaussian(train_chunks(space, chunk_rows), conditional=True, device=device)
+    control.save(out, out_meta)
+    return control
+
+
+def null_velocity(path: str | os.PathLike) -> GaussianVelocity:
+    """The stage-free control of claims 4 and 10 (:mod:`navref.gaussian_null`) of rule
+    ``gaussian_control``'s file ``path``: the class-conditional Gaussian with each class's
+    mean of the training latents (what the probed model, conditioned on the class, was
+    trained on) and their pooled within-class covariance (one for every class), exact
+    velocity."""
+    return GaussianVelocity.load(path)
 
 
 #: the intermediate table's columns that the stage-free control also gets (``null_<col>``)
@@ -144,13 +180,15 @@ def run_intermediate(
     seed: int,
     device: str,
     png: Path,
+    control: str | os.PathLike,
     precision: str = "fp32",
 ) -> pd.DataFrame:
     """Intermediate predictions x1_hat at the configured t (Fig. 4, 8): the grid goes to
     ``png`` (rows: samples, columns: the recorded t, then the final sample), the table is
     returned, with the stage-free control's numbers beside the model's (``null_mse``,
-    ``null_rel_l2``, ``null_rel_l2_std``: :func:`null_velocity` run with the same grid, noise,
-    labels and record times, its one-step predictions compared with its own final samples)."""
+    ``null_rel_l2``, ``null_rel_l2_std``: :func:`null_velocity` of the space's ``control``
+    file, run with the same grid, noise, labels and record times, its one-step predictions
+    compared with its own final samples)."""
     space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
     n = int(settings["num_samples"])
     shape = tuple(space.stats["shape"][1:])
@@ -158,7 +196,9 @@ def run_intermediate(
     labels = balanced_labels(n, k).to(device)
     grid = uniform_grid(int(settings["steps"]))
     res = intermediate_predictions(provider, grid, noise, labels, settings["record_t"])
-    null = intermediate_predictions(null_velocity(space), grid, noise, labels, settings["record_t"])
+    null = intermediate_predictions(
+        null_velocity(control), grid, noise, labels, settings["record_t"]
+    )
     rows = min(int(settings.get("grid_rows", k)), n)
     cols = [space.decode(p[:rows].cpu()) for p in res.predictions]
     cols.append(space.decode(res.final[:rows].cpu()))
@@ -170,8 +210,8 @@ class _ProbedModel(NamedTuple):
     """What every tau of one mixed / unseen probe job reads, loaded once per job: the latent
     space, its class count ``k``, the model's conditional velocity and the memorization
     metric of :func:`_pixel_metric` (``embed``, ``train_px``, ``threshold``) and the
-    stage-free control's velocity (:func:`null_velocity`). Read only: a tau's run changes
-    none of it."""
+    stage-free control's velocity (:func:`null_velocity`; None where the probe does not
+    use it: unseen). Read only: a tau's run changes none of it."""
 
     space: LatentSpace
     k: int
@@ -179,7 +219,7 @@ class _ProbedModel(NamedTuple):
     embed: Callable[[Any], torch.Tensor]
     train_px: Any
     threshold: dict[str, float]
-    null: GaussianVelocity
+    null: GaussianVelocity | None
 
 
 def run_mixed(
@@ -268,23 +308,30 @@ def run_tau_probes(
     log: logging.Logger,
     files: Mapping[str, str],
     precision: str = "fp32",
+    control: str | os.PathLike | None = None,
 ) -> None:
     """Rules ``probe_mixed`` / ``probe_unseen`` (``probe`` = ``"mixed"`` / ``"unseen"``) of
     one model at each switch time of ``tau_specs`` (absolute, or relative ``"s<f>"``, which
     needs the split-time table): writes each tau's summary (with the spec in ``tau_spec``)
     to ``out_tables[i]`` and its grid to ``out_pngs[i]``. Model, latent space, decoder and
     the memorization metric's train split (``files``, :func:`_pixel_metric`) are loaded
-    once; each tau draws its noise from ``seed`` afresh, so its outputs do not depend on
-    which taus ran before it. Raises ``ValueError`` when the three lists differ in length."""
+    once, and for ``mixed`` the stage-free control of rule ``gaussian_control``'s file
+    ``control`` (:func:`null_velocity`; the unseen probe does not use it); each tau draws its
+    noise from ``seed`` afresh, so its outputs do not depend on which taus ran before it.
+    Raises ``ValueError`` when the three lists differ in length, or for ``mixed`` without
+    ``control``."""
     if not len(tau_specs) == len(out_tables) == len(out_pngs):
         raise ValueError(
             f"run_tau_probes: {len(tau_specs)} taus need as many tables and grids, got "
             f"{len(out_tables)} and {len(out_pngs)}"
         )
+    if probe == "mixed" and control is None:
+        raise ValueError("run_tau_probes: the mixed probe needs the stage-free control's file")
     split_times = SplitTimes.read(split_times_path) if split_times_path else None
     space, k, provider = _conditional_model(model_dir, space_dir, device, precision)
     embed, train_px, thr = _pixel_metric(space, files, settings)
-    probed = _ProbedModel(space, k, provider, embed, train_px, thr, null_velocity(space))
+    null = null_velocity(control) if probe == "mixed" else None
+    probed = _ProbedModel(space, k, provider, embed, train_px, thr, null)
     for spec, table, png in zip(tau_specs, out_tables, out_pngs, strict=True):
         tau = resolve_time(spec, split_times, Path(space_dir).name)
         log.info("tau %s -> %.4f", spec, tau)

@@ -42,9 +42,33 @@ for _model in loss_curve_models():
             "../workflow_scripts/probe_loss_curves.py"
 
 
+# The stage-free control of claims 4 and 10 (navref.gaussian_null), once per latent space
+# for all its probe jobs: class means and the pooled within-class covariance of the training
+# latents, streamed in chunks and eigendecomposed once (float64; on the GPU where it has one).
+rule gaussian_control:
+    input:
+        unpack(gaussian_control_inputs),
+    output:
+        control=control_file("{space}"),
+        meta=latent_file("{space}", "gaussian_control.json"),
+    log:
+        f"{RESULTS}/logs/gaussian_control/{{space}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gaussian_control/{{space}}.tsv"
+    conda:
+        "../envs/navref.yaml"
+    threads: rule_threads("gaussian_control")
+    resources:
+        **rule_resources("gaussian_control", mem_mb=8000, runtime=60),
+    params:
+        device=DEVICE,
+    script:
+        "../workflow_scripts/gaussian_control.py"
+
+
 rule probe_intermediate:
     input:
-        unpack(model_inputs),
+        unpack(intermediate_inputs),
     output:
         table=f"{RESULTS}/probes/intermediate/{{model}}.parquet",
         grid=report(

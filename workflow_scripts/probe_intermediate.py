@@ -15,6 +15,7 @@ with rule_context(sm):
         sm.params.seed,
         resolve_device(sm.params.device),
         Path(sm.output.grid),
+        sm.input.gaussian_control,
         precision=job_precision(sm),
     )
     save_parquet(sm.output.table, table)

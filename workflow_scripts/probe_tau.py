@@ -22,4 +22,5 @@ with rule_context(sm) as log:
         log,
         {k: sm.input[k] for k in ("info", "memorization_train") if k in sm.input.keys()},
         precision=job_precision(sm),
+        control=(sm.input.gaussian_control if "gaussian_control" in sm.input.keys() else None),
     )

@@ -47,16 +47,43 @@ def model_inputs(w):
     return model_files(w.model)
 
 
+def control_file(space):
+    """The stage-free control of claims 4 and 10 of latent space ``space`` (rule
+    gaussian_control; its summary: ``gaussian_control.json`` beside it)."""
+    return latent_file(space, "gaussian_control.safetensors")
+
+
+def gaussian_control_inputs(w):
+    """The latent space whose training latents rule gaussian_control summarises."""
+    return {
+        "latents": latent_file(w.space, "latents.npy"),
+        "meta": latent_file(w.space, "meta.parquet"),
+        "stats": latent_file(w.space, "stats.json"),
+    }
+
+
+def intermediate_inputs(w):
+    """The intermediate probe's job: the model, its latent space and the space's
+    stage-free control (rule gaussian_control)."""
+    return {
+        **model_inputs(w),
+        "gaussian_control": control_file(model_space(w.model)),
+    }
+
+
 def tau_inputs(kind):
     """The input function of tau probe ``kind``'s job (one model, every tau of the probe):
     the model, its latent space, the train split the memorization metric searches (as in
-    evaluate_sweep_<kind>) and (when a tau is relative) the split times of its space."""
+    evaluate_sweep_<kind>), (when a tau is relative) the split times of its space and (mixed
+    only: the unseen probe does not run it) the space's stage-free control."""
 
     def inputs(w):
         files = {
             **model_inputs(w),
             **memorization_inputs(space_dataset(model_space(w.model))),
         }
+        if kind == "mixed":
+            files["gaussian_control"] = control_file(model_space(w.model))
         if any(is_relative(str(tau)) for tau in probe_conf(kind)["taus"]):
             files["split_times"] = split_time_file(model_space(w.model))
         return files

@@ -234,12 +234,13 @@ def test_one_figure_from_scratch_runs_only_its_probe(tmp_path, smoke_config, fig
 
 
 def test_fig5_from_scratch_trains_only_the_probed_model(tmp_path, smoke_config):
-    # Fig. 5 probes tiny at 3 taus (one job): tiny's training, its VAE space, split time and
-    # the memorization metric's train split; no sweep, no other model, no synthetic oracle
+    # Fig. 5 probes tiny at 3 taus (one job): tiny's training, its VAE space, split time,
+    # the space's stage-free control and the memorization metric's train split; no sweep, no
+    # other model, no synthetic oracle
     want = {
         "prepare_dataset": 1, "train_vae": 1, "encode_latents": 1, "oracle_objective": 2,
-        "oracle_split_time": 1, "memorization_train": 1, "train_model": 1, "probe_mixed": 1,
-        "probe_tables": 1, "report_fig5": 1, "fig5": 1,
+        "oracle_split_time": 1, "gaussian_control": 1, "memorization_train": 1,
+        "train_model": 1, "probe_mixed": 1, "probe_tables": 1, "report_fig5": 1, "fig5": 1,
     }  # fmt: skip
     assert _plan_fresh(tmp_path, smoke_config, "fig5") == want
 

@@ -14,8 +14,9 @@ from PIL import Image
 
 from navref.checkpoint import checkpoint_path
 from navref.data import prepare_dataset
+from navref.gaussian_null import GaussianVelocity
 from navref.latents import LatentSpace, encode_latents
-from navref.probe_runs import run_loss_curves, run_tau_probes
+from navref.probe_runs import run_gaussian_control, run_loss_curves, run_tau_probes
 from navref.probes import loss_curves
 from navref.training import load_model
 from navref.training.job import run_training
@@ -91,9 +92,13 @@ def _tau_job(trained, probe, specs, out):
     tables = [out / f"tau{s}.parquet" for s in specs]
     pngs = [out / f"tau{s}.png" for s in specs]
     files = {"info": str(data_dir / "info.json")}
+    control = space_dir / "gaussian_control.safetensors"
+    if not control.exists():
+        run_gaussian_control(space_dir, control, space_dir / "gaussian_control.json", "cpu", 100)
     run_tau_probes(
-        probe, specs, model_dir, space_dir, None, settings, 2, "cpu", tables, pngs, LOG, files
-    )
+        probe, specs, model_dir, space_dir, None, settings, 2, "cpu", tables, pngs, LOG, files,
+        control=control if probe == "mixed" else None,
+    )  # fmt: skip
     return {
         s: (pd.read_parquet(t), np.asarray(Image.open(p)))
         for s, t, p in zip(specs, tables, pngs, strict=True)
@@ -124,3 +129,23 @@ def test_tau_probe_job_needs_one_table_and_grid_per_tau(trained, tmp_path):
             "mixed", ["0.1", "0.2"], model_dir, space_dir, None, {}, 0, "cpu",
             [tmp_path / "a.parquet"], [tmp_path / "a.png"], LOG, {},
         )  # fmt: skip
+    with pytest.raises(ValueError, match="mixed probe needs the stage-free control"):
+        run_tau_probes(
+            "mixed", ["0.1"], model_dir, space_dir, None, {}, 0, "cpu",
+            [tmp_path / "a.parquet"], [tmp_path / "a.png"], LOG, {},
+        )  # fmt: skip
+
+
+def test_gaussian_control_of_a_space_streams_its_train_split(trained, tmp_path):
+    """Rule gaussian_control's job: the train rows only (the split is scattered here or
+    not: chunks of the stored latents, masked), any chunk size, as fitted in memory."""
+    _, space_dir, _ = trained
+    space = LatentSpace.load(space_dir)
+    data, labels = space.split_arrays("train")
+    want = GaussianVelocity.fit(np.asarray(data), labels).control
+    for rows in (64, 100_000):
+        got = run_gaussian_control(space_dir, tmp_path / "g.safetensors", tmp_path / "g.json",
+                                   "cpu", rows)  # fmt: skip
+        assert got.n == len(data) and got.classes.tolist() == sorted(set(labels.tolist()))
+        torch.testing.assert_close(got.means, want.means, rtol=0, atol=1e-10)
+        torch.testing.assert_close(got.covariance(), want.covariance(), rtol=0, atol=1e-10)

@@ -130,8 +130,9 @@ def _late_vs_early(model: str, g: pd.DataFrame, ts: float, unseen) -> tuple[Part
     "NN1/NN2 distance ratio < 1/3, Yoon et al. 2023, Gu et al. 2023), SE binomial. Controls at "
     "the late tau, each using only what the model sees there (x_tau): the model-free state "
     "x_tau, the stage-free control resumed from the same x_tau over the same steps (the "
-    "class-conditional Gaussian with the mean and covariance of each class's training "
-    "latents, exact velocity; navref.gaussian_null), and the unseen-data resume at the same "
+    "class-conditional Gaussian with each class's mean of the training latents and their "
+    "pooled within-class covariance, exact velocity; navref.gaussian_null), and the "
+    "unseen-data resume at the same "
     "tau (share ending within 1/3 of its nearest training image's distance from its own "
     "validation source); c = the largest control share, excess = p_late - c (SE of a "
     "difference, unpaired: conservative). Reproduced if p_late >= 0.5, p_early < 0.5, "
@@ -148,7 +149,11 @@ def _late_vs_early(model: str, g: pd.DataFrame, ts: float, unseen) -> tuple[Part
     "required; early must lie strictly below the unrounded split beyond the 4-decimal "
     "rounding of resolved taus (the default's early tau 0.3643 = 's1.0' was below the split "
     "0.364325 only through rounding); made after the default run's verdicts (not reproduced, "
-    "excess over the extrapolation -0.3) had been seen.",
+    "excess over the extrapolation -0.3) had been seen. Changed 2026-12-08 (issue 24, to "
+    "scale): the stage-free Gaussian's covariance is the pooled within-class one instead of "
+    "each class's own (one eigendecomposition per latent space); made after the default "
+    "run's verdict with per-class covariances (inconclusive, gaussian null 0.6 at 2 t_s) had "
+    "been seen.",
     source="Fig. 5",
     inputs=("mixed", "unseen", "model_split"),
 )

@@ -4,7 +4,8 @@ stage-free process can mimic do not come out "reproduced".
 The stage-free case: data drawn from one Gaussian, the "model" := the exact velocity of that
 Gaussian (no training, no navigation/refinement structure), probed like a trained model
 (navref.probes: intermediate predictions, mixed sampling from the finite data set's oracle)
-with the pipeline's stage-free control (navref.gaussian_null, fitted on the drawn data)
+with the pipeline's stage-free control (navref.gaussian_null, fitted on the drawn data:
+one class, so its pooled within-class covariance is the data's covariance)
 beside it; split time from the drawn data's oracle (first t with mean top-1 weight >= 0.9).
 
 Of the probe claims, 10 (settledness) and 4 (late-switch memorization) are of the kind: what
@@ -65,7 +66,7 @@ def _split(oracle: OracleVelocity, data: np.ndarray) -> float:
 def test_stage_free_case_is_not_reproduced():
     data, labels, model = _stage_free()
     oracle = OracleVelocity(torch.from_numpy(data), torch.from_numpy(labels), conditional=True)
-    null = GaussianVelocity(data, labels, conditional=True)
+    null = GaussianVelocity.fit(data, labels, conditional=True)  # one class: pooled = its own
     ts = _split(oracle, data)
     assert 0.1 < ts < 0.4, ts  # 2 t_s inside the records and the taus: decidable
     grid, y = uniform_grid(50), torch.zeros(B, dtype=torch.long)
