@@ -22,6 +22,7 @@ from navref.report.claims.verdict import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     PASS,
+    PROBE_NOISE,
     REPRODUCED,
     Outcome,
     Part,
@@ -180,4 +181,4 @@ def claim4(mixed: pd.DataFrame | None, unseen: pd.DataFrame | None, split_t: Spl
         INCONCLUSIVE: "differences within the binomial noise, controls missing, or no tau "
         "strictly on each side of the split",
     }[verdict]
-    return Outcome(verdict, "; ".join(nums), why, grid_limit(parts, limits))
+    return Outcome(verdict, "; ".join(nums) + f" ({PROBE_NOISE})", why, grid_limit(parts, limits))

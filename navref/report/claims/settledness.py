@@ -27,6 +27,7 @@ from navref.report.claims.verdict import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     PASS,
+    PROBE_NOISE,
     REPRODUCED,
     T_HI,
     Outcome,
@@ -193,7 +194,7 @@ def claim10(intermediate: pd.DataFrame | None, split_t: Splits) -> Outcome:
         "the stage-free control of the same data statistics, or than at constant speed",
         INCONCLUSIVE: "between the bounds or within the noise, or records or the control missing",
     }[verdict]
-    return Outcome(verdict, "; ".join(nums), why, grid_limit(parts, limits))
+    return Outcome(verdict, "; ".join(nums) + f" ({PROBE_NOISE})", why, grid_limit(parts, limits))
 
 
 def needs(config: Mapping[str, Any]) -> list[str]:
