@@ -56,7 +56,7 @@ def test_outputs(smoke_run):
     for col in ["fid", "kid_mean", "precision", "recall", "memorization_share", "seed"]:
         assert sweeps[col].notna().all(), col
     shift = sweeps[sweeps["sweep"] == "timestep_shift"]
-    assert shift["share_below_split"].between(0, 1).all()
+    assert shift["share_below_transition"].between(0, 1).all()
     # memorization in a downsampled space (smoke: 8 px -> 4 px): the train split, once
     small = np.load(r / "evaluation/digits/memorization_train.npy")
     meta = pd.read_parquet(r / "data/digits/meta.parquet")
