@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import struct
 from pathlib import Path
 
@@ -115,7 +116,10 @@ def test_every_cifar10_rule_runs(cifar_run, tmp_path):
     _, _, plan = cifar_run
     full = run_snakemake(CONFIG, tmp_path, "-n", timeout=300)
     assert full.returncode == 0, full.stderr[-3000:]
-    assert set(job_counts(plan)) == set(job_counts(full.stdout + full.stderr))
+    # the miniature trains one seed: the full config's per-replicate rules (the loss curves of
+    # <model>_seed1) are the same rules as replicate 0's
+    full_rules = {re.sub(r"_seed\d+$", "", r) for r in job_counts(full.stdout + full.stderr)}
+    assert set(job_counts(plan)) == full_rules
 
 
 def test_shapes_of_the_cifar10_regime(cifar_run):
