@@ -70,6 +70,18 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+def plan_then_run(config: dict, workdir: Path, what: str, timeout: int = 1500) -> str:
+    """A dry run of ``config`` in ``workdir``, then the run on 2 cores; an AssertionError
+    naming ``what`` with the tail of Snakemake's output when either fails. Returns the dry
+    run's output (its job counts: :func:`job_counts`)."""
+    dry = run_snakemake(config, workdir, "-n", timeout=300)
+    assert dry.returncode == 0, dry.stderr[-4000:]
+    proc = run_snakemake(config, workdir, "--cores", "2", timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"{what} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return dry.stdout + dry.stderr
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """The whole pipeline on configs/smoke.yaml, run once per test session (local executor)."""

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, job_counts, run_snakemake
+from conftest import REPO, job_counts, plan_then_run, run_snakemake
 from test_paper_miniature import _fill, inception_weights, merge
 
 pytestmark = [pytest.mark.slow, pytest.mark.paper]
@@ -96,14 +96,8 @@ def cifar_run(tmp_path_factory) -> tuple[Path, dict, str]:
     (work / "models").mkdir()
     inception_weights(work / "models" / "weights-inception-2015-12-05-6726825d.pth")
     config = miniature_config(work)
-    dry = run_snakemake(config, work, "-n", timeout=300)
-    assert dry.returncode == 0, dry.stderr[-4000:]
-    proc = run_snakemake(config, work, "--cores", "2", timeout=1500)
-    if proc.returncode != 0:
-        raise AssertionError(
-            f"cifar10 miniature failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
-        )
-    return work / "results" / config["run_name"], config, dry.stdout + dry.stderr
+    plan = plan_then_run(config, work, "cifar10 miniature", timeout=1500)
+    return work / "results" / config["run_name"], config, plan
 
 
 def test_cifar10_config_plans_without_the_data(tmp_path):

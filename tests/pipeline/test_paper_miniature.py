@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, job_counts, run_snakemake
+from conftest import REPO, job_counts, plan_then_run, run_snakemake
 from imagenet_fakes import write_flat_val, write_train_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.paper]
@@ -199,14 +199,8 @@ def miniature_run(tmp_path_factory) -> tuple[Path, dict, str]:
     vavae_checkpoint(work / "models" / "vavae-imagenet256-f16d32-dinov2.pt")
     inception_weights(work / "models" / "weights-inception-2015-12-05-6726825d.pth")
     config = miniature_config(work)
-    dry = run_snakemake(config, work, "-n", timeout=300)
-    assert dry.returncode == 0, dry.stderr[-4000:]
-    proc = run_snakemake(config, work, "--cores", "2", timeout=3000)
-    if proc.returncode != 0:
-        raise AssertionError(
-            f"paper miniature failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
-        )
-    return work / "results" / config["run_name"], config, dry.stdout + dry.stderr
+    plan = plan_then_run(config, work, "paper miniature", timeout=3000)
+    return work / "results" / config["run_name"], config, plan
 
 
 def test_every_paper_rule_runs(miniature_run, tmp_path):
